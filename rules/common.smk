@@ -1,0 +1,81 @@
+# Shared definitions for every stage: config validation, path helpers, experiment queries.
+# Kept cheap: every SLURM job re-reads the Snakefile, so nothing here touches data.
+import os
+from pathlib import Path
+
+from snakemake.utils import validate, min_version
+
+min_version("9.19")
+
+WORKFLOW_ROOT = Path(workflow.basedir)
+SCHEMA_DIR = WORKFLOW_ROOT / "config" / "schema"
+
+validate(config, SCHEMA_DIR / "config.schema.yaml")
+# Each optional section (llm, raters, report, ...) has its own schema file named after it.
+for _schema in sorted(SCHEMA_DIR.glob("*.schema.yaml")):
+    _section = _schema.name.removesuffix(".schema.yaml")
+    if _section != "config":
+        config.setdefault(_section, {})
+        validate(config[_section], _schema)
+
+RUN = config["run"]
+SMOKE = config["models"]["source"] == "tiny"
+EXPERIMENTS = config["experiments"]
+
+# Map each metric id of the config to the metric files it produces (docs/architecture.md).
+METRIC_FILES = {
+    "coco_bbox": ["coco_bbox"],
+    "coco_segm": ["coco_segm"],
+    "pim_point": ["pim_point_paper", "pim_point_corrected"],
+    "pim_scribble": ["pim_scribble_paper", "pim_scribble_corrected"],
+    "attribute": ["attribute_gt", "attribute_detected"],
+    "fid": ["fid"],
+}
+
+
+def R(path=""):
+    """A path inside this run's results folder."""
+    return f"results/{RUN}/{path}"
+
+
+def RES(path=""):
+    """A path inside the shared downloads folder."""
+    return f"{config.get('resources_dir', 'resources')}/{path}"
+
+
+def LOG(name):
+    return R(f"logs/{name}.log")
+
+
+def ENV(stage):
+    """The pinned conda env of a stage (used with --software-deployment-method conda)."""
+    return f"../envs/{stage}.yaml"
+
+
+def experiments_with(metric):
+    return [name for name, exp in EXPERIMENTS.items() if metric in exp.get("metrics", [])]
+
+
+def generated_experiments():
+    return [name for name, exp in EXPERIMENTS.items() if exp["kind"] == "generated"]
+
+
+def experiment_seed(name):
+    return int(EXPERIMENTS[name].get("seed", config["seed"]))
+
+
+def experiment_shards(name):
+    return int(EXPERIMENTS[name].get("shards", config["generation"]["shards"]))
+
+
+def metric_outputs(experiment):
+    """Every metric file an experiment asks for."""
+    return [
+        R(f"metrics/{experiment}/{stem}.json")
+        for metric in EXPERIMENTS[experiment].get("metrics", [])
+        for stem in METRIC_FILES[metric]
+    ]
+
+
+wildcard_constraints:
+    experiment="|".join(EXPERIMENTS) if EXPERIMENTS else "[^/]+",
