@@ -1,0 +1,360 @@
+"""PLMS with classifier-free guidance, the alpha schedule and the Multi-Instance Sampler (MIS), as the original.
+
+The original (``ldm/models/diffusion/plms.py`` and ``plms_instance.py``) is reproduced step for step:
+
+- **Schedule.** ᾱ = cumprod(1 − β) with β = linspace(√0.00085, √0.012, 1000)² in float64, stored as float32
+  (diffusers' ``scaled_linear``). With S steps the timesteps are ``range(0, 1000, 1000 // S) + 1`` visited in
+  reverse (981, 961, …, 1 for S = 50). ᾱ_prev of the last step is ᾱ[0].
+- **Update** (DDIM, η = 0): x̂0 = (x − √(1−ᾱ_t)·ε′)/√ᾱ_t, x_prev = √ᾱ_prev·x̂0 + √(1−ᾱ_prev)·ε′.
+- **Pseudo linear multistep ε′.** Step 0 is a pseudo improved Euler step with two guided evaluations
+  (ε_a at (x, t_0), ε_b at (x₁, t_1) with x₁ the update of x with ε_a; ε′ = (ε_a + ε_b)/2); later steps use the
+  Adams–Bashforth combinations of the current ε and the history. The history holds the FIRST ε of every step
+  (never ε_b or ε′), at most 3 entries. So S steps cost S + 1 guided evaluations.
+- **Guidance.** ε = ε_u + g·(ε_c − ε_u); the unconditional pass uses the negative prompt and the null
+  grounding input. With g = 1 there is no unconditional pass.
+- **Alpha schedule.** Before PLMS step i the fuser gate scale is ``alpha_schedule(S, alpha)[i]``:
+  ``int(S·alpha)`` ones, then zeros (counted in PLMS steps, not in scheduler entries).
+- **MIS.** With n instances and ``mis_step = int(S·mis)``, n + 1 chains start from the same x_T: the global
+  chain (prompt + all instances) and one chain per instance (its caption + its single-slot grounding). Each runs
+  steps 0 … mis_step − 1 with its own history, the same alpha schedule and the global negative prompt. The
+  latent then becomes the plain mean of the n + 1 chain latents and steps mis_step … S − 1 continue with the
+  global inputs and the GLOBAL chain's history.
+
+The sampler is generic over a denoiser ``eps = denoiser(x, t, context, grounding, gate_scale)`` with ``t`` an
+int64 tensor of shape (B,), ``grounding`` a dict of (B, 30, …) tensors or ``None`` for the null input.
+
+Two execution modes give the same numbers (up to float32 batch effects of the denoiser):
+``batched=True`` evaluates every chain and both guidance passes in ONE denoiser call per evaluation
+(the null grounding is then passed as explicit zeros, which is what ``None`` means to the model);
+``batched=False`` calls the denoiser exactly in the original's order (chain by chain, cond then uncond).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Callable, Protocol, Sequence
+
+import torch
+
+log = logging.getLogger(__name__)
+
+NUM_TRAIN_TIMESTEPS = 1000
+LINEAR_START = 0.00085
+LINEAR_END = 0.012
+
+Grounding = dict[str, torch.Tensor]
+
+
+class Denoiser(Protocol):
+    def __call__(
+        self,
+        sample: torch.Tensor,
+        timestep: torch.Tensor,
+        encoder_hidden_states: torch.Tensor,
+        grounding: Grounding | None,
+        gate_scale: float,
+    ) -> torch.Tensor: ...
+
+
+# --------------------------------------------------------------------------------------------- schedules
+
+
+def scaled_linear_alphas_cumprod(
+    linear_start: float = LINEAR_START, linear_end: float = LINEAR_END, n: int = NUM_TRAIN_TIMESTEPS
+) -> torch.Tensor:
+    """ᾱ of the ldm ``linear`` schedule (= diffusers ``scaled_linear``): float64 arithmetic, float32 result."""
+    betas = torch.linspace(linear_start**0.5, linear_end**0.5, n, dtype=torch.float64) ** 2
+    return torch.cumprod(1.0 - betas, dim=0).to(torch.float32)
+
+
+def plms_timesteps(steps: int, n_train: int = NUM_TRAIN_TIMESTEPS) -> list[int]:
+    """The original's "uniform" DDIM timesteps, in visiting order: [981, 961, …, 1] for 50 steps."""
+    if steps < 1 or steps > n_train:
+        raise ValueError(f"steps must be in 1..{n_train}, got {steps}")
+    c = n_train // steps
+    ts = [t + 1 for t in range(0, n_train, c)]
+    if len(ts) != steps:
+        # The original would silently run len(ts) steps with a 'steps'-long alpha schedule; refuse instead.
+        raise ValueError(f"steps={steps} does not divide {n_train}: the original would run {len(ts)} steps; "
+                         f"use a divisor of {n_train} (e.g. 50, 25, 20, 10, 4)")
+    return ts[::-1]
+
+
+def alpha_schedule(steps: int, alpha: float) -> list[float]:
+    """Fuser gate scale per PLMS step: ``int(steps·alpha)`` ones then zeros (``alpha_generator(S, [a, 0, 1−a])``)."""
+    n_on = int(steps * alpha)
+    return [1.0] * n_on + [0.0] * (steps - n_on)
+
+
+def mis_step_count(steps: int, mis: float) -> int:
+    """Number of PLMS steps run as separate chains before the MIS merge: ``int(steps·mis)``."""
+    return int(steps * mis) if mis > 0 else 0
+
+
+def guided_evaluations(steps: int, n_instances: int, mis: float) -> int:
+    """Guided (cond [+ uncond]) evaluations of one image: (n+1)·(m+1) + (S − m) with MIS, S + 1 without."""
+    m = mis_step_count(steps, mis)
+    if m == 0:
+        return steps + 1
+    m = min(m, steps)
+    return (n_instances + 1) * (m + 1) + (steps - m)
+
+
+@dataclass
+class PLMSSchedule:
+    """Per-step constants of the PLMS sampler, in float32 as the original's buffers."""
+
+    timesteps: list[int]
+    a_t: torch.Tensor  # ᾱ at each visited timestep
+    a_prev: torch.Tensor  # ᾱ at the next visited timestep (ᾱ[0] after the last)
+    sqrt_one_minus_a_t: torch.Tensor
+
+    @classmethod
+    def make(cls, steps: int, alphas_cumprod: torch.Tensor | None = None) -> "PLMSSchedule":
+        ac = scaled_linear_alphas_cumprod() if alphas_cumprod is None else alphas_cumprod.to(torch.float32).cpu()
+        ts = plms_timesteps(steps, len(ac))
+        a_t = ac[ts]
+        a_prev = torch.cat([ac[ts[1:]], ac[:1]])
+        return cls(ts, a_t, a_prev, torch.sqrt(1.0 - a_t))
+
+    @property
+    def steps(self) -> int:
+        return len(self.timesteps)
+
+    def update(self, x: torch.Tensor, eps: torch.Tensor, i: int) -> torch.Tensor:
+        """DDIM (η = 0) update of x from timestep index i with ε′ (same float32 op order as the original)."""
+        dt = x.dtype
+        a_t = self.a_t[i].to(dt)
+        a_prev = self.a_prev[i].to(dt)
+        s1m = self.sqrt_one_minus_a_t[i].to(dt)
+        pred_x0 = (x - s1m * eps) / a_t.sqrt()
+        dir_xt = (1.0 - a_prev).sqrt() * eps
+        return a_prev.sqrt() * pred_x0 + dir_xt
+
+
+def multistep_eps(e_t: torch.Tensor, history: Sequence[torch.Tensor]) -> torch.Tensor:
+    """Adams–Bashforth ε′ of steps ≥ 1 from the current ε and the history (oldest first)."""
+    if len(history) == 1:
+        return (3 * e_t - history[-1]) / 2
+    if len(history) == 2:
+        return (23 * e_t - 16 * history[-1] + 5 * history[-2]) / 12
+    return (55 * e_t - 59 * history[-1] + 37 * history[-2] - 9 * history[-3]) / 24
+
+
+# --------------------------------------------------------------------------------------------- conditions
+
+
+@dataclass
+class ChainCondition:
+    """What one chain conditions on: its prompt encoding (1, L, D) and its grounding dict (batch 1) or None."""
+
+    context: torch.Tensor
+    grounding: Grounding | None
+
+
+@dataclass
+class SamplerSettings:
+    steps: int = 50
+    guidance_scale: float = 7.5
+    alpha: float = 1.0
+    mis: float = 0.0
+    batched: bool = True
+    max_batch: int | None = None  # split a batched call into chunks of at most this many rows (memory)
+
+
+@dataclass
+class SamplerTrace:
+    """Optional record of a run, for tests and debugging: the x fed to each evaluation and the merge inputs."""
+
+    x_in: dict[str, torch.Tensor] = field(default_factory=dict)  # "<chain>/step<NN><a|b>" -> (1,4,H,W)
+    chain_latents_at_merge: torch.Tensor | None = None
+
+
+def null_grounding_like(g: Grounding) -> Grounding:
+    """The null grounding input: all-zero tensors of the same shapes (what the model uses for ``None``)."""
+    return {k: torch.zeros_like(v) for k, v in g.items()}
+
+
+def concat_groundings(groundings: Sequence[Grounding]) -> Grounding:
+    keys = groundings[0].keys()
+    return {k: torch.cat([g[k] for g in groundings], dim=0) for k in keys}
+
+
+class GuidedEps:
+    """ε of a batch of chains with classifier-free guidance, either in one denoiser call or in the original order.
+
+    ``conds`` are the chains (batch rows, in order); ``uncond_context`` (1, L, D) is the negative prompt shared
+    by every chain.
+    """
+
+    def __init__(
+        self,
+        denoiser: Denoiser,
+        conds: Sequence[ChainCondition],
+        uncond_context: torch.Tensor,
+        guidance_scale: float,
+        batched: bool,
+        max_batch: int | None = None,
+    ):
+        self.denoiser = denoiser
+        self.conds = list(conds)
+        self.uncond_context = uncond_context
+        self.g = float(guidance_scale)
+        self.batched = batched
+        self.max_batch = max_batch
+        self.use_uncond = self.g != 1.0
+        if batched:
+            self._prepare_batch()
+
+    def _prepare_batch(self) -> None:
+        n = len(self.conds)
+        ctx = torch.cat([c.context for c in self.conds], dim=0)
+        template = next((c.grounding for c in self.conds if c.grounding is not None), None)
+        if template is not None:
+            rows = [c.grounding if c.grounding is not None else null_grounding_like(template) for c in self.conds]
+            grounding = concat_groundings(rows)
+        else:
+            grounding = None
+        if self.use_uncond:
+            uctx = self.uncond_context.expand(n, *self.uncond_context.shape[1:])
+            ctx = torch.cat([ctx, uctx], dim=0)
+            if grounding is not None:
+                grounding = concat_groundings([grounding, null_grounding_like(grounding)])
+        self._ctx = ctx
+        self._grounding = grounding
+
+    def __call__(self, x: torch.Tensor, t: int, scale: float) -> torch.Tensor:
+        """Guided ε for x of shape (n_chains, C, H, W) at integer timestep t with fuser gate scale ``scale``."""
+        if self.batched:
+            return self._batched(x, t, scale)
+        outs = []
+        for b, cond in enumerate(self.conds):
+            xb = x[b : b + 1]
+            tb = torch.full((1,), t, dtype=torch.int64, device=x.device)
+            e_c = self.denoiser(xb, tb, cond.context, cond.grounding, scale)
+            if self.use_uncond:
+                e_u = self.denoiser(xb, tb, self.uncond_context, None, scale)
+                e_c = e_u + self.g * (e_c - e_u)
+            outs.append(e_c)
+        return torch.cat(outs, dim=0)
+
+    def _batched(self, x: torch.Tensor, t: int, scale: float) -> torch.Tensor:
+        n = x.shape[0]
+        xs = torch.cat([x, x], dim=0) if self.use_uncond else x
+        total = xs.shape[0]
+        step = self.max_batch or total
+        eps_parts = []
+        for s in range(0, total, step):
+            e = min(total, s + step)
+            g = None if self._grounding is None else {k: v[s:e] for k, v in self._grounding.items()}
+            tb = torch.full((e - s,), t, dtype=torch.int64, device=x.device)
+            eps_parts.append(self.denoiser(xs[s:e], tb, self._ctx[s:e], g, scale))
+        eps = torch.cat(eps_parts, dim=0)
+        if not self.use_uncond:
+            return eps
+        e_c, e_u = eps[:n], eps[n:]
+        return e_u + self.g * (e_c - e_u)
+
+
+# --------------------------------------------------------------------------------------------- the loop
+
+
+def run_plms_steps(
+    x: torch.Tensor,
+    eps_fn: Callable[[torch.Tensor, int, float], torch.Tensor],
+    schedule: PLMSSchedule,
+    gate_scales: Sequence[float],
+    step_range: range,
+    history: list[torch.Tensor],
+    trace: SamplerTrace | None = None,
+    chain_names: Sequence[str] = ("global_",),
+    progress: Callable[[], None] | None = None,
+) -> torch.Tensor:
+    """Run PLMS steps ``step_range`` on x (chains along the batch axis); ``history`` is updated in place."""
+    n_steps = schedule.steps
+    for i in step_range:
+        t = schedule.timesteps[i]
+        scale = gate_scales[i]
+        _record(trace, chain_names, i, "a", x)
+        e_t = eps_fn(x, t, scale)
+        if not history:
+            # Pseudo improved Euler: predictor with ε_a, corrector ε_b at the next timestep.
+            t_next = schedule.timesteps[min(i + 1, n_steps - 1)]
+            x1 = schedule.update(x, e_t, i)
+            _record(trace, chain_names, i, "b", x1)
+            e_next = eps_fn(x1, t_next, scale)
+            e_prime = (e_t + e_next) / 2
+        else:
+            e_prime = multistep_eps(e_t, history)
+        x = schedule.update(x, e_prime, i)
+        history.append(e_t)
+        if len(history) > 3:
+            history.pop(0)
+        if progress is not None:
+            progress()
+    return x
+
+
+def _record(trace: SamplerTrace | None, names: Sequence[str], i: int, ab: str, x: torch.Tensor) -> None:
+    if trace is None:
+        return
+    for b, name in enumerate(names):
+        trace.x_in[f"{name}/step{i:02d}{ab}"] = x[b : b + 1].detach().clone()
+
+
+def sample(
+    denoiser: Denoiser,
+    x_T: torch.Tensor,
+    global_cond: ChainCondition,
+    instance_conds: Sequence[ChainCondition],
+    uncond_context: torch.Tensor,
+    settings: SamplerSettings,
+    alphas_cumprod: torch.Tensor | None = None,
+    trace: SamplerTrace | None = None,
+    progress: Callable[[], None] | None = None,
+) -> torch.Tensor:
+    """Sample one image's latent from x_T (1, C, H, W) with PLMS, CFG, the alpha schedule and MIS.
+
+    ``instance_conds`` are the per-instance chains (ignored when ``settings.mis == 0``). Returns the final
+    latent (1, C, H, W). ``progress`` is called once per PLMS step of the global chain.
+    """
+    schedule = PLMSSchedule.make(settings.steps, alphas_cumprod)
+    scales = alpha_schedule(settings.steps, settings.alpha)
+    m = min(mis_step_count(settings.steps, settings.mis), settings.steps)
+    chains = [global_cond] + (list(instance_conds) if m > 0 else [])
+    names = ["global_"] + [f"inst{k}" for k in range(1, len(chains))]
+
+    def guided(conds: Sequence[ChainCondition]) -> GuidedEps:
+        return GuidedEps(denoiser, conds, uncond_context, settings.guidance_scale, settings.batched, settings.max_batch)
+
+    x_T = x_T.detach()
+    if m > 0:
+        if settings.batched:
+            x = x_T.expand(len(chains), *x_T.shape[1:]).clone()
+            history: list[torch.Tensor] = []
+            x = run_plms_steps(x, guided(chains), schedule, scales, range(m), history, trace, names, progress)
+            chain_latents = list(x.split(1, dim=0))
+            global_history = [h[:1] for h in history]
+        else:
+            chain_latents, histories = [], []
+            for k, cond in enumerate(chains):
+                h: list[torch.Tensor] = []
+                xk = run_plms_steps(
+                    x_T.clone(), guided([cond]), schedule, scales, range(m), h, trace, [names[k]],
+                    progress if k == 0 else None,
+                )
+                chain_latents.append(xk)
+                histories.append(h)
+            global_history = histories[0]
+        stacked = torch.stack(chain_latents, dim=0)
+        if trace is not None:
+            trace.chain_latents_at_merge = stacked.detach().clone()
+        x = stacked.mean(dim=0)
+        history = global_history
+        start = m
+    else:
+        x, history, start = x_T.clone(), [], 0
+    return run_plms_steps(
+        x, guided([global_cond]), schedule, scales, range(start, settings.steps), history, trace, ["global_"], progress
+    )
