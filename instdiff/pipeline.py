@@ -1,0 +1,319 @@
+"""``InstanceDiffusionPipeline``: layout in, image out, in the style of diffusers pipelines.
+
+Components are passed in (``unet``, ``vae``, ``text_encoder``, ``tokenizer``, optional SDXL ``refiner``);
+:meth:`InstanceDiffusionPipeline.from_folder` loads them from a converted model folder. One call generates one
+image for one :class:`~instdiff.layout.Layout`; the loop in :func:`instdiff.sampler.sample` is the original's PLMS
+with classifier-free guidance, alpha schedule and multi-instance sampler.
+
+What the original does and we keep (``inference.py`` / ``eval_local.py``):
+
+- prompt context: CLIP ``last_hidden_state`` of the prompt padded to 77 tokens; the negative prompt likewise;
+- instance text: the pooled CLIP text embedding of each phrase (``pooler_output``), in ``positive_embeddings``;
+- initial noise: ``torch.randn(1, 4, H/8, W/8)`` from a CPU generator (then moved to the device), here seeded
+  per image with ``derive_seed(run_seed, experiment, image_id)`` so images do not depend on sharding;
+- sampler maths in float32 whatever the UNet dtype (the original ran the UNet under fp16 autocast with float32
+  latents); decode with 1/0.18215, clamp to [−1, 1], (x+1)/2·255 and TRUNCATION to uint8 as the original;
+- output 512×512 whatever the layout's canvas (a 768×512 demo layout is squeezed, as the original).
+
+Layouts are sanitised first (:func:`prepare_layout`): more than 30 instances keep the first 30 (the original's
+``max_objs``), coordinates outside the canvas are clipped to [0, 1]; every change is recorded in the returned notes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+from PIL import Image
+
+from instdiff.errors import InputError
+from instdiff.layout import Instance, Layout
+from instdiff.sampler import ChainCondition, SamplerSettings, SamplerTrace, sample
+
+log = logging.getLogger(__name__)
+
+MAX_INSTANCES = 30
+LATENT_SCALE = 0.18215
+OUTPUT_SIZE = 512
+DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+LOCATIONS = ("box", "mask", "point", "scribble")
+# inference.py's negative prompt (eval_local.py prepends "cartoon style, painting style, "; the config says which).
+DEFAULT_NEGATIVE_PROMPT = (
+    "longbody, lowres, bad anatomy, bad hands, missing fingers, extra digit, fewer digits, cropped, worst quality, low quality"
+)
+
+
+@dataclass
+class GenerationSettings:
+    """Everything that decides an image besides the layout and the seed."""
+
+    location: str = "mask"  # which test config: box | mask | point | scribble
+    steps: int = 50
+    guidance_scale: float = 7.5
+    alpha: float = 1.0
+    mis: float = 0.36
+    negative_prompt: str = DEFAULT_NEGATIVE_PROMPT
+    batched: bool = True
+    max_batch: int | None = None
+    refiner_strength: float = 0.0  # > 0: run the SDXL refiner cascade (inference.py's cascade_strength)
+    refiner_steps: int = 20
+
+    def __post_init__(self):
+        if self.location not in LOCATIONS:
+            raise ValueError(f"location must be one of {LOCATIONS}, got {self.location!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class PipelineOutput:
+    images: list[Image.Image]
+    latents: torch.Tensor
+    refined: list[Image.Image] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    trace: SamplerTrace | None = None
+
+
+# --------------------------------------------------------------------------------------------- layout checks
+
+
+def _clip01(v: float) -> float:
+    return min(1.0, max(0.0, v))
+
+
+def prepare_layout(layout: Layout, max_instances: int = MAX_INSTANCES) -> tuple[Layout, list[str]]:
+    """The layout the model sees, plus notes on what was changed.
+
+    - more than ``max_instances`` instances: the first ``max_instances`` are kept (the original's 30 slots);
+    - box corners, points, scribble and polygon points outside [0, 1] are clipped to the canvas;
+    - a box with non-finite numbers or x1 < x0 / y1 < y0 is an :class:`InputError`.
+    The global caption is unchanged (the original builds it before truncation).
+    """
+    notes: list[str] = []
+    instances = list(layout.instances)
+    if len(instances) > max_instances:
+        notes.append(f"truncated {len(instances)} instances to the first {max_instances}")
+        instances = instances[:max_instances]
+    out = []
+    for i, inst in enumerate(instances):
+        box = tuple(float(v) for v in inst.box)
+        if not all(math.isfinite(v) for v in box) or box[2] < box[0] or box[3] < box[1]:
+            raise InputError(
+                layout.meta.get("source") or layout.id, f"invalid box {list(box)} (needs x0<=x1, y0<=y1, finite)",
+                "write boxes as normalised [x0, y0, x1, y1]", f"instances[{i}].box",
+            )
+        clipped = tuple(_clip01(v) for v in box)
+        changes: dict[str, Any] = {}
+        if clipped != box:
+            notes.append(f"instance {i}: box {list(box)} clipped to the canvas {list(clipped)}")
+            changes["box"] = clipped
+        for name in ("point",):
+            p = getattr(inst, name)
+            if p is not None and any(not 0.0 <= v <= 1.0 for v in p):
+                notes.append(f"instance {i}: {name} clipped to the canvas")
+                changes[name] = (_clip01(p[0]), _clip01(p[1]))
+        for name in ("scribble", "polygon"):
+            pts = getattr(inst, name)
+            if pts is not None and any(not 0.0 <= v <= 1.0 for p in pts for v in p):
+                notes.append(f"instance {i}: {name} points clipped to the canvas")
+                changes[name] = [(_clip01(x), _clip01(y)) for x, y in pts]
+        out.append(dataclasses.replace(inst, **changes) if changes else inst)
+    if not out:
+        notes.append("no instances: generated from the caption alone (null grounding, one chain)")
+    return dataclasses.replace(layout, instances=out), notes
+
+
+# --------------------------------------------------------------------------------------------- the pipeline
+
+
+class InstanceDiffusionPipeline:
+    """InstanceDiffusion inference: CLIP text, instance grounding, PLMS + CFG + alpha + MIS, VAE decode.
+
+    ``unet(sample, timestep, encoder_hidden_states, grounding, gate_scale) -> eps`` is the InstanceDiffusion UNet
+    (``grounding`` a dict of (B, 30, …) tensors, ``None`` for the null input); ``vae`` a diffusers
+    ``AutoencoderKL``; ``text_encoder`` / ``tokenizer`` CLIP ViT-L/14 text; ``refiner`` an optional diffusers
+    ``StableDiffusionXLImg2ImgPipeline``.
+    """
+
+    def __init__(self, unet, vae, text_encoder, tokenizer, refiner=None, dtype: torch.dtype = torch.float32):
+        self.unet = unet
+        self.vae = vae
+        self.text_encoder = text_encoder
+        self.tokenizer = tokenizer
+        self.refiner = refiner
+        self.dtype = dtype
+
+    # ------------------------------------------------------------------ construction
+
+    @classmethod
+    def from_folder(cls, folder, dtype: str | torch.dtype = "fp32", device: str | torch.device | None = None,
+                    refiner: str | None = None) -> "InstanceDiffusionPipeline":
+        """Load a converted model folder (``instdiff.model.load_components``) and optionally the SDXL refiner."""
+        from instdiff.model import load_components
+
+        torch_dtype = DTYPES[dtype] if isinstance(dtype, str) else dtype
+        device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        comps = load_components(folder, dtype=torch_dtype, device=device)
+        ref = load_refiner(refiner, torch_dtype, device) if refiner else None
+        return cls(comps["unet"], comps["vae"], comps["text_encoder"], comps["tokenizer"], refiner=ref, dtype=torch_dtype)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.vae.parameters()).device
+
+    # ------------------------------------------------------------------ pieces
+
+    @torch.no_grad()
+    def encode_prompt(self, prompts: Sequence[str]) -> torch.Tensor:
+        """CLIP context (n, 77, 768): ``last_hidden_state`` of the prompts padded / truncated to 77 tokens."""
+        tok = self.tokenizer(
+            list(prompts), padding="max_length", max_length=self.tokenizer.model_max_length, truncation=True,
+            return_tensors="pt",
+        )
+        return self.text_encoder(tok.input_ids.to(self.device)).last_hidden_state
+
+    @torch.no_grad()
+    def encode_phrases(self, phrases: Sequence[str]) -> torch.Tensor:
+        """Pooled CLIP text embedding (n, 768) of each instance phrase (the model's own definition)."""
+        from instdiff.model import encode_phrases
+
+        return encode_phrases(self.text_encoder, self.tokenizer, list(phrases))
+
+    def prepare_latents(self, generator: torch.Generator, height: int = OUTPUT_SIZE, width: int = OUTPUT_SIZE,
+                        channels: int = 4) -> torch.Tensor:
+        """x_T drawn on the CPU generator in float32 (as ``inference.py``), then moved to the device."""
+        shape = (1, channels, height // 8, width // 8)
+        return torch.randn(shape, generator=generator, dtype=torch.float32).to(self.device)
+
+    @torch.no_grad()
+    def decode_latents(self, latents: torch.Tensor) -> list[Image.Image]:
+        """1/0.18215 · z → VAE decoder → clamp [−1, 1] → (x+1)/2·255 → uint8 by truncation (the original)."""
+        vae_dtype = next(self.vae.parameters()).dtype
+        x = self.vae.decode(latents.to(vae_dtype) / LATENT_SCALE).sample.float()
+        x = torch.clamp(x, -1.0, 1.0) * 0.5 + 0.5
+        arr = (x.cpu().permute(0, 2, 3, 1).numpy() * 255).astype(np.uint8)
+        return [Image.fromarray(a) for a in arr]
+
+    def denoiser(self) -> Callable:
+        """The UNet as the sampler's denoiser: inputs cast to the UNet dtype, ε returned in float32."""
+        unet, dtype = self.unet, self.dtype
+
+        def eps(x, t, ctx, grounding, gate_scale):
+            g = None if grounding is None else {
+                k: (v.to(dtype) if v.is_floating_point() else v) for k, v in grounding.items()
+            }
+            out = unet(x.to(dtype), t, ctx.to(dtype), g, gate_scale)
+            out = getattr(out, "sample", out)
+            return out.float()
+
+        return eps
+
+    def conditions(self, layout: Layout, settings: GenerationSettings) -> tuple[ChainCondition, list[ChainCondition]]:
+        """The global chain's and each instance chain's (context, grounding) for a prepared layout."""
+        from instdiff.conditioning import grounding_inputs
+
+        phrases = [inst.phrase for inst in layout.instances]
+        emb = self.encode_phrases(phrases) if phrases else torch.zeros(0, 768)
+        g = grounding_inputs(layout, location=settings.location, phrase_embeddings=emb)
+        to_dev = lambda d: {k: v.to(self.device) for k, v in d.items()}  # noqa: E731
+        contexts = self.encode_prompt([layout.caption] + phrases)
+        global_cond = ChainCondition(contexts[:1], to_dev(g["global"]))
+        inst = [ChainCondition(contexts[k + 1 : k + 2], to_dev(gi)) for k, gi in enumerate(g["instances"])]
+        return global_cond, inst
+
+    # ------------------------------------------------------------------ the call
+
+    @torch.no_grad()
+    def __call__(
+        self,
+        layout: Layout,
+        settings: GenerationSettings | None = None,
+        generator: torch.Generator | None = None,
+        seed: int | None = None,
+        output_type: str = "pil",
+        trace: bool = False,
+    ) -> PipelineOutput:
+        """Generate one image for ``layout``. Give a CPU ``generator`` or a ``seed`` (defaults to seed 0)."""
+        settings = settings or GenerationSettings()
+        timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+
+        # 1. Layout the model can take (≤ 30 instances, coordinates on the canvas).
+        layout, notes = prepare_layout(layout)
+
+        # 2. Text: the prompt and instance captions (chain contexts), the negative prompt, the instance grounding.
+        global_cond, instance_conds = self.conditions(layout, settings)
+        uncond_context = self.encode_prompt([settings.negative_prompt])
+
+        # 3. Initial noise from a CPU generator, shared by every MIS chain.
+        if generator is None:
+            generator = torch.Generator("cpu").manual_seed(0 if seed is None else int(seed))
+        latents = self.prepare_latents(generator)
+        timings["prepare_s"] = time.perf_counter() - t0
+
+        # 4. PLMS with CFG, the alpha schedule and the multi-instance sampler.
+        t1 = time.perf_counter()
+        sampler_settings = SamplerSettings(
+            steps=settings.steps, guidance_scale=settings.guidance_scale, alpha=settings.alpha, mis=settings.mis,
+            batched=settings.batched, max_batch=settings.max_batch,
+        )
+        sampler_trace = SamplerTrace() if trace else None
+        latents = sample(
+            self.denoiser(), latents, global_cond, instance_conds, uncond_context, sampler_settings,
+            trace=sampler_trace,
+        )
+        timings["sample_s"] = time.perf_counter() - t1
+        if output_type == "latent":
+            return PipelineOutput([], latents, timings=timings, notes=notes, trace=sampler_trace)
+
+        # 5. Decode to a 512×512 image.
+        t2 = time.perf_counter()
+        images = self.decode_latents(latents)
+        timings["decode_s"] = time.perf_counter() - t2
+
+        # 6. Optional SDXL refiner cascade, seeded from the same generator stream.
+        refined: list[Image.Image] = []
+        if settings.refiner_strength > 0:
+            if self.refiner is None:
+                raise ValueError("refiner_strength > 0 but the pipeline has no refiner (from_folder(refiner=...))")
+            t3 = time.perf_counter()
+            refined = refine(self.refiner, layout.caption, images, settings.refiner_strength, settings.refiner_steps,
+                             generator)
+            timings["refine_s"] = time.perf_counter() - t3
+        return PipelineOutput(images, latents, refined=refined, timings=timings, notes=notes, trace=sampler_trace)
+
+
+# --------------------------------------------------------------------------------------------- refiner
+
+
+def load_refiner(name_or_path: str, dtype: torch.dtype, device: torch.device):
+    """Load the SDXL refiner once (``stabilityai/stable-diffusion-xl-refiner-1.0`` in the original)."""
+    from diffusers import StableDiffusionXLImg2ImgPipeline
+
+    kwargs: dict[str, Any] = {"torch_dtype": dtype, "use_safetensors": True}
+    if dtype == torch.float16:
+        kwargs["variant"] = "fp16"
+    try:
+        pipe = StableDiffusionXLImg2ImgPipeline.from_pretrained(name_or_path, **kwargs)
+    except (OSError, ValueError):
+        kwargs.pop("variant", None)  # a local folder saved without the fp16 variant files
+        pipe = StableDiffusionXLImg2ImgPipeline.from_pretrained(name_or_path, **kwargs)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe.to(device)
+
+
+def refine(refiner, prompt: str, images: Sequence[Image.Image], strength: float, steps: int,
+           generator: torch.Generator) -> list[Image.Image]:
+    """The cascade of ``inference.py``: img2img with the global caption, ``strength``, ``steps`` steps, defaults
+    otherwise (no negative prompt), but seeded (the original passed no generator, so its output was random)."""
+    out = refiner(prompt=[prompt] * len(images), image=list(images), strength=strength, num_inference_steps=steps,
+                  generator=generator)
+    return list(out.images)
