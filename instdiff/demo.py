@@ -1,0 +1,114 @@
+"""The original demo JSON format (``inference.py --input_json``, ``demos/*.json``) -> :class:`Layout`, and a preview.
+
+Demo JSON: ``caption``, ``width``, ``height`` (the pixel frame of every coordinate) and ``annos``, each with
+optional ``bbox`` (COCO ``[x, y, w, h]`` pixels; missing -> ``[0, 0, 0, 0]`` as the original), ``mask`` (COCO RLE
+``{"size": [h, w], "counts": str}`` or ``[]``), ``point`` (``[x, y]`` pixels), ``scribble`` (``[[x, y], ...]``
+pixels), ``category_name`` (kept as the category) and ``caption`` (the instance phrase).
+
+Differences from ``inference.py``, on purpose: masks are USED (the original decodes them and then throws them
+away, issues #7 / #48), and each instance's scribble is its own (the original re-sorts the list of instances
+instead of each instance's points, ``reorder_scribbles``). Points stay optional per instance (the conditioning
+falls back to the box centre), instead of the original's all-or-nothing rule.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from instdiff.errors import InputError
+from instdiff.io import read_json
+from instdiff.layout import Instance, Layout, coco_xywh_px_to_norm_xyxy
+
+PALETTE = [(230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48), (145, 30, 180),
+           (70, 240, 240), (240, 50, 230), (210, 245, 60), (250, 190, 212), (0, 128, 128), (170, 110, 40)]
+
+
+def _pixels_pair(v: Any, where: str, source) -> tuple[float, float]:
+    if not (isinstance(v, (list, tuple)) and len(v) == 2 and all(isinstance(c, (int, float)) for c in v)):
+        raise InputError(source, f"expected [x, y] in pixels, got {v!r}", "write points as two pixel numbers", where)
+    return float(v[0]), float(v[1])
+
+
+def layout_from_demo(d: dict[str, Any], source: str | Path | None = None, layout_id: str | None = None) -> Layout:
+    """Convert one demo JSON object to a :class:`Layout` (normalised coordinates, RLE masks kept)."""
+    for key in ("caption", "width", "height", "annos"):
+        if key not in d:
+            raise InputError(source, f"demo layout is missing {key!r}", "use the format of the original demos/*.json", key)
+    W, H = float(d["width"]), float(d["height"])
+    if W <= 0 or H <= 0:
+        raise InputError(source, f"width/height must be positive, got {W} x {H}", "give the canvas size in pixels", "width")
+    instances = []
+    for i, a in enumerate(d["annos"]):
+        where = f"annos[{i}]"
+        if "caption" not in a:
+            raise InputError(source, "instance has no 'caption'", "give every instance a caption (its phrase)", where)
+        bbox = a.get("bbox") or [0, 0, 0, 0]
+        if len(bbox) != 4:
+            raise InputError(source, f"bbox must be [x, y, w, h] pixels, got {bbox!r}", "fix the bbox", where + ".bbox")
+        box = coco_xywh_px_to_norm_xyxy(bbox, W, H)
+        point = None
+        if a.get("point") is not None:
+            px, py = _pixels_pair(a["point"], where + ".point", source)
+            point = (px / W, py / H)
+        scribble = None
+        if a.get("scribble"):
+            scribble = [(x / W, y / H) for x, y in (_pixels_pair(p, where + ".scribble", source) for p in a["scribble"])]
+        mask = a.get("mask") or None
+        if mask is not None:
+            if not (isinstance(mask, dict) and "counts" in mask and "size" in mask):
+                raise InputError(source, "mask must be COCO RLE {'size': [h, w], 'counts': ...} or []",
+                                 "encode the mask with pycocotools.mask.encode", where + ".mask")
+            if [int(v) for v in mask["size"]] != [int(H), int(W)]:
+                raise InputError(source, f"mask size {mask['size']} differs from the canvas [{int(H)}, {int(W)}]",
+                                 "encode masks at the layout's height x width", where + ".mask")
+            counts = mask["counts"]
+            mask = {"size": [int(H), int(W)], "counts": counts.decode() if isinstance(counts, bytes) else counts}
+        instances.append(Instance(phrase=str(a["caption"]), box=box, category=a.get("category_name") or None,
+                                  point=point, scribble=scribble, mask=mask))
+    stem = layout_id or (Path(source).stem if source else "layout")
+    return Layout(id=stem, caption=str(d["caption"]), instances=instances, width=int(W), height=int(H),
+                  meta={"source": None if source is None else str(source), "format": "instancediffusion-demo"})
+
+
+def read_demo(path: str | Path) -> Layout:
+    return layout_from_demo(read_json(path), path)
+
+
+def decode_mask(mask: dict, size: int) -> np.ndarray:
+    """A layout RLE mask as a (size, size) bool array (nearest-neighbour resize, as the conditioning does)."""
+    from pycocotools import mask as mask_utils
+
+    rle = dict(mask)
+    if isinstance(rle["counts"], list):
+        rle = mask_utils.frPyObjects(rle, *rle["size"])
+    m = mask_utils.decode(rle).astype(np.uint8) * 255
+    return np.asarray(Image.fromarray(m).resize((size, size), Image.NEAREST)) > 0
+
+
+def draw_layout(layout: Layout, size: int = 512, background: Image.Image | None = None) -> Image.Image:
+    """Preview of a layout on a ``size``×``size`` canvas (the generated image's frame): masks tinted, boxes, points,
+    scribbles and phrases, one colour per instance."""
+    base = (background.convert("RGB").resize((size, size)) if background is not None
+            else Image.new("RGB", (size, size), (255, 255, 255)))
+    canvas = np.asarray(base).astype(np.float32)
+    for i, inst in enumerate(layout.instances):
+        if inst.mask:
+            m = decode_mask(inst.mask, size)
+            canvas[m] = 0.6 * canvas[m] + 0.4 * np.array(PALETTE[i % len(PALETTE)], np.float32)
+    img = Image.fromarray(canvas.astype(np.uint8))
+    draw = ImageDraw.Draw(img)
+    for i, inst in enumerate(layout.instances):
+        c = PALETTE[i % len(PALETTE)]
+        x0, y0, x1, y1 = (v * size for v in inst.box)
+        draw.rectangle([x0, y0, max(x0, x1), max(y0, y1)], outline=c, width=2)
+        draw.text((x0 + 3, y0 + 2), inst.phrase[:40], fill=c)
+        if inst.point is not None:
+            px, py = inst.point[0] * size, inst.point[1] * size
+            draw.ellipse([px - 4, py - 4, px + 4, py + 4], fill=c, outline=(0, 0, 0))
+        if inst.scribble:
+            draw.line([(x * size, y * size) for x, y in inst.scribble], fill=c, width=2)
+    return img
