@@ -78,14 +78,11 @@ def read_demo(path: str | Path) -> Layout:
     return layout_from_demo(read_json(path), path)
 
 
-def decode_mask(mask: dict, size: int) -> np.ndarray:
-    """A layout RLE mask as a (size, size) bool array (nearest-neighbour resize, as the conditioning does)."""
-    from pycocotools import mask as mask_utils
+def mask_at(mask: dict, size: int) -> np.ndarray:
+    """A layout RLE mask as a (size, size) bool array (nearest-neighbour resize, as the seg input)."""
+    from instdiff.conditioning import decode_mask
 
-    rle = dict(mask)
-    if isinstance(rle["counts"], list):
-        rle = mask_utils.frPyObjects(rle, *rle["size"])
-    m = mask_utils.decode(rle).astype(np.uint8) * 255
+    m = decode_mask(mask) * 255
     return np.asarray(Image.fromarray(m).resize((size, size), Image.NEAREST)) > 0
 
 
@@ -97,7 +94,7 @@ def draw_layout(layout: Layout, size: int = 512, background: Image.Image | None 
     canvas = np.asarray(base).astype(np.float32)
     for i, inst in enumerate(layout.instances):
         if inst.mask:
-            m = decode_mask(inst.mask, size)
+            m = mask_at(inst.mask, size)
             canvas[m] = 0.6 * canvas[m] + 0.4 * np.array(PALETTE[i % len(PALETTE)], np.float32)
     img = Image.fromarray(canvas.astype(np.uint8))
     draw = ImageDraw.Draw(img)
@@ -110,5 +107,27 @@ def draw_layout(layout: Layout, size: int = 512, background: Image.Image | None 
             px, py = inst.point[0] * size, inst.point[1] * size
             draw.ellipse([px - 4, py - 4, px + 4, py + 4], fill=c, outline=(0, 0, 0))
         if inst.scribble:
-            draw.line([(x * size, y * size) for x, y in inst.scribble], fill=c, width=2)
+            for x, y in inst.scribble:
+                draw.ellipse([x * size - 2, y * size - 2, x * size + 2, y * size + 2], fill=c)
     return img
+
+
+def complete_from_masks(layout: Layout, seed: int) -> Layout:
+    """Fill the scribble (20 points) and polygon (256 points) of every instance that has a mask but not those
+    inputs, sampled from the mask as ``dataset/decode_item.py`` does, with a generator seeded from
+    ``derive_seed(seed, layout id, "conditioning")`` (the original's draws were unseeded). Given scribbles are kept."""
+    import dataclasses
+
+    from instdiff.conditioning import decode_mask as decode_rle
+    from instdiff.conditioning import instance_conditioning
+    from instdiff.seeding import rng as seeded_rng
+
+    gen = seeded_rng(seed, layout.id, "conditioning")
+    out = []
+    for inst in layout.instances:
+        if inst.mask is not None and (inst.scribble is None or inst.polygon is None):
+            scribble, polygon = instance_conditioning(decode_rle(inst.mask), layout.width, layout.height, gen)
+            inst = dataclasses.replace(inst, scribble=inst.scribble if inst.scribble is not None else scribble,
+                                       polygon=inst.polygon if inst.polygon is not None else polygon)
+        out.append(inst)
+    return dataclasses.replace(layout, instances=out)

@@ -217,17 +217,38 @@ class InstanceDiffusionPipeline:
         return eps
 
     def conditions(self, layout: Layout, settings: GenerationSettings) -> tuple[ChainCondition, list[ChainCondition]]:
-        """The global chain's and each instance chain's (context, grounding) for a prepared layout."""
-        from instdiff.conditioning import grounding_inputs
+        """The global chain's and each instance chain's (context, grounding) for a prepared layout.
+
+        Grounding tensors come from :mod:`instdiff.conditioning` (``prepare_batch``); the instance chains (only
+        needed with MIS) get their instance alone in slot 0 and their phrase as prompt.
+        """
+        from instdiff.conditioning import grounding_inputs, instance_inputs
 
         phrases = [inst.phrase for inst in layout.instances]
-        emb = self.encode_phrases(phrases) if phrases else torch.zeros(0, 768)
-        g = grounding_inputs(layout, location=settings.location, phrase_embeddings=emb)
-        to_dev = lambda d: {k: v.to(self.device) for k, v in d.items()}  # noqa: E731
-        contexts = self.encode_prompt([layout.caption] + phrases)
-        global_cond = ChainCondition(contexts[:1], to_dev(g["global"]))
-        inst = [ChainCondition(contexts[k + 1 : k + 2], to_dev(gi)) for k, gi in enumerate(g["instances"])]
+        cache: dict[str, np.ndarray] = {}
+        if phrases:
+            emb = self.encode_phrases(sorted(set(phrases))).float().cpu().numpy()
+            cache = dict(zip(sorted(set(phrases)), emb))
+
+        def embed(ps: list[str]) -> np.ndarray:
+            return np.stack([cache[p] for p in ps])
+
+        with_instances = settings.mis > 0 and bool(phrases)
+        contexts = self.encode_prompt([layout.caption] + (phrases if with_instances else []))
+        g = grounding_inputs(layout, settings.location, embed)
+        global_cond = ChainCondition(contexts[:1], self.model_grounding(g))
+        inst: list[ChainCondition] = []
+        if with_instances:
+            for k, gi in enumerate(instance_inputs(layout, settings.location, embed)):
+                inst.append(ChainCondition(contexts[k + 1 : k + 2], self.model_grounding(gi)))
         return global_cond, inst
+
+    def model_grounding(self, g: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
+        """``prepare_batch`` arrays (no batch axis) -> the UNet's grounding dict (batch 1, float32, on device)."""
+        keys = {"boxes": "boxes", "masks": "masks", "positive_embeddings": "text_embeddings", "scribbles": "scribbles",
+                "polygons": "polygons", "segs": "segs", "points": "points"}
+        return {k: torch.from_numpy(np.ascontiguousarray(g[src]))[None].to(self.device, torch.float32)
+                for k, src in keys.items()}
 
     # ------------------------------------------------------------------ the call
 

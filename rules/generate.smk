@@ -1,0 +1,80 @@
+# Generation stage: layouts + converted InstanceDiffusion model -> images/{experiment}/{id}.png, in GPU shards.
+#
+# Contract for downstream rules: depend on R("images/{experiment}/done.json") and read the image list from it
+# (instdiff.generate.read_done). It is written only when every layout of the experiment has its image.
+# Shard k of n takes the layouts at positions i with i % n == k of the canonical order (image_id, id); per-image
+# seeds come from (run seed, experiment, image id), so the images do not depend on n. Images are not declared as
+# outputs on purpose: a failed or killed shard keeps its finished images and a rerun generates only the missing.
+
+GENERATE_MODEL = R("models/instancediffusion")
+
+
+def generation_settings(experiment):
+    """The instdiff.pipeline.GenerationSettings of an experiment (config: experiments.* and generation.*)."""
+    exp = EXPERIMENTS[experiment]
+    return {
+        "location": exp.get("location", "mask"),
+        "steps": int(exp.get("steps", 50)),
+        "guidance_scale": float(exp.get("guidance_scale", 7.5)),
+        "alpha": float(exp.get("alpha", 1.0)),
+        "mis": float(exp.get("mis", 0.36)),
+        "negative_prompt": config["generation"].get("negative_prompt", ""),
+    }
+
+
+def generate_shard_manifests(wildcards):
+    n = experiment_shards(wildcards.experiment)
+    return [R(f"images/{wildcards.experiment}/shards/{k}-of-{n}.json") for k in range(n)]
+
+
+rule generate:
+    input:
+        layouts=R("layouts/{experiment}.jsonl"),
+        model=GENERATE_MODEL,
+    output:
+        manifest=R("images/{experiment}/shards/{shard}-of-{nshards}.json"),
+    params:
+        out_dir=lambda wc: R(f"images/{wc.experiment}"),
+        shard=lambda wc: int(wc.shard),
+        nshards=lambda wc: int(wc.nshards),
+        run_seed=lambda wc: experiment_seed(wc.experiment),
+        settings=lambda wc: generation_settings(wc.experiment),
+        image_format=config["generation"].get("image_format", "png"),
+        dtype=config["generation"].get("dtype", "fp16"),
+    log:
+        LOG("generate/{experiment}/{shard}-of-{nshards}"),
+    wildcard_constraints:
+        experiment="|".join(generated_experiments()) or "(?!)",
+        shard=r"\d+",
+        nshards=r"\d+",
+    threads: 2 if SMOKE else 8
+    resources:
+        gpu=0 if SMOKE else 1,
+        mem_mb=4000 if SMOKE else 32000,
+        runtime=30 if SMOKE else 480,
+    conda:
+        ENV("generate")
+    script:
+        "../scripts/generate.py"
+
+
+rule generate_done:
+    input:
+        layouts=R("layouts/{experiment}.jsonl"),
+        manifests=generate_shard_manifests,
+    output:
+        done=R("images/{experiment}/done.json"),
+    params:
+        out_dir=lambda wc: R(f"images/{wc.experiment}"),
+    log:
+        LOG("generate/{experiment}/done"),
+    wildcard_constraints:
+        experiment="|".join(generated_experiments()) or "(?!)",
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        ENV("generate")
+    script:
+        "../scripts/generate_done.py"

@@ -1,0 +1,19 @@
+"""Snakemake entry point of rule `generate`: one shard of one experiment (see rules/generate.smk)."""
+
+from instdiff.generate import run_shard
+from instdiff.logging_setup import from_snakemake
+
+from_snakemake(snakemake)  # noqa: F821 (injected by Snakemake)
+run_shard(
+    layouts_path=snakemake.input.layouts,  # noqa: F821
+    model_dir=snakemake.input.model,  # noqa: F821
+    out_dir=snakemake.params.out_dir,  # noqa: F821
+    manifest_path=snakemake.output.manifest,  # noqa: F821
+    experiment=snakemake.wildcards.experiment,  # noqa: F821
+    shard=snakemake.params.shard,  # noqa: F821
+    nshards=snakemake.params.nshards,  # noqa: F821
+    run_seed=snakemake.params.run_seed,  # noqa: F821
+    settings=dict(snakemake.params.settings),  # noqa: F821
+    image_format=snakemake.params.image_format,  # noqa: F821
+    dtype=snakemake.params.dtype,  # noqa: F821
+)
