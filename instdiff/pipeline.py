@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 MAX_INSTANCES = 30
 LATENT_SCALE = 0.18215
 OUTPUT_SIZE = 512
+EMBED_ROW = 768  # width of instdiff.conditioning's text_embeddings rows
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 LOCATIONS = ("box", "mask", "point", "scribble")
 # inference.py's negative prompt (eval_local.py prepends "cartoon style, painting style, "; the config says which).
@@ -182,10 +183,12 @@ class InstanceDiffusionPipeline:
 
     @torch.no_grad()
     def encode_phrases(self, phrases: Sequence[str]) -> torch.Tensor:
-        """Pooled CLIP text embedding (n, 768) of each instance phrase (the model's own definition)."""
-        from instdiff.model import encode_phrases
-
-        return encode_phrases(self.text_encoder, self.tokenizer, list(phrases))
+        """Pooled CLIP text embedding (n, D) of each instance phrase: ``pooler_output`` of the text tower (the EOS
+        token's final hidden state, no projection), which is what the original's ``get_clip_feature`` takes from
+        ``CLIPModel(...).text_model_output``. Padding does not change it (causal attention, EOS position)."""
+        tok = self.tokenizer(list(phrases), padding=True, max_length=self.tokenizer.model_max_length,
+                             truncation=True, return_tensors="pt")
+        return self.text_encoder(tok.input_ids.to(self.device)).pooler_output
 
     def prepare_latents(self, generator: torch.Generator, height: int = OUTPUT_SIZE, width: int = OUTPUT_SIZE,
                         channels: int = 4) -> torch.Tensor:
@@ -225,10 +228,11 @@ class InstanceDiffusionPipeline:
         from instdiff.conditioning import grounding_inputs, instance_inputs
 
         phrases = [inst.phrase for inst in layout.instances]
-        cache: dict[str, np.ndarray] = {}
-        if phrases:
-            emb = self.encode_phrases(sorted(set(phrases))).float().cpu().numpy()
-            cache = dict(zip(sorted(set(phrases)), emb))
+        unique = sorted(set(phrases))
+        emb = self.encode_phrases(unique).float().cpu().numpy() if unique else np.zeros((0, EMBED_ROW), np.float32)
+        # instdiff.conditioning stores 768-wide rows (CLIP ViT-L/14); a narrower text tower (the tiny smoke model) is
+        # zero-padded there and cut back in model_grounding, which is exact.
+        cache = {p: np.pad(e, (0, max(0, EMBED_ROW - e.shape[0]))) for p, e in zip(unique, emb)}
 
         def embed(ps: list[str]) -> np.ndarray:
             return np.stack([cache[p] for p in ps])
@@ -247,8 +251,12 @@ class InstanceDiffusionPipeline:
         """``prepare_batch`` arrays (no batch axis) -> the UNet's grounding dict (batch 1, float32, on device)."""
         keys = {"boxes": "boxes", "masks": "masks", "positive_embeddings": "text_embeddings", "scribbles": "scribbles",
                 "polygons": "polygons", "segs": "segs", "points": "points"}
-        return {k: torch.from_numpy(np.ascontiguousarray(g[src]))[None].to(self.device, torch.float32)
-                for k, src in keys.items()}
+        out = {k: torch.from_numpy(np.ascontiguousarray(g[src]))[None].to(self.device, torch.float32)
+               for k, src in keys.items()}
+        width = self.text_encoder.config.hidden_size
+        if width < out["positive_embeddings"].shape[-1]:
+            out["positive_embeddings"] = out["positive_embeddings"][..., :width].contiguous()
+        return out
 
     # ------------------------------------------------------------------ the call
 
@@ -269,6 +277,10 @@ class InstanceDiffusionPipeline:
 
         # 1. Layout the model can take (≤ 30 instances, coordinates on the canvas).
         layout, notes = prepare_layout(layout)
+
+        # The test config (box / mask / point / scribble) sets which location inputs the instance tokenizer drops.
+        if hasattr(self.unet, "set_location"):
+            self.unet.set_location(settings.location)
 
         # 2. Text: the prompt and instance captions (chain contexts), the negative prompt, the instance grounding.
         global_cond, instance_conds = self.conditions(layout, settings)

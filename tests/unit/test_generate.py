@@ -1,0 +1,129 @@
+"""The generation stage: shard invariance, resume after a kill, done file, edge-case layouts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from instdiff.errors import InputError
+from instdiff.generate import finalize, image_seed, read_done, run_shard, shard_indices
+from instdiff.layout import Instance, Layout, write_layouts
+
+SETTINGS = {"location": "box", "steps": 2, "guidance_scale": 7.5, "alpha": 0.75, "mis": 0.5,
+            "negative_prompt": "lowres"}
+
+
+@pytest.fixture(scope="module")
+def pipe(tmp_path_factory):
+    from tests.unit.tiny_stack import tiny_pipeline
+
+    return tiny_pipeline(tmp_path_factory.mktemp("tiny"))
+
+
+def _layouts() -> list[Layout]:
+    return [
+        Layout(id="7", image_id=7, caption="a cat and a dog",
+               instances=[Instance("a cat", (0.1, 0.1, 0.5, 0.6)), Instance("a dog", (0.5, 0.3, 0.9, 0.9))]),
+        Layout(id="3", image_id=3, caption="an empty street", instances=[]),
+        Layout(id="12", image_id=12, caption="a bus", instances=[Instance("a bus", (-0.2, 0.4, 0.7, 1.3))]),
+        Layout(id="5", image_id=5, caption="a red ball", instances=[Instance("a red ball", (0.3, 0.3, 0.6, 0.6))]),
+    ]
+
+
+class Counting:
+    """Wraps a pipeline; counts calls and can raise on the k-th call to simulate a killed job."""
+
+    def __init__(self, pipe, kill_at: int | None = None):
+        self.pipe, self.kill_at, self.ids = pipe, kill_at, []
+
+    def __call__(self, layout, settings, seed):
+        if self.kill_at is not None and len(self.ids) == self.kill_at:
+            raise KeyboardInterrupt("simulated kill")
+        self.ids.append(layout.id)
+        return self.pipe(layout, settings, seed=seed)
+
+
+def _run(tmp: Path, layouts: Path, k: int, n: int, pipeline, **kw):
+    out = tmp / "images"
+    return run_shard(layouts, None, out, out / "shards" / f"{k}-of-{n}.json", "box", k, n, 2024, SETTINGS,
+                     pipeline=pipeline, **kw)
+
+
+def test_shard_indices_partition():
+    for n in (1, 2, 3, 7):
+        parts = [shard_indices(10, k, n) for k in range(n)]
+        assert sorted(i for p in parts for i in p) == list(range(10))
+    with pytest.raises(ValueError):
+        shard_indices(10, 3, 3)
+
+
+def test_one_shard_and_three_shards_give_identical_pngs(tmp_path, pipe):
+    layouts = tmp_path / "layouts.jsonl"
+    write_layouts(layouts, _layouts())
+    a, b = tmp_path / "a", tmp_path / "b"
+    _run(a, layouts, 0, 1, pipe)
+    manifests = [_run(b, layouts, k, 3, pipe) for k in range(3)]
+    assert sorted(r["id"] for m in manifests for r in m["images"]) == ["12", "3", "5", "7"]
+    for lay in _layouts():
+        pa, pb = a / "images" / f"{lay.id}.png", b / "images" / f"{lay.id}.png"
+        assert pa.read_bytes() == pb.read_bytes(), lay.id
+    done_a = finalize(layouts, [a / "images/shards/0-of-1.json"], a / "images", a / "images/done.json", "box")
+    done_b = finalize(layouts, [b / f"images/shards/{k}-of-3.json" for k in range(3)], b / "images",
+                      b / "images/done.json", "box")
+    assert done_a["images"] == done_b["images"]
+    assert [r["id"] for r in done_a["images"]] == ["3", "5", "7", "12"]  # canonical order: image_id
+    assert done_a["images"][0]["seed"] == image_seed(2024, "box", "3")
+    assert [p.name for p in read_done(a / "images/done.json")] == ["3.png", "5.png", "7.png", "12.png"]
+    # Documented edge cases are recorded: the clipped box and the empty layout.
+    assert any("clipped" in n for n in done_a["notes"]["12"])
+    assert any("no instances" in n for n in done_a["notes"]["3"])
+
+
+def test_resume_after_kill_regenerates_only_missing(tmp_path, pipe):
+    layouts = tmp_path / "layouts.jsonl"
+    write_layouts(layouts, _layouts())
+    images = tmp_path / "images"
+    killed = Counting(pipe, kill_at=2)
+    with pytest.raises(KeyboardInterrupt):
+        _run(tmp_path, layouts, 0, 1, killed)
+    done_first = sorted(p.name for p in images.glob("*.png"))
+    assert len(done_first) == 2
+    assert not list(images.glob(".*tmp*")), "no temporary file left behind"
+    assert not (images / "shards/0-of-1.json").exists(), "the final manifest is written only when complete"
+    assert (images / "shards/0-of-1.partial.json").exists()
+    before = {p: (images / p).read_bytes() for p in done_first}
+    again = Counting(pipe)
+    manifest = _run(tmp_path, layouts, 0, 1, again)
+    assert sorted(again.ids) == sorted({"3", "5", "7", "12"} - {p[:-4] for p in done_first})
+    assert {r["id"]: r["status"] for r in manifest["images"]} == {
+        i: ("existing" if f"{i}.png" in done_first else "generated") for i in ("3", "5", "7", "12")}
+    assert all((images / p).read_bytes() == b for p, b in before.items())
+    assert not (images / "shards/0-of-1.partial.json").exists()
+    # Nothing left to do: a third run generates nothing and does not need a model.
+    third = Counting(pipe)
+    _run(tmp_path, layouts, 0, 1, third)
+    assert third.ids == []
+
+
+def test_other_settings_refuse_to_mix_and_finalize_checks_images(tmp_path, pipe):
+    layouts = tmp_path / "layouts.jsonl"
+    write_layouts(layouts, _layouts()[:1])
+    _run(tmp_path, layouts, 0, 1, pipe)
+    with pytest.raises(InputError, match="other settings"):
+        run_shard(layouts, None, tmp_path / "images", tmp_path / "images/shards/0-of-1.json", "box", 0, 1, 2025,
+                  SETTINGS, pipeline=pipe)
+    (tmp_path / "images/7.png").unlink()
+    with pytest.raises(InputError, match="no image"):
+        finalize(layouts, [tmp_path / "images/shards/0-of-1.json"], tmp_path / "images", tmp_path / "done.json", "box")
+
+
+def test_jpeg75_option(tmp_path, pipe):
+    from PIL import Image
+
+    layouts = tmp_path / "layouts.jsonl"
+    write_layouts(layouts, _layouts()[3:])
+    m = _run(tmp_path, layouts, 0, 1, pipe, image_format="jpeg75")
+    assert m["images"][0]["file"] == "5.jpg"
+    with Image.open(tmp_path / "images/5.jpg") as im:
+        assert im.format == "JPEG" and im.size == (512, 512)
