@@ -1,7 +1,8 @@
 """The real val2017 images squashed to 512x512: the upper-bound row (experiment ``real``).
 
 Written like a generated experiment, so detection and metrics treat both alike: ``{out}/{id}.png`` (lossless) and,
-last, ``{out}/done.json`` = ``{"experiment": ..., "images": [{"id": "139", "file": "139.png"}, ...], "n": N}`` with
+last, ``{out}/done.json`` = ``{"experiment": ..., "images": [{"id": "139", "file": "139.png"}, ...], "n": N,
+"n_images": N}`` with
 ``id`` the layout id (the COCO image id as a string), in ascending image-id order.
 """
 
@@ -64,7 +65,8 @@ def real_images_512(instances: str | Path | Mapping, image_dir: str | Path, out_
             os.replace(stage / rec["file"], out_dir / rec["file"])
     finally:
         shutil.rmtree(stage, ignore_errors=True)
-    done = {"experiment": experiment, "images": records, "n": len(records)}
+    # "n_images" too: the generate stage's done record names the count so (instdiff.generate.finalize).
+    done = {"experiment": experiment, "images": records, "n": len(records), "n_images": len(records)}
     write_json(out_dir / "done.json", done)
     log.info("wrote %d real images to %s", len(records), out_dir)
     return done
