@@ -200,3 +200,10 @@ def download_coco(name: str, dest: str | Path, retries: int = 3) -> Path:
         raise ValueError(f"unknown COCO file {name!r}; expected one of {sorted(COCO_FILES)}")
     spec = COCO_FILES[name]
     return fetch(spec["url"], dest, sha256=spec["sha256"], md5=spec["md5"], retries=retries)
+
+
+def unzip_coco(images_zip: str | Path, annotations_zip: str | Path, dest: str | Path) -> None:
+    """Rule entry: ``val2017/`` from the image zip and only the two val2017 annotation files from the other."""
+    unzip_members(images_zip, dest, prefix="val2017/")
+    unzip_members(annotations_zip, dest,
+                  members=["annotations/instances_val2017.json", "annotations/captions_val2017.json"])

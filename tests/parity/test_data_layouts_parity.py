@@ -8,21 +8,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from instdiff import coco, conditioning
+from tests.conftest import REPO, parity_fixtures
 
-REPO = Path(__file__).resolve().parents[2]
-FIXTURES = Path(os.environ.get("INSTDIFF_PARITY_FIXTURES", REPO / ".." / "shared" / "fixtures" / "instdiff-parity"))
-if not FIXTURES.is_absolute():
+FIXTURES = parity_fixtures()
+if not FIXTURES.is_absolute():  # a relative INSTDIFF_PARITY_FIXTURES is taken from the repository root
     FIXTURES = (REPO / FIXTURES).resolve()
 
-pytestmark = pytest.mark.skipif(not (FIXTURES / "fixture4_inputs.json").exists(),
-                                reason=f"parity fixtures not found at {FIXTURES}")
 
 FLAGS = {  # fixture flag-set name -> experiment settings
     "default": {"use_captions": False, "attributes": []},
@@ -46,6 +43,7 @@ def stub_clip(phrases):
 
 @pytest.fixture(scope="module")
 def fx():
+    assert (FIXTURES / "fixture4_inputs.json").exists(), f"parity fixtures not found at {FIXTURES} (INSTDIFF_PARITY_FIXTURES)"
     meta = json.loads((FIXTURES / "fixture4_inputs.json").read_text())
     arrays = np.load(FIXTURES / "fixture4_inputs.npz")
     return meta, {k: arrays[k] for k in arrays.files}

@@ -180,3 +180,15 @@ def test_unzip_refuses_paths_outside_dest(tmp_path):
     with pytest.raises(InputError, match="outside the destination"):
         unzip_members(z, tmp_path / "o")
     assert not (tmp_path / "evil.txt").exists() and list((tmp_path / "o").iterdir()) == []
+
+
+def test_unzip_coco_takes_only_val2017(tmp_path):
+    from instdiff.download import unzip_coco
+
+    images, anns = tmp_path / "val2017.zip", tmp_path / "annotations_trainval2017.zip"
+    _zip(images, {"val2017/000000000139.jpg": b"j"})
+    _zip(anns, {"annotations/instances_val2017.json": b"{}", "annotations/captions_val2017.json": b"{}",
+                "annotations/instances_train2017.json": b"{}", "annotations/person_keypoints_val2017.json": b"{}"})
+    unzip_coco(images, anns, tmp_path / "coco")
+    got = sorted(str(p.relative_to(tmp_path / "coco")) for p in (tmp_path / "coco").rglob("*") if p.is_file())
+    assert got == ["annotations/captions_val2017.json", "annotations/instances_val2017.json", "val2017/000000000139.jpg"]
