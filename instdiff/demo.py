@@ -23,6 +23,7 @@ from instdiff.errors import InputError
 from instdiff.io import read_json
 from instdiff.layout import Instance, Layout, coco_xywh_px_to_norm_xyxy
 
+N_SCRIBBLE_POINTS = 20
 PALETTE = [(230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48), (145, 30, 180),
            (70, 240, 240), (240, 50, 230), (210, 245, 60), (250, 190, 212), (0, 128, 128), (170, 110, 40)]
 
@@ -31,6 +32,15 @@ def _pixels_pair(v: Any, where: str, source) -> tuple[float, float]:
     if not (isinstance(v, (list, tuple)) and len(v) == 2 and all(isinstance(c, (int, float)) for c in v)):
         raise InputError(source, f"expected [x, y] in pixels, got {v!r}", "write points as two pixel numbers", where)
     return float(v[0]), float(v[1])
+
+
+def resample_scribble(points: list[tuple[float, float]], k: int = N_SCRIBBLE_POINTS) -> list[tuple[float, float]]:
+    """A drawn scribble of any length -> the model's ``k`` points: sorted by distance to the origin (stable, the
+    order of the mask-sampled scribbles the model was trained on), then ``k`` indices ``int(linspace(0, n-1, k))``
+    (repeats when n < k). This is what ``reorder_scribbles`` meant to do per instance."""
+    pts = sorted(points, key=lambda p: float(np.hypot(p[0], p[1])))
+    idx = np.linspace(0, len(pts) - 1, k).astype(int)
+    return [pts[i] for i in idx]
 
 
 def layout_from_demo(d: dict[str, Any], source: str | Path | None = None, layout_id: str | None = None) -> Layout:
@@ -56,7 +66,8 @@ def layout_from_demo(d: dict[str, Any], source: str | Path | None = None, layout
             point = (px / W, py / H)
         scribble = None
         if a.get("scribble"):
-            scribble = [(x / W, y / H) for x, y in (_pixels_pair(p, where + ".scribble", source) for p in a["scribble"])]
+            pts = [_pixels_pair(p, where + ".scribble", source) for p in a["scribble"]]
+            scribble = [(x / W, y / H) for x, y in resample_scribble(pts)]
         mask = a.get("mask") or None
         if mask is not None:
             if not (isinstance(mask, dict) and "counts" in mask and "size" in mask):

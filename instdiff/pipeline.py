@@ -158,7 +158,7 @@ class InstanceDiffusionPipeline:
     def from_folder(cls, folder, dtype: str | torch.dtype = "fp32", device: str | torch.device | None = None,
                     refiner: str | None = None) -> "InstanceDiffusionPipeline":
         """Load a converted model folder (``instdiff.model.load_components``) and optionally the SDXL refiner."""
-        from instdiff.model import load_components
+        from instdiff.model.convert import load_components
 
         torch_dtype = DTYPES[dtype] if isinstance(dtype, str) else dtype
         device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
