@@ -212,7 +212,7 @@ def finalize(layouts_path: str | Path, manifests: Sequence[str | Path], out_dir:
              done_path: str | Path, experiment: str) -> dict[str, Any]:
     """Check that every layout has exactly one image and write ``images/{experiment}/done.json``.
 
-    ``done.json``: ``{experiment, n_images, image_format, fingerprint, images: [{id, file, seed}] in canonical
+    ``done.json``: ``{experiment, n_images, n (= n_images), image_format, fingerprint, images: [{id, file, seed}] in canonical
     layout order, shards: [{manifest, n_images, n_generated, generate_s}], notes: {id: [...]}}``; ``file`` is
     relative to the folder holding ``done.json``.
     """
@@ -242,6 +242,7 @@ def finalize(layouts_path: str | Path, manifests: Sequence[str | Path], out_dir:
     done = {
         "experiment": experiment,
         "n_images": len(images),
+        "n": len(images),  # the same count under the name the real-images done record also uses
         "image_format": None if fingerprint is None else fingerprint["image_format"],
         "fingerprint": fingerprint,
         "images": images,

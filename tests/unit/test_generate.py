@@ -127,3 +127,24 @@ def test_jpeg75_option(tmp_path, pipe):
     assert m["images"][0]["file"] == "5.jpg"
     with Image.open(tmp_path / "images/5.jpg") as im:
         assert im.format == "JPEG" and im.size == (512, 512)
+
+
+@pytest.mark.slow
+def test_shard_invariance_with_the_tiny_instancediffusion_model(tmp_path):
+    """The same property on the converted tiny InstanceDiffusion model (slow on 2 CPU cores)."""
+    from instdiff.model.config import ModelConfig
+    from instdiff.model.convert import convert_checkpoint
+    from instdiff.model.tiny import write_tiny_checkpoint
+    from instdiff.pipeline import InstanceDiffusionPipeline
+
+    write_tiny_checkpoint(tmp_path / "ckpt.pth", tmp_path / "tokenizer")
+    model = convert_checkpoint(tmp_path / "ckpt.pth", tmp_path / "tokenizer", tmp_path / "model",
+                               config=ModelConfig.tiny())
+    pipe = InstanceDiffusionPipeline.from_folder(model, "fp32", "cpu")
+    layouts = tmp_path / "layouts.jsonl"
+    write_layouts(layouts, _layouts()[:3])
+    _run(tmp_path / "a", layouts, 0, 1, pipe)
+    for k in range(2):
+        _run(tmp_path / "b", layouts, k, 2, pipe)
+    for lay in _layouts()[:3]:
+        assert (tmp_path / f"a/images/{lay.id}.png").read_bytes() == (tmp_path / f"b/images/{lay.id}.png").read_bytes()
