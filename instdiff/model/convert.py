@@ -264,3 +264,13 @@ def load_components(folder: str | Path, dtype=torch.float32, device="cpu") -> di
     te = CLIPTextModel.from_pretrained(folder / "text_encoder", torch_dtype=dtype).to(device).eval()
     tok = CLIPTokenizer.from_pretrained(str(folder / "tokenizer"))
     return {"unet": unet, "vae": vae, "text_encoder": te, "tokenizer": tok}
+
+
+SIZES = {"sd15": ModelConfig.sd15, "tiny": ModelConfig.tiny}
+
+
+def convert_named(checkpoint: str | Path, tokenizer_dir: str | Path, out_dir: str | Path, size: str) -> Path:
+    """``convert_checkpoint`` with the model size given by name: ``sd15`` (the release) or ``tiny`` (smoke)."""
+    if size not in SIZES:
+        raise InputError(None, f"unknown model size {size!r}", f"use one of {sorted(SIZES)}", field="size")
+    return convert_checkpoint(checkpoint, tokenizer_dir, out_dir, SIZES[size]())

@@ -172,7 +172,8 @@ def null_grounding(batch: int, in_dim: int, device=None, dtype=torch.float32) ->
 
 
 def stack_grounding(items: list[dict[str, torch.Tensor] | None], in_dim: int, device=None, dtype=torch.float32) -> dict[str, torch.Tensor]:
-    """Concatenate per-sample grounding dicts (each batch 1 or more) along the batch axis; None = null input."""
+    """Concatenate per-sample grounding dicts (each batch 1 or more) along the batch axis; None = null input.
+    The optional ``att_masks`` (B,30,64,64) is kept when any item has it (zeros for the others)."""
     parts = []
     for g in items:
         if g is None:
@@ -181,6 +182,12 @@ def stack_grounding(items: list[dict[str, torch.Tensor] | None], in_dim: int, de
             missing = [k for k in GROUNDING_KEYS if k not in g]
             if missing:
                 raise KeyError(f"grounding dict lacks {missing}; expected keys {GROUNDING_KEYS}")
-            parts.append({k: g[k].to(device=device, dtype=dtype) for k in GROUNDING_KEYS})
-    return {k: torch.cat([p[k] for p in parts], dim=0) for k in GROUNDING_KEYS}
+            parts.append({k: g[k].to(device=device, dtype=dtype) for k in GROUNDING_KEYS + ("att_masks",) if k in g})
+    out = {k: torch.cat([p[k] for p in parts], dim=0) for k in GROUNDING_KEYS}
+    shapes = [p["att_masks"].shape[1:] for p in parts if "att_masks" in p]
+    if shapes:
+        out["att_masks"] = torch.cat([p["att_masks"] if "att_masks" in p else
+                                      torch.zeros(p["masks"].shape[0], *shapes[0], device=device, dtype=dtype)
+                                      for p in parts], dim=0)
+    return out
 

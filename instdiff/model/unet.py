@@ -16,11 +16,13 @@ the 184 null tokens still flow through all fusers and ScaleU still applies (refe
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from diffusers import UNet2DConditionModel
 from diffusers.models.attention import GatedSelfAttentionDense
 from torch import nn
 
 from instdiff.model.config import ModelConfig, UNetConfig
+from instdiff.model.masked_attention import instance_attention_mask
 from instdiff.model.position_net import GROUNDING_KEYS, UniFusion, null_grounding
 from instdiff.model.scaleu import decoder_resnets, install_scaleu_hooks
 
@@ -35,15 +37,28 @@ class ScaledGatedSelfAttentionDense(GatedSelfAttentionDense):
     def __init__(self, query_dim: int, context_dim: int, n_heads: int, d_head: int):
         super().__init__(query_dim, context_dim, n_heads, d_head)
         self.scale = 1.0
+        self.att_mask: torch.Tensor | None = None  # (B,1,N,N) bool, set per call when use_masked_att is on
 
     def forward(self, x: torch.Tensor, objs: torch.Tensor) -> torch.Tensor:
         if not self.enabled or self.scale == 0:
             return x
         n_visual = x.shape[1]
         objs = self.linear(objs)
-        x = x + self.scale * self.alpha_attn.tanh() * self.attn(self.norm1(torch.cat([x, objs], dim=1)))[:, :n_visual, :]
+        tokens = self.norm1(torch.cat([x, objs], dim=1))
+        if self.att_mask is not None and self.att_mask.shape[-1] == tokens.shape[1]:
+            attended = self._masked_attention(tokens, self.att_mask)
+        else:
+            attended = self.attn(tokens)
+        x = x + self.scale * self.alpha_attn.tanh() * attended[:, :n_visual, :]
         x = x + self.scale * self.alpha_dense.tanh() * self.ff(self.norm2(x))
         return x
+
+    def _masked_attention(self, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Multi-head self-attention of ``self.attn``'s weights restricted to the allowed pairs of ``mask``."""
+        attn, (b, n, _) = self.attn, tokens.shape
+        q, k, v = (proj(tokens).view(b, n, attn.heads, -1).transpose(1, 2) for proj in (attn.to_q, attn.to_k, attn.to_v))
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask.to(tokens.device))
+        return attn.to_out[1](attn.to_out[0](out.transpose(1, 2).reshape(b, n, -1)))
 
 
 class PrecomputedTokens(nn.Module):
@@ -92,11 +107,15 @@ class InstanceDiffusionUNet(nn.Module):
       ``instdiff.model.position_net.stack_grounding``);
     * ``gate_scale`` a float applied to all 16 fusers for this call (1 on alpha-on steps, 0 after);
     * ``location`` (keyword) overrides the drop flags of the test config (box | mask | point | scribble) for this call.
+
+    ``use_masked_att`` (off by default, as in the original) masks the fuser self-attention of the full-resolution
+    blocks by instance boxes when ``grounding`` carries ``att_masks`` (B,30,64,64) (instdiff.model.masked_attention).
     """
 
-    def __init__(self, config: ModelConfig | None = None, location: str = "mask"):
+    def __init__(self, config: ModelConfig | None = None, location: str = "mask", use_masked_att: bool = False):
         super().__init__()
         self.config = config or ModelConfig.sd15()
+        self.use_masked_att = use_masked_att
         self.unet = build_diffusers_unet(self.config.unet)
         self.position_net = UniFusion(self.config.position_net, location=location)
         for idx, resnet in enumerate(decoder_resnets(self.unet)):
@@ -142,7 +161,13 @@ class InstanceDiffusionUNet(nn.Module):
             raise KeyError(f"grounding dict lacks {missing}; expected keys {GROUNDING_KEYS}")
         if grounding["masks"].shape[0] != b:
             raise ValueError(f"grounding batch {grounding['masks'].shape[0]} != sample batch {b}")
-        objs, _ = self.position_net(**{k: grounding[k].to(sample.device) for k in GROUNDING_KEYS}, location=location)
+        objs, drop_box_mask = self.position_net(**{k: grounding[k].to(sample.device) for k in GROUNDING_KEYS},
+                                                location=location)
+        att_mask = None
+        if self.use_masked_att and grounding.get("att_masks") is not None and not drop_box_mask:
+            att_mask = instance_attention_mask(grounding["att_masks"].to(sample.device))
+        for fuser in self.fusers:
+            fuser.att_mask = att_mask
         self.set_gate_scale(gate_scale)
         if not torch.is_tensor(timestep):
             timestep = torch.tensor(timestep, dtype=torch.int64, device=sample.device)

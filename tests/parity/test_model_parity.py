@@ -177,3 +177,17 @@ def test_unet_null_grounding_is_none(full_unet, fixture2):
     with torch.no_grad():
         eps = full_unet(x, t, ctx, None, 1.0)
     _close(eps, fixture2[f"eps_mask_t{t}_s1_uncond"])
+
+
+# --------------------------------------------------------------------------------------------------- fixture 4
+def test_att_masks_from_boxes_match_the_original():
+    """Our box -> attention-mask rasterisation equals the original's get_attmask_w_box (fixture 4, exact)."""
+    from instdiff.model.masked_attention import att_masks_from_boxes
+
+    f = _npz("fixture4_inputs.npz")
+    stems = sorted({k.split("/")[0] for k in f.files if k.endswith("/batch/att_masks")})
+    assert stems
+    for stem in stems:
+        boxes = torch.from_numpy(f[f"{stem}/batch/boxes"]).float()
+        ours = att_masks_from_boxes(boxes).to(torch.uint8).numpy()
+        np.testing.assert_array_equal(ours, f[f"{stem}/batch/att_masks"], err_msg=stem)
