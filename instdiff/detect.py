@@ -169,7 +169,7 @@ def predict(model, images: list[tuple[Any, Path]], settings: dict, model_path, d
 
 def run_detection(model_path: str | Path, done_path: str | Path, annotations_path: str | Path,
                   out_path: str | Path, settings: dict | None = None, layouts_path: str | Path | None = None,
-                  device: str = "cpu") -> dict:
+                  device: str = "auto") -> dict:
     """Check the experiment's images, detect them, write the COCO results JSON; returns a summary."""
     from instdiff import yolo_models
 
@@ -181,8 +181,10 @@ def run_detection(model_path: str | Path, done_path: str | Path, annotations_pat
 
         layout_ids = [lay.image_id if lay.image_id is not None else lay.id for lay in read_layouts(layouts_path)]
     images = experiment_images(done_path, gt, layout_ids)
+    from instdiff.metrics.files import resolve_device
+
     model = yolo_models.load(model_path)
-    detections = predict(model, images, settings, model_path, device=device)
+    detections = predict(model, images, settings, model_path, device=resolve_device(device))
     write_json(out_path, detections, indent=None)
     summary = {"n_images": len(images), "n_detections": len(detections), "settings": settings, "model": str(model_path)}
     log.info("detections: %s", summary)

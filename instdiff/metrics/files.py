@@ -35,6 +35,15 @@ def _write(out: str | Path, metric: str, variant: str | None, experiment: str, v
     return doc
 
 
+def resolve_device(device: str) -> str:
+    """``auto``: the first GPU when there is one, else the CPU."""
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda:0" if torch.cuda.is_available() else "cpu"
+
+
 def pim_seed(run_seed: int, experiment: str, mode: str) -> int:
     """The legacy-RNG seed of the paper variant: derived from the run, fitted to numpy's 32-bit seed range."""
     from instdiff.seeding import derive_seed
@@ -58,11 +67,16 @@ def coco_file(annotations: str, detections: str, done: str, manifest: str | None
 
 
 def pim_file(annotations: str, detections: str, done: str, layouts: str, manifest: str | None, out: str, mode: str,
-             variant: str, experiment: str, seed: int | None = None) -> dict:
-    """``pim_{mode}_{variant}.json``."""
+             variant: str, experiment: str, seed: int | None = None, run_seed: int | None = None) -> dict:
+    """``pim_{mode}_{variant}.json``. The paper variant's legacy-RNG seed is ``seed``, or derived from
+    ``run_seed`` (:func:`pim_seed`) when only that is given."""
     from instdiff.layout import read_layouts
     from instdiff.metrics.pim import pim_corrected, pim_paper
 
+    if variant == "paper" and seed is None and run_seed is not None:
+        seed = pim_seed(run_seed, experiment, mode)
+    if variant != "paper":
+        seed = None  # the corrected variant draws nothing
     gt = cocofiles.load_gt(annotations)
     ids = cocofiles.evaluated_ids(done, gt)
     results = cocofiles.load_results(detections, gt, need_masks=True)
@@ -92,7 +106,7 @@ def attribute_kind(attributes: list[str], experiment: str) -> str:
 
 def attribute_file(annotations: str, layouts: str, done: str, clip_model: str, manifest: str | None, out: str,
                    attribute: str, experiment: str, variant: str = "gt", detections: str | None = None,
-                   iou_threshold: float = 0.5, device: str = "cpu", encoder=None) -> dict:
+                   iou_threshold: float = 0.5, device: str = "auto", encoder=None) -> dict:
     """``attribute_gt.json`` / ``attribute_detected.json``. ``encoder`` overrides the CLIP model (tests)."""
     from instdiff import clip_models
     from instdiff.layout import read_layouts
@@ -113,7 +127,7 @@ def attribute_file(annotations: str, layouts: str, done: str, clip_model: str, m
         items = items_with_detections(items, cocofiles.results_by_image(results), sizes, iou_threshold)
     elif variant != "gt":
         raise InputError(None, f"unknown attribute variant {variant!r}", "use gt or detected", "variant")
-    enc = encoder if encoder is not None else clip_models.encoder(clip_model, device)
+    enc = encoder if encoder is not None else clip_models.encoder(clip_model, resolve_device(device))
     r = score_items(items, Path(done).parent, attribute, enc, source=layouts)
     per_image = r.pop("per_image")
     values = {"accuracy": r["accuracy"], "clip_local": r["clip_local"], "n_instances": r["n_instances"],
