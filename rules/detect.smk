@@ -2,23 +2,11 @@
 # Paths: smoke models live in the run (results/{run}/models/...), release models in the shared resources folder.
 
 
+include: "metrics_common.smk"
+
+
 wildcard_constraints:
     detector="[A-Za-z0-9]+(-seg)?",
-
-
-def yolo_path(detector):
-    """The detector's .pt file: built per run in the smoke config, downloaded once otherwise."""
-    return R(f"models/yolo/{detector}.pt") if SMOKE else RES(f"models/yolo/{detector}.pt")
-
-
-def detector_for(metric):
-    """docs/architecture.md: boxes from models.detector_box, masks (segm AP, PiM) from models.detector_mask."""
-    key = "detector_box" if metric in ("coco_bbox", "attribute") else "detector_mask"
-    return config["models"][key]
-
-
-def detections(experiment, metric):
-    return R(f"detections/{experiment}/{detector_for(metric)}.json")
 
 
 rule yolo_download:

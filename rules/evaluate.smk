@@ -1,40 +1,9 @@
 # Evaluation stage: the CLIP model for attribute binding and one rule per metric file
 # (metrics/{experiment}/{metric}.json, docs/architecture.md). Every metric file embeds the run manifest.
 
-CLIP = config["models"]["clip_attribute"]
-
 
 wildcard_constraints:
     mode="point|scribble",
-
-
-def clip_path():
-    if SMOKE:
-        return R("models/clip/tiny-clip.pt")
-    return RES(f"models/clip/{CLIP['arch']}_{CLIP['pretrained']}.pt")
-
-
-def attribute_of(experiment):
-    """The scored attribute list: textures when the phrases carry a texture prefix, else colours."""
-    attrs = EXPERIMENTS[experiment].get("attributes", [])
-    return "textures" if "textures" in attrs else "colors"
-
-
-def metric_inputs(metric):
-    """Inputs shared by the metric rules; ``metric`` picks the detector (None: no detections)."""
-
-    def inputs(wc):
-        files = {
-            "annotations": R("data/annotations_512.json"),
-            "layouts": R(f"layouts/{wc.experiment}.jsonl"),
-            "images": R(f"images/{wc.experiment}/done.json"),
-            "manifest": R("manifest.json"),
-        }
-        if metric is not None:
-            files["detections"] = detections(wc.experiment, metric)
-        return files
-
-    return inputs
 
 
 rule clip_download:
