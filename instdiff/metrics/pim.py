@@ -57,10 +57,19 @@ def mask_iou_matrix(gt_rles: Sequence[dict], pred_rles: Sequence[dict]) -> np.nd
         return np.zeros((len(gt_rles), len(pred_rles)))
     iou = np.asarray(mask_utils.iou(list(gt_rles), list(pred_rles), [0] * len(pred_rles)), dtype=np.float64)
     iou = iou.reshape(len(gt_rles), len(pred_rles))
-    gt_empty = mask_utils.area(list(gt_rles)) == 0
-    pred_empty = mask_utils.area(list(pred_rles)) == 0
+    gt_empty = rle_areas(gt_rles) == 0
+    pred_empty = rle_areas(pred_rles) == 0
     iou[np.outer(gt_empty, pred_empty)] = np.nan
     return iou
+
+
+def rle_areas(rles: Sequence[dict]) -> np.ndarray:
+    """Pixel counts of RLEs. pycocotools 2.0.11's ``area`` overflows on lists of 256 or more (a uint8 length
+    under numpy 2), so it is called on chunks of 255."""
+    from pycocotools import mask as mask_utils
+
+    rles = list(rles)
+    return np.concatenate([np.asarray(mask_utils.area(rles[i:i + 255])) for i in range(0, len(rles), 255)] or [np.zeros(0)])
 
 
 def greedy_match(iou: np.ndarray, iou_threshold: float = 0.0) -> list[tuple[int, int]]:

@@ -118,3 +118,11 @@ def test_paper_restricts_to_evaluated_images(hand):
     r = pim_paper(gt, preds, "point", image_ids=[3, 1])
     assert [im["image_id"] for im in r["per_image"]] == [1, 3]  # annotation-file order is kept
     assert r["pim"] == pytest.approx(0.5)
+
+
+def test_many_predictions_per_image(tmp_path):
+    """300 predictions (the validator's max_det): pycocotools' area() fails on >255 RLEs at once."""
+    gt = load_gt(gt_file(tmp_path / "gt.json", {1: [square(8, 8, 0, 4, 0, 4)]}))
+    preds = dets(1, [EMPTY] * 299 + [square(8, 8, 0, 4, 0, 4)], scores=[0.5] * 300)
+    r = pim_paper(gt, preds, "point")
+    assert r["per_image"][0]["matched_pairs"] == [[0, 299]] and r["pim"] == 1.0
