@@ -37,6 +37,7 @@ import numpy as np
 from tqdm import tqdm
 
 from instdiff.errors import InputError
+from instdiff.metrics import rle as rle_utils
 from instdiff.metrics.cocofiles import image_order, results_by_image, to_rle
 
 log = logging.getLogger(__name__)
@@ -109,27 +110,30 @@ def gt_box_centre(rle: dict) -> tuple[int, int] | None:
     return int((x_min + x_max) / 2), int((y_min + y_max) / 2)
 
 
-def sample_gt_points(mask: np.ndarray, k: int = N_SCRIBBLE_POINTS) -> tuple[np.ndarray, np.ndarray] | None:
+def sample_gt_points(rle: dict, k: int = N_SCRIBBLE_POINTS) -> tuple[np.ndarray, np.ndarray] | None:
     """``sample_random_points_from_mask``: k foreground pixels (rows, cols) from numpy's legacy global RNG.
 
-    Draws nothing for an empty mask (returns None). The original sorts the points by distance to the origin;
-    the score is a mean over them, so the order is irrelevant and not reproduced.
+    The candidates are the mask's foreground pixels in row-major order (as ``np.nonzero``), read from the RLE
+    without decoding the mask. Draws nothing for an empty mask (returns None). The original sorts the points
+    by distance to the origin; the score is a mean over them, so the order is irrelevant and not reproduced.
     """
-    flat = np.flatnonzero(mask)  # row-major, like np.nonzero
+    flat = rle_utils.foreground_rowmajor(rle)
     n = flat.size
     if n == 0:
         return None
     idx = np.random.choice(n, k, replace=n < k)
     picked = flat[idx]
-    return picked // mask.shape[1], picked % mask.shape[1]
+    width = int(rle["size"][1])
+    return picked // width, picked % width
 
 
-def inside_fraction(pred: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> float:
-    """Fraction of (row, col) points where ``pred`` is 1; points outside the canvas are misses."""
-    h, w = pred.shape
+def inside_fraction(pred: dict, rows: np.ndarray, cols: np.ndarray) -> float:
+    """Fraction of (row, col) points where the predicted mask (an RLE) is 1; points off the canvas are misses."""
+    h, w = (int(v) for v in pred["size"])
+    rows, cols = np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64)
     ok = (rows >= 0) & (rows < h) & (cols >= 0) & (cols < w)
     hits = np.zeros(rows.shape, dtype=np.int64)
-    hits[ok] = pred[rows[ok], cols[ok]] == 1
+    hits[ok] = rle_utils.contains(pred, rows[ok], cols[ok])
     return float(np.mean(hits.tolist()))  # np.mean of a list of ints, as the original
 
 
@@ -178,35 +182,27 @@ def _pred_rles(dets: list[dict], h: int, w: int, path) -> list[dict]:
     return [to_rle(d["segmentation"], h, w, f"image {d['image_id']} segmentation", path) for d in dets]
 
 
-def _decode(rles: list[dict]) -> np.ndarray:
-    from pycocotools import mask as mask_utils
-
-    return np.asarray(mask_utils.decode(rles)).transpose(2, 0, 1)  # (n, H, W)
-
-
 def score_image_paper(gt_rles: list[dict], pred_rles: list[dict], mode: str, image_id: Any) -> ImageScore:
     """One image of the ``paper`` variant (draws from numpy's global RNG in scribble mode)."""
     pairs = greedy_match(mask_iou_matrix(gt_rles, pred_rles))
     result = ImageScore(image_id, pairs, [], unmatched=len(gt_rles) - len(pairs))
     if not pairs:
         return result
-    preds = _decode([pred_rles[p] for _, p in pairs])
     if mode == "point":
-        for k, (g, _) in enumerate(pairs):
+        for g, p in pairs:
             c = gt_box_centre(gt_rles[g])
             if c is None:
                 result.skipped += 1
                 continue
-            result.scores.append(1 if preds[k][c[1], c[0]] == 1 else 0)
+            result.scores.append(1 if rle_utils.contains(pred_rles[p], [c[1]], [c[0]])[0] else 0)
     else:
-        gts = _decode([gt_rles[g] for g, _ in pairs])
-        for k in range(len(pairs)):
-            drawn = sample_gt_points(gts[k])
+        for g, p in pairs:
+            drawn = sample_gt_points(gt_rles[g])
             # The original skips when the sampled coordinates sum to 0: an empty mask (no draw) or 20 x (0, 0).
             if drawn is None or int(drawn[0].sum() + drawn[1].sum()) == 0:
                 result.skipped += 1
                 continue
-            result.scores.append(inside_fraction(preds[k], *drawn))
+            result.scores.append(inside_fraction(pred_rles[p], *drawn))
     return result
 
 
@@ -219,15 +215,14 @@ def score_image_corrected(gt_rles: list[dict], pred_rles: list[dict], test_point
     result = ImageScore(image_id, pairs, [], unmatched=len(gt_rles) - len(pairs))
     if not pairs:
         return result
-    preds = _decode([pred_rles[p] for _, p in pairs])
-    for k, (g, _) in enumerate(pairs):
+    for g, p in pairs:
         points = test_points[g]
         if mask_utils.area(gt_rles[g]) == 0 or not points:
             result.skipped += 1  # nothing was drawn for an empty mask: no shape to test
             continue
         rows, cols = norm_points_to_pixels(points, width, height)
         result.out_of_canvas += int(np.sum((rows < 0) | (rows >= height) | (cols < 0) | (cols >= width)))
-        result.scores.append(inside_fraction(preds[k], rows, cols))
+        result.scores.append(inside_fraction(pred_rles[p], rows, cols))
     return result
 
 
