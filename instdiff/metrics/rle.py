@@ -46,8 +46,12 @@ def foreground_rowmajor(rle: dict) -> np.ndarray:
     if total == 0:
         return np.zeros(0, dtype=np.int64)
     offsets = np.arange(total) - np.repeat(np.cumsum(run_len) - run_len, run_len)
-    colmajor = np.repeat(run_start, run_len) + offsets
-    return np.sort((colmajor % h) * w + colmajor // h)
+    colmajor = np.repeat(run_start, run_len) + offsets  # ascending: by column, then row
+    rows, cols = colmajor % h, colmajor // h
+    # A stable sort by row keeps the columns ascending within a row: row-major order. uint16 keys (h <= 65535)
+    # make numpy use a linear-time radix sort.
+    order = np.argsort(rows.astype(np.uint16) if h <= 65535 else rows, kind="stable")
+    return (rows * w + cols)[order]
 
 
 def contains(rle: dict, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
