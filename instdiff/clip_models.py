@@ -67,8 +67,9 @@ def build_tiny(path: str | Path, seed: int = 0) -> dict:
     import torch
 
     _register_tiny()
-    torch.manual_seed(seed)
-    model = open_clip.create_model(TINY_ARCH, pretrained=None)
+    with torch.random.fork_rng(devices=[]):  # seed the init without touching the caller's RNG
+        torch.manual_seed(seed)
+        model = open_clip.create_model(TINY_ARCH, pretrained=None)
     with atomic_path(path) as tmp:
         torch.save(model.state_dict(), tmp)
     return checkpoints.record(path, arch=TINY_ARCH, pretrained=None, preprocess=RELEASE_PREPROCESS, kind="tiny", seed=seed)

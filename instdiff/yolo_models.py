@@ -58,8 +58,9 @@ def build_tiny(name: str, path: str | Path, seed: int = 0) -> dict:
     setup()
     from ultralytics import YOLO
 
-    torch.manual_seed(seed)
-    model = YOLO(TINY_ARCH[task])
+    with torch.random.fork_rng(devices=[]):  # seed the init without touching the caller's RNG
+        torch.manual_seed(seed)
+        model = YOLO(TINY_ARCH[task])
     head = model.model.model[-1]
     with torch.no_grad():
         for branch in head.cv3:  # the per-scale classification convs
