@@ -248,3 +248,46 @@ def score_extension_files(
         matches.append(match_image(gt, extension_rows_to_boxes(pred_row), matching, iou))
     values = summarize(matches)
     return {"mode": mode, "matching": matching, "pairing": "line", "pred": str(pred_path), "gt": str(gt_path), **values}
+
+
+# --------------------------------------------------------------------------------------------- pipeline files
+
+REFERENCES = ("intended", "given")
+
+
+def layout_boxes(layout, reference: str) -> list[LabeledBox]:
+    """A layout's boxes with their matching labels: ``intended`` (what the LLM meant) or ``given`` (what the generator
+    received, clipped to the canvas). Labels are the instances' categories through ``to_category``."""
+    from instdiff.grounding.labels import to_category
+    from instdiff.llm.stage import given_boxes, intended_boxes
+
+    boxes = intended_boxes(layout) if reference == "intended" else given_boxes(layout)
+    return [(to_category(inst.category or inst.phrase), box) for inst, box in zip(layout.instances, boxes)]
+
+
+def score_detections(layouts, rows: list[dict], matching: str = "hungarian") -> dict:
+    """Grounding metrics of one scorer on one image set, against both references.
+
+    ``rows`` are :func:`instdiff.grounding.run.score_images` rows (same ids as ``layouts``). Returns
+    ``{"intended": summary, "given": summary, "per_image": [...]}``.
+    """
+    from instdiff.errors import InputError
+    from instdiff.grounding.labels import to_category
+
+    by_id = {row["id"]: row for row in rows}
+    missing = [lay.id for lay in layouts if lay.id not in by_id]
+    if missing:
+        raise InputError(None, f"no detections for {len(missing)} layouts (first {missing[:3]})", "rerun the grounding rule")
+    out: dict = {"per_image": []}
+    matches: dict[str, list[ImageMatch]] = {ref: [] for ref in REFERENCES}
+    for lay in layouts:
+        pred = [(to_category(d["label"]), tuple(d["box"])) for d in by_id[lay.id]["detections"]]
+        entry: dict = {"id": lay.id, "n_pred": len(pred)}
+        for ref in REFERENCES:
+            m = match_image(layout_boxes(lay, ref), pred, matching)
+            matches[ref].append(m)
+            entry[ref] = {"n_matched": sum(p.iou > 0 for p in m.pairs), "gt_iou": m.gt_iou}
+        out["per_image"].append(entry)
+    for ref in REFERENCES:
+        out[ref] = summarize(matches[ref])
+    return out
