@@ -83,3 +83,11 @@ def build_tiny_owlv2(out_dir: str | Path, seed: int = 0, image_size: int = 64) -
     image_processor = Owlv2ImageProcessor(size={"height": image_size, "width": image_size})
     Owlv2Processor(image_processor, tokenizer).save_pretrained(out)
     return out
+
+
+def build_tiny_scorer(kind: str, out_dir: str | Path, seed: int = 0) -> Path:
+    """The tiny model of a scorer kind (smoke run); CogVLM has none (17B, cluster only)."""
+    builders = {"grounding_dino": build_tiny_grounding_dino, "owlv2": build_tiny_owlv2}
+    if kind not in builders:
+        raise ValueError(f"no tiny model for scorer kind {kind!r}: run {kind} on the cluster (tiny: false)")
+    return builders[kind](out_dir, seed)

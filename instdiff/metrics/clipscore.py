@@ -43,16 +43,24 @@ def build_tiny_clip(out_dir: str | Path, seed: int = 0) -> dict[str, str]:
     model = open_clip.create_model(TINY_CLIP_NAME, pretrained=None)
     weights = out / "open_clip_model.pt"
     torch.save(model.state_dict(), weights)
-    return {"arch": TINY_CLIP_NAME, "pretrained": str(weights), "model_config": str(config_path)}
+    settings = {"arch": TINY_CLIP_NAME, "pretrained": weights.name, "model_config": config_path.name}
+    (out / "clip_settings.json").write_text(json.dumps(settings))
+    return settings
 
 
 def load_clip(settings: dict[str, Any], device: str = "cpu"):
-    """(model, preprocess, tokenizer) for ``settings`` = {arch, pretrained[, model_config]}.
+    """(model, preprocess, tokenizer) for ``settings`` = {arch, pretrained[, model_config]} or {local_dir}.
 
     ``pretrained`` is an open_clip tag (``openai``) or a local weights file; ``model_config`` registers a custom
-    architecture (the smoke run's tiny model) before loading."""
+    architecture before loading. ``local_dir`` is a folder written by :func:`build_tiny_clip` (its
+    ``clip_settings.json`` names the files inside it)."""
     import open_clip
 
+    if settings.get("local_dir"):
+        local = Path(settings["local_dir"])
+        stored = json.loads((local / "clip_settings.json").read_text())
+        settings = {**settings, "arch": stored["arch"], "pretrained": str(local / stored["pretrained"]),
+                    "model_config": str(local / stored["model_config"])}
     if settings.get("model_config"):
         open_clip.add_model_config(Path(settings["model_config"]))
     model, _, preprocess = open_clip.create_model_and_transforms(settings["arch"], pretrained=settings["pretrained"], device=device)
