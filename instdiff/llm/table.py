@@ -48,12 +48,13 @@ def build_rows(grounding: Sequence[str | Path], clip: str | Path | None, legacy:
     if clip:
         data = read_json(clip)
         v = data["values"]
+        name = f"clip {data['settings'].get('arch')}"
         for variant in data["settings"]["variants"]:
             # The extension scored the SDXL-refined images: its number compares with our refined row.
             pub = published.get("clip_mean") if variant == "refined" else None
-            rows.append({"quantity": "clip_global_mean", "scorer": "clip ViT-B/32", "images": variant, "reference": "caption",
+            rows.append({"quantity": "clip_global_mean", "scorer": name, "images": variant, "reference": "caption",
                          "matching": "", "published": pub, "ours": v.get(f"{variant}.mean"), "n": v.get(f"{variant}.n")})
-            rows.append({"quantity": "clip_global_sd", "scorer": "clip ViT-B/32", "images": variant, "reference": "caption",
+            rows.append({"quantity": "clip_global_sd", "scorer": name, "images": variant, "reference": "caption",
                          "matching": "", "published": published.get("clip_sd") if variant == "refined" else None,
                          "ours": v.get(f"{variant}.sd"), "n": v.get(f"{variant}.n")})
     return rows
