@@ -43,7 +43,7 @@ def llm_replay_input(wildcards):
     return [LLM["replay"]["dir"]] if LLM.get("source", "replay") == "replay" else []
 
 
-LLM_TARGETS = [R("tables/llm.csv"), R("tables/llm.md")] if LLM.get("enabled", True) else []
+LLM_TARGETS = [R("tables/llm.csv"), R("tables/llm.md"), R("llm/layout_images/index.json")] if LLM.get("enabled", True) else []
 
 
 rule llm:
@@ -95,6 +95,26 @@ rule llm_layouts:
         ENV("llm")
     script:
         "../scripts/llm_layouts.py"
+
+
+rule llm_visualize:
+    """One picture per layout: intended boxes (green), boxes given to the generator (red), phrases."""
+    input:
+        layouts=R("llm/layouts.jsonl"),
+    output:
+        R("llm/layout_images/index.json"),
+    params:
+        out_dir=R("llm/layout_images"),
+    log:
+        LOG("llm/visualize"),
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        ENV("llm")
+    script:
+        "../scripts/llm_visualize.py"
 
 
 rule llm_tiny_scorer:

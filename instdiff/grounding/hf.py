@@ -23,6 +23,8 @@ def _load(settings: dict[str, Any], device: str):
     kwargs = {"revision": settings["revision"]} if settings.get("revision") else {}
     processor = AutoProcessor.from_pretrained(settings["model"], **kwargs)
     model = AutoModelForZeroShotObjectDetection.from_pretrained(settings["model"], **kwargs).to(device).eval()
+    # The commit actually loaded (hub downloads record it): logged so an unpinned revision can be pinned afterwards.
+    log.info("loaded %s (revision %s, resolved commit %s)", settings["model"], settings.get("revision"), getattr(model.config, "_commit_hash", None))
     return processor, model
 
 
