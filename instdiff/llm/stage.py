@@ -14,7 +14,7 @@ from typing import Any, Sequence
 
 from tqdm import tqdm
 
-from instdiff.layout import Layout, write_layouts
+from instdiff.layout import Layout, box_center, write_layouts
 from instdiff.io import write_jsonl
 
 log = logging.getLogger(__name__)
@@ -25,14 +25,16 @@ def apply_box_format(layout: Layout, legacy_box_format: bool) -> Layout:
 
     ``legacy_box_format = False`` (default): the intended corners. ``True``: the extension's bug, reproduced for
     comparison: ``inference.py`` read the LLM's ``[x1, y1, x2, y2]`` as ``[x, y, w, h]``, so the box given is
-    ``[x1, y1, x1 + x2, y1 + y2]`` (normalised, unclipped, as the original fed it).
+    ``[x1, y1, x1 + x2, y1 + y2]`` (normalised, unclipped, as the original fed it). The instance point, which
+    ``test_box.yaml`` keeps, is the centre of that unclipped box, as ``inference.py`` derived it.
     """
     if not legacy_box_format:
         return layout
     instances = []
     for inst in layout.instances:
         x1, y1, x2, y2 = inst.box
-        instances.append(replace(inst, box=(x1, y1, x1 + x2, y1 + y2)))
+        given = (x1, y1, x1 + x2, y1 + y2)
+        instances.append(replace(inst, box=given, point=box_center(given)))
     return replace(layout, instances=instances, meta={**layout.meta, "box_format_fed": "legacy_xywh"})
 
 

@@ -78,6 +78,7 @@ def test_legacy_box_format_feeds_corners_as_width_height():
     legacy = apply_box_format(c.layout, True)
     px = [tuple(round(v * 512) for v in i.box) for i in legacy.instances]
     assert px == [(50, 50, 200, 200), (400, 300, 870, 780)]  # unclipped, as inference.py fed it
+    assert legacy.instances[1].point == pytest.approx((635 / 512, 540 / 512))  # centre of the misread box
     assert [tuple(round(v * 512) for v in b) for b in given_boxes(legacy)] == [(50, 50, 200, 200), (400, 300, 512, 512)]
     assert intended_boxes(legacy) == intended_boxes(c.layout) == [i.box for i in c.layout.instances]
     assert legacy.meta["box_format_fed"] == "legacy_xywh" and apply_box_format(c.layout, False) is c.layout
