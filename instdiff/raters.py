@@ -450,3 +450,21 @@ def run_analysis(ratings: str | Path | Sequence[str | Path], out_json: str | Pat
     stats = analyse(df, auto, seed, n_boot, n_boot_alpha, level)
     write_json(out_json, stats)
     return stats
+
+
+def run_study(ratings: str | Path | Sequence[str | Path], out_json: str | Path, figures_dir: str | Path, seed: int,
+              automatic: Sequence[str | Path] = (), images_dir: str | Path | None = None,
+              n_boot: int = DEFAULT_N_BOOT, n_boot_alpha: int = 1000, level: float = DEFAULT_LEVEL) -> dict:
+    """The Snakemake stage: validate the ratings (against the image folder when given), write ``stats.json`` and
+    every figure of :mod:`instdiff.raters_plots` (PNG + PDF)."""
+    from instdiff.raters_images import discover_images
+    from instdiff.raters_plots import write_figures
+
+    images = {img.image_id for img in discover_images(images_dir)} if images_dir else None
+    df = read_ratings(ratings, known_images=images)
+    auto = read_automatic_scores(list(automatic)) if automatic else None
+    log.info("human study: %d ratings, %d raters, %d images", len(df), df["rater_id"].nunique(), df["image_id"].nunique())
+    stats = analyse(df, auto, seed, n_boot, n_boot_alpha, level)
+    write_figures(df, auto, stats, figures_dir, seed)
+    write_json(out_json, stats)
+    return stats
