@@ -79,3 +79,15 @@ def metric_outputs(experiment):
 
 wildcard_constraints:
     experiment="|".join(EXPERIMENTS) if EXPERIMENTS else "[^/]+",
+
+
+onstart:
+    # Runs before the first job is scheduled (never in a dry-run): a profile left with placeholders would
+    # otherwise fail at sbatch time, job by job.
+    from instdiff.workflow_checks import placeholder_message, profile_placeholders
+
+    _found = profile_placeholders(
+        workflow.resource_settings.default_resources, workflow.resource_settings.overwrite_resources
+    )
+    if _found:
+        raise WorkflowError(placeholder_message(_found))
