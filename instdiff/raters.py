@@ -81,7 +81,7 @@ def histogram(scores: Iterable[int]) -> dict[int, int]:
 def _percentile_ci(samples: np.ndarray, level: float) -> list[float]:
     samples = samples[np.isfinite(samples)]
     if samples.size == 0:
-        return [float("nan"), float("nan")]
+        return [None, None]
     alpha = (1.0 - level) / 2.0
     lo, hi = np.quantile(samples, [alpha, 1.0 - alpha])
     return [float(lo), float(hi)]
@@ -243,6 +243,22 @@ def krippendorff_alpha(df: pd.DataFrame, criterion: str | None, seed: int, n_boo
             "n_boot_valid": int(np.isfinite(boot).sum())}
 
 
+def _finite(x) -> float | None:
+    """JSON has no NaN: undefined numbers are written as null."""
+    x = float(x)
+    return x if np.isfinite(x) else None
+
+
+def _json_safe(obj):
+    if isinstance(obj, dict):
+        return {k: _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_safe(v) for v in obj]
+    if isinstance(obj, (float, np.floating)):
+        return _finite(obj)
+    return obj
+
+
 def icc_2k(df: pd.DataFrame, criterion: str | None) -> dict:
     """ICC(2,k) (two-way random, absolute agreement, mean of k raters) with its 95% CI, via pingouin.
 
@@ -260,15 +276,15 @@ def icc_2k(df: pd.DataFrame, criterion: str | None) -> dict:
         [(units[j], raters[i], matrix[i, j]) for j in np.flatnonzero(complete) for i in range(len(raters))],
         columns=["unit", "rater", "score"],
     )
-    table = pg.intraclass_corr(data=long, targets="unit", raters="rater", ratings="score")
+    with np.errstate(invalid="ignore", divide="ignore"):  # zero residual variance (perfect agreement) -> CI NaN
+        table = pg.intraclass_corr(data=long, targets="unit", raters="rater", ratings="score")
     # pingouin >= 0.7 names it ICC(A,k); older releases ICC2k.
     row = table[table["Type"].isin(["ICC(A,k)", "ICC2k"])].iloc[0]
     ci_col = "CI95" if "CI95" in table.columns else "CI95%"
-    lo, hi = (float(x) for x in row[ci_col])
     if not np.isfinite(row["ICC"]):
         return {**result, "note": "ICC undefined: no variance between units"}
-    return {**result, "icc": float(row["ICC"]), "ci": [lo, hi], "F": float(row["F"]), "df1": float(row["df1"]),
-            "df2": float(row["df2"]), "p": float(row["pval"])}
+    return {**result, "icc": float(row["ICC"]), "ci": [_finite(x) for x in row[ci_col]], "F": _finite(row["F"]),
+            "df1": float(row["df1"]), "df2": float(row["df2"]), "p": _finite(row["pval"])}
 
 
 def agreement(df: pd.DataFrame, seed: int, n_boot: int = 1000, level: float = DEFAULT_LEVEL) -> dict:
@@ -358,7 +374,7 @@ def kendall_tau(x: np.ndarray, y: np.ndarray, seed: int, n_boot: int = DEFAULT_N
         by = sy[block[:, :, None], block[:, None, :]]
         with np.errstate(invalid="ignore", divide="ignore"):
             boot[start:start + batch] = (bx * by).sum((1, 2)) / np.sqrt((bx * bx).sum((1, 2)) * (by * by).sum((1, 2)))
-    return {"tau": float(res.statistic), "ci": _percentile_ci(boot, level), "p": float(res.pvalue), "n": int(n)}
+    return {"tau": float(res.statistic), "ci": _percentile_ci(boot, level), "p": _finite(res.pvalue), "n": int(n)}
 
 
 def automatic_vs_human(df: pd.DataFrame, auto: pd.DataFrame, seed: int, n_boot: int = DEFAULT_N_BOOT,
@@ -420,7 +436,7 @@ def analyse(df: pd.DataFrame, auto: pd.DataFrame | None, seed: int, n_boot: int 
     for row in auto_rows:
         if row["criterion"] == "all":
             values[f"tau_{row['metric']}"] = row["tau"]
-    return {
+    return _json_safe({
         "n_ratings": int(len(df)),
         "n_images": int(df["image_id"].nunique()),
         "n_units": int(df[["image_id", "variant"]].drop_duplicates().shape[0]),
@@ -437,7 +453,7 @@ def analyse(df: pd.DataFrame, auto: pd.DataFrame | None, seed: int, n_boot: int 
                       "ours": {str(k): v for k, v in histogram(hist_source["score"]).items()},
                       "published": published["counts"]},
         "published": published,
-    }
+    })
 
 
 def run_analysis(ratings: str | Path | Sequence[str | Path], out_json: str | Path, seed: int,

@@ -122,7 +122,7 @@ def plot_rater_boxplots(df: pd.DataFrame, stats: dict, seed: int):
     for i, values in enumerate(data, 1):
         ax.scatter(i + g.uniform(-0.15, 0.15, values.size), values, s=8, alpha=0.5, color="#2166ac", zorder=3)
         m = stats["means"]["per_rater"].get(raters[i - 1])
-        if m and m["mean"] is not None:
+        if m and m["mean"] is not None and None not in m["ci"]:
             ax.errorbar(i + 0.33, m["mean"], yerr=[[m["mean"] - m["ci"][0]], [m["ci"][1] - m["mean"]]], fmt="D",
                         color="#b2182b", ms=4, capsize=3, label="mean, 95% CI" if i == 1 else None)
     ax.set_ylim(0.8, 5.2)
@@ -196,8 +196,8 @@ def plot_automatic_vs_human(df: pd.DataFrame, auto: pd.DataFrame | None, stats: 
             ax.fill_between(grid, lo, hi, color="#b2182b", alpha=0.2, label="95% bootstrap band")
         t = taus.get(metric)
         if t and t["tau"] is not None:
-            ax.set_title(f"{metric}: Kendall tau {t['tau']:.2f} [{t['ci'][0]:.2f}, {t['ci'][1]:.2f}], n = {t['n']}",
-                         fontsize=9)
+            ci = "" if None in t["ci"] else f" [{t['ci'][0]:.2f}, {t['ci'][1]:.2f}]"
+            ax.set_title(f"{metric}: Kendall tau {t['tau']:.2f}{ci}, n = {t['n']}", fontsize=9)
         else:
             ax.set_title(metric, fontsize=9)
         ax.set_xlabel(f"{metric} (per image)")
