@@ -63,20 +63,14 @@ def discover_images(folder: str | Path) -> list[StudyImage]:
 
 
 def read_captions(path: str | Path) -> dict[str, str]:
-    """Captions by image id from a JSON object ``{image_id: caption}`` or a JSON-lines file of layouts / records
-    holding ``id`` (or ``image_id``) and ``caption``."""
+    """Captions by image id: a ``.jsonl`` of layouts / records holding ``id`` (or ``image_id``) and ``caption``
+    (the LLM stage's layouts file), or a ``.json`` object ``{image_id: caption}`` (or a list of such records)."""
     path = Path(path)
     if not path.is_file():
         raise InputError(path, "captions file does not exist", "pass a layouts .jsonl or a {id: caption} .json")
     text = path.read_text(encoding="utf-8")
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError:
-        data = None
-    if isinstance(data, dict):
-        return {str(k): str(v) for k, v in data.items()}
-    records = data if isinstance(data, list) else []
-    if data is None:
+    records: list = []
+    if path.suffix == ".jsonl":
         for lineno, line in enumerate(text.splitlines(), 1):
             if not line.strip():
                 continue
@@ -84,6 +78,15 @@ def read_captions(path: str | Path) -> dict[str, str]:
                 records.append(json.loads(line))
             except json.JSONDecodeError as exc:
                 raise InputError(path, f"line {lineno} is not valid JSON ({exc.msg})", "repair the file") from None
+    else:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InputError(path, f"not valid JSON ({exc.msg} at line {exc.lineno})",
+                             "repair the file (a JSON-lines file must be named .jsonl)") from None
+        if isinstance(data, dict):
+            return {str(k): str(v) for k, v in data.items()}
+        records = data if isinstance(data, list) else []
     out = {}
     for i, rec in enumerate(records, 1):
         key = rec.get("id", rec.get("image_id")) if isinstance(rec, dict) else None
