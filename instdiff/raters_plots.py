@@ -137,8 +137,8 @@ def plot_heatmap(df: pd.DataFrame):
     table = per_unit_means(df)
     table = table[table.mean(axis=0).sort_values().index]
     fig, ax = plt.subplots(figsize=(min(16, 2 + 0.25 * table.shape[1]), 1 + 0.4 * table.shape[0]))
-    cmap = matplotlib.colormaps["RdBu"].copy()
-    cmap.set_bad("#555555")  # dark grey: not rated (the scale's midpoint is near white, so white would mislead)
+    # dark grey: not rated (the scale's midpoint is near white, so white would mislead)
+    cmap = matplotlib.colormaps["RdBu"].with_extremes(bad="#555555")
     im = ax.imshow(np.ma.masked_invalid(table.to_numpy(float)), aspect="auto", cmap=cmap, vmin=1, vmax=5,
                    interpolation="nearest")
     ax.set_yticks(range(table.shape[0]), table.index)
