@@ -126,6 +126,7 @@ def bootstrap_mean(df: pd.DataFrame, seed: int, n_boot: int = DEFAULT_N_BOOT, le
         "n_units": int(n_units),
         "n_raters": int(n_raters),
         "resample": resample,
+        "n_boot_valid": int(np.isfinite(boot).sum()),  # < n_boot when sparse designs gave empty resamples
     }
 
 

@@ -9,25 +9,14 @@ RATERS_FIGURE_NAMES = ["histogram", "likert_criteria", "rater_boxplots", "rater_
 RATERS_FIGURES = expand(R("raters/figures/{name}.{ext}"), name=RATERS_FIGURE_NAMES, ext=["png", "pdf"])
 
 
-def raters_enabled():
-    return RATERS.get("synthetic") is not None or bool(RATERS.get("ratings"))
-
-
-def raters_ratings():
-    if RATERS.get("synthetic") is not None:
-        return [R("raters/synthetic/ratings.csv")]
-    return list(RATERS.get("ratings", []))
-
-
-def raters_automatic():
-    if RATERS.get("synthetic") is not None:
-        return [R("raters/synthetic/automatic_scores.csv")]
-    return list(RATERS.get("automatic_scores", []))
-
-
-def raters_targets():
-    """What `rule all` asks of this stage: nothing when no study is configured."""
-    return [R("raters/stats.json"), *RATERS_FIGURES] if raters_enabled() else []
+RATERS_SYNTHETIC = RATERS.get("synthetic") is not None
+# The tables analysed: the synthetic study's (written by rule raters_synthetic) or the configured ones.
+RATERS_RATINGS = [R("raters/synthetic/ratings.csv")] if RATERS_SYNTHETIC else list(RATERS.get("ratings", []))
+RATERS_AUTOMATIC = (
+    [R("raters/synthetic/automatic_scores.csv")] if RATERS_SYNTHETIC else list(RATERS.get("automatic_scores", []))
+)
+# What `rule all` asks of this stage: nothing when no study is configured.
+RATERS_TARGETS = [R("raters/stats.json"), *RATERS_FIGURES] if RATERS_RATINGS else []
 
 
 rule raters_synthetic:
@@ -51,14 +40,14 @@ rule raters_synthetic:
 
 rule raters_stats:
     input:
-        ratings=raters_ratings(),
-        automatic=raters_automatic(),
+        ratings=RATERS_RATINGS,
+        automatic=RATERS_AUTOMATIC,
     output:
         stats=R("raters/stats.json"),
         figures=RATERS_FIGURES,
     params:
         seed=config["seed"],
-        figures_dir=R("raters/figures"),
+        figures_dir=lambda wildcards, output: os.path.dirname(output.figures[0]),
         images=RATERS.get("images"),
         n_boot=RATERS.get("n_boot", 2000),
         n_boot_alpha=RATERS.get("n_boot_alpha", 1000),

@@ -57,13 +57,32 @@ def driver(tmp_path):
 
 
 def _wait(predicate, timeout=20.0):
+    """Poll until predicate() is truthy. The page re-renders its buttons after every saved answer, so an element
+    found a moment ago can go stale: that counts as "not yet"."""
+    from selenium.common.exceptions import StaleElementReferenceException
+
     end = time.monotonic() + timeout
     while time.monotonic() < end:
-        value = predicate()
+        try:
+            value = predicate()
+        except StaleElementReferenceException:
+            value = None
         if value:
             return value
         time.sleep(0.05)
     raise AssertionError("condition not met in time")
+
+
+def _saved(drv) -> int:
+    from selenium.webdriver.common.by import By
+
+    return int(drv.find_element(By.ID, "status").get_attribute("data-saved") or 0)
+
+
+def _click(drv, element_id: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    _wait(lambda: drv.find_element(By.ID, element_id).click() or True)
 
 
 def _rate(drv, keys: str, expected_saves: int):
@@ -75,7 +94,7 @@ def _rate(drv, keys: str, expected_saves: int):
     for key in keys:
         body.send_keys(key)
         time.sleep(0.05)  # one request at a time keeps the journal order equal to the key order
-    _wait(lambda: int(drv.find_element(By.ID, "status").get_attribute("data-saved") or 0) >= expected_saves)
+    _wait(lambda: _saved(drv) >= expected_saves)
     body.send_keys(Keys.ENTER)
 
 
@@ -102,7 +121,7 @@ def test_rate_reload_and_check_the_table(page, driver):
     body.send_keys("1")
     time.sleep(0.05)
     body.send_keys("z")
-    _wait(lambda: int(driver.find_element(By.ID, "status").get_attribute("data-saved") or 0) >= 6)
+    _wait(lambda: _saved(driver) >= 6)
     assert not driver.find_element(By.ID, "next").is_enabled()  # incomplete: cannot move on
 
     driver.refresh()
@@ -111,11 +130,13 @@ def test_rate_reload_and_check_the_table(page, driver):
     assert "on" in driver.find_element(By.ID, "scene_fit-1").get_attribute("class")
     assert "on" in driver.find_element(By.ID, "overall-1").get_attribute("class")
     assert "on" not in driver.find_element(By.ID, "instance_quality-1").get_attribute("class")
-    # Finish picture 2 by clicking the buttons instead of keys.
-    driver.find_element(By.ID, "instance_quality-3").click()
-    driver.find_element(By.ID, "layout_perspective-2").click()
+    # Finish picture 2 by clicking the buttons instead of keys (the reload reset the page's save counter).
+    _click(driver, "instance_quality-3")
+    _wait(lambda: _saved(driver) >= 1)
+    _click(driver, "layout_perspective-2")
+    _wait(lambda: _saved(driver) >= 2)
     _wait(lambda: driver.find_element(By.ID, "next").is_enabled())
-    driver.find_element(By.ID, "next").click()
+    _click(driver, "next")
     _wait(lambda: driver.find_element(By.ID, "progress").text.startswith("Picture 3 of 4 \u00b7 2 fully rated"))
 
     with out.open(newline="") as fh:

@@ -21,7 +21,7 @@ configfile: "config/smoke.yaml"
 include: "rules/common.smk"
 include: "rules/raters.smk"
 rule all:
-    input: raters_targets()
+    input: RATERS_TARGETS
 """
 
 
