@@ -1,0 +1,72 @@
+"""The real val2017 images squashed to 512x512: the upper-bound row (experiment ``real``).
+
+Written like a generated experiment, so detection and metrics treat both alike: ``{out}/{id}.png`` (lossless) and,
+last, ``{out}/done.json`` = ``{"experiment": ..., "images": [{"id": "139", "file": "139.png"}, ...], "n": N,
+"n_images": N}`` with
+``id`` the layout id (the COCO image id as a string), in ascending image-id order.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Mapping
+
+from PIL import Image, UnidentifiedImageError
+from tqdm import tqdm
+
+from instdiff.coco import load_instances
+from instdiff.errors import InputError
+from instdiff.io import write_json
+
+log = logging.getLogger(__name__)
+
+SIZE = 512
+
+
+def squash_image(path: Path, size: int = SIZE) -> Image.Image:
+    """Open an image, convert to RGB and resize to ``size x size`` (bicubic, aspect ratio not kept)."""
+    try:
+        with Image.open(path) as img:
+            img.load()
+            rgb = img.convert("RGB")
+    except FileNotFoundError:
+        raise InputError(path, "image file does not exist", "re-extract val2017.zip (rule unzip_coco)") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise InputError(path, f"cannot be decoded as an image ({exc})",
+                         "delete it and re-extract val2017.zip (rule unzip_coco)") from None
+    return rgb.resize((size, size), resample=Image.Resampling.BICUBIC)
+
+
+def real_images_512(instances: str | Path | Mapping, image_dir: str | Path, out_dir: str | Path,
+                    experiment: str = "real", max_images: int | None = None, size: int = SIZE) -> dict:
+    """Squash the images of ``instances`` (sorted ids, optionally the first ``max_images``) into ``out_dir``.
+
+    All images are written to a staging folder first and moved into place only when every image decoded, so a
+    corrupt image raises an InputError naming it and leaves no new file behind. Returns the done record.
+    """
+    data, _ = load_instances(instances)
+    image_dir, out_dir = Path(image_dir), Path(out_dir)
+    imgs = sorted(data["images"], key=lambda im: im["id"])
+    if max_images is not None:
+        imgs = imgs[: int(max_images)]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(dir=out_dir, prefix=".staging-"))
+    records = []
+    try:
+        for img in tqdm(imgs, desc=f"real images {size}", mininterval=5):
+            name = f"{img['id']}.png"
+            squash_image(image_dir / img["file_name"], size).save(stage / name, format="PNG")
+            records.append({"id": str(img["id"]), "file": name})
+        for rec in records:
+            os.replace(stage / rec["file"], out_dir / rec["file"])
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    # "n_images" too: the generate stage's done record names the count so (instdiff.generate.finalize).
+    done = {"experiment": experiment, "images": records, "n": len(records), "n_images": len(records)}
+    write_json(out_dir / "done.json", done)
+    log.info("wrote %d real images to %s", len(records), out_dir)
+    return done

@@ -1,0 +1,152 @@
+# Data stage: COCO val2017 (official zips, checksummed) or the synthetic smoke set -> data/annotations_512.json ->
+# layouts/{experiment}.jsonl; and the real images squashed to 512x512 (the upper-bound row, experiment kind "real").
+#
+# Contract: layouts/{experiment}.jsonl holds one instdiff.layout.Layout per image, sorted by image id (id = the
+# COCO image id as a string). Real-image experiments end with images/{experiment}/done.json, the same record the
+# generate stage writes: {"experiment", "images": [{"id", "file"}], "n", "n_images"}.
+
+import re
+
+COCO_ZIPS = ["val2017.zip", "annotations_trainval2017.zip"]
+SUPPLIED_512 = config["data"].get("annotations_512")
+
+
+# Where the unzipped official files (data.source: coco) or their synthetic stand-in (synthetic) live.
+COCO_SOURCE = R("data/source") if config["data"]["source"] == "synthetic" else RES("coco")
+REAL_EXPERIMENTS = [name for name, exp in EXPERIMENTS.items() if exp["kind"] == "real"]
+
+
+localrules:
+    download_coco,
+    unzip_coco,
+
+
+rule download_coco:
+    output:
+        RES("coco/{zipname}"),
+    params:
+        name="{zipname}",
+    log:
+        LOG("download_coco/{zipname}"),
+    wildcard_constraints:
+        zipname="|".join(re.escape(z) for z in COCO_ZIPS),
+    retries: 3
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=120,
+    conda:
+        ENV("eval")
+    script:
+        "../scripts/download_coco.py"
+
+
+rule unzip_coco:
+    input:
+        images=RES("coco/val2017.zip"),
+        annotations=RES("coco/annotations_trainval2017.zip"),
+    output:
+        images=directory(RES("coco/val2017")),
+        instances=RES("coco/annotations/instances_val2017.json"),
+        captions=RES("coco/annotations/captions_val2017.json"),
+    params:
+        dest=lambda wc, output: str(Path(output.instances).parent.parent),
+    log:
+        LOG("unzip_coco/unzip_coco"),
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=30,
+    conda:
+        ENV("eval")
+    script:
+        "../scripts/unzip_coco.py"
+
+
+rule synthetic_coco:
+    output:
+        instances=R("data/source/annotations/instances_val2017.json"),
+        captions=R("data/source/annotations/captions_val2017.json"),
+        images=directory(R("data/source/val2017")),
+    params:
+        dest=lambda wc, output: str(Path(output.instances).parent.parent),
+        seed=config["seed"],
+    log:
+        LOG("synthetic_coco/synthetic_coco"),
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        ENV("eval")
+    script:
+        "../scripts/synthetic_coco.py"
+
+
+rule annotations_512:
+    input:
+        instances=f"{COCO_SOURCE}/annotations/instances_val2017.json",
+        **({"supplied": SUPPLIED_512} if SUPPLIED_512 else {}),
+    output:
+        annotations=R("data/annotations_512.json"),
+        **({"report": R("data/annotations_512_report.json")} if SUPPLIED_512 else {}),
+    log:
+        LOG("annotations_512/annotations_512"),
+    threads: 1
+    resources:
+        mem_mb=8000,
+        runtime=60,
+    conda:
+        ENV("eval")
+    script:
+        "../scripts/annotations_512.py"
+
+
+rule layouts:
+    input:
+        instances=R("data/annotations_512.json"),
+        captions=f"{COCO_SOURCE}/annotations/captions_val2017.json",
+    output:
+        R("layouts/{experiment}.jsonl"),
+    params:
+        # only the settings that shape a layout, so unrelated config edits do not rebuild layouts
+        settings=lambda wc: {
+            "use_captions": bool(EXPERIMENTS[wc.experiment].get("use_captions", True)),
+            "attributes": list(EXPERIMENTS[wc.experiment].get("attributes", [])),
+        },
+        seed=lambda wc: experiment_seed(wc.experiment),
+        quirks=config["data"].get("quirks", {}),
+        max_images=config["data"].get("max_images"),
+    log:
+        LOG("layouts/{experiment}"),
+    threads: 1
+    resources:
+        mem_mb=8000,
+        runtime=120,
+    conda:
+        ENV("eval")
+    script:
+        "../scripts/layouts.py"
+
+
+rule real_images:
+    input:
+        instances=R("data/annotations_512.json"),
+        images=f"{COCO_SOURCE}/val2017",
+    output:
+        done=R("images/{experiment}/done.json"),
+    params:
+        out_dir=lambda wc, output: str(Path(output.done).parent),
+        max_images=config["data"].get("max_images"),
+    log:
+        LOG("real_images/{experiment}"),
+    wildcard_constraints:
+        experiment="|".join(REAL_EXPERIMENTS) or "(?!)",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=60,
+    conda:
+        ENV("eval")
+    script:
+        "../scripts/real_images.py"
