@@ -20,7 +20,7 @@ Input is the ratings table of :mod:`instdiff.raters_table` (one row per answer).
   mean human score of that image (over raters; over all criteria or one criterion), CI by percentile bootstrap
   over images.
 
-The published study (``instdiff/data/published_human_study.json``: histogram counts 1:18, 2:41, 3:27, 4:13, 5:1)
+The published study (``instdiff/assets/published_human_study.json``: histogram counts 1:18, 2:41, 3:27, 4:13, 5:1)
 is analysed alongside: its mean, 238 / 100 = 2.38, is recomputed from the counts, never copied.
 """
 
@@ -51,7 +51,7 @@ DEFAULT_LEVEL = 0.95
 
 def published_study() -> dict:
     """The published study as shipped data: counts per score (int keys), n, and what the authors reported."""
-    text = resources.files("instdiff").joinpath("data/published_human_study.json").read_text()
+    text = resources.files("instdiff").joinpath("assets/published_human_study.json").read_text()
     data = json.loads(text)
     data["counts"] = {int(k): int(v) for k, v in data["counts"].items()}
     return data
@@ -354,7 +354,8 @@ def kendall_tau(x: np.ndarray, y: np.ndarray, seed: int, n_boot: int = DEFAULT_N
     """Kendall tau-b of paired x, y (scipy) with its p-value and a percentile bootstrap CI over pairs.
 
     The bootstrap reuses the pairwise sign matrices: a resample's tau-b is
-    sum sgn(dx) sgn(dy) / sqrt(sum sgn(dx)^2 * sum sgn(dy)^2) over the rows and columns it drew (a pair drawn twice is a tie in both, exactly as scipy counts it), so no per-resample sorting is needed.
+    sum sgn(dx) sgn(dy) / sqrt(sum sgn(dx)^2 * sum sgn(dy)^2) over the rows and columns it drew (a pair drawn
+    twice is a tie in both, exactly as scipy counts it), so no per-resample sorting is needed.
     """
     from scipy.stats import kendalltau
 
@@ -416,6 +417,8 @@ def analyse(df: pd.DataFrame, auto: pd.DataFrame | None, seed: int, n_boot: int 
                                          n_boot, level)["ci"],
         "reported_mean": pub["reported"]["mean"],
         "reproduces_reported_mean": bool(round(pub_mean, 2) == pub["reported"]["mean"]),
+        # Reported in the blog text, not recomputable: no per-rater data was published.
+        "reported_rater_means_range": pub["reported"]["rater_means_range"],
         "source": pub["source"],
     }
     means = mean_table(df, seed, n_boot, level)
@@ -457,18 +460,6 @@ def analyse(df: pd.DataFrame, auto: pd.DataFrame | None, seed: int, n_boot: int 
     })
 
 
-def run_analysis(ratings: str | Path | Sequence[str | Path], out_json: str | Path, seed: int,
-                 automatic: Sequence[str | Path] = (), images: Iterable[str] | None = None,
-                 n_boot: int = DEFAULT_N_BOOT, n_boot_alpha: int = 1000, level: float = DEFAULT_LEVEL) -> dict:
-    """Read the ratings (and automatic scores), analyse, write ``out_json`` atomically; returns the stats."""
-    df = read_ratings(ratings, known_images=images)
-    auto = read_automatic_scores(list(automatic)) if automatic else None
-    log.info("human study: %d ratings, %d raters, %d images", len(df), df["rater_id"].nunique(), df["image_id"].nunique())
-    stats = analyse(df, auto, seed, n_boot, n_boot_alpha, level)
-    write_json(out_json, stats)
-    return stats
-
-
 def run_study(ratings: str | Path | Sequence[str | Path], out_json: str | Path, figures_dir: str | Path, seed: int,
               automatic: Sequence[str | Path] = (), images_dir: str | Path | None = None,
               n_boot: int = DEFAULT_N_BOOT, n_boot_alpha: int = 1000, level: float = DEFAULT_LEVEL) -> dict:
@@ -480,7 +471,8 @@ def run_study(ratings: str | Path | Sequence[str | Path], out_json: str | Path, 
     images = {img.image_id for img in discover_images(images_dir)} if images_dir else None
     df = read_ratings(ratings, known_images=images)
     auto = read_automatic_scores(list(automatic)) if automatic else None
-    log.info("human study: %d ratings, %d raters, %d images", len(df), df["rater_id"].nunique(), df["image_id"].nunique())
+    log.info("human study: %d ratings, %d raters, %d images", len(df), df["rater_id"].nunique(),
+             df["image_id"].nunique())
     stats = analyse(df, auto, seed, n_boot, n_boot_alpha, level)
     write_figures(df, auto, stats, figures_dir, seed)
     write_json(out_json, stats)

@@ -27,7 +27,8 @@ from typing import Sequence
 
 from instdiff.errors import InputError
 from instdiff.raters_images import StudyImage, discover_images, read_captions
-from instdiff.raters_table import COLUMNS, CRITERIA, CRITERION_LABELS, SCORES, read_ratings, validate_row, write_ratings
+from instdiff.raters_table import (COLUMNS, CRITERIA, CRITERION_LABELS, CRITERION_QUESTIONS, SCORES, read_ratings,
+                                   validate_row, write_ratings)
 from instdiff.seeding import rng
 
 log = logging.getLogger(__name__)
@@ -164,7 +165,8 @@ class RatingSession:
         """What the page needs: criteria, keys, and per picture only its position, caption and answers."""
         return {
             "rater": self.rater,
-            "criteria": [{"id": c, "label": CRITERION_LABELS[c], "keys": KEY_ROWS[CRITERIA.index(c)]}
+            "criteria": [{"id": c, "label": CRITERION_LABELS[c], "question": CRITERION_QUESTIONS[c],
+                          "keys": KEY_ROWS[CRITERIA.index(c)]}
                          for c in self.criteria],
             "items": [{"index": i, "caption": self.captions.get(item.image_id), "answers": self.item_answers(i)}
                       for i, item in enumerate(self.items)],
@@ -238,9 +240,11 @@ PAGE = r"""<!doctype html>
  main{display:flex;gap:24px;padding:16px;align-items:flex-start}
  #pic{max-width:min(60vw,768px);max-height:90vh;border:1px solid #ccc;background:#fff}
  .crit{margin:12px 0}.crit h3{margin:0 0 4px;font-size:15px}
- button.s{width:44px;height:36px;margin-right:4px;font-size:15px;border:1px solid #888;border-radius:4px;background:#fff}
+ button.s{width:44px;height:36px;margin-right:4px;font-size:15px;border:1px solid #888;border-radius:4px;
+          background:#fff}
  button.s.on{background:#2b6cb0;color:#fff;border-color:#2b6cb0}
- .key{font-size:10px;color:#777;display:block}
+ .key{font-size:10px;color:#777;display:block}.on .key{color:#dbe7f5}
+ .q{font-size:12px;color:#555;margin:0 0 4px}
  #caption{font-style:italic;max-width:420px}#status{color:#2f855a}#help{font-size:12px;color:#555;max-width:420px}
  nav button{margin-right:8px;height:32px}
 </style></head>
@@ -276,7 +280,8 @@ function render() {
   const box = $('criteria'); box.innerHTML = '';
   S.criteria.forEach(c => {
     const d = document.createElement('div'); d.className = 'crit';
-    d.innerHTML = `<h3>${c.label}</h3>`;
+    const h = document.createElement('h3'); h.textContent = c.label; d.appendChild(h);
+    const q = document.createElement('p'); q.className = 'q'; q.textContent = c.question; d.appendChild(q);
     for (let s = 1; s <= 5; s++) {
       const b = document.createElement('button'); b.className = 's' + (it.answers[c.id] === s ? ' on' : '');
       b.id = `${c.id}-${s}`; b.innerHTML = `${s}<span class="key">${c.keys[s - 1]}</span>`;
@@ -297,7 +302,10 @@ async function answer(crit, score) {
   $('status').textContent = 'saved'; $('status').dataset.saved = (+($('status').dataset.saved || 0) + 1);
   if (idx === cur) render();
 }
-function go(d) { if (d > 0 && (cur >= S.items.length || !complete(cur))) return; cur = Math.max(0, Math.min(S.items.length, cur + d)); render(); }
+function go(d) {
+  if (d > 0 && (cur >= S.items.length || !complete(cur))) return;  // move on only from a fully rated picture
+  cur = Math.max(0, Math.min(S.items.length, cur + d)); render();
+}
 $('next').onclick = () => go(1); $('prev').onclick = () => go(-1);
 document.addEventListener('keydown', e => {
   if (!S || e.ctrlKey || e.metaKey || e.altKey) return;

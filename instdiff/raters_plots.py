@@ -53,7 +53,8 @@ def plot_histogram(stats: dict):
     fig, ax = plt.subplots(figsize=(6, 4))
     width = 0.4
     x = np.array(SCORES, float)
-    for offset, counts, label, colour in [(-width / 2, ours, f"this study ({stats['histogram']['criterion']})", "#2166ac"),
+    ours_label = f"this study ({stats['histogram']['criterion']})"
+    for offset, counts, label, colour in [(-width / 2, ours, ours_label, "#2166ac"),
                                           (width / 2, pub, "published (extension)", "#999999")]:
         total = sum(counts.values()) or 1
         heights = [100.0 * counts.get(s, 0) / total for s in SCORES]

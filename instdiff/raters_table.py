@@ -43,6 +43,13 @@ CRITERION_LABELS = {
     "layout_perspective": "Sizes, arrangement, perspective",
     "overall": "Overall realism",
 }
+# The question shown to raters: the extension's three criteria (blog text) plus an overall judgement.
+CRITERION_QUESTIONS = {
+    "scene_fit": "How well do the instance types fit the global scene (e.g. a coffee table in a living room)?",
+    "instance_quality": "How good is the quality of the generated instances?",
+    "layout_perspective": "Are object sizes and arrangement realistic, in a correct perspective?",
+    "overall": "Overall, how realistic is the image?",
+}
 VARIANTS = ["raw", "refined"]
 SCORES = [1, 2, 3, 4, 5]
 KEY = ["image_id", "variant", "rater_id", "criterion"]
@@ -63,7 +70,8 @@ def validate_row(row: dict, path, lineno: int, known_images: set[str] | None = N
         out[col] = value
     criterion = (row.get("criterion") or "").strip()
     if criterion not in CRITERIA:
-        raise _row_error(path, lineno, f"unknown criterion {criterion!r}", f"use one of {', '.join(CRITERIA)}", "criterion")
+        raise _row_error(path, lineno, f"unknown criterion {criterion!r}", f"use one of {', '.join(CRITERIA)}",
+                         "criterion")
     out["criterion"] = criterion
     raw_score = (row.get("score") or "").strip()
     try:
@@ -107,7 +115,8 @@ def read_ratings(paths: str | Path | Sequence[str | Path], known_images: Iterabl
     for path in paths:
         path = Path(path)
         if not path.is_file():
-            raise InputError(path, "ratings table does not exist", "collect ratings with `instdiff rate` or correct the path")
+            raise InputError(path, "ratings table does not exist",
+                             "collect ratings with `instdiff rate` or correct the path")
         with path.open(newline="", encoding="utf-8") as fh:
             reader = csv.DictReader(fh)
             missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]

@@ -11,7 +11,8 @@ log = logging.getLogger(__name__)
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("rate", help="serve the human-rating page for one rater (local, blinded, resumable)")
-    p.add_argument("--images", required=True, help="folder of study images ({id}.png + {id}_xl_*.png, or raw/ refined/)")
+    p.add_argument("--images", required=True,
+                   help="folder of study images ({id}.png + {id}_xl_*.png, or raw/ and refined/ sub-folders)")
     p.add_argument("--rater", required=True, help="the rater's pseudonym (also seeds the rater's picture order)")
     p.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (0: any free port; default 8765)")
     p.add_argument("--out", default=None, help="ratings table to write (default: ratings_{rater}.csv)")
