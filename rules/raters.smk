@@ -44,7 +44,11 @@ rule raters_stats:
         automatic=RATERS_AUTOMATIC,
     output:
         stats=R("raters/stats.json"),
-        figures=RATERS_FIGURES,
+        # The PNGs go into the Snakemake HTML report (`snakemake --report`); the PDFs are for papers.
+        figures=[
+            report(f, caption="../report/raters.rst", category="Human study") if f.endswith(".png") else f
+            for f in RATERS_FIGURES
+        ],
     params:
         seed=config["seed"],
         figures_dir=lambda wildcards, output: os.path.dirname(output.figures[0]),

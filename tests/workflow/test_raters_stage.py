@@ -29,6 +29,7 @@ def _workflow(tmp_path: Path) -> Path:
     root = tmp_path / "wf"
     shutil.copytree(REPO / "config", root / "config")
     shutil.copytree(REPO / "envs", root / "envs")  # conda: directives are recorded in the job metadata
+    shutil.copytree(REPO / "report", root / "report")  # figure captions
     (root / "rules").mkdir()
     for name in ("common.smk", "raters.smk"):
         shutil.copy(REPO / "rules" / name, root / "rules" / name)
@@ -58,6 +59,10 @@ def test_smoke_runs_the_synthetic_study(tmp_path):
     figures = sorted(p.name for p in (out / "figures").iterdir())
     assert len(figures) == 10 and "histogram.pdf" in figures
     assert (root / "results" / "smoke" / "logs" / "raters" / "stats.log").exists()
+    # The PNGs carry a caption into the Snakemake HTML report.
+    proc = _snakemake(["--report", str(tmp_path / "report.zip")], root)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert (tmp_path / "report.zip").stat().st_size > 0
 
 
 def test_paper_config_without_ratings_asks_nothing(tmp_path):
