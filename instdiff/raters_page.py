@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Sequence
 
 from instdiff.errors import InputError
+from instdiff.io import atomic_path
 from instdiff.raters_images import StudyImage, discover_images, read_captions
 from instdiff.raters_table import (COLUMNS, CRITERIA, CRITERION_LABELS, CRITERION_QUESTIONS, SCORES, read_ratings,
                                    validate_row, write_ratings)
@@ -103,11 +104,13 @@ class RatingSession:
             self._check_known(row, self.journal, lineno)
             self.answers[(row["image_id"], row["variant"], row["criterion"])] = row
         if lines and lines[-1].strip():
-            # Rewrite without the torn line so the next append starts on a fresh line.
-            with self.journal.open("w", encoding="utf-8") as fh:
-                fh.write("\n".join(lines[:-1]) + "\n" if len(lines) > 1 else "")
-                fh.flush()
-                os.fsync(fh.fileno())
+            # Rewrite without the torn line so the next append starts on a fresh line; atomically, so a crash
+            # now cannot cost the answers already saved.
+            with atomic_path(self.journal) as tmp:
+                with tmp.open("w", encoding="utf-8") as fh:
+                    fh.write("".join(line + "\n" for line in lines[:-1] if line.strip()))
+                    fh.flush()
+                    os.fsync(fh.fileno())
 
     def _check_known(self, row: dict, path: Path, lineno: int | None = None) -> None:
         where = f"line {lineno}: " if lineno else ""
