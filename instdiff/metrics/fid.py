@@ -125,16 +125,19 @@ def _inception_skeleton():
             return _Skeleton(name=INCEPTION_NAME, features_list=["2048"], feature_extractor_weights_path=str(empty))
 
 
-def load_extractor(weights_path: str | Path, feature: int = 2048, resize: str = "tf1"):
-    """torchmetrics' ``NoTrainInceptionV3`` (torch-fidelity's network) with the given weights file."""
+def load_extractor(weights_path: str | Path, feature: int = 2048, resize: str = "tf1", device: str | None = None):
+    """torchmetrics' ``NoTrainInceptionV3`` (torch-fidelity's network) with the given weights file, on ``device``
+    (default: CUDA when available)."""
+    import torch
     from torchmetrics.image.fid import NoTrainInceptionV3
 
     if resize not in RESIZE_MODES:
         raise InputError(None, f"unknown resize mode {resize!r}", f"use one of {RESIZE_MODES}", "fid.resize")
     if not Path(weights_path).is_file():
         raise InputError(weights_path, "Inception weights file does not exist", "run rule inception_weights")
-    return NoTrainInceptionV3(name=INCEPTION_NAME, features_list=[str(feature)],
-                              feature_extractor_weights_path=str(weights_path), antialias=(resize == "antialias"))
+    net = NoTrainInceptionV3(name=INCEPTION_NAME, features_list=[str(feature)],
+                             feature_extractor_weights_path=str(weights_path), antialias=(resize == "antialias"))
+    return net.to(device or ("cuda" if torch.cuda.is_available() else "cpu"))
 
 
 # ----------------------------------------------------------------------------------------------- images
@@ -185,16 +188,17 @@ def load_uint8(path: Path, resolution: int, jpeg_quality: int | None = None) -> 
 
 def extract_features(files: Sequence[Path], extractor, resolution: int, batch_size: int = 32,
                      jpeg_quality: int | None = None) -> np.ndarray:
-    """(N, D) float64 features of ``files`` in order."""
+    """(N, D) float64 features of ``files`` in order (on the extractor's device)."""
     import torch
     from tqdm import tqdm
 
+    device = next(extractor.parameters()).device
     feats = []
     with torch.inference_mode():
         for start in tqdm(range(0, len(files), batch_size), desc="inception features", unit="batch",
                           disable=len(files) <= batch_size):
             batch = np.stack([load_uint8(f, resolution, jpeg_quality) for f in files[start:start + batch_size]])
-            x = torch.from_numpy(batch).permute(0, 3, 1, 2).contiguous()
+            x = torch.from_numpy(batch).permute(0, 3, 1, 2).contiguous().to(device)
             feats.append(extractor(x).double().cpu().numpy())
     if not feats:
         return np.zeros((0, 0))

@@ -472,6 +472,24 @@ def experiments_by_format(config: Mapping[str, Any]) -> dict[str, list[str]]:
     return out
 
 
+def table_inputs(name: str, config: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(experiment, stem) metric files table ``name`` reads, limited to experiments whose config lists the metric."""
+    spec = TABLES[name]
+    by_format = experiments_by_format(config)
+    experiments = config.get("experiments") or {}
+    needed = []
+    for orow in spec.ours:
+        cols = orow.columns or tuple(c.id for c in spec.columns)
+        for c in spec.columns:
+            stem = orow.stems.get(c.id, c.stem)
+            if c.id not in cols or stem is None:
+                continue
+            for exp in by_format.get(orow.experiment or c.format, []):
+                if stem_metric_id(stem) in experiments[exp].get("metrics", []) and (exp, stem) not in needed:
+                    needed.append((exp, stem))
+    return needed
+
+
 def make_table(name: str, config: Mapping[str, Any], metrics_dir: str | Path, paper_results: str | Path,
                outputs: Sequence[str | Path], manifest_path: str | Path | None = None) -> Table:
     """Build table ``name`` (table1..table4, fid) from the run's metric files and write every output format."""

@@ -1,0 +1,273 @@
+# The report: run manifest, the paper's tables (csv / md / tex / html), figures, and the captions that
+# `snakemake --report report.html` shows. Named targets: table1 table2 table3 table4 fid_table figures report.
+from instdiff.report.tables import TABLES, table_inputs
+
+REPORT = config["report"]
+PAPER_RESULTS = str(WORKFLOW_ROOT / "config" / "paper_results.yaml")
+TABLE_FORMATS = ("csv", "md", "tex")
+TABLE_FILES = {"table1": "table1", "table2": "table2", "table3": "table3", "table4": "table4", "fid": "fid"}
+
+
+report: "../report/workflow.rst"
+
+
+localrules:
+    manifest,
+    table1,
+    table2,
+    table3,
+    table4,
+    fid_table,
+    figures,
+    report,
+
+
+rule manifest:
+    input:
+        checksums=REPORT.get("checksum_files", []),
+    output:
+        R("manifest.json"),
+    params:
+        # The whole config is a param, so any config change rebuilds the manifest and every metric after it.
+        config=config,
+        root=str(WORKFLOW_ROOT),
+    log:
+        LOG("manifest"),
+    conda:
+        ENV("report")
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    script:
+        "../scripts/manifest.py"
+
+
+def table_metric_files(name):
+    return [R(f"metrics/{exp}/{stem}.json") for exp, stem in table_inputs(name, config)]
+
+
+def table_rule(name):
+    """Inputs/outputs of the rule that writes table `name` (one rule per table, so each rebuilds alone)."""
+    return dict(
+        metrics=table_metric_files(name),
+        outputs=[R(f"tables/{TABLE_FILES[name]}.{ext}") for ext in TABLE_FORMATS],
+    )
+
+
+for _name in TABLES:
+
+    rule:
+        name:
+            f"table_{_name}"
+        input:
+            metrics=table_rule(_name)["metrics"],
+            paper=PAPER_RESULTS,
+            manifest=R("manifest.json"),
+        output:
+            tables=table_rule(_name)["outputs"],
+            html=report(
+                R(f"tables/{TABLE_FILES[_name]}.html"),
+                caption=f"../report/{_name}.rst",
+                category="Tables",
+                labels={"table": _name},
+            ),
+        params:
+            name=_name,
+            metrics_dir=R("metrics"),
+        log:
+            LOG(f"tables/{_name}"),
+        conda:
+            ENV("report")
+        threads: 1
+        resources:
+            mem_mb=2000,
+            runtime=10,
+        script:
+            "../scripts/table.py"
+
+
+rule table1:
+    input:
+        rules.table_table1.output,
+
+
+rule table2:
+    input:
+        rules.table_table2.output,
+
+
+rule table3:
+    input:
+        rules.table_table3.output,
+
+
+rule table4:
+    input:
+        rules.table_table4.output,
+
+
+rule fid_table:
+    input:
+        rules.table_fid.output,
+
+
+def figure_files(stems):
+    return [
+        R(f"metrics/{exp}/{stem}.json")
+        for exp in EXPERIMENTS
+        for stem in stems
+        if stem in [s for m in EXPERIMENTS[exp].get("metrics", []) for s in METRIC_FILES[m]]
+    ]
+
+
+def all_table_metric_files():
+    return sorted({f for name in TABLES for f in table_metric_files(name)})
+
+
+def fig(name, caption, **labels):
+    return report(
+        R(f"figures/{name}.png"),
+        caption=f"../report/{caption}.rst",
+        category="Figures",
+        labels={"figure": name, **labels},
+    )
+
+
+rule figure_metrics:
+    input:
+        metrics=all_table_metric_files(),
+        paper=PAPER_RESULTS,
+    output:
+        png=fig("metrics_vs_paper", "figure_metrics"),
+        pdf=R("figures/metrics_vs_paper.pdf"),
+    params:
+        metrics_dir=R("metrics"),
+    log:
+        LOG("figures/metrics_vs_paper"),
+    conda:
+        ENV("report")
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    script:
+        "../scripts/figure_metrics.py"
+
+
+rule figure_per_category:
+    input:
+        metrics=figure_files(["coco_bbox", "coco_segm"]),
+    output:
+        png=fig("per_category_ap", "figure_per_category"),
+        pdf=R("figures/per_category_ap.pdf"),
+    log:
+        LOG("figures/per_category_ap"),
+    conda:
+        ENV("report")
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    script:
+        "../scripts/figure_per_category.py"
+
+
+rule figure_pim:
+    input:
+        metrics=figure_files(
+            [
+                "pim_point_paper",
+                "pim_point_corrected",
+                "pim_scribble_paper",
+                "pim_scribble_corrected",
+            ]
+        ),
+        paper=PAPER_RESULTS,
+    output:
+        png=fig("pim_distributions", "figure_pim"),
+        pdf=R("figures/pim_distributions.pdf"),
+    log:
+        LOG("figures/pim_distributions"),
+    conda:
+        ENV("report")
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    script:
+        "../scripts/figure_pim.py"
+
+
+rule figure_fid:
+    input:
+        metrics=figure_files(["fid"]),
+    output:
+        png=fig("fid_vs_format", "figure_fid"),
+        pdf=R("figures/fid_vs_format.pdf"),
+    log:
+        LOG("figures/fid_vs_format"),
+    conda:
+        ENV("report")
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    script:
+        "../scripts/figure_fid.py"
+
+
+rule figure_qualitative:
+    input:
+        layouts=R("layouts/{experiment}.jsonl"),
+        generated=R("images/{experiment}/done.json"),
+        real=R("images/real/done.json"),
+    output:
+        png=report(
+            R("figures/qualitative_{experiment}.png"),
+            caption="../report/figure_qualitative.rst",
+            category="Figures",
+            subcategory="Qualitative",
+            labels={"figure": "qualitative", "experiment": "{experiment}"},
+        ),
+        pdf=R("figures/qualitative_{experiment}.pdf"),
+    params:
+        run_seed=config["seed"],
+        k=REPORT.get("qualitative_images", 4),
+    log:
+        LOG("figures/qualitative_{experiment}"),
+    conda:
+        ENV("report")
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    script:
+        "../scripts/figure_qualitative.py"
+
+
+def qualitative_figures():
+    # A grid needs the real images beside the generated ones.
+    if "real" not in EXPERIMENTS:
+        return []
+    return [R(f"figures/qualitative_{exp}.{ext}") for exp in generated_experiments() for ext in ("png", "pdf")]
+
+
+FIGURES = [
+    R(f"figures/{name}.{ext}")
+    for name in ("metrics_vs_paper", "per_category_ap", "pim_distributions", "fid_vs_format")
+    for ext in ("png", "pdf")
+]
+
+
+rule figures:
+    input:
+        FIGURES,
+        qualitative_figures(),
+
+
+rule report:
+    input:
+        [f for name in TABLES for f in getattr(rules, f"table_{name}").output],
+        FIGURES,
+        qualitative_figures(),
