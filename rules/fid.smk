@@ -28,7 +28,7 @@ if SMOKE:
         log:
             LOG("inception_weights"),
         conda:
-            ENV("report")
+            ENV("eval")
         threads: 1
         resources:
             mem_mb=2000,
@@ -50,7 +50,7 @@ else:
         log:
             LOG("inception_weights"),
         conda:
-            ENV("report")
+            ENV("eval")
         retries: 3
         threads: 1
         resources:
@@ -62,7 +62,7 @@ else:
 
 rule fid_reference:
     input:
-        real=R("images/real/done.json"),
+        real=R(f"images/{REAL_EXPERIMENT}/done.json"),
         weights=INCEPTION_WEIGHTS,
     output:
         R("fid/reference.npz"),
@@ -74,7 +74,7 @@ rule fid_reference:
     log:
         LOG("fid_reference"),
     conda:
-        ENV("report")
+        ENV("eval")
     threads: 4
     resources:
         mem_mb=8000,
@@ -104,7 +104,7 @@ rule fid:
     log:
         LOG("fid/{experiment}"),
     conda:
-        ENV("report")
+        ENV("eval")
     threads: 4
     resources:
         mem_mb=8000,

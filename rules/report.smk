@@ -1,14 +1,16 @@
-# The report: run manifest, the paper's tables (csv / md / tex / html), figures, and the captions that
-# `snakemake --report report.html` shows. Named targets: table1 table2 table3 table4 fid_table figures report.
-from instdiff.report.tables import TABLES, table_inputs
+# The report: run manifest, FID (rules/fid.smk), the paper's tables (csv / md / tex / html), figures, and the
+# captions that `snakemake report --report results/{run}/report.html` shows.
+# Named targets: table1 table2 table3 table4 fid_table figures report; all_targets() feeds `rule all`.
+from instdiff.report.tables import TABLE_FILES, TABLES, table_inputs
 
 REPORT = config["report"]
 PAPER_RESULTS = str(WORKFLOW_ROOT / "config" / "paper_results.yaml")
 TABLE_FORMATS = ("csv", "md", "tex")
-TABLE_FILES = {"table1": "table1", "table2": "table2", "table3": "table3", "table4": "table4", "fid": "fid"}
+# The upper-bound experiment: the real images squashed to 512x512 (FID reference, qualitative grids).
+REAL_EXPERIMENT = next((n for n, e in EXPERIMENTS.items() if e["kind"] == "real"), None)
 
 
-report: "../report/workflow.rst"
+include: "fid.smk"
 
 
 localrules:
@@ -34,7 +36,7 @@ rule manifest:
     log:
         LOG("manifest"),
     conda:
-        ENV("report")
+        ENV("eval")
     threads: 1
     resources:
         mem_mb=1000,
@@ -59,7 +61,7 @@ for _name in TABLES:
 
     rule:
         name:
-            f"table_{_name}"
+            TABLE_FILES[_name]
         input:
             metrics=table_rule(_name)["metrics"],
             paper=PAPER_RESULTS,
@@ -89,27 +91,27 @@ for _name in TABLES:
 
 rule table1:
     input:
-        rules.table_table1.output,
+        rules.table1_boxes.output,
 
 
 rule table2:
     input:
-        rules.table_table2.output,
+        rules.table2_masks.output,
 
 
 rule table3:
     input:
-        rules.table_table3.output,
+        rules.table3_pim.output,
 
 
 rule table4:
     input:
-        rules.table_table4.output,
+        rules.table4_attribute_binding.output,
 
 
 rule fid_table:
     input:
-        rules.table_fid.output,
+        rules.fid_by_format.output,
 
 
 def figure_files(stems):
@@ -221,7 +223,7 @@ rule figure_qualitative:
     input:
         layouts=R("layouts/{experiment}.jsonl"),
         generated=R("images/{experiment}/done.json"),
-        real=R("images/real/done.json"),
+        real=R(f"images/{REAL_EXPERIMENT}/done.json"),
     output:
         png=report(
             R("figures/qualitative_{experiment}.png"),
@@ -248,7 +250,7 @@ rule figure_qualitative:
 
 def qualitative_figures():
     # A grid needs the real images beside the generated ones.
-    if "real" not in EXPERIMENTS:
+    if REAL_EXPERIMENT is None:
         return []
     return [R(f"figures/qualitative_{exp}.{ext}") for exp in generated_experiments() for ext in ("png", "pdf")]
 
@@ -266,8 +268,17 @@ rule figures:
         qualitative_figures(),
 
 
+def table_outputs():
+    return [f for name in TABLES for f in getattr(rules, TABLE_FILES[name]).output]
+
+
 rule report:
     input:
-        [f for name in TABLES for f in getattr(rules, f"table_{name}").output],
+        table_outputs(),
         FIGURES,
         qualitative_figures(),
+
+
+def all_targets():
+    """What `rule all` builds: every table and figure (and through them every metric the config asks for)."""
+    return [*table_outputs(), *FIGURES, *qualitative_figures()]

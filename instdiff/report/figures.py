@@ -200,20 +200,16 @@ def sample_ids(ids: Sequence[str], k: int, run_seed: int, experiment: str) -> li
 
 
 def _draw_layout(ax, layout) -> None:
-    """Instances on a white canvas: mask outline (if any), box, point, scribble, phrase."""
-    from matplotlib.patches import Rectangle
+    """Instances on a white canvas: polygon (mask outline, if any), box, point, scribble, phrase."""
+    from matplotlib.patches import Polygon, Rectangle
 
     w, h = layout.width, layout.height
     ax.imshow(np.ones((h, w, 3)))
     colors = [f"C{i % 10}" for i in range(len(layout.instances))]
     for inst, c in zip(layout.instances, colors):
-        if inst.mask:
-            from pycocotools import mask as mask_utils
-
-            rle = dict(inst.mask)
-            if isinstance(rle.get("counts"), str):
-                rle["counts"] = rle["counts"].encode()
-            ax.contour(mask_utils.decode(rle), levels=[0.5], colors=[c], linewidths=0.8)
+        if inst.polygon:
+            ax.add_patch(Polygon([(x * w, y * h) for x, y in inst.polygon], closed=True, fill=False, ec=c, lw=0.8,
+                                 ls="--"))
         x0, y0, x1, y1 = inst.box
         ax.add_patch(Rectangle((x0 * w, y0 * h), (x1 - x0) * w, (y1 - y0) * h, fill=False, ec=c, lw=1))
         if inst.point:

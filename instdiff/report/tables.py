@@ -148,6 +148,9 @@ TABLES: dict[str, TableSpec] = {
         reproduction=None, upper_bound_method=None,
     ),
 }
+# File stems under tables/ (and the rule names table_<key>; targets table1..table4, fid_table).
+TABLE_FILES = {"table1": "table1_boxes", "table2": "table2_masks", "table3": "table3_pim",
+               "table4": "table4_attribute_binding", "fid": "fid_by_format"}
 TABLE_STEMS = {name: sorted(spec.metric_stems()) for name, spec in TABLES.items()}
 
 
