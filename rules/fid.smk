@@ -2,19 +2,17 @@
 # experiment. Settings: config["fid"] (config/schema/fid.schema.yaml).
 from instdiff.metrics.fid import INCEPTION_URL
 
-FID = config["fid"]
 # Release: torch-fidelity's converted TF Inception, shared by runs. Smoke: random weights of the same architecture.
 INCEPTION_WEIGHTS = (
     R("models/inception/random-inception-v3-compat.pth")
     if SMOKE
-    else RES("models/inception/" + INCEPTION_URL.rsplit("/", 1)[1])
+    else RES(f"models/inception/{INCEPTION_URL.rsplit('/', 1)[1]}")
 )
-INCEPTION_SHA256 = INCEPTION_WEIGHTS.rsplit(".", 1)[0] + ".sha256.json"
-
-
-def fid_param(key, default):
-    """A setting of config["fid"]; the schema fills defaults, this covers a section validated without them."""
-    return FID[key] if key in FID else default
+INCEPTION_SHA256 = f"{INCEPTION_WEIGHTS.rsplit('.', 1)[0]}.sha256.json"
+# The schema fills defaults; these cover a section validated without them.
+FID_DEFAULTS = {"feature": 2048, "resize": "tf1", "resolution": 512, "batch_size": 32, "kid_subsets": 100,
+                "kid_subset_size": 1000, "jpeg_quality": 75, "seed": 0, "random_inception_seed": 0}
+FID = {**FID_DEFAULTS, **config["fid"]}
 
 
 if SMOKE:
@@ -24,7 +22,7 @@ if SMOKE:
             weights=INCEPTION_WEIGHTS,
             sha256=INCEPTION_SHA256,
         params:
-            seed=fid_param("random_inception_seed", 0),
+            seed=FID["random_inception_seed"],
         log:
             LOG("inception_weights"),
         conda:
@@ -67,10 +65,10 @@ rule fid_reference:
     output:
         R("fid/reference.npz"),
     params:
-        feature=fid_param("feature", 2048),
-        resize=fid_param("resize", "tf1"),
-        resolution=fid_param("resolution", 512),
-        batch_size=fid_param("batch_size", 32),
+        feature=FID["feature"],
+        resize=FID["resize"],
+        resolution=FID["resolution"],
+        batch_size=FID["batch_size"],
     log:
         LOG("fid_reference"),
     conda:
@@ -93,14 +91,14 @@ rule fid:
     output:
         R("metrics/{experiment}/fid.json"),
     params:
-        feature=fid_param("feature", 2048),
-        resize=fid_param("resize", "tf1"),
-        resolution=fid_param("resolution", 512),
-        kid_subsets=fid_param("kid_subsets", 100),
-        kid_subset_size=fid_param("kid_subset_size", 1000),
-        jpeg_quality=fid_param("jpeg_quality", 75),
-        batch_size=fid_param("batch_size", 32),
-        seed=fid_param("seed", 0),
+        feature=FID["feature"],
+        resize=FID["resize"],
+        resolution=FID["resolution"],
+        kid_subsets=FID["kid_subsets"],
+        kid_subset_size=FID["kid_subset_size"],
+        jpeg_quality=FID["jpeg_quality"],
+        batch_size=FID["batch_size"],
+        seed=FID["seed"],
     log:
         LOG("fid/{experiment}"),
     conda:

@@ -1,15 +1,7 @@
 # The report: run manifest, FID (rules/fid.smk), the paper's tables (csv / md / tex / html), figures, and the
 # captions that `snakemake report --report results/{run}/report.html` shows.
 # Named targets: table1 table2 table3 table4 fid_table figures report; all_targets() feeds `rule all`.
-from instdiff.report.tables import TABLE_FILES, TABLES, table_inputs
-
-REPORT = config["report"]
-PAPER_RESULTS = str(WORKFLOW_ROOT / "config" / "paper_results.yaml")
-TABLE_FORMATS = ("csv", "md", "tex")
-# The upper-bound experiment: the real images squashed to 512x512 (FID reference, qualitative grids).
-REAL_EXPERIMENT = next((n for n, e in EXPERIMENTS.items() if e["kind"] == "real"), None)
-
-
+include: "report_common.smk"
 include: "fid.smk"
 
 
@@ -45,18 +37,6 @@ rule manifest:
         "../scripts/manifest.py"
 
 
-def table_metric_files(name):
-    return [R(f"metrics/{exp}/{stem}.json") for exp, stem in table_inputs(name, config)]
-
-
-def table_rule(name):
-    """Inputs/outputs of the rule that writes table `name` (one rule per table, so each rebuilds alone)."""
-    return dict(
-        metrics=table_metric_files(name),
-        outputs=[R(f"tables/{TABLE_FILES[name]}.{ext}") for ext in TABLE_FORMATS],
-    )
-
-
 for _name in TABLES:
 
     rule:
@@ -76,7 +56,7 @@ for _name in TABLES:
             ),
         params:
             name=_name,
-            metrics_dir=R("metrics"),
+            metrics_dir=lambda wildcards, input: os.path.join(os.path.dirname(input.manifest), "metrics"),
         log:
             LOG(f"tables/{_name}"),
         conda:
@@ -114,37 +94,16 @@ rule fid_table:
         rules.fid_by_format.output,
 
 
-def figure_files(stems):
-    return [
-        R(f"metrics/{exp}/{stem}.json")
-        for exp in EXPERIMENTS
-        for stem in stems
-        if stem in [s for m in EXPERIMENTS[exp].get("metrics", []) for s in METRIC_FILES[m]]
-    ]
-
-
-def all_table_metric_files():
-    return sorted({f for name in TABLES for f in table_metric_files(name)})
-
-
-def fig(name, caption, **labels):
-    return report(
-        R(f"figures/{name}.png"),
-        caption=f"../report/{caption}.rst",
-        category="Figures",
-        labels={"figure": name, **labels},
-    )
-
-
 rule figure_metrics:
     input:
         metrics=all_table_metric_files(),
         paper=PAPER_RESULTS,
+        manifest=R("manifest.json"),
     output:
         png=fig("metrics_vs_paper", "figure_metrics"),
         pdf=R("figures/metrics_vs_paper.pdf"),
     params:
-        metrics_dir=R("metrics"),
+        metrics_dir=lambda wildcards, input: os.path.join(os.path.dirname(input.manifest), "metrics"),
     log:
         LOG("figures/metrics_vs_paper"),
     conda:
@@ -248,28 +207,10 @@ rule figure_qualitative:
         "../scripts/figure_qualitative.py"
 
 
-def qualitative_figures():
-    # A grid needs the real images beside the generated ones.
-    if REAL_EXPERIMENT is None:
-        return []
-    return [R(f"figures/qualitative_{exp}.{ext}") for exp in generated_experiments() for ext in ("png", "pdf")]
-
-
-FIGURES = [
-    R(f"figures/{name}.{ext}")
-    for name in ("metrics_vs_paper", "per_category_ap", "pim_distributions", "fid_vs_format")
-    for ext in ("png", "pdf")
-]
-
-
 rule figures:
     input:
         FIGURES,
         qualitative_figures(),
-
-
-def table_outputs():
-    return [f for name in TABLES for f in getattr(rules, TABLE_FILES[name]).output]
 
 
 rule report:
@@ -277,8 +218,3 @@ rule report:
         table_outputs(),
         FIGURES,
         qualitative_figures(),
-
-
-def all_targets():
-    """What `rule all` builds: every table and figure (and through them every metric the config asks for)."""
-    return [*table_outputs(), *FIGURES, *qualitative_figures()]
