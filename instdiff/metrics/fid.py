@@ -98,8 +98,12 @@ def write_random_inception(path: str | Path, checksum_path: str | Path, seed: in
 
     shapes = {k: (tuple(v.shape), v.dtype) for k, v in _inception_skeleton().state_dict().items()}
     state = _random_state_dict(shapes, seed)
+    # Serialise through a buffer: torch.save names the archive after the file, which would make the sha256 depend
+    # on the (temporary) file name rather than on the weights.
+    buf = io.BytesIO()
+    torch.save(state, buf)
     with atomic_path(path) as tmp:
-        torch.save(state, tmp)
+        tmp.write_bytes(buf.getvalue())
     record = {"name": "inception", "file": str(path), "url": None, "sha256": file_sha256(path), "random": True,
               "seed": int(seed)}
     write_json(checksum_path, record)
