@@ -66,5 +66,6 @@ def write_layouts(path: Path, ids) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     rows = [{"id": str(i), "caption": f"a scene {i}", "width": 512, "height": 512, "image_id": int(i),
              "instances": [{"phrase": "red dog", "box": [0.1, 0.1, 0.5, 0.6], "point": [0.3, 0.35],
-                            "scribble": [[0.2, 0.2], [0.3, 0.4]]}]} for i in ids]
+                            "scribble": [[0.2, 0.2], [0.3, 0.4]],
+                            "polygon": [[0.1, 0.1], [0.5, 0.1], [0.3, 0.6]]}]} for i in ids]
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
