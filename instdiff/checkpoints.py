@@ -1,0 +1,44 @@
+"""Checkpoint files with their SHA256 in a small JSON beside them (``<file>.json``), for the run manifest."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from instdiff.errors import InputError
+from instdiff.io import read_json, write_json
+
+
+def sha256(path: str | Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def sidecar(path: str | Path) -> Path:
+    path = Path(path)
+    return path.with_name(path.name + ".json")
+
+
+def record(path: str | Path, **info: Any) -> dict:
+    """Write ``<path>.json`` with the file's SHA256, size and ``info`` (source URL, settings...)."""
+    path = Path(path)
+    meta = {"file": path.name, "sha256": sha256(path), "bytes": path.stat().st_size, **info}
+    write_json(sidecar(path), meta)
+    return meta
+
+
+def verify(path: str | Path, expected_sha256: str | None) -> str:
+    """The file's SHA256; InputError if ``expected_sha256`` is given and differs."""
+    digest = sha256(path)
+    if expected_sha256 and digest != expected_sha256.lower():
+        raise InputError(path, f"SHA256 mismatch: got {digest}, expected {expected_sha256}",
+                         "delete the file and download it again, or correct the expected checksum in the config")
+    return digest
+
+
+def read_record(path: str | Path) -> dict:
+    return read_json(sidecar(path))

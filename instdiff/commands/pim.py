@@ -1,0 +1,40 @@
+"""``instdiff pim``: PiM of a segmentation results file, ``paper`` (eval_pim.py) or ``corrected`` variant."""
+
+from __future__ import annotations
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("pim", help="PiM (point / scribble) of a COCO results file with masks")
+    p.add_argument("--gt", required=True, help="COCO annotation file")
+    p.add_argument("--pred", required=True, help="COCO results JSON with segmentation masks")
+    p.add_argument("--mode", required=True, choices=["point", "scribble"])
+    p.add_argument("--variant", default="paper", choices=["paper", "corrected"])
+    p.add_argument("--seed", type=int, help="paper variant: seed numpy's legacy global RNG once (reproducible scribble points)")
+    p.add_argument("--layouts", help="corrected variant: the layouts jsonl with the conditioning points")
+    p.add_argument("--images", help="done.json of an experiment: score only its images")
+    p.add_argument("--per-image", action="store_true", help="include the per-image matches and scores")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from instdiff.cli import print_json
+    from instdiff.errors import InputError
+    from instdiff.metrics import cocofiles
+    from instdiff.metrics.pim import pim_corrected, pim_paper
+
+    gt = cocofiles.load_gt(args.gt)
+    ids = None if args.images is None else cocofiles.evaluated_ids(args.images, gt)
+    results = cocofiles.load_results(args.pred, gt, need_masks=True)
+    if args.variant == "paper":
+        out = pim_paper(gt, results, args.mode, seed=args.seed, image_ids=ids, results_path=args.pred)
+    else:
+        if not args.layouts:
+            raise InputError(None, "the corrected variant tests the conditioning points", "pass --layouts FILE", "--layouts")
+        from instdiff.layout import read_layouts
+
+        out = pim_corrected(gt, results, read_layouts(args.layouts), args.mode, image_ids=ids,
+                            results_path=args.pred, layouts_path=args.layouts)
+    if not args.per_image:
+        out.pop("per_image")
+    print_json({"gt": args.gt, "pred": args.pred, "mode": args.mode, "variant": args.variant, "seed": args.seed, **out})
+    return 0

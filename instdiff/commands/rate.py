@@ -1,0 +1,44 @@
+"""``instdiff rate``: serve the rating page for one rater on 127.0.0.1 until Ctrl-C (see instdiff.raters_page)."""
+
+from __future__ import annotations
+
+import logging
+
+from instdiff.raters_table import CRITERIA
+
+log = logging.getLogger(__name__)
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("rate", help="serve the human-rating page for one rater (local, blinded, resumable)")
+    p.add_argument("--images", required=True,
+                   help="folder of study images ({id}.png + {id}_xl_*.png, or raw/ and refined/ sub-folders)")
+    p.add_argument("--rater", required=True, help="the rater's pseudonym (also seeds the rater's picture order)")
+    p.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (0: any free port; default 8765)")
+    p.add_argument("--out", default=None, help="ratings table to write (default: ratings_{rater}.csv)")
+    p.add_argument("--captions", default=None, help="captions: layouts .jsonl or a {image_id: caption} .json")
+    p.add_argument("--seed", type=int, default=2024, help="study seed for the picture order (default 2024)")
+    p.add_argument("--criteria", nargs="+", default=CRITERIA, choices=CRITERIA, help="criteria to ask (default: all)")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from instdiff.cli import print_json
+    from instdiff.logging_setup import setup
+    from instdiff.raters_page import RatingSession, make_server
+
+    setup()
+    out = args.out or f"ratings_{args.rater.strip()}.csv"
+    session = RatingSession(args.images, args.rater, out, args.seed, args.captions, args.criteria)
+    server = make_server(session, args.port)
+    host, port = server.server_address[:2]
+    log.info("rater %s: %d pictures, %d already rated; open http://%s:%d/ (Ctrl-C to stop)",
+             session.rater, len(session.items), session.n_done(), host, port)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    print_json({**session.summary(), "url": f"http://{host}:{port}/"})
+    return 0

@@ -1,0 +1,205 @@
+"""Layouts from an OpenAI-compatible chat-completions server, through the official ``openai`` client.
+
+One :class:`LayoutClient` per job. For each layout it sends our prompt with a strict JSON schema
+(structured output), checks the reply (:mod:`instdiff.llm.validate`), and on an invalid reply sends the problems back
+for a repair, up to ``max_repairs`` times. Rate limits (429), server errors (5xx), timeouts and dropped connections
+are retried with exponential backoff (honouring ``Retry-After``). Every completed response is cached by request hash,
+so a rerun or a resumed job sends nothing it already paid for. The API key is read from ``OPENAI_API_KEY`` only; it
+is passed to the client and nowhere else (not logged, not hashed, not stored).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from instdiff.errors import InputError
+from instdiff.llm.cache import RequestCache, request_hash
+from instdiff.llm.prompt import build_messages, repair_message, response_format
+from instdiff.llm.validate import check_reply
+
+log = logging.getLogger(__name__)
+
+API_KEY_ENV = "OPENAI_API_KEY"
+
+
+def api_key_from_env() -> str:
+    """The API key from the environment, or a clear error before any work is done."""
+    key = os.environ.get(API_KEY_ENV, "").strip()
+    if not key:
+        raise InputError(
+            None,
+            f"{API_KEY_ENV} is not set",
+            f"export {API_KEY_ENV}=... before running (any non-empty value for a local server that needs no key); "
+            "the key is read from the environment only, never from config",
+            API_KEY_ENV,
+        )
+    return key
+
+
+@dataclass
+class LlmSettings:
+    """The ``llm.api`` config section (see config/schema/llm.schema.yaml for the meaning of each key)."""
+
+    model: str = "gpt-4o-2024-08-06"
+    base_url: str | None = None
+    temperature: float = 0.7
+    seed: int = 2024
+    max_tokens: int = 2048
+    timeout_s: float = 60.0
+    max_attempts: int = 6
+    backoff_s: float = 2.0
+    backoff_max_s: float = 60.0
+    max_repairs: int = 2
+    out_of_vocabulary: str = "reject"
+    width: int = 512
+    height: int = 512
+
+    @classmethod
+    def from_config(cls, section: dict[str, Any]) -> "LlmSettings":
+        known = {k: v for k, v in section.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+
+class LlmFailure(RuntimeError):
+    """A layout that could not be obtained (refusal, replies still invalid after repairs, retries exhausted).
+    ``record`` holds everything that was exchanged, for the requests log."""
+
+    def __init__(self, message: str, record: dict[str, Any]):
+        super().__init__(message)
+        self.record = record
+
+
+@dataclass
+class Attempt:
+    request_hash: str
+    cached: bool
+    model: str | None
+    system_fingerprint: str | None
+    usage: dict[str, Any] | None
+    finish_reason: str | None
+    raw_reply: str | None
+    refusal: str | None = None
+    problems: list[str] = field(default_factory=list)
+
+
+def _retryable(exc: Exception) -> bool:
+    import openai
+
+    if isinstance(exc, (openai.APITimeoutError, openai.APIConnectionError, openai.RateLimitError, openai.InternalServerError)):
+        return True
+    return isinstance(exc, openai.APIStatusError) and exc.status_code >= 500
+
+
+def _retry_after(exc: Exception) -> float | None:
+    response = getattr(exc, "response", None)
+    value = None if response is None else response.headers.get("retry-after")
+    try:
+        return None if value is None else float(value)
+    except ValueError:
+        return None  # an HTTP date: fall back to our own backoff
+
+
+class LayoutClient:
+    """Ask the server for layouts; see the module docstring."""
+
+    def __init__(self, settings: LlmSettings, cache_dir: str | Path, client: Any = None, sleep=time.sleep):
+        self.settings = settings
+        self.cache = RequestCache(cache_dir)
+        self._sleep = sleep
+        if client is None:
+            from openai import OpenAI
+
+            # max_retries=0: retries are ours (logged, counted, same policy for every error class).
+            client = OpenAI(api_key=api_key_from_env(), base_url=settings.base_url, timeout=settings.timeout_s, max_retries=0)
+        self._client = client
+
+    # ------------------------------------------------------------------ one request
+    def _request(self, messages: list[dict[str, str]]) -> dict[str, Any]:
+        s = self.settings
+        return {
+            "base_url": str(self._client.base_url),
+            "model": s.model,
+            "messages": messages,
+            "temperature": s.temperature,
+            "seed": s.seed,
+            "max_tokens": s.max_tokens,
+            "response_format": response_format(),
+        }
+
+    def _send(self, request: dict[str, Any]) -> dict[str, Any]:
+        body = {k: v for k, v in request.items() if k != "base_url"}
+        s = self.settings
+        for attempt in range(1, s.max_attempts + 1):
+            try:
+                return self._client.chat.completions.create(**body).model_dump(mode="json")
+            except Exception as exc:  # noqa: BLE001 - filtered by _retryable
+                if not _retryable(exc) or attempt == s.max_attempts:
+                    raise
+                wait = min(s.backoff_max_s, _retry_after(exc) or s.backoff_s * 2 ** (attempt - 1))
+                log.warning("request failed (%s: %s); retry %d/%d in %.2fs", type(exc).__name__, exc, attempt, s.max_attempts - 1, wait)
+                self._sleep(wait)
+        raise AssertionError("unreachable")
+
+    def complete(self, messages: list[dict[str, str]]) -> tuple[dict[str, Any], str, bool]:
+        """(response as a dict, request hash, whether it came from the cache)."""
+        request = self._request(messages)
+        key = request_hash(request)
+        cached = self.cache.get(key)
+        if cached is not None:
+            return cached, key, True
+        response = self._send(request)
+        self.cache.put(key, request, response)
+        return response, key, False
+
+    # ------------------------------------------------------------------ one layout
+    def layout(self, layout_id: str, scene: str, meta: dict[str, Any] | None = None):
+        """Ask for one layout of ``scene``; returns ``(Layout, record)`` or raises :class:`LlmFailure`."""
+        s = self.settings
+        messages = build_messages(scene, s.width, s.height)
+        record: dict[str, Any] = {"id": layout_id, "scene": scene, "model_requested": s.model, "attempts": []}
+        for round_ in range(s.max_repairs + 1):
+            try:
+                response, key, cached = self.complete(messages)
+            except Exception as exc:
+                record["status"] = "error"
+                record["error"] = f"{type(exc).__name__}: {exc}"
+                raise LlmFailure(f"layout {layout_id}: request failed ({record['error']})", record) from exc
+            choice = (response.get("choices") or [{}])[0]
+            message = choice.get("message") or {}
+            attempt = Attempt(
+                request_hash=key,
+                cached=cached,
+                model=response.get("model"),
+                system_fingerprint=response.get("system_fingerprint"),
+                usage=response.get("usage"),
+                finish_reason=choice.get("finish_reason"),
+                raw_reply=message.get("content"),
+                refusal=message.get("refusal"),
+            )
+            record["attempts"].append(attempt.__dict__)
+            if attempt.refusal:
+                record["status"] = "refused"
+                raise LlmFailure(f"layout {layout_id}: the model refused ({attempt.refusal!r})", record)
+            checked = check_reply(
+                attempt.raw_reply,
+                layout_id,
+                s.width,
+                s.height,
+                s.out_of_vocabulary,
+                meta={**(meta or {}), "scene": scene, "model": attempt.model, "system_fingerprint": attempt.system_fingerprint},
+            )
+            attempt.problems = checked.problems
+            record["attempts"][-1] = attempt.__dict__
+            record["out_of_vocabulary"] = checked.out_of_vocabulary
+            if checked.ok:
+                record["status"] = "ok"
+                return checked.layout, record
+            log.info("layout %s: reply %d invalid (%s)", layout_id, round_ + 1, "; ".join(checked.problems))
+            messages = messages + [{"role": "assistant", "content": attempt.raw_reply or ""}, repair_message(checked.problems)]
+        record["status"] = "invalid"
+        raise LlmFailure(f"layout {layout_id}: reply still invalid after {s.max_repairs} repairs", record)

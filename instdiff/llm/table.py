@@ -1,0 +1,82 @@
+"""The LLM stage's table: published numbers beside ours, per scorer (``tables/llm.csv`` and ``tables/llm.md``).
+
+Rows name the quantity, the scorer, the image variant and the reference boxes; ``published`` is filled only where
+the extension reported that exact quantity (config ``llm.published``), ``ours`` from the metric files.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from instdiff.io import read_json, write_text
+
+COLUMNS = ["quantity", "scorer", "images", "reference", "matching", "published", "ours", "n"]
+GROUNDING_METRICS = ("mean_iou", "recall", "precision", "success_at_0.5", "auc")
+
+
+def _fmt(v: Any) -> str:
+    if v is None or v == "":
+        return ""
+    return f"{v:.4f}" if isinstance(v, float) else str(v)
+
+
+def build_rows(grounding: Sequence[str | Path], clip: str | Path | None, legacy: str | Path | None, published: Mapping[str, float]) -> list[dict]:
+    rows: list[dict] = []
+    if legacy:
+        v = read_json(legacy)["values"]
+        rows.append({"quantity": "mean_iou", "scorer": "cogvlm (shipped boxes)", "images": "raw", "reference": "legacy xywh misreading",
+                     "matching": "best-per-label", "published": published.get("cogvlm_mean_iou"),
+                     "ours": v.get("legacy.best-per-label.mean_iou"), "n": v.get("legacy.best-per-label.n_pairs")})
+        for ref in ("intended", "given"):
+            for matching in ("best-per-label", "hungarian"):
+                for metric in ("mean_iou", "recall", "precision"):
+                    rows.append({"quantity": metric, "scorer": "cogvlm (shipped boxes)", "images": "raw", "reference": ref,
+                                 "matching": matching, "published": None,
+                                 "ours": v.get(f"{ref}.{matching}.{metric}"), "n": v.get(f"{ref}.{matching}.n_gt")})
+    for path in grounding:
+        data = read_json(path)
+        v, scorer = data["values"], data["variant"]
+        for variant in data["settings"]["variants"]:
+            for ref in ("intended", "given"):
+                for metric in GROUNDING_METRICS:
+                    rows.append({"quantity": metric, "scorer": scorer, "images": variant, "reference": ref,
+                                 "matching": data["settings"]["matching"], "published": None,
+                                 "ours": v.get(f"{variant}.{ref}.{metric}"), "n": v.get(f"{variant}.{ref}.n_gt")})
+    if clip:
+        data = read_json(clip)
+        v = data["values"]
+        name = f"clip {data['settings'].get('arch')}"
+        for variant in data["settings"]["variants"]:
+            # The extension scored the SDXL-refined images: its number compares with our refined row.
+            pub = published.get("clip_mean") if variant == "refined" else None
+            rows.append({"quantity": "clip_global_mean", "scorer": name, "images": variant, "reference": "caption",
+                         "matching": "", "published": pub, "ours": v.get(f"{variant}.mean"), "n": v.get(f"{variant}.n")})
+            rows.append({"quantity": "clip_global_sd", "scorer": name, "images": variant, "reference": "caption",
+                         "matching": "", "published": published.get("clip_sd") if variant == "refined" else None,
+                         "ours": v.get(f"{variant}.sd"), "n": v.get(f"{variant}.n")})
+    return rows
+
+
+def write_table(rows: list[dict], csv_path: str | Path, md_path: str | Path, footer: str = "") -> None:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: _fmt(row.get(k)) for k in COLUMNS})
+    write_text(csv_path, buf.getvalue())
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    lines += ["| " + " | ".join(_fmt(row.get(k)) for k in COLUMNS) + " |" for row in rows]
+    if footer:
+        lines += ["", footer]
+    write_text(md_path, "\n".join(lines) + "\n")
+
+
+def llm_table(grounding, clip, legacy, published: Mapping[str, float], csv_path, md_path) -> list[dict]:
+    rows = build_rows(list(grounding), clip, legacy, dict(published or {}))
+    footer = ("published: the extension's README (CogVLM IoU over 20 images, 32 best-per-label pairs, boxes misread as "
+              "xywh; CLIP on the refined images). ours: this run; 'given' = the boxes the generator received.")
+    write_table(rows, csv_path, md_path, footer)
+    return rows

@@ -1,0 +1,182 @@
+"""Loading and checking the COCO files every metric reads: the ground-truth annotation file, a results
+(detections) file, and an experiment's list of images.
+
+pycocotools prints progress on stdout; commands print exactly one JSON object there, so every call into it
+goes through :func:`quiet`, which sends the chatter to the log instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+import numpy as np
+
+from instdiff.errors import InputError
+from instdiff.io import read_json
+
+log = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    """Capture pycocotools' prints and forward them to the log at DEBUG level."""
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        yield
+    text = buf.getvalue().strip()
+    if text:
+        log.debug("%s", text)
+
+
+# --------------------------------------------------------------------------------------------- ground truth
+
+
+def check_coco_dataset(data: Any, path: str | Path) -> None:
+    """Raise one InputError naming the first thing that makes ``data`` not a COCO instances file."""
+    fix = "pass a COCO instances file (images, annotations, categories), e.g. data/annotations_512.json"
+    if not isinstance(data, dict):
+        raise InputError(path, f"expected a JSON object, got {type(data).__name__}", fix)
+    for key in ("images", "annotations", "categories"):
+        if not isinstance(data.get(key), list):
+            raise InputError(path, f"not a COCO instances file: {key!r} is missing or not a list", fix, key)
+    for i, img in enumerate(data["images"]):
+        for key in ("id", "width", "height"):
+            if not isinstance(img, dict) or key not in img:
+                raise InputError(path, f"image entry has no {key!r}", fix, f"images[{i}].{key}")
+    image_ids = {img["id"] for img in data["images"]}
+    for i, ann in enumerate(data["annotations"]):
+        for key in ("id", "image_id", "category_id"):
+            if not isinstance(ann, dict) or key not in ann:
+                raise InputError(path, f"annotation has no {key!r}", fix, f"annotations[{i}].{key}")
+        if ann["image_id"] not in image_ids:
+            raise InputError(path, f"annotation {ann['id']} refers to unknown image {ann['image_id']!r}", fix,
+                             f"annotations[{i}].image_id")
+    for i, cat in enumerate(data["categories"]):
+        if not isinstance(cat, dict) or "id" not in cat:
+            raise InputError(path, "category has no 'id'", fix, f"categories[{i}].id")
+
+
+def load_gt(path: str | Path):
+    """The annotation file as a pycocotools ``COCO`` object, after :func:`check_coco_dataset`."""
+    from pycocotools.coco import COCO
+
+    data = read_json(path)
+    check_coco_dataset(data, path)
+    coco = COCO()
+    coco.dataset = data
+    with quiet():
+        coco.createIndex()
+    coco.source = str(path)  # so later errors can name the file
+    return coco
+
+
+def image_order(gt) -> list[int]:
+    """Image ids in the annotation file's order (what ``COCO.getImgIds()`` returns)."""
+    return list(gt.imgs.keys())
+
+
+# --------------------------------------------------------------------------------------------- results
+
+
+def load_results(path: str | Path, gt, need_masks: bool = False) -> list[dict]:
+    """A COCO results file (list of detections), checked against the ground truth.
+
+    Every ``image_id`` must be an image of ``gt``; with ``need_masks`` every entry needs a ``segmentation``.
+    """
+    data = read_json(path)
+    return check_results(data, path, gt, need_masks)
+
+
+def check_results(data: Any, path: str | Path, gt, need_masks: bool = False) -> list[dict]:
+    fix = "write detections with `instdiff.detect` (COCO results format: a list of dicts)"
+    if not isinstance(data, list):
+        raise InputError(path, f"a COCO results file is a JSON list, got {type(data).__name__}", fix)
+    for i, det in enumerate(data):
+        keys = ("image_id", "category_id", "score") + (("segmentation",) if need_masks else ("bbox",))
+        for key in keys:
+            if not isinstance(det, dict) or key not in det:
+                extra = "; mask metrics need the segmentation detector's output" if key == "segmentation" else ""
+                raise InputError(path, f"detection {i} has no {key!r}{extra}", fix, f"[{i}].{key}")
+    known = set(gt.imgs)
+    unknown = sorted({det["image_id"] for det in data} - known, key=str)
+    if unknown:
+        shown = ", ".join(map(repr, unknown[:5])) + (" ..." if len(unknown) > 5 else "")
+        raise InputError(
+            path,
+            f"{len(unknown)} image id(s) not in the annotation file {getattr(gt, 'source', '')}: {shown}",
+            "detect the experiment's own images (ids are the file stems) and score them against the matching annotations",
+            "image_id",
+        )
+    return data
+
+
+def results_by_image(results: Iterable[dict]) -> dict[Any, list[dict]]:
+    """Detections grouped by image id, each group in file order (what ``loadRes`` + ``getAnnIds`` give)."""
+    groups: dict[Any, list[dict]] = {}
+    for det in results:
+        groups.setdefault(det["image_id"], []).append(det)
+    return groups
+
+
+# --------------------------------------------------------------------------------------------- masks
+
+
+def to_rle(segm: Any, height: int, width: int, where: str, path: str | Path | None) -> dict:
+    """Any COCO segmentation (polygons, uncompressed or compressed RLE) -> compressed RLE at height x width."""
+    from pycocotools import mask as mask_utils
+
+    if isinstance(segm, list):
+        if not segm:  # no polygon at all: an empty mask
+            return mask_utils.encode(np.asfortranarray(np.zeros((height, width), np.uint8)))
+        rle = mask_utils.merge(mask_utils.frPyObjects(segm, height, width))
+    elif isinstance(segm, dict) and "counts" in segm and "size" in segm:
+        if list(segm["size"]) != [height, width]:
+            raise InputError(path, f"mask size {segm['size']} differs from the image size {[height, width]}",
+                             "write masks at image resolution (retina masks)", where)
+        rle = mask_utils.frPyObjects(segm, height, width) if isinstance(segm["counts"], list) else segm
+    else:
+        raise InputError(path, f"unreadable segmentation {str(segm)[:60]!r}", "use polygons or RLE", where)
+    return rle
+
+
+# --------------------------------------------------------------------------------------------- experiment images
+
+
+def read_done(path: str | Path) -> list[dict]:
+    """The experiment's finished images: ``{"experiment", "images": [{"id", "file"}], "n"}`` -> the image list."""
+    data = read_json(path)
+    fix = "re-run the rule that writes images/{experiment}/done.json"
+    if not isinstance(data, dict) or not isinstance(data.get("images"), list):
+        raise InputError(path, "expected an object with an 'images' list", fix, "images")
+    for i, img in enumerate(data["images"]):
+        if not isinstance(img, dict) or "id" not in img or "file" not in img:
+            raise InputError(path, "image entry needs 'id' and 'file'", fix, f"images[{i}]")
+    if "n" in data and data["n"] != len(data["images"]):
+        raise InputError(path, f"'n' is {data['n']} but {len(data['images'])} images are listed", fix, "n")
+    return data["images"]
+
+
+def as_image_id(value: Any) -> Any:
+    """Layout / file ids are strings; COCO image ids are ints. '139' -> 139, anything else unchanged."""
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return value
+
+
+def evaluated_ids(done_path: str | Path | None, gt) -> list:
+    """The image ids to score: the experiment's images (``done.json``), all of which must be in ``gt``.
+
+    ``None`` means every image of the annotation file (the original scripts' behaviour).
+    """
+    if done_path is None:
+        return image_order(gt)
+    ids = [as_image_id(img["id"]) for img in read_done(done_path)]
+    unknown = [i for i in ids if i not in gt.imgs]
+    if unknown:
+        raise InputError(done_path, f"{len(unknown)} image id(s) not in the annotation file: {unknown[:5]}",
+                         "generate the experiment from the same annotation file", "images")
+    return ids

@@ -1,0 +1,344 @@
+"""FID and KID of an experiment's generated images against the real val2017 images at 512x512.
+
+Definitions (computed by torchmetrics 1.9 on features of torch-fidelity's InceptionV3, ``inception-v3-compat``):
+
+- Features: the 2048-d pool3 activations (or 64/192/768 for tests) of InceptionV3 on uint8 RGB images, resized
+  inside the network to 299x299. ``resize="tf1"`` uses torch-fidelity's TF1-compatible bilinear resize (what the
+  TF FID code and torch-fidelity do; comparable with published FIDs); ``resize="antialias"`` is torchmetrics' default
+  antialiased bilinear resize.
+- FID = ||mu_r - mu_g||^2 + Tr(S_r + S_g - 2 (S_r S_g)^(1/2)), with mu/S the mean and unbiased covariance of the
+  real (r) and generated (g) features (torchmetrics ``FrechetInceptionDistance``).
+- KID = unbiased squared MMD with the polynomial kernel k(x, y) = (x.y / d + 1)^3, averaged over ``subsets`` random
+  subsets of ``subset_size`` images of each set (torchmetrics ``KernelInceptionDistance``); reported as mean and std
+  over subsets. Subsets are drawn from a torch generator seeded with ``seed``.
+- ``fid_jpeg75`` / ``kid_*_jpeg75``: the same with every generated image round-tripped through PIL JPEG at quality
+  75 (what the original ``eval_local.py`` saved), against the same reference; shows how much the format moves FID.
+
+The reference (real-image) features are extracted once per (weights, feature, resize, resolution) and cached in an
+``.npz`` whose sha256 every FID file records. Images must all be ``resolution`` x ``resolution`` (the real images are
+squashed to 512x512, as the annotations are); nothing is resized silently before the network.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from instdiff.errors import InputError
+from instdiff.io import atomic_path, read_json, write_json
+
+log = logging.getLogger(__name__)
+
+# torch-fidelity's converted TF Inception (2015-12-05); the 8 hex digits in the file name are the sha256 prefix
+# (torch.hub convention), checked on download.
+INCEPTION_URL = "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/weights-inception-2015-12-05-6726825d.pth"
+INCEPTION_HASH_PREFIX = "6726825d"
+INCEPTION_NAME = "inception-v3-compat"
+RESIZE_MODES = ("tf1", "antialias")
+JPEG_QUALITY = 75
+
+
+# ----------------------------------------------------------------------------------------------- weights files
+
+def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(chunk), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def download_inception(path: str | Path, checksum_path: str | Path, url: str = INCEPTION_URL,
+                       hash_prefix: str | None = INCEPTION_HASH_PREFIX) -> dict[str, Any]:
+    """Download torch-fidelity's Inception weights, verify the sha256 prefix, record the full sha256."""
+    import torch
+
+    with atomic_path(path) as tmp:
+        torch.hub.download_url_to_file(url, str(tmp), hash_prefix=hash_prefix, progress=False)
+    record = {"name": "inception", "file": str(path), "url": url, "sha256": file_sha256(path), "random": False}
+    write_json(checksum_path, record)
+    return record
+
+
+def _random_state_dict(shapes: Mapping[str, tuple[tuple[int, ...], Any]], seed: int) -> dict:
+    """Scale-preserving random weights for every tensor of the Inception state dict.
+
+    PyTorch's default init shrinks activations layer by layer (pool3 features ~1e-8 after 90 convs), which makes
+    FID numerically meaningless; He-normal convolutions with identity batch norm keep features O(1).
+    """
+    import torch
+
+    gen = torch.Generator().manual_seed(int(seed))
+    out = {}
+    for key, (shape, dtype) in shapes.items():
+        if key.endswith("num_batches_tracked"):
+            out[key] = torch.zeros(shape, dtype=dtype)
+        elif key.endswith("running_var") or (key.endswith(".weight") and len(shape) == 1):
+            out[key] = torch.ones(shape, dtype=dtype)          # BN scale and running variance
+        elif key.endswith("running_mean") or key.endswith(".bias"):
+            out[key] = torch.zeros(shape, dtype=dtype)
+        else:
+            fan_in = int(np.prod(shape[1:]))
+            out[key] = torch.randn(shape, generator=gen, dtype=dtype) * (2.0 / fan_in) ** 0.5
+    return out
+
+
+def write_random_inception(path: str | Path, checksum_path: str | Path, seed: int = 0) -> dict[str, Any]:
+    """Write random weights for torch-fidelity's InceptionV3 (same architecture and keys) for the smoke config.
+
+    The key names and shapes are read from the real class built on the meta device (no memory, no init, no download:
+    an empty state dict is "loaded" into it), so the file loads through exactly the code path the real weights use.
+    """
+    import torch
+
+    shapes = {k: (tuple(v.shape), v.dtype) for k, v in _inception_skeleton().state_dict().items()}
+    state = _random_state_dict(shapes, seed)
+    # Serialise through a buffer: torch.save names the archive after the file, which would make the sha256 depend
+    # on the (temporary) file name rather than on the weights.
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(buf.getvalue())
+    record = {"name": "inception", "file": str(path), "url": None, "sha256": file_sha256(path), "random": True,
+              "seed": int(seed)}
+    write_json(checksum_path, record)
+    return record
+
+
+def _inception_skeleton():
+    """torch-fidelity's InceptionV3 built on the meta device, weights left unloaded (only its keys/shapes are used)."""
+    import tempfile
+
+    import torch
+    from torchmetrics.image.fid import NoTrainInceptionV3
+
+    class _Skeleton(NoTrainInceptionV3):
+        def load_state_dict(self, state_dict, strict=True, assign=False):  # noqa: D401 - keep the meta tensors
+            if state_dict:
+                raise ValueError("the skeleton takes no weights")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        empty = Path(tmp) / "empty.pth"
+        torch.save({}, empty)
+        with torch.device("meta"):
+            return _Skeleton(name=INCEPTION_NAME, features_list=["2048"], feature_extractor_weights_path=str(empty))
+
+
+def load_extractor(weights_path: str | Path, feature: int = 2048, resize: str = "tf1", device: str | None = None):
+    """torchmetrics' ``NoTrainInceptionV3`` (torch-fidelity's network) with the given weights file, on ``device``
+    (default: CUDA when available)."""
+    import torch
+    from torchmetrics.image.fid import NoTrainInceptionV3
+
+    if resize not in RESIZE_MODES:
+        raise InputError(None, f"unknown resize mode {resize!r}", f"use one of {RESIZE_MODES}", "fid.resize")
+    if not Path(weights_path).is_file():
+        raise InputError(weights_path, "Inception weights file does not exist", "run rule inception_weights")
+    net = NoTrainInceptionV3(name=INCEPTION_NAME, features_list=[str(feature)],
+                             feature_extractor_weights_path=str(weights_path), antialias=(resize == "antialias"))
+    return net.to(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+
+
+# ----------------------------------------------------------------------------------------------- images
+
+def read_image_list(done_path: str | Path) -> list[tuple[str, Path]]:
+    """(id, file) pairs of an image set's ``done.json`` (``{"experiment", "images": [{"id", "file"}], "n"}``).
+
+    A relative ``file`` is taken relative to the folder of ``done.json`` unless it exists relative to the CWD.
+    """
+    done_path = Path(done_path)
+    data = read_json(done_path)
+    if not isinstance(data, dict) or not isinstance(data.get("images"), list):
+        raise InputError(done_path, "no 'images' list", "rerun the rule that writes it", "images")
+    out = []
+    for i, rec in enumerate(data["images"]):
+        if not isinstance(rec, dict) or "file" not in rec or "id" not in rec:
+            raise InputError(done_path, f"entry {i} lacks 'id' or 'file'", "rerun the rule that writes it", "images")
+        f = Path(rec["file"])
+        if not f.is_absolute() and not f.exists():
+            f = done_path.parent / f
+        out.append((str(rec["id"]), f))
+    if "n" in data and int(data["n"]) != len(out):
+        raise InputError(done_path, f"'n' is {data['n']} but {len(out)} images are listed", "rerun the rule", "n")
+    return out
+
+
+def load_uint8(path: Path, resolution: int, jpeg_quality: int | None = None) -> np.ndarray:
+    """HxWx3 uint8 RGB; optionally round-tripped through JPEG at ``jpeg_quality``."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            im = im.convert("RGB")
+            if im.size != (resolution, resolution):
+                raise InputError(path, f"image is {im.size[0]}x{im.size[1]}, expected {resolution}x{resolution}",
+                                 "regenerate the image set at the configured resolution", "fid.resolution")
+            if jpeg_quality is not None:
+                buf = io.BytesIO()
+                im.save(buf, format="JPEG", quality=int(jpeg_quality))
+                buf.seek(0)
+                im = Image.open(buf).convert("RGB")
+            return np.asarray(im, dtype=np.uint8)
+    except (FileNotFoundError, UnidentifiedImageError, OSError) as exc:
+        if isinstance(exc, InputError):
+            raise
+        raise InputError(path, f"cannot read image ({exc.__class__.__name__})", "regenerate the image") from None
+
+
+def extract_features(files: Sequence[Path], extractor, resolution: int, batch_size: int = 32,
+                     jpeg_quality: int | None = None) -> np.ndarray:
+    """(N, D) float64 features of ``files`` in order (on the extractor's device)."""
+    import torch
+    from tqdm import tqdm
+
+    device = next(extractor.parameters()).device
+    feats = []
+    with torch.inference_mode():
+        for start in tqdm(range(0, len(files), batch_size), desc="inception features", unit="batch",
+                          disable=len(files) <= batch_size):
+            batch = np.stack([load_uint8(f, resolution, jpeg_quality) for f in files[start:start + batch_size]])
+            x = torch.from_numpy(batch).permute(0, 3, 1, 2).contiguous().to(device)
+            feats.append(extractor(x).double().cpu().numpy())
+    if not feats:
+        return np.zeros((0, 0))
+    return np.concatenate(feats, axis=0)
+
+
+# ----------------------------------------------------------------------------------------------- distances
+
+def _precomputed(dim: int):
+    """Identity 'feature extractor' so torchmetrics computes FID/KID on features we extracted and cached."""
+    import torch
+
+    class Precomputed(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.num_features = dim
+
+        def forward(self, x):
+            return x
+
+    return Precomputed()
+
+
+def fid_kid(real: np.ndarray, fake: np.ndarray, kid_subsets: int = 100, kid_subset_size: int = 1000,
+            seed: int = 0) -> dict[str, float]:
+    """FID and KID (mean, std) between two feature sets with torchmetrics (see module docstring)."""
+    import warnings
+
+    import torch
+    from torchmetrics.image.fid import FrechetInceptionDistance
+    from torchmetrics.image.kid import KernelInceptionDistance
+
+    if real.shape[0] < 2 or fake.shape[0] < 2:
+        raise ValueError("FID needs at least 2 real and 2 generated images")
+    dim = real.shape[1]
+    r, f = torch.from_numpy(np.ascontiguousarray(real, np.float64)), torch.from_numpy(np.ascontiguousarray(fake, np.float64))
+    fid = FrechetInceptionDistance(feature=_precomputed(dim))
+    fid.update(r, real=True)
+    fid.update(f, real=False)
+    subset = int(min(kid_subset_size, real.shape[0], fake.shape[0]))
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*will save all extracted features.*")
+        kid = KernelInceptionDistance(feature=_precomputed(dim), subsets=int(kid_subsets), subset_size=subset)
+    kid.update(r, real=True)
+    kid.update(f, real=False)
+    # KID draws its subsets with torch's global RNG: seed it inside a forked RNG state so nothing else is disturbed.
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(seed))
+        kid_mean, kid_std = kid.compute()
+    return {"fid": float(fid.compute()), "kid_mean": float(kid_mean), "kid_std": float(kid_std),
+            "kid_subset_size": subset}
+
+
+# ----------------------------------------------------------------------------------------------- cached reference
+
+def reference_statistics(real_done: str | Path, weights_path: str | Path, out_npz: str | Path,
+                         feature: int = 2048, resize: str = "tf1", resolution: int = 512,
+                         batch_size: int = 32) -> dict[str, Any]:
+    """Extract and cache the real images' features (``.npz`` with ``features``, ``ids`` and the settings)."""
+    pairs = read_image_list(real_done)
+    if len(pairs) < 2:
+        raise InputError(real_done, f"{len(pairs)} real images; FID needs at least 2", "check the data stage", "images")
+    extractor = load_extractor(weights_path, feature, resize)
+    feats = extract_features([p for _, p in pairs], extractor, resolution, batch_size)
+    with atomic_path(out_npz) as tmp:
+        np.savez(tmp, features=feats, ids=np.array([i for i, _ in pairs]), feature=feature, resize=resize,
+                 resolution=resolution, weights_sha256=file_sha256(weights_path))
+    info = {"file": str(out_npz), "sha256": file_sha256(out_npz), "n": len(pairs)}
+    log.info("reference statistics %s: %d images, sha256 %s", out_npz, len(pairs), info["sha256"][:12])
+    return info
+
+
+def _load_reference(path: str | Path, feature: int, resize: str, resolution: int, weights_sha: str) -> np.lib.npyio.NpzFile:
+    ref = np.load(path, allow_pickle=False)
+    expect = {"feature": feature, "resize": resize, "resolution": resolution, "weights_sha256": weights_sha}
+    for key, want in expect.items():
+        got = ref[key].item()
+        if got != want:
+            raise InputError(path, f"reference statistics were computed with {key}={got!r}, not {want!r}",
+                             "delete the file and rerun rule fid_reference", key)
+    return ref
+
+
+def compute_fid(experiment_done: str | Path, reference_npz: str | Path, weights_path: str | Path,
+                out_json: str | Path, manifest: Mapping[str, Any] | None = None, experiment: str | None = None,
+                feature: int = 2048, resize: str = "tf1", resolution: int = 512, kid_subsets: int = 100,
+                kid_subset_size: int = 1000, seed: int = 0, jpeg_quality: int | None = JPEG_QUALITY,
+                batch_size: int = 32) -> dict[str, Any]:
+    """Write ``metrics/{experiment}/fid.json``: FID/KID on the images as stored and on JPEG-``jpeg_quality`` copies."""
+    weights_sha = file_sha256(weights_path)
+    ref = _load_reference(reference_npz, feature, resize, resolution, weights_sha)
+    real = ref["features"]
+    pairs = read_image_list(experiment_done)
+    if len(pairs) < 2:
+        raise InputError(experiment_done, f"{len(pairs)} images; FID needs at least 2", "generate the image set", "images")
+    if experiment is None:
+        experiment = str(read_json(experiment_done).get("experiment", Path(experiment_done).parent.name))
+    files = [p for _, p in pairs]
+    extractor = load_extractor(weights_path, feature, resize)
+    fake = extract_features(files, extractor, resolution, batch_size)
+    values = fid_kid(real, fake, kid_subsets, kid_subset_size, seed)
+    subset = values.pop("kid_subset_size")
+    if jpeg_quality is not None:
+        fake_jpeg = extract_features(files, extractor, resolution, batch_size, jpeg_quality=jpeg_quality)
+        jv = fid_kid(real, fake_jpeg, kid_subsets, kid_subset_size, seed)
+        tag = f"jpeg{int(jpeg_quality)}"
+        values.update({f"fid_{tag}": jv["fid"], f"kid_mean_{tag}": jv["kid_mean"], f"kid_std_{tag}": jv["kid_std"]})
+    real_ids = set(map(str, ref["ids"].tolist()))
+    gen_ids = {i for i, _ in pairs}
+    from importlib import metadata
+
+    result = {
+        "metric": "fid",
+        "variant": resize,
+        "experiment": experiment,
+        "values": values,
+        "n_images": len(pairs),
+        "settings": {
+            "implementation": f"torchmetrics {metadata.version('torchmetrics')} FrechetInceptionDistance/"
+                              f"KernelInceptionDistance on torch-fidelity {metadata.version('torch-fidelity')} "
+                              f"InceptionV3 ({INCEPTION_NAME})",
+            "mode": resize,
+            "feature": feature,
+            "resolution": resolution,
+            "n_generated": len(pairs),
+            "n_real": int(real.shape[0]),
+            "ids_not_in_reference": len(gen_ids - real_ids),
+            "reference_sha256": file_sha256(reference_npz),
+            "inception_sha256": weights_sha,
+            "kid_subsets": int(kid_subsets),
+            "kid_subset_size": subset,
+            "kid_seed": int(seed),
+            "jpeg_quality": jpeg_quality,
+        },
+        "manifest": dict(manifest or {}),
+    }
+    write_json(out_json, result)
+    log.info("FID %s: %.3f (N=%d vs %d real)", experiment, values["fid"], len(pairs), real.shape[0])
+    return result

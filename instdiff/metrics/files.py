@@ -1,0 +1,138 @@
+"""Metric files (``metrics/{experiment}/{metric}.json``, docs/architecture.md): one function per file kind,
+each reading the stage inputs, computing one metric and writing it atomically with the run manifest.
+
+Format: ``{"metric", "variant", "experiment", "values": {numbers only}, "n_images", "settings", "per_image",
+"manifest"}``.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from instdiff.errors import InputError
+from instdiff.io import read_json, write_json
+from instdiff.metrics import cocofiles
+
+log = logging.getLogger(__name__)
+
+
+def _write(out: str | Path, metric: str, variant: str | None, experiment: str, values: dict, n_images: int,
+           settings: dict, per_image: list | None, manifest_path: str | Path | None) -> dict:
+    doc = {
+        "metric": metric,
+        "variant": variant,
+        "experiment": experiment,
+        "values": {k: float(v) for k, v in values.items()},
+        "n_images": int(n_images),
+        "settings": settings,
+        "per_image": per_image,
+        "manifest": read_json(manifest_path) if manifest_path else None,
+    }
+    write_json(out, doc)
+    log.info("%s %s %s: %s over %d images", experiment, metric, variant or "", doc["values"], n_images)
+    return doc
+
+
+def resolve_device(device: str) -> str:
+    """``auto``: the first GPU when there is one, else the CPU."""
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda:0" if torch.cuda.is_available() else "cpu"
+
+
+def pim_seed(run_seed: int, experiment: str, mode: str) -> int:
+    """The legacy-RNG seed of the paper variant: derived from the run, fitted to numpy's 32-bit seed range."""
+    from instdiff.seeding import derive_seed
+
+    return derive_seed(run_seed, experiment, f"pim_{mode}") % 2**32
+
+
+def coco_file(annotations: str, detections: str, done: str, manifest: str | None, out: str, iou_type: str,
+              experiment: str, backend: str = "pycocotools") -> dict:
+    """``coco_bbox.json`` / ``coco_segm.json``: AP, AP50, AR on the experiment's images."""
+    from instdiff.metrics.coco_ap import coco_eval
+
+    gt = cocofiles.load_gt(annotations)
+    ids = cocofiles.evaluated_ids(done, gt)
+    results = cocofiles.load_results(detections, gt, need_masks=iou_type == "segm")
+    r = coco_eval(gt, results, iou_type, ids, backend=backend)
+    values = {"ap": r["ap"], "ap50": r["ap50"], "ar": r["ar"], **{f"stats_{k}": v for k, v in r["stats"].items()}}
+    settings = {"iou_type": iou_type, "backend": backend, "detections": str(detections),
+                "n_detections": r["n_detections"], "definition": "pycocotools stats[0], stats[1], stats[8]"}
+    return _write(out, f"coco_{iou_type}", None, experiment, values, r["n_images"], settings, None, manifest)
+
+
+def pim_file(annotations: str, detections: str, done: str, layouts: str, manifest: str | None, out: str, mode: str,
+             variant: str, experiment: str, seed: int | None = None, run_seed: int | None = None) -> dict:
+    """``pim_{mode}_{variant}.json``. The paper variant's legacy-RNG seed is ``seed``, or derived from
+    ``run_seed`` (:func:`pim_seed`) when only that is given."""
+    from instdiff.layout import read_layouts
+    from instdiff.metrics.pim import pim_corrected, pim_paper
+
+    if variant == "paper" and seed is None and run_seed is not None:
+        seed = pim_seed(run_seed, experiment, mode)
+    if variant != "paper":
+        seed = None  # the corrected variant draws nothing
+    gt = cocofiles.load_gt(annotations)
+    ids = cocofiles.evaluated_ids(done, gt)
+    results = cocofiles.load_results(detections, gt, need_masks=True)
+    if variant == "paper":
+        r = pim_paper(gt, results, mode, seed=seed, image_ids=ids, results_path=detections)
+    elif variant == "corrected":
+        r = pim_corrected(gt, results, read_layouts(layouts), mode, image_ids=ids, results_path=detections,
+                          layouts_path=layouts)
+    else:
+        raise InputError(None, f"unknown PiM variant {variant!r}", "use paper or corrected", "variant")
+    per_image = r.pop("per_image")
+    values = {k: v for k, v in r.items()}
+    settings = {"mode": mode, "variant": variant, "seed": seed, "detections": str(detections),
+                "matching": "greedy, class-agnostic, mask IoU >= 0", "n_points": 20 if mode == "scribble" else 1}
+    return _write(out, f"pim_{mode}", variant, experiment, values, values["n_images"], settings, per_image, manifest)
+
+
+def attribute_kind(attributes: list[str], experiment: str) -> str:
+    """Which attribute list is scored: the phrase's first word is the texture when both prefixes are set."""
+    if "textures" in attributes:
+        return "textures"
+    if "colors" in attributes:
+        return "colors"
+    raise InputError(None, f"experiment {experiment!r} has no attribute prefixes but asks for the attribute metric",
+                     "set experiments.<name>.attributes to [colors] or [textures]", f"experiments.{experiment}.attributes")
+
+
+def attribute_file(annotations: str, layouts: str, done: str, clip_model: str, manifest: str | None, out: str,
+                   attribute: str, experiment: str, variant: str = "gt", detections: str | None = None,
+                   iou_threshold: float = 0.5, device: str = "auto", encoder=None) -> dict:
+    """``attribute_gt.json`` / ``attribute_detected.json``. ``encoder`` overrides the CLIP model (tests)."""
+    from instdiff import clip_models
+    from instdiff.layout import read_layouts
+    from instdiff.metrics.attribute import items_from_layouts, items_with_detections, score_items
+
+    gt = cocofiles.load_gt(annotations)
+    done_images = cocofiles.read_done(done)
+    files = {str(img["id"]): img["file"] for img in done_images}
+    items = items_from_layouts(read_layouts(layouts), files)
+    if variant == "detected":
+        if detections is None:
+            raise InputError(None, "the detected variant needs a detections file", "pass detections", "detections")
+        results = cocofiles.load_results(detections, gt)
+        sizes = {i: (int(gt.imgs[i]["width"]), int(gt.imgs[i]["height"])) for i in gt.imgs}
+        for it in items:
+            if it.image_id not in sizes:
+                raise InputError(layouts, f"image {it.image_id!r} is not in {annotations}", "use matching files", "image_id")
+        items = items_with_detections(items, cocofiles.results_by_image(results), sizes, iou_threshold)
+    elif variant != "gt":
+        raise InputError(None, f"unknown attribute variant {variant!r}", "use gt or detected", "variant")
+    enc = encoder if encoder is not None else clip_models.encoder(clip_model, resolve_device(device))
+    r = score_items(items, Path(done).parent, attribute, enc, source=layouts)
+    per_image = r.pop("per_image")
+    values = {"accuracy": r["accuracy"], "clip_local": r["clip_local"], "n_instances": r["n_instances"],
+              "n_skipped_empty_crops": r["n_skipped_empty_crops"], "n_unmatched": r["n_unmatched"]}
+    settings = {"attribute": attribute, "variant": variant, "clip_model": str(clip_model),
+                "prompt": "a {attr} object", "detections": None if detections is None else str(detections),
+                "iou_threshold": iou_threshold if variant == "detected" else None}
+    return _write(out, "attribute", variant, experiment, values, r["n_images"], settings, per_image, manifest)

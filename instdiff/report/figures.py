@@ -1,0 +1,255 @@
+"""Report figures (matplotlib, PNG and PDF): metrics vs paper with CIs, per-category AP, PiM distributions,
+qualitative grids and FID vs image format.
+
+A figure whose inputs are missing is still drawn, with the text of what to run, so the report never shows an empty
+frame pretending to be a result.
+
+Inputs beyond the table contract: a COCO metric file may carry ``per_category``: a list of
+``{"id": <91-id>, "name": str, "ap": fraction or null}`` (pycocotools ``eval["precision"]`` averaged over IoU
+thresholds and recall for area "all", maxDets 100; -1 / no GT -> null), or a mapping name -> ap.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from instdiff.errors import InputError
+from instdiff.io import atomic_path, read_json
+from instdiff.report.tables import (TABLES, Context, build_table, experiments_by_format, metric_path,
+                                    read_metric_file)
+from instdiff.report.paper import load_paper_results
+from instdiff.seeding import derive_seed
+from instdiff.stats import per_image_values
+
+log = logging.getLogger(__name__)
+
+
+def _mpl():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_figure(fig, outputs: Iterable[str | Path]) -> None:
+    """Write ``fig`` to every output (format from the suffix), atomically, then close it."""
+    plt = _mpl()
+    for out in outputs:
+        with atomic_path(out) as tmp:
+            fig.savefig(tmp, format=Path(out).suffix.lstrip("."), dpi=110, bbox_inches="tight",
+                        metadata={"CreationDate": None} if str(out).endswith(".pdf") else None)
+    plt.close(fig)
+
+
+def _message(ax, text: str) -> None:
+    ax.axis("off")
+    ax.text(0.5, 0.5, text, ha="center", va="center", wrap=True, fontsize=9, transform=ax.transAxes)
+
+
+# ----------------------------------------------------------------------------------------------- metrics vs paper
+
+def metrics_vs_paper(config: Mapping[str, Any], metrics_dir: str | Path, paper_results: str | Path,
+                     outputs: Sequence[str | Path], tables: Sequence[str] = ("table1", "table2", "table3", "table4")):
+    """Grouped bars per table: InstanceDiffusion (paper) vs ours, with our 95% CI as error bars."""
+    plt = _mpl()
+    paper = load_paper_results(paper_results)
+    fig, axes = plt.subplots(1, len(tables), figsize=(4.2 * len(tables), 3.6), squeeze=False)
+    for ax, name in zip(axes[0], tables):
+        ctx = Context(Path(metrics_dir), experiments_by_format(config), paper)
+        table = build_table(TABLES[name], ctx)
+        paper_row = next((r for r in table.rows if r.kind == "paper" and r.label.startswith("InstanceDiffusion (")
+                          and "hybrid" not in r.label), None)
+        ours_row = next((r for r in table.rows if r.kind == "ours"), None)
+        cols = [c for c in table.columns if ours_row and ours_row.cells[c.id].status == "ok"]
+        if not cols:
+            missing = sorted({n for n in table.footnotes})
+            _message(ax, f"{name}: no metric files yet.\n" + ("\n".join(missing[:2]) if missing else ""))
+            ax.set_title(TABLES[name].title.split(":")[0], fontsize=9)
+            continue
+        x = np.arange(len(cols))
+        pv = [paper_row.cells[c.id].value if paper_row and paper_row.cells[c.id].status == "ok" else np.nan for c in cols]
+        ov = [ours_row.cells[c.id].value for c in cols]
+        err = np.array([[o - (ours_row.cells[c.id].low if ours_row.cells[c.id].low is not None else o),
+                         (ours_row.cells[c.id].high if ours_row.cells[c.id].high is not None else o) - o]
+                        for c, o in zip(cols, ov)]).T
+        ax.bar(x - 0.2, pv, 0.4, label="paper", color="#999999")
+        ax.bar(x + 0.2, ov, 0.4, yerr=err, capsize=3, label="ours", color="#3070b0")
+        ax.set_xticks(x, [c.label for c in cols], rotation=30, ha="right", fontsize=8)
+        ax.set_title(TABLES[name].title.split(":")[0], fontsize=9)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    save_figure(fig, outputs)
+
+
+# ----------------------------------------------------------------------------------------------- per-category AP
+
+def _per_category(data: Mapping[str, Any]) -> list[tuple[str, float]]:
+    pc = data.get("per_category")
+    if isinstance(pc, Mapping):
+        items = [(str(k), v) for k, v in pc.items()]
+    elif isinstance(pc, list):
+        items = [(str(r.get("name", r.get("id"))), r.get("ap")) for r in pc if isinstance(r, Mapping)]
+    else:
+        return []
+    return [(n, float(v)) for n, v in items if isinstance(v, (int, float)) and math.isfinite(v) and v >= 0]
+
+
+def per_category_ap(files: Sequence[str | Path], outputs: Sequence[str | Path], top: int = 80) -> None:
+    """Horizontal bars of per-category AP (percent) for every COCO metric file that has ``per_category``."""
+    plt = _mpl()
+    series = []
+    for f in files:
+        f = Path(f)
+        if f.is_file():
+            data = read_metric_file(f)
+            cats = _per_category(data)
+            if cats:
+                series.append((f"{data.get('experiment', f.parent.name)} / {f.stem}", sorted(cats, key=lambda t: t[1])[-top:]))
+    if not series:
+        fig, ax = plt.subplots(figsize=(6, 2))
+        _message(ax, "No per-category AP: the COCO metric files have no 'per_category' key "
+                     "(run the coco_bbox / coco_segm metric rules of a version that writes it).")
+        save_figure(fig, outputs)
+        return
+    height = max(3.0, 0.12 * max(len(c) for _, c in series) + 1)
+    fig, axes = plt.subplots(1, len(series), figsize=(4.0 * len(series), height), squeeze=False)
+    for ax, (title, cats) in zip(axes[0], series):
+        ax.barh([n for n, _ in cats], [100 * v for _, v in cats], color="#3070b0")
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("AP (%)")
+        ax.tick_params(axis="y", labelsize=6)
+    fig.tight_layout()
+    save_figure(fig, outputs)
+
+
+# ----------------------------------------------------------------------------------------------- PiM distributions
+
+def pim_distributions(files: Sequence[str | Path], outputs: Sequence[str | Path], paper_results: str | Path | None = None):
+    """Histogram of per-image PiM (percent) per PiM metric file, with the paper's mean as a line."""
+    plt = _mpl()
+    paper = load_paper_results(paper_results) if paper_results else None
+    panels = []
+    for f in files:
+        f = Path(f)
+        if not f.is_file():
+            panels.append((f"{f.parent.name}/{f.stem}", None, f"missing: run `snakemake --cores 1 {f}`"))
+            continue
+        data = read_metric_file(f)
+        vals = per_image_values(data.get("per_image"), "pim")
+        panels.append((f"{f.parent.name}/{f.stem}", [100 * v for v in vals] if vals else None,
+                       None if vals else f"{f}: no per_image PiM values"))
+    if not panels:
+        panels.append(("PiM", None, "no PiM metric files are configured"))
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 3.0), squeeze=False)
+    for ax, (title, vals, msg) in zip(axes[0], panels):
+        if vals is None:
+            _message(ax, msg)
+        else:
+            ax.hist(vals, bins=np.linspace(0, 100, 21), color="#3070b0")
+            ax.axvline(float(np.mean(vals)), color="k", lw=1, label=f"ours {np.mean(vals):.1f}")
+            fmt = "point" if "point" in title else "scribble"
+            if paper and "instancediffusion" in paper.methods and f"{fmt}.pim" in paper.methods["instancediffusion"].values:
+                ax.axvline(paper.methods["instancediffusion"].values[f"{fmt}.pim"], color="r", ls="--", lw=1, label="paper")
+            ax.set_xlabel("PiM per image (%)")
+            ax.legend(fontsize=7)
+        ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    save_figure(fig, outputs)
+
+
+# ----------------------------------------------------------------------------------------------- FID vs format
+
+def fid_vs_format(files: Sequence[str | Path], outputs: Sequence[str | Path]) -> None:
+    """FID of each experiment on the images as stored (PNG) and on JPEG-75 copies."""
+    plt = _mpl()
+    rows = []
+    for f in files:
+        f = Path(f)
+        if f.is_file():
+            v = read_metric_file(f)["values"]
+            rows.append((f.parent.name, v.get("fid"), v.get("fid_jpeg75")))
+    fig, ax = plt.subplots(figsize=(max(4, 1.2 * len(rows) + 2), 3.2))
+    if not rows:
+        _message(ax, "No FID files: run `snakemake --cores 1 fid_table` (rules fid_reference and fid).")
+    else:
+        x = np.arange(len(rows))
+        ax.bar(x - 0.2, [r[1] if r[1] is not None else np.nan for r in rows], 0.4, label="PNG (as stored)")
+        ax.bar(x + 0.2, [r[2] if r[2] is not None else np.nan for r in rows], 0.4, label="JPEG-75 copies")
+        ax.set_xticks(x, [r[0] for r in rows])
+        ax.set_ylabel("FID (lower is better)")
+        ax.legend(fontsize=8)
+    save_figure(fig, outputs)
+
+
+# ----------------------------------------------------------------------------------------------- qualitative grid
+
+def sample_ids(ids: Sequence[str], k: int, run_seed: int, experiment: str) -> list[str]:
+    """``k`` ids chosen without replacement by a generator seeded from (run seed, experiment, 'qualitative')."""
+    ids = sorted(ids)
+    if len(ids) <= k:
+        return ids
+    rng = np.random.default_rng(derive_seed(run_seed, experiment, "qualitative"))
+    return sorted(ids[i] for i in rng.choice(len(ids), size=k, replace=False))
+
+
+def _draw_layout(ax, layout) -> None:
+    """Instances on a white canvas: polygon (mask outline, if any), box, point, scribble, phrase."""
+    from matplotlib.patches import Polygon, Rectangle
+
+    w, h = layout.width, layout.height
+    ax.imshow(np.ones((h, w, 3)))
+    colors = [f"C{i % 10}" for i in range(len(layout.instances))]
+    for inst, c in zip(layout.instances, colors):
+        if inst.polygon:
+            ax.add_patch(Polygon([(x * w, y * h) for x, y in inst.polygon], closed=True, fill=False, ec=c, lw=0.8,
+                                 ls="--"))
+        x0, y0, x1, y1 = inst.box
+        ax.add_patch(Rectangle((x0 * w, y0 * h), (x1 - x0) * w, (y1 - y0) * h, fill=False, ec=c, lw=1))
+        if inst.point:
+            ax.plot(inst.point[0] * w, inst.point[1] * h, "o", color=c, ms=3)
+        if inst.scribble:
+            ax.plot([p[0] * w for p in inst.scribble], [p[1] * h for p in inst.scribble], ".", color=c, ms=2)
+        ax.text(x0 * w + 2, y0 * h + 10, inst.phrase[:20], color=c, fontsize=5)
+
+
+def qualitative_grid(layouts_path: str | Path, generated_done: str | Path, real_done: str | Path,
+                     outputs: Sequence[str | Path], experiment: str, run_seed: int, k: int = 4) -> list[str]:
+    """Rows of (layout overlay | generated | real) for ``k`` seeded-sampled images of ``experiment``."""
+    from PIL import Image
+
+    from instdiff.layout import read_layouts
+    from instdiff.metrics.fid import read_image_list
+
+    plt = _mpl()
+    layouts = {lay.id: lay for lay in read_layouts(layouts_path)}
+    gen = dict(read_image_list(generated_done))
+    real = dict(read_image_list(real_done))
+    common = [i for i in gen if i in layouts]
+    if not common:
+        raise InputError(generated_done, "no generated image has a layout of the same id",
+                         f"regenerate the image set from {layouts_path}", "images")
+    chosen = sample_ids(common, k, run_seed, experiment)
+    fig, axes = plt.subplots(len(chosen), 3, figsize=(7.5, 2.6 * len(chosen)), squeeze=False)
+    for row, image_id in zip(axes, chosen):
+        _draw_layout(row[0], layouts[image_id])
+        row[1].imshow(Image.open(gen[image_id]).convert("RGB"))
+        if image_id in real:
+            row[2].imshow(Image.open(real[image_id]).convert("RGB"))
+        else:
+            _message(row[2], "no real image with this id")
+        for ax, title in zip(row, ("layout", "generated", "real")):
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.set_title(f"{title} {image_id}" if title == "layout" else title, fontsize=8)
+        row[0].set_xlabel(layouts[image_id].caption[:70], fontsize=6)
+    fig.suptitle(f"{experiment}: layout | generated | real", fontsize=10)
+    fig.tight_layout()
+    save_figure(fig, outputs)
+    return chosen

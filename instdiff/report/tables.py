@@ -1,0 +1,514 @@
+"""The paper's tables rebuilt from metric files: published numbers, the student reproduction, ours and the delta.
+
+Metric files (``metrics/{experiment}/{stem}.json``, docs/architecture.md) hold ``values`` as fractions for
+``ap``/``ap50``/``ar``/``pim``/``accuracy`` (what pycocotools and the PiM/attribute code compute), cosines for
+``clip_local`` and raw distances for ``fid``/``kid_*``; tables print the paper's units (percent for the fractions).
+Optional ``per_image`` records (``[{"image_id": ..., "<value key>": x}, ...]``) give bootstrap 95% CIs.
+
+A cell is never a blank standing for a number: it is a value, "–" (not reported / not applicable, said in the
+legend) or "missing" with a footnote naming the file and the command that makes it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import math
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+from instdiff.errors import InputError
+from instdiff.io import read_json, write_text
+from instdiff.provenance import manifest_summary
+from instdiff.report.paper import PaperResults, load_paper_results
+from instdiff.stats import Interval, bootstrap_mean_ci, per_image_values, seeds_mean_ci
+
+log = logging.getLogger(__name__)
+
+FRACTION_KEYS = {"ap", "ap50", "ar", "pim", "accuracy"}
+NOT_REPORTED = "–"
+MISSING = "missing"
+
+
+# ----------------------------------------------------------------------------------------------- specs
+
+@dataclass(frozen=True)
+class Column:
+    """One measure of a table: paper id ``<format>.<key>`` and where our value comes from."""
+
+    id: str                      # measure id in paper_results.yaml, e.g. "box.ap"
+    label: str                   # header text
+    stem: str | None             # metric file stem for our value (None: no implementation exists)
+    key: str                     # key in the metric file's ``values``
+    decimals: int = 1
+    lower_is_better: bool = False
+
+    @property
+    def format(self) -> str:
+        return self.id.split(".", 1)[0]
+
+    @property
+    def scale(self) -> float:
+        return 100.0 if self.key in FRACTION_KEYS else 1.0
+
+
+@dataclass(frozen=True)
+class OursRow:
+    """A row of our numbers: ``stems`` replaces a column's stem (variant rows), ``experiment`` forces one."""
+
+    label: str
+    stems: dict[str, str] = field(default_factory=dict)     # column id -> metric stem
+    keys: dict[str, str] = field(default_factory=dict)      # column id -> value key
+    experiment: str | None = None                            # a format whose experiments to use ("real")
+    paper_method: str | None = None                          # delta against this paper method
+    columns: tuple[str, ...] | None = None                   # only these columns (others "–")
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    title: str
+    columns: tuple[Column, ...]
+    ours: tuple[OursRow, ...]
+    paper_methods: tuple[str, ...]                           # published rows, in order
+    reproduction: str | None = "reproduction"
+    upper_bound_method: str | None = "upper_bound"
+
+    def metric_stems(self) -> set[str]:
+        stems = {c.stem for c in self.columns if c.stem}
+        for row in self.ours:
+            stems |= set(row.stems.values())
+        return stems
+
+
+def _pim(fmt: str, label: str, variant: str) -> Column:
+    return Column(f"{fmt}.pim", label, f"pim_{'point' if fmt == 'point' else 'scribble'}_{variant}", "pim", 2)
+
+
+ID = "instancediffusion"
+TABLES: dict[str, TableSpec] = {
+    "table1": TableSpec(
+        "table1", "Table 1 (boxes): box inputs, YOLOv8m box AP / AP50 / AR and FID on COCO val2017",
+        (Column("box.ap", "AP^box", "coco_bbox", "ap"), Column("box.ap50", "AP50^box", "coco_bbox", "ap50"),
+         Column("box.ar", "AR^box", "coco_bbox", "ar"), Column("box.fid", "FID (box)", "fid", "fid", 2, True)),
+        (OursRow("InstanceDiffusion (ours)", paper_method=ID),
+         OursRow("Upper bound, real images (ours)", experiment="real", paper_method="upper_bound",
+                 columns=("box.ap", "box.ap50", "box.ar"))),
+        ("upper_bound", "gligen", "gligen_star", ID, "instancediffusion_hybrid"),
+    ),
+    "table2": TableSpec(
+        "table2", "Table 2 (masks): mask inputs, YOLOv8m-seg mask AP / AP50 / AR, mask IoU and FID on COCO val2017",
+        (Column("mask.iou", "IoU", None, "iou"), Column("mask.iou_b", "IoU (2nd)", None, "iou_b"),
+         Column("mask.ap", "AP^mask", "coco_segm", "ap"), Column("mask.ap50", "AP50^mask", "coco_segm", "ap50"),
+         Column("mask.ar", "AR^mask", "coco_segm", "ar"), Column("mask.fid", "FID (mask)", "fid", "fid", 2, True)),
+        (OursRow("InstanceDiffusion (ours)", paper_method=ID),
+         OursRow("Upper bound, real images (ours)", experiment="real", paper_method="upper_bound",
+                 columns=("mask.ap", "mask.ap50", "mask.ar"))),
+        ("upper_bound", "controlnet", "densediffusion", "spatext", ID),
+    ),
+    "table3": TableSpec(
+        "table3", "Table 3 (PiM): point and scribble inputs, points-in-mask (PiM) and FID",
+        (_pim("point", "PiM (points)", "paper"), Column("point.fid", "FID (points)", "fid", "fid", 2, True),
+         _pim("scribble", "PiM (scribbles)", "paper"), Column("scribble.fid", "FID (scribbles)", "fid", "fid", 2, True)),
+        (OursRow("InstanceDiffusion (ours, PiM as in eval_pim.py)", paper_method=ID),
+         OursRow("InstanceDiffusion (ours, PiM corrected)", paper_method=ID,
+                 stems={"point.pim": "pim_point_corrected", "scribble.pim": "pim_scribble_corrected"},
+                 columns=("point.pim", "scribble.pim")),
+         OursRow("Real images (ours, PiM as in eval_pim.py)", experiment="real", columns=("point.pim", "scribble.pim")),
+         OursRow("Real images (ours, PiM corrected)", experiment="real", columns=("point.pim", "scribble.pim"),
+                 stems={"point.pim": "pim_point_corrected", "scribble.pim": "pim_scribble_corrected"})),
+        ("gligen_star", ID, "instancediffusion_hybrid"),
+        upper_bound_method=None,
+    ),
+    "table4": TableSpec(
+        "table4", "Table 4 (attribute binding): colour and texture accuracy and CLIP_local on instance crops",
+        (Column("colors.accuracy", "Acc_color", "attribute_gt", "accuracy"),
+         Column("colors.clip_local", "CLIP_local (color)", "attribute_gt", "clip_local", 3),
+         Column("textures.accuracy", "Acc_texture", "attribute_gt", "accuracy"),
+         Column("textures.clip_local", "CLIP_local (texture)", "attribute_gt", "clip_local", 3)),
+        (OursRow("InstanceDiffusion (ours, GT-box crops as in the paper)", paper_method="instancediffusion_attributes"),
+         OursRow("InstanceDiffusion (ours, detected-box crops, corrected)", paper_method="instancediffusion_attributes",
+                 stems={c: "attribute_detected" for c in ("colors.accuracy", "colors.clip_local",
+                                                          "textures.accuracy", "textures.clip_local")})),
+        ("instancediffusion_attributes",),
+        upper_bound_method=None,
+    ),
+    "fid": TableSpec(
+        "fid", "FID and KID per input format (generated vs real val2017 at 512x512; PNG as stored and JPEG-75 copies)",
+        tuple(Column(f"{f}.fid", f"FID ({f})", "fid", "fid", 2, True) for f in ("box", "mask", "point", "scribble")),
+        (OursRow("InstanceDiffusion (ours, PNG)", paper_method=ID),
+         OursRow("InstanceDiffusion (ours, JPEG-75 copies)", paper_method=ID,
+                 keys={f"{f}.fid": "fid_jpeg75" for f in ("box", "mask", "point", "scribble")}),
+         OursRow("KID x 1000 (ours, PNG)", keys={f"{f}.fid": "kid_mean" for f in ("box", "mask", "point", "scribble")}),
+         OursRow("KID x 1000 (ours, JPEG-75 copies)",
+                 keys={f"{f}.fid": "kid_mean_jpeg75" for f in ("box", "mask", "point", "scribble")})),
+        ("gligen", "gligen_star", ID, "instancediffusion_hybrid"),
+        reproduction=None, upper_bound_method=None,
+    ),
+}
+# File stems under tables/ (and the rule names table_<key>; targets table1..table4, fid_table).
+TABLE_FILES = {"table1": "table1_boxes", "table2": "table2_masks", "table3": "table3_pim",
+               "table4": "table4_attribute_binding", "fid": "fid_by_format"}
+TABLE_STEMS = {name: sorted(spec.metric_stems()) for name, spec in TABLES.items()}
+
+
+# ----------------------------------------------------------------------------------------------- cells and rows
+
+@dataclass(frozen=True)
+class Cell:
+    value: float | None = None
+    low: float | None = None
+    high: float | None = None
+    status: str = "ok"              # ok | not_reported | missing | not_implemented
+    uncertain: bool = False
+    note: int | None = None         # footnote number for missing inputs
+    n: int | None = None
+
+    def text(self, decimals: int) -> str:
+        if self.status == "missing":
+            return f"{MISSING} [{self.note}]"
+        if self.status != "ok" or self.value is None:
+            return NOT_REPORTED
+        s = f"{self.value:.{decimals}f}"
+        if self.low is not None and self.high is not None:
+            s += f" [{self.low:.{decimals}f}, {self.high:.{decimals}f}]"
+        if self.uncertain:
+            s += " (?)"
+        return s
+
+
+@dataclass
+class Row:
+    label: str
+    kind: str                       # paper | reproduction | ours | delta
+    cells: dict[str, Cell]
+    source: str = ""
+
+
+@dataclass
+class Table:
+    spec: TableSpec
+    rows: list[Row]
+    footnotes: list[str]
+    footer: list[str]
+
+    @property
+    def columns(self) -> tuple[Column, ...]:
+        return self.spec.columns
+
+
+# ----------------------------------------------------------------------------------------------- building
+
+@dataclass
+class Context:
+    """Where metric files are and which experiments feed each input format."""
+
+    metrics_dir: Path
+    experiments: dict[str, list[str]]                 # format (box, mask, ..., real) -> experiment names
+    paper: PaperResults
+    manifest_path: Path | None = None
+    bootstrap: dict[str, Any] = field(default_factory=dict)
+    kid_scale: float = 1000.0
+    experiment_metrics: dict[str, list[str]] | None = None   # experiment -> metric ids of the config (None: no check)
+    _footnotes: list[str] = field(default_factory=list)
+    _manifests: dict[str, dict] = field(default_factory=dict)
+    _n_images: dict[str, int] = field(default_factory=dict)
+
+    def footnote(self, text: str) -> int:
+        if text not in self._footnotes:
+            self._footnotes.append(text)
+        return self._footnotes.index(text) + 1
+
+
+def stem_metric_id(stem: str) -> str:
+    """The config metric id that produces a metric file stem (docs/architecture.md)."""
+    for prefix in ("pim_point", "pim_scribble", "attribute"):
+        if stem.startswith(prefix):
+            return prefix
+    return stem
+
+
+def metric_path(metrics_dir: Path, experiment: str, stem: str) -> Path:
+    return Path(metrics_dir) / experiment / f"{stem}.json"
+
+
+def read_metric_file(path: Path) -> dict:
+    data = read_json(path)
+    if not isinstance(data, dict) or not isinstance(data.get("values"), dict):
+        raise InputError(path, "no 'values' object", "rerun the metric rule that writes it", "values")
+    return data
+
+
+def _our_cell(ctx: Context, col: Column, row: OursRow) -> Cell:
+    stem = row.stems.get(col.id, col.stem)
+    key = row.keys.get(col.id, col.key)
+    if stem is None:
+        return Cell(status="not_implemented", note=ctx.footnote(
+            f"{col.label}: the paper's number has no published definition or code; not computed"))
+    experiments = ctx.experiments.get(row.experiment or col.format, [])
+    if not experiments:
+        fmt = row.experiment or col.format
+        return Cell(status="missing", note=ctx.footnote(
+            f"no experiment for '{fmt}' with the metric that writes {stem}.json is configured: add it under "
+            f"'experiments' in the config (see config/config.yaml), then run the rule that writes metrics/{fmt}/{stem}.json"))
+    if ctx.experiment_metrics is not None:
+        metric_id = stem_metric_id(stem)
+        for exp in experiments:
+            if metric_id not in ctx.experiment_metrics.get(exp, []):
+                return Cell(status="missing", note=ctx.footnote(
+                    f"experiment '{exp}' does not list metric '{metric_id}' in the config: add it to "
+                    f"experiments.{exp}.metrics, then run `snakemake --cores 1 {metric_path(ctx.metrics_dir, exp, stem)}`"))
+    scale = ctx.kid_scale if key.startswith("kid_") else (100.0 if key in FRACTION_KEYS else 1.0)
+    values, per_image, n_images = [], None, None
+    for exp in experiments:
+        path = metric_path(ctx.metrics_dir, exp, stem)
+        if not path.is_file():
+            return Cell(status="missing", note=ctx.footnote(
+                f"{path} does not exist: run `snakemake --cores 1 {path}` (the metric rule for {stem}.json)"))
+        data = read_metric_file(path)
+        if key not in data["values"]:
+            raise InputError(path, f"'values' has no {key!r}", "rerun the metric rule (or fix the key)", f"values.{key}")
+        v = data["values"][key]
+        if v is None or not isinstance(v, (int, float)) or not math.isfinite(float(v)):
+            return Cell(status="missing", note=ctx.footnote(f"{path}: value {key!r} is {v!r}; see the rule's log"))
+        values.append(float(v) * scale)
+        per_image, n_images = data.get("per_image"), data.get("n_images")
+        if isinstance(data.get("manifest"), dict) and data["manifest"]:
+            ctx._manifests[str(path)] = data["manifest"]
+        if n_images is not None:
+            ctx._n_images[f"{exp}/{stem}"] = int(n_images)
+    if len(values) > 1:                                         # several generation seeds
+        iv = seeds_mean_ci(values)
+        return Cell(iv.value, iv.low, iv.high, n=iv.n)
+    pv = per_image_values(per_image, key)
+    if len(pv) >= 2:
+        iv = bootstrap_mean_ci(pv, **ctx.bootstrap)
+        # The file's value is the authoritative mean; the bootstrap only supplies the interval (scaled).
+        return Cell(values[0], iv.low * scale, iv.high * scale, n=n_images)
+    return Cell(values[0], n=n_images)
+
+
+def _paper_row(ctx: Context, spec: TableSpec, method_id: str, kind: str = "paper", suffix: str = " (paper)") -> Row | None:
+    m = ctx.paper.methods.get(method_id)
+    if m is None or not any(c.id in m.values for c in spec.columns):
+        return None
+    cells = {c.id: (Cell(m.values[c.id], uncertain=c.id in m.uncertain) if c.id in m.values
+                    else Cell(status="not_reported")) for c in spec.columns}
+    return Row(m.label + suffix, kind, cells, source=m.source)
+
+
+def _delta_row(spec: TableSpec, ours: Row, paper_cells: Mapping[str, float], label: str) -> Row:
+    cells = {}
+    for c in spec.columns:
+        o, p = ours.cells[c.id], paper_cells.get(c.id)
+        if o.status == "ok" and o.value is not None and p is not None:
+            lo = None if o.low is None else o.low - p
+            hi = None if o.high is None else o.high - p
+            cells[c.id] = Cell(o.value - p, lo, hi)
+        elif o.status == "missing":
+            cells[c.id] = replace(o)
+        else:
+            cells[c.id] = Cell(status="not_reported")
+    return Row(label, "delta", cells)
+
+
+def build_table(spec: TableSpec, ctx: Context) -> Table:
+    """Rows: published methods, the student reproduction, ours (+ delta vs the paper), variants, upper bound."""
+    ctx._footnotes.clear()
+    rows: list[Row] = []
+    for mid in spec.paper_methods:
+        r = _paper_row(ctx, spec, mid)
+        if r:
+            rows.append(r)
+    if spec.reproduction:
+        r = _paper_row(ctx, spec, spec.reproduction, kind="reproduction", suffix="")
+        if r:
+            rows.append(r)
+    for orow in spec.ours:
+        cols = orow.columns or tuple(c.id for c in spec.columns)
+        cells = {c.id: (_our_cell(ctx, c, orow) if c.id in cols else Cell(status="not_reported")) for c in spec.columns}
+        kind = "upper bound" if orow.experiment == "real" else "ours"
+        ours = Row(orow.label, kind, cells, source="this run")
+        rows.append(ours)
+        if orow.paper_method and orow.paper_method in ctx.paper.methods:
+            pm = ctx.paper.methods[orow.paper_method]
+            paper_cells = {k: v for k, v in pm.values.items() if k in cols}
+            if paper_cells:
+                rows.append(_delta_row(spec, ours, paper_cells, f"Δ ours − paper: {orow.label}"))
+    footer = _footer(spec, ctx)
+    return Table(spec, rows, list(ctx._footnotes), footer)
+
+
+def _footer(spec: TableSpec, ctx: Context) -> list[str]:
+    lines = []
+    manifest = None
+    if ctx.manifest_path is not None and Path(ctx.manifest_path).is_file():
+        manifest = read_json(ctx.manifest_path)
+        lines.append(f"Run manifest: {ctx.manifest_path}. {manifest_summary(manifest)}")
+    elif ctx._manifests:
+        manifest = next(iter(ctx._manifests.values()))
+        lines.append(f"Run manifest (embedded in the metric files): {manifest_summary(manifest)}")
+    else:
+        where = ctx.manifest_path or "results/{run}/manifest.json"
+        lines.append(f"Run manifest: {where} not found: run `snakemake --cores 1 {where}` (rule manifest)")
+    hashes = {m.get("config_sha256") for m in ctx._manifests.values()}
+    if manifest is not None:
+        hashes.add(manifest.get("config_sha256"))
+    if len(hashes - {None}) > 1:
+        lines.append("WARNING: the metric files come from different configs (config sha256: "
+                     + ", ".join(sorted(h[:12] for h in hashes if h)) + ")")
+    if ctx._n_images:
+        lines.append("N images: " + ", ".join(f"{k} {v}" for k, v in sorted(ctx._n_images.items())))
+    kid = " KID is shown x 1000." if spec.name == "fid" else ""
+    lines.append("Units: AP, AP50, AR, IoU, PiM and accuracy in percent; CLIP_local is a cosine; FID lower is better."
+                 + kid + " Brackets: bootstrap 95% CI over images (or t-interval across seeds).")
+    lines.append(f"Legend: {NOT_REPORTED} not reported / not applicable; (?) published value the references flag as "
+                 f"uncertain (see {ctx.paper.path}); Δ = ours − paper.")
+    srcs = sorted({ctx.paper.methods[m].source for m in (*spec.paper_methods, spec.reproduction or "")
+                   if m in ctx.paper.methods})
+    for s in srcs:
+        lines.append(f"Source [{s}]: {ctx.paper.sources[s].get('citation', '')}")
+    return lines
+
+
+# ----------------------------------------------------------------------------------------------- rendering
+
+def _texts(table: Table) -> list[list[str]]:
+    return [[row.label] + [row.cells[c.id].text(c.decimals) for c in table.columns] for row in table.rows]
+
+
+def to_markdown(table: Table) -> str:
+    head = ["Method"] + [c.label for c in table.columns]
+    out = [f"## {table.spec.title}", "", "| " + " | ".join(head) + " |", "|" + "|".join(["---"] * len(head)) + "|"]
+    for cells in _texts(table):
+        out.append("| " + " | ".join(cells) + " |")
+    out.append("")
+    for i, note in enumerate(table.footnotes, 1):
+        out.append(f"[{i}] {note}  ")
+    if table.footnotes:
+        out.append("")
+    out.extend(f"{line}  " for line in table.footer)
+    return "\n".join(out).rstrip() + "\n"
+
+
+def to_csv(table: Table) -> str:
+    """Long format, one row per (row, column): value and CI as numbers, status says why a value is absent."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["table", "row", "kind", "measure", "label", "value", "ci_low", "ci_high", "status", "uncertain",
+                "n_images", "source", "note"])
+    for row in table.rows:
+        for c in table.columns:
+            cell = row.cells[c.id]
+            num = (lambda v: "" if v is None else repr(round(v, 6)))
+            note = table.footnotes[cell.note - 1] if cell.note else ""
+            w.writerow([table.spec.name, row.label, row.kind, c.id, c.label, num(cell.value) if cell.status == "ok" else "",
+                        num(cell.low), num(cell.high), cell.status, int(cell.uncertain), cell.n or "", row.source, note])
+    return buf.getvalue()
+
+
+_TEX_ESC = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}",
+            "^": r"\textasciicircum{}", "\\": r"\textbackslash{}", "Δ": r"$\Delta$", "−": "$-$", "–": "--"}
+
+
+def _tex(s: str) -> str:
+    return "".join(_TEX_ESC.get(ch, ch) for ch in s)
+
+
+def to_latex(table: Table) -> str:
+    n = len(table.columns)
+    out = [f"% {table.spec.title}", r"\begin{table}[t]", r"\centering", r"\small",
+           r"\begin{tabular}{l" + "r" * n + "}", r"\toprule",
+           " & ".join(["Method"] + [_tex(c.label) for c in table.columns]) + r" \\", r"\midrule"]
+    for cells in _texts(table):
+        out.append(" & ".join(_tex(x) for x in cells) + r" \\")
+    out += [r"\bottomrule", r"\end{tabular}", r"\caption{" + _tex(table.spec.title) + "}",
+            r"\label{tab:" + table.spec.name + "}", r"\end{table}"]
+    out += ["% [" + str(i) + "] " + _tex(n_) for i, n_ in enumerate(table.footnotes, 1)]
+    out += ["% " + _tex(line) for line in table.footer]
+    return "\n".join(out) + "\n"
+
+
+def to_html(table: Table) -> str:
+    """A standalone HTML page (embedded by ``snakemake --report``)."""
+    import html
+
+    head = "".join(f"<th>{html.escape(c.label)}</th>" for c in table.columns)
+    body = []
+    for row, cells in zip(table.rows, _texts(table)):
+        tds = "".join(f"<td>{html.escape(x)}</td>" for x in cells[1:])
+        body.append(f'<tr class="{html.escape(row.kind)}"><th>{html.escape(cells[0])}</th>{tds}</tr>')
+    notes = "".join(f"<li>[{i}] {html.escape(n)}</li>" for i, n in enumerate(table.footnotes, 1))
+    foot = "".join(f"<li>{html.escape(line)}</li>" for line in table.footer)
+    style = ("body{font-family:sans-serif;margin:1em}table{border-collapse:collapse}td,th{border:1px solid #999;"
+             "padding:3px 8px;text-align:right}tr th:first-child{text-align:left}tr.ours{background:#e8f1ff}"
+             "tr.delta{background:#f4f4f4;font-style:italic}tr.upper{background:#eef8ee}")
+    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(table.spec.title)}</title>"
+            f"<style>{style}</style></head><body><h2>{html.escape(table.spec.title)}</h2>"
+            f"<table><thead><tr><th>Method</th>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+            f"<ol style='list-style:none;padding:0'>{notes}</ol><ul>{foot}</ul></body></html>\n")
+
+
+RENDERERS = {".csv": to_csv, ".md": to_markdown, ".tex": to_latex, ".html": to_html}
+
+
+def write_table(table: Table, outputs: Iterable[str | Path]) -> None:
+    for out in outputs:
+        suffix = Path(out).suffix
+        if suffix not in RENDERERS:
+            raise InputError(out, f"unknown table format {suffix!r}", f"use one of {sorted(RENDERERS)}")
+        write_text(out, RENDERERS[suffix](table))
+
+
+# ----------------------------------------------------------------------------------------------- entry point
+
+def experiments_by_format(config: Mapping[str, Any]) -> dict[str, list[str]]:
+    """Which experiments feed each input format: ``report.replicates`` if given, else the experiment named after it."""
+    experiments = config.get("experiments") or {}
+    replicates = (config.get("report") or {}).get("replicates") or {}
+    out = {}
+    for fmt in ("box", "mask", "point", "scribble", "colors", "textures", "real"):
+        names = replicates.get(fmt) or ([fmt] if fmt in experiments else [])
+        out[fmt] = [n for n in names if n in experiments]
+    return out
+
+
+def table_inputs(name: str, config: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(experiment, stem) metric files table ``name`` reads, limited to experiments whose config lists the metric."""
+    spec = TABLES[name]
+    by_format = experiments_by_format(config)
+    experiments = config.get("experiments") or {}
+    needed = []
+    for orow in spec.ours:
+        cols = orow.columns or tuple(c.id for c in spec.columns)
+        for c in spec.columns:
+            stem = orow.stems.get(c.id, c.stem)
+            if c.id not in cols or stem is None:
+                continue
+            for exp in by_format.get(orow.experiment or c.format, []):
+                if stem_metric_id(stem) in experiments[exp].get("metrics", []) and (exp, stem) not in needed:
+                    needed.append((exp, stem))
+    return needed
+
+
+def make_table(name: str, config: Mapping[str, Any], metrics_dir: str | Path, paper_results: str | Path,
+               outputs: Sequence[str | Path], manifest_path: str | Path | None = None) -> Table:
+    """Build table ``name`` (table1..table4, fid) from the run's metric files and write every output format."""
+    if name not in TABLES:
+        raise InputError(None, f"unknown table {name!r}", f"use one of {sorted(TABLES)}")
+    report_cfg = config.get("report") or {}
+    ctx = Context(
+        metrics_dir=Path(metrics_dir),
+        experiments=experiments_by_format(config),
+        paper=load_paper_results(paper_results),
+        manifest_path=Path(manifest_path) if manifest_path else None,
+        experiment_metrics={n: list(e.get("metrics", [])) for n, e in (config.get("experiments") or {}).items()},
+        bootstrap={k: report_cfg.get("bootstrap", {}).get(k) for k in ("resamples", "seed", "level")
+                   if report_cfg.get("bootstrap", {}).get(k) is not None},
+    )
+    table = build_table(TABLES[name], ctx)
+    write_table(table, outputs)
+    log.info("%s: %d rows, %d footnotes -> %s", name, len(table.rows), len(table.footnotes), ", ".join(map(str, outputs)))
+    return table

@@ -1,0 +1,112 @@
+# FID / KID: the Inception weights (models), the cached real-image reference features, and one metric file per
+# experiment. Settings: config["fid"] (config/schema/fid.schema.yaml).
+from instdiff.metrics.fid import INCEPTION_URL
+
+# Release: torch-fidelity's converted TF Inception, shared by runs. Smoke: random weights of the same architecture.
+INCEPTION_WEIGHTS = (
+    R("models/inception/random-inception-v3-compat.pth")
+    if SMOKE
+    else RES(f"models/inception/{INCEPTION_URL.rsplit('/', 1)[1]}")
+)
+INCEPTION_SHA256 = f"{INCEPTION_WEIGHTS.rsplit('.', 1)[0]}.sha256.json"
+# The schema fills defaults; these cover a section validated without them.
+FID_DEFAULTS = {"feature": 2048, "resize": "tf1", "resolution": 512, "batch_size": 32, "kid_subsets": 100,
+                "kid_subset_size": 1000, "jpeg_quality": 75, "seed": 0, "random_inception_seed": 0}
+FID = {**FID_DEFAULTS, **config["fid"]}
+
+
+if SMOKE:
+
+    rule inception_weights:
+        output:
+            weights=INCEPTION_WEIGHTS,
+            sha256=INCEPTION_SHA256,
+        params:
+            seed=FID["random_inception_seed"],
+        log:
+            LOG("inception_weights"),
+        conda:
+            ENV("eval")
+        threads: 1
+        resources:
+            mem_mb=2000,
+            runtime=10,
+        script:
+            "../scripts/inception_random.py"
+
+else:
+
+    localrules:
+        inception_weights,
+
+    rule inception_weights:
+        output:
+            weights=INCEPTION_WEIGHTS,
+            sha256=INCEPTION_SHA256,
+        params:
+            url=INCEPTION_URL,
+        log:
+            LOG("inception_weights"),
+        conda:
+            ENV("eval")
+        retries: 3
+        threads: 1
+        resources:
+            mem_mb=1000,
+            runtime=30,
+        script:
+            "../scripts/inception_download.py"
+
+
+rule fid_reference:
+    input:
+        real=R(f"images/{REAL_EXPERIMENT}/done.json"),
+        weights=INCEPTION_WEIGHTS,
+    output:
+        R("fid/reference.npz"),
+    params:
+        feature=FID["feature"],
+        resize=FID["resize"],
+        resolution=FID["resolution"],
+        batch_size=FID["batch_size"],
+    log:
+        LOG("fid_reference"),
+    conda:
+        ENV("eval")
+    threads: 4
+    resources:
+        mem_mb=8000,
+        runtime=60,
+        gpu=0 if SMOKE else 1,
+    script:
+        "../scripts/fid_reference.py"
+
+
+rule fid:
+    input:
+        images=R("images/{experiment}/done.json"),
+        reference=R("fid/reference.npz"),
+        weights=INCEPTION_WEIGHTS,
+        manifest=R("manifest.json"),
+    output:
+        R("metrics/{experiment}/fid.json"),
+    params:
+        feature=FID["feature"],
+        resize=FID["resize"],
+        resolution=FID["resolution"],
+        kid_subsets=FID["kid_subsets"],
+        kid_subset_size=FID["kid_subset_size"],
+        jpeg_quality=FID["jpeg_quality"],
+        batch_size=FID["batch_size"],
+        seed=FID["seed"],
+    log:
+        LOG("fid/{experiment}"),
+    conda:
+        ENV("eval")
+    threads: 4
+    resources:
+        mem_mb=8000,
+        runtime=60,
+        gpu=0 if SMOKE else 1,
+    script:
+        "../scripts/fid.py"

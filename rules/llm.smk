@@ -1,0 +1,299 @@
+# The LLM extension: layouts (replayed GPT-4o replies or an OpenAI-compatible API) -> images (generation stage,
+# experiment `llm`) -> grounding per scorer, global CLIP score, and the table of published vs ours.
+#
+# Contract with the generation stage: rule llm_layouts writes R("layouts/llm.jsonl"); rules/generate.smk turns it into
+# R("images/llm/done.json") with the settings of experiments.llm (box config, alpha 0.8, mis 0.2, guidance 7.5).
+# The API key is read from OPENAI_API_KEY in the job's environment, never from config.
+
+LLM = config.get("llm", {})
+LLM_SCORERS = LLM.get("grounding", {}).get("scorers", {})
+LLM_VARIANTS = LLM.get("image_variants", ["raw"])
+LLM_DETECTORS = [n for n, s in LLM_SCORERS.items() if s["kind"] != "cogvlm"]
+LLM_VLMS = [n for n, s in LLM_SCORERS.items() if s["kind"] == "cogvlm"]
+LLM_EXTENSION_DIR = RES("extension")
+
+# The data stage's `layouts` rule also matches layouts/{experiment}.jsonl; the LLM's layouts come from here.
+ruleorder: llm_layouts > layouts
+
+# No `envvars: "OPENAI_API_KEY"`: it would make every dry-run of the paper config demand the key. The key reaches
+# jobs through the environment (local runs; sbatch exports it by default); rule llm_layouts fails with a clear message
+# before any request when it is missing.
+
+
+def llm_scorer_settings(name):
+    """A scorer's settings; a tiny scorer loads the model folder the smoke run builds."""
+    settings = dict(LLM_SCORERS[name])
+    if settings.get("tiny"):
+        settings["model"] = R(f"models/llm/{name}")
+    return settings
+
+
+def llm_scorer_model(wildcards):
+    return [R(f"models/llm/{wildcards.scorer}")] if LLM_SCORERS[wildcards.scorer].get("tiny") else []
+
+
+def llm_clip_settings():
+    settings = dict(LLM.get("clip", {}))
+    if settings.get("tiny"):
+        settings["local_dir"] = R("models/llm/clip")
+    return settings
+
+
+def llm_replay_input(wildcards):
+    return [LLM["replay"]["dir"]] if LLM.get("source", "replay") == "replay" else []
+
+
+LLM_TARGETS = [R("tables/llm.csv"), R("tables/llm.md"), R("llm/layout_images/index.json")] if LLM.get("enabled", True) else []
+
+
+rule llm:
+    """Named target: the LLM extension's table (and everything it needs)."""
+    input:
+        LLM_TARGETS,
+
+
+rule llm_extension_files:
+    """The extension's shipped files at its pinned commit (only when config points into resources/extension)."""
+    output:
+        directory(LLM_EXTENSION_DIR + "/gpt4o-layouts-2024-05-19"),
+        LLM_EXTENSION_DIR + "/converted_cogvlm_bboxes.json",
+        LLM_EXTENSION_DIR + "/bounding_boxes_chatgpt.json",
+        sources=LLM_EXTENSION_DIR + "/sources.json",
+    params:
+        out_dir=LLM_EXTENSION_DIR,
+    log:
+        LOG("llm/extension_files"),
+    retries: 2
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=15,
+    conda:
+        ENV("llm")
+    script:
+        "../scripts/llm_extension_files.py"
+
+
+rule llm_layouts:
+    input:
+        replay=llm_replay_input,
+    output:
+        layouts=R("llm/layouts.jsonl"),
+        generation=R("layouts/llm.jsonl"),
+        requests=R("llm/requests.jsonl"),
+    params:
+        section=LLM,
+        seed=config["seed"],
+        cache_dir=RES("llm_cache"),  # shared by runs: the same request is never paid twice
+    log:
+        LOG("llm/layouts"),
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=120,
+    conda:
+        ENV("llm")
+    script:
+        "../scripts/llm_layouts.py"
+
+
+rule llm_visualize:
+    """One picture per layout: intended boxes (green), boxes given to the generator (red), phrases."""
+    input:
+        layouts=R("llm/layouts.jsonl"),
+    output:
+        R("llm/layout_images/index.json"),
+    params:
+        out_dir=R("llm/layout_images"),
+    log:
+        LOG("llm/visualize"),
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        ENV("llm")
+    script:
+        "../scripts/llm_visualize.py"
+
+
+rule llm_tiny_scorer:
+    output:
+        directory(R("models/llm/{scorer}")),
+    params:
+        kind=lambda wc: LLM_SCORERS[wc.scorer]["kind"],
+        seed=config["seed"],
+    log:
+        LOG("llm/tiny_{scorer}"),
+    wildcard_constraints:
+        scorer="|".join(n for n in LLM_DETECTORS if LLM_SCORERS[n].get("tiny")) or "(?!)",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        ENV("llm")
+    script:
+        "../scripts/llm_tiny_scorer.py"
+
+
+rule llm_tiny_clip:
+    output:
+        directory(R("models/llm/clip")),
+    params:
+        seed=config["seed"],
+    log:
+        LOG("llm/tiny_clip"),
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        ENV("llm")
+    script:
+        "../scripts/llm_tiny_clip.py"
+
+
+rule llm_grounding:
+    """Open-vocabulary detectors (transformers-native) queried with each instance's phrase."""
+    input:
+        layouts=R("llm/layouts.jsonl"),
+        done=R("images/llm/done.json"),
+        model=llm_scorer_model,
+    output:
+        R("llm/detections/{scorer}/{variant}.jsonl"),
+    params:
+        settings=lambda wc: llm_scorer_settings(wc.scorer),
+        images_dir=R("images/llm"),
+        image_format=config["generation"].get("image_format", "png"),
+    log:
+        LOG("llm/grounding_{scorer}_{variant}"),
+    wildcard_constraints:
+        scorer="|".join(LLM_DETECTORS) or "(?!)",
+        variant="|".join(LLM_VARIANTS),
+    threads: 2 if SMOKE else 8
+    resources:
+        gpu=0 if SMOKE else 1,
+        mem_mb=4000 if SMOKE else 32000,
+        runtime=20 if SMOKE else 120,
+    conda:
+        ENV("llm")
+    script:
+        "../scripts/llm_grounding.py"
+
+
+rule llm_grounding_vlm:
+    """CogVLM grounding: remote code under an older transformers (envs/cogvlm.yaml), one A100-class GPU."""
+    input:
+        layouts=R("llm/layouts.jsonl"),
+        done=R("images/llm/done.json"),
+    output:
+        R("llm/detections/{scorer}/{variant}.jsonl"),
+    params:
+        settings=lambda wc: llm_scorer_settings(wc.scorer),
+        images_dir=R("images/llm"),
+        image_format=config["generation"].get("image_format", "png"),
+    log:
+        LOG("llm/grounding_{scorer}_{variant}"),
+    wildcard_constraints:
+        scorer="|".join(LLM_VLMS) or "(?!)",
+        variant="|".join(LLM_VARIANTS),
+    threads: 8
+    resources:
+        gpu=1,
+        mem_mb=64000,
+        runtime=240,
+    conda:
+        ENV("cogvlm")
+    script:
+        "../scripts/llm_grounding.py"
+
+
+rule llm_grounding_metrics:
+    input:
+        layouts=R("llm/layouts.jsonl"),
+        detections=expand(R("llm/detections/{{scorer}}/{variant}.jsonl"), variant=LLM_VARIANTS),
+    output:
+        R("llm/grounding/{scorer}.json"),
+    params:
+        variants=LLM_VARIANTS,
+        matching=LLM.get("grounding", {}).get("matching", "hungarian"),
+    log:
+        LOG("llm/grounding_metrics_{scorer}"),
+    wildcard_constraints:
+        scorer="|".join(LLM_SCORERS) or "(?!)",
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        ENV("llm")
+    script:
+        "../scripts/llm_grounding_metrics.py"
+
+
+rule llm_grounding_legacy:
+    """The published CogVLM IoU (0.42) recomputed from the extension's shipped box files, and read correctly."""
+    input:
+        pred=LLM.get("legacy", {}).get("pred", LLM_EXTENSION_DIR + "/converted_cogvlm_bboxes.json"),
+        gt=LLM.get("legacy", {}).get("gt", LLM_EXTENSION_DIR + "/bounding_boxes_chatgpt.json"),
+    output:
+        R("llm/grounding/legacy.json"),
+    log:
+        LOG("llm/grounding_legacy"),
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=5,
+    conda:
+        ENV("llm")
+    script:
+        "../scripts/llm_grounding_legacy.py"
+
+
+rule llm_clip:
+    input:
+        layouts=R("llm/layouts.jsonl"),
+        done=R("images/llm/done.json"),
+        model=[R("models/llm/clip")] if LLM.get("clip", {}).get("tiny") else [],
+    output:
+        R("llm/clip.json"),
+    params:
+        settings=llm_clip_settings(),
+        variants=LLM_VARIANTS,
+        images_dir=R("images/llm"),
+        image_format=config["generation"].get("image_format", "png"),
+        seed=config["seed"],
+    log:
+        LOG("llm/clip"),
+    threads: 2 if SMOKE else 8
+    resources:
+        gpu=0 if SMOKE else 1,
+        mem_mb=4000 if SMOKE else 16000,
+        runtime=20 if SMOKE else 60,
+    conda:
+        ENV("llm")
+    script:
+        "../scripts/llm_clip.py"
+
+
+rule llm_table:
+    input:
+        grounding=expand(R("llm/grounding/{scorer}.json"), scorer=list(LLM_SCORERS)),
+        legacy=R("llm/grounding/legacy.json"),
+        clip=R("llm/clip.json"),
+    output:
+        csv=R("tables/llm.csv"),
+        md=R("tables/llm.md"),
+    params:
+        published=LLM.get("published", {}),
+    log:
+        LOG("llm/table"),
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=5,
+    conda:
+        ENV("llm")
+    script:
+        "../scripts/llm_table.py"

@@ -1,0 +1,47 @@
+# Path and input helpers of the detection and evaluation stages (functions only, so --lint stays clean).
+
+CLIP = config["models"]["clip_attribute"]
+
+
+def yolo_path(detector):
+    """The detector's .pt file: built per run in the smoke config, downloaded once otherwise."""
+    return R(f"models/yolo/{detector}.pt") if SMOKE else RES(f"models/yolo/{detector}.pt")
+
+
+def detector_for(metric):
+    """docs/architecture.md: boxes from models.detector_box, masks (segm AP, PiM) from models.detector_mask."""
+    key = "detector_box" if metric in ("coco_bbox", "attribute") else "detector_mask"
+    return config["models"][key]
+
+
+def detections(experiment, metric):
+    return R(f"detections/{experiment}/{detector_for(metric)}.json")
+
+
+def clip_path():
+    if SMOKE:
+        return R("models/clip/tiny-clip.pt")
+    return RES(f"models/clip/{CLIP['arch']}_{CLIP['pretrained']}.pt")
+
+
+def attribute_of(experiment):
+    """The scored attribute list: textures when the phrases carry a texture prefix, else colours."""
+    attrs = EXPERIMENTS[experiment].get("attributes", [])
+    return "textures" if "textures" in attrs else "colors"
+
+
+def metric_inputs(metric):
+    """Inputs shared by the metric rules; ``metric`` picks the detector (None: no detections)."""
+
+    def inputs(wc):
+        files = {
+            "annotations": R("data/annotations_512.json"),
+            "layouts": R(f"layouts/{wc.experiment}.jsonl"),
+            "images": R(f"images/{wc.experiment}/done.json"),
+            "manifest": R("manifest.json"),
+        }
+        if metric is not None:
+            files["detections"] = detections(wc.experiment, metric)
+        return files
+
+    return inputs

@@ -1,0 +1,15 @@
+"""Snakemake entry point of rules `llm_grounding` / `llm_grounding_vlm` (rules/llm.smk)."""
+
+from instdiff.grounding.run import score_images
+from instdiff.logging_setup import from_snakemake
+
+from_snakemake(snakemake)  # noqa: F821 (injected by Snakemake)
+score_images(
+    layouts_path=snakemake.input.layouts,  # noqa: F821
+    images_dir=snakemake.params.images_dir,  # noqa: F821
+    out_path=snakemake.output[0],  # noqa: F821
+    scorer_name=snakemake.wildcards.scorer,  # noqa: F821
+    settings=dict(snakemake.params.settings),  # noqa: F821
+    variant=snakemake.wildcards.variant,  # noqa: F821
+    image_format=snakemake.params.image_format,  # noqa: F821
+)

@@ -1,0 +1,13 @@
+"""Snakemake entry point of rule `llm_layouts` (rules/llm.smk)."""
+
+from instdiff.llm.stage import make_layouts
+from instdiff.logging_setup import from_snakemake
+
+from_snakemake(snakemake)  # noqa: F821 (injected by Snakemake)
+make_layouts(
+    section=dict(snakemake.params.section),  # noqa: F821
+    run_seed=snakemake.params.seed,  # noqa: F821
+    layout_paths=[snakemake.output.layouts, snakemake.output.generation],  # noqa: F821
+    requests_path=snakemake.output.requests,  # noqa: F821
+    cache_dir=snakemake.params.cache_dir,  # noqa: F821
+)

@@ -1,0 +1,105 @@
+"""COCO AP/AR on hand-checkable cases; the faster-coco-eval backend agrees with pycocotools; bad input."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from instdiff.errors import InputError
+from instdiff.metrics.coco_ap import coco_eval
+from instdiff.metrics.cocofiles import load_gt, load_results
+from metrics_data import dets, gt_file, square
+
+
+@pytest.fixture()
+def gt(tmp_path):
+    # image 1: two separate GT squares; image 2: one GT square
+    return load_gt(gt_file(tmp_path / "gt.json", {
+        1: [square(64, 64, 0, 16, 0, 16), square(64, 64, 32, 48, 32, 48)],
+        2: [square(64, 64, 8, 24, 8, 24)],
+    }, size=(64, 64)))
+
+
+def perfect(gt):
+    return [{"image_id": a["image_id"], "category_id": a["category_id"], "bbox": a["bbox"], "score": 1.0,
+             "segmentation": a["segmentation"]} for a in gt.dataset["annotations"]]
+
+
+@pytest.mark.parametrize("iou_type", ["bbox", "segm"])
+@pytest.mark.parametrize("backend", ["pycocotools", "faster-coco-eval"])
+def test_predictions_equal_to_gt_score_one(gt, iou_type, backend):
+    r = coco_eval(gt, perfect(gt), iou_type, backend=backend)
+    assert (r["ap"], r["ap50"], r["ar"]) == (pytest.approx(1.0), pytest.approx(1.0), pytest.approx(1.0))
+
+
+@pytest.mark.parametrize("iou_type", ["bbox", "segm"])
+def test_partial_case_by_hand(gt, iou_type):
+    """Image 1 only: one exact hit (score 0.9) and one false positive (0.8) for two GT.
+
+    At every IoU threshold recall reaches 0.5 with precision 1 at rank 1, so the 101-point interpolated
+    precision is 1 at recall 0.00..0.50 (51 points) and 0 above: AP = AP50 = 51/101; AR = 0.5.
+    """
+    preds = dets(1, [square(64, 64, 0, 16, 0, 16), square(64, 64, 50, 60, 0, 10)], scores=[0.9, 0.8])
+    r = coco_eval(gt, preds, iou_type, image_ids=[1])
+    assert r["ap"] == pytest.approx(51 / 101, abs=1e-12)
+    assert r["ap50"] == pytest.approx(51 / 101, abs=1e-12)
+    assert r["ar"] == pytest.approx(0.5, abs=1e-12)
+    # Evaluating image 2 as well adds an undetected GT: recall 1/3, AP = 34/101
+    r_all = coco_eval(gt, preds, iou_type)
+    assert r_all["ar"] == pytest.approx(1 / 3, abs=1e-12)
+    assert r_all["ap"] == pytest.approx(34 / 101, abs=1e-12)
+
+
+def test_no_detections_scores_zero(gt):
+    r = coco_eval(gt, [], "bbox")
+    assert (r["ap"], r["ar"]) == (0.0, 0.0)
+
+
+@pytest.mark.parametrize("iou_type", ["bbox", "segm"])
+def test_faster_coco_eval_agrees_with_pycocotools(gt, iou_type):
+    rng = np.random.default_rng(0)
+    preds = []
+    for img in (1, 2):
+        for _ in range(6):
+            r0, c0 = rng.integers(0, 48, 2)
+            h, w = rng.integers(4, 17, 2)
+            preds += dets(img, [square(64, 64, r0, r0 + h, c0, c0 + w)], scores=[float(rng.random())])
+    preds += dets(1, [square(64, 64, 1, 15, 1, 16)], scores=[0.5])
+    a = coco_eval(gt, preds, iou_type, backend="pycocotools")["stats"]
+    b = coco_eval(gt, preds, iou_type, backend="faster-coco-eval")["stats"]
+    # Equal up to float rounding of the averages (the C++ port sums in another order): not bit-identical.
+    for key in a:
+        assert b[key] == pytest.approx(a[key], abs=1e-12), key
+
+
+def test_results_with_unknown_image_ids_name_the_file(gt, tmp_path):
+    path = tmp_path / "pred.json"
+    path.write_text(json.dumps(dets(99, [square(64, 64, 0, 4, 0, 4)])))
+    with pytest.raises(InputError) as err:
+        load_results(path, gt)
+    assert str(path) in str(err.value) and "99" in str(err.value) and err.value.field == "image_id"
+
+
+@pytest.mark.parametrize("content,field", [
+    ([1, 2, 3], None),
+    ({"images": [], "annotations": []}, "categories"),
+    ({"images": [{"id": 1}], "annotations": [], "categories": []}, "images[0].width"),
+    ({"images": [{"id": 1, "width": 8, "height": 8}], "annotations": [{"id": 1, "image_id": 2, "category_id": 1}],
+      "categories": [{"id": 1}]}, "annotations[0].image_id"),
+])
+def test_non_coco_annotation_file_is_rejected(tmp_path, content, field):
+    path = tmp_path / "ann.json"
+    path.write_text(json.dumps(content))
+    with pytest.raises(InputError) as err:
+        load_gt(path)
+    assert str(path) in str(err.value)
+    assert err.value.field == field
+
+
+def test_segm_needs_masks(gt, tmp_path):
+    path = tmp_path / "pred.json"
+    path.write_text(json.dumps([{"image_id": 1, "category_id": 1, "bbox": [0, 0, 4, 4], "score": 0.5}]))
+    with pytest.raises(InputError, match="segmentation"):
+        load_results(path, gt, need_masks=True)

@@ -1,0 +1,98 @@
+"""FID/KID on torch-fidelity's InceptionV3 with random weights written by the smoke models code.
+
+Small images (64x64) and the 64-d feature layer keep CPU time low; the code path is the real one.
+"""
+
+import json
+
+import numpy as np
+import pytest
+
+from instdiff.errors import InputError
+from instdiff.metrics import fid as F
+from tests.report_helpers import write_images
+
+IDS = list(range(12))
+
+
+@pytest.fixture(scope="module")
+def inception(tmp_path_factory):
+    d = tmp_path_factory.mktemp("inception")
+    rec = F.write_random_inception(d / "inception.pth", d / "inception.sha256.json", seed=0)
+    return d / "inception.pth", rec
+
+
+@pytest.fixture(scope="module")
+def sets(tmp_path_factory, inception):
+    d = tmp_path_factory.mktemp("images")
+    real = write_images(d / "real", "real", IDS, size=64, seed=1)
+    same = write_images(d / "same", "same", IDS, size=64, seed=1)
+    small = write_images(d / "small", "small", IDS, size=64, seed=1, shift=40)
+    large = write_images(d / "large", "large", IDS, size=64, seed=1, shift=120)
+    ref = d / "ref.npz"
+    info = F.reference_statistics(real, inception[0], ref, feature=64, resolution=64)
+    return {"real": real, "same": same, "small": small, "large": large, "ref": ref, "ref_info": info, "dir": d}
+
+
+def _fid(sets, inception, name, out, **kw):
+    return F.compute_fid(sets[name], sets["ref"], inception[0], out, manifest={"run": "t"}, feature=64,
+                         resolution=64, kid_subsets=5, **kw)
+
+
+def test_random_weights_have_the_real_keys_and_load(inception):
+    import torch
+
+    path, rec = inception
+    state = torch.load(path, weights_only=True)
+    assert set(state) == set(F._inception_skeleton().state_dict())
+    assert rec["random"] is True and rec["sha256"] == F.file_sha256(path)
+    assert json.loads((path.parent / "inception.sha256.json").read_text())["sha256"] == rec["sha256"]
+    net = F.load_extractor(path, feature=64, device="cpu")
+    feats = net(torch.zeros(2, 3, 32, 32, dtype=torch.uint8))
+    assert feats.shape == (2, 64)
+
+
+def test_random_weights_are_deterministic(tmp_path, inception):
+    rec = F.write_random_inception(tmp_path / "a.pth", tmp_path / "a.json", seed=0)
+    assert rec["sha256"] == inception[1]["sha256"]
+
+
+def test_fid_of_a_set_against_itself_is_zero(sets, inception, tmp_path):
+    res = _fid(sets, inception, "same", tmp_path / "fid.json")
+    assert abs(res["values"]["fid"]) < 1e-3
+    s = res["settings"]
+    assert s["n_generated"] == s["n_real"] == 12 and s["feature"] == 64 and s["mode"] == "tf1"
+    assert s["reference_sha256"] == sets["ref_info"]["sha256"] and s["inception_sha256"] == inception[1]["sha256"]
+    assert "torchmetrics" in s["implementation"] and "torch-fidelity" in s["implementation"]
+    assert set(res["values"]) == {"fid", "kid_mean", "kid_std", "fid_jpeg75", "kid_mean_jpeg75", "kid_std_jpeg75"}
+    assert json.loads((tmp_path / "fid.json").read_text())["manifest"] == {"run": "t"}
+
+
+def test_fid_grows_with_the_perturbation(sets, inception, tmp_path):
+    small = _fid(sets, inception, "small", tmp_path / "s.json", jpeg_quality=None)["values"]["fid"]
+    large = _fid(sets, inception, "large", tmp_path / "l.json", jpeg_quality=None)["values"]["fid"]
+    assert 1e-3 < small < large
+
+
+def test_fid_kid_on_features_hand_checkable():
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(200, 4))
+    # Shifting every feature by 1 adds ||mu difference||^2 = 4 and leaves the covariances equal.
+    res = F.fid_kid(a, a + 1.0, kid_subsets=10, kid_subset_size=50, seed=0)
+    assert res["fid"] == pytest.approx(4.0, abs=1e-6)
+    assert res["kid_mean"] > 0 and res["kid_subset_size"] == 50
+    assert F.fid_kid(a, a + 1.0, 10, 50, seed=0) == res           # KID subsets are seeded
+
+
+def test_bad_inputs(sets, inception, tmp_path):
+    with pytest.raises(InputError, match="expected 32x32"):
+        F.reference_statistics(sets["real"], inception[0], tmp_path / "r.npz", feature=64, resolution=32)
+    assert not (tmp_path / "r.npz").exists()
+    with pytest.raises(InputError, match="feature"):
+        F.compute_fid(sets["same"], sets["ref"], inception[0], tmp_path / "x.json", feature=192, resolution=64)
+    with pytest.raises(InputError, match="run rule inception_weights"):
+        F.load_extractor(tmp_path / "nope.pth")
+    bad = tmp_path / "done.json"
+    bad.write_text(json.dumps({"experiment": "x", "images": [{"id": "1", "file": "1.png"}], "n": 2}))
+    with pytest.raises(InputError, match="'n' is 2"):
+        F.read_image_list(bad)

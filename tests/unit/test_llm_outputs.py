@@ -1,0 +1,60 @@
+"""The stage's metric files and table: legacy file reproduces 0.42, pipeline files have the contract's shape."""
+
+import csv
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from instdiff.layout import Instance, Layout, write_layouts
+from instdiff.llm.evaluate import grounding_metric_file, legacy_metric_file
+from instdiff.llm.table import llm_table
+from instdiff.llm.visualize import draw_layouts
+
+REPO = Path(__file__).resolve().parents[2]
+EXT = Path(os.environ.get("INSTDIFF_SHARED_FIXTURES", REPO / ".." / "shared" / "fixtures")).resolve() / "extension"
+needs_ext = pytest.mark.skipif(not (EXT / "bounding_boxes_chatgpt.json").exists(), reason=f"no extension fixtures in {EXT}")
+
+
+def write_case(tmp_path):
+    lay = Layout(
+        id="desc_001", caption="c",
+        instances=[Instance("a dog", (0.0, 0.0, 0.5, 0.5), category="dog"), Instance("a man", (0.5, 0.5, 1.0, 1.0), category="person")],
+        meta={"intended_boxes": [[0.0, 0.0, 0.25, 0.25], [0.5, 0.5, 0.75, 0.75]], "box_format_fed": "legacy_xywh"},
+    )
+    write_layouts(tmp_path / "layouts.jsonl", [lay])
+    det = {"id": "desc_001", "image": "desc_001.png", "raw_text": None,
+           "detections": [{"label": "dog", "box": [0.0, 0.0, 0.5, 0.5], "score": 0.9, "text": "a dog"}]}
+    (tmp_path / "det.jsonl").write_text(json.dumps(det) + "\n")
+
+
+def test_grounding_metric_file_scores_both_references(tmp_path):
+    write_case(tmp_path)
+    out = grounding_metric_file(tmp_path / "layouts.jsonl", {"raw": tmp_path / "det.jsonl"}, tmp_path / "g.json", "owlv2")
+    v = out["values"]
+    # The generator got the big boxes; the detector found the given dog exactly, a quarter of the intended one.
+    assert v["raw.given.mean_iou"] == pytest.approx(1.0) and v["raw.intended.mean_iou"] == pytest.approx(0.25)
+    assert v["raw.given.recall"] == pytest.approx(0.5) and v["raw.given.precision"] == pytest.approx(1.0)
+    assert all(isinstance(x, (int, float)) for x in v.values())
+    assert json.loads((tmp_path / "g.json").read_text())["metric"] == "grounding"
+
+
+@needs_ext
+def test_legacy_file_and_table(tmp_path):
+    write_case(tmp_path)
+    legacy = legacy_metric_file(EXT / "converted_cogvlm_bboxes.json", EXT / "bounding_boxes_chatgpt.json", tmp_path / "legacy.json")
+    assert legacy["values"]["legacy.best-per-label.mean_iou"] == pytest.approx(0.41658, abs=5e-6)
+    grounding_metric_file(tmp_path / "layouts.jsonl", {"raw": tmp_path / "det.jsonl"}, tmp_path / "g.json", "owlv2")
+    rows = llm_table([tmp_path / "g.json"], None, tmp_path / "legacy.json", {"cogvlm_mean_iou": 0.42}, tmp_path / "t.csv", tmp_path / "t.md")
+    table = list(csv.DictReader((tmp_path / "t.csv").open()))
+    assert len(table) == len(rows)
+    assert table[0]["published"] == "0.4200" and table[0]["ours"] == "0.4166" and table[0]["reference"] == "legacy xywh misreading"
+    assert (tmp_path / "t.md").read_text().startswith("| quantity |")
+
+
+def test_layout_pictures_named_after_ids(tmp_path):
+    write_case(tmp_path)
+    files = draw_layouts(tmp_path / "layouts.jsonl", tmp_path / "vis")
+    assert [f.name for f in files] == ["desc_001.png"]
+    assert json.loads((tmp_path / "vis" / "index.json").read_text())["images"] == ["desc_001.png"]

@@ -1,0 +1,46 @@
+import math
+
+import numpy as np
+import pytest
+
+from instdiff.stats import bootstrap_mean_ci, per_image_values, seeds_mean_ci
+
+
+def test_bootstrap_two_values_hand_checked():
+    # Resampled means of [0, 1] are 0, 0.5, 1 with probabilities 1/4, 1/2, 1/4: the 95% interval is [0, 1].
+    iv = bootstrap_mean_ci([0.0, 1.0], resamples=4000, seed=3)
+    assert iv.value == 0.5 and iv.n == 2
+    assert iv.low == 0.0 and iv.high == 1.0
+
+
+def test_bootstrap_constant_values_collapse():
+    iv = bootstrap_mean_ci([0.25] * 10)
+    assert iv.low == iv.high == iv.value == 0.25
+
+
+def test_bootstrap_is_seeded_and_brackets_the_mean():
+    x = np.random.default_rng(0).random(200)
+    a, b = bootstrap_mean_ci(x, seed=1), bootstrap_mean_ci(x, seed=1)
+    assert a == b
+    assert a.low < a.value < a.high
+    # Width close to the normal approximation 2 * 1.96 * sd / sqrt(n).
+    approx = 2 * 1.96 * x.std(ddof=1) / math.sqrt(len(x))
+    assert a.high - a.low == pytest.approx(approx, rel=0.15)
+
+
+def test_bootstrap_drops_missing_and_handles_tiny_inputs():
+    assert bootstrap_mean_ci([None, float("nan"), 1.0]).low is None
+    assert math.isnan(bootstrap_mean_ci([]).value)
+
+
+def test_seeds_t_interval_hand_checked():
+    iv = seeds_mean_ci([1.0, 2.0, 3.0])
+    half = 4.302652729749464 * 1.0 / math.sqrt(3)        # t_{0.975, 2} * sd / sqrt(k)
+    assert iv.value == 2.0
+    assert iv.low == pytest.approx(2.0 - half) and iv.high == pytest.approx(2.0 + half)
+    assert seeds_mean_ci([5.0]).low is None
+
+
+def test_per_image_values_skips_absent_and_null():
+    recs = [{"pim": 1.0}, {"pim": None}, {"other": 2}, {"pim": 0.5}, "junk"]
+    assert per_image_values(recs, "pim") == [1.0, 0.5]
