@@ -172,23 +172,17 @@ class InstanceDiffusionPipeline:
 
     # ------------------------------------------------------------------ pieces
 
-    @torch.no_grad()
     def encode_prompt(self, prompts: Sequence[str]) -> torch.Tensor:
-        """CLIP context (n, 77, 768): ``last_hidden_state`` of the prompts padded / truncated to 77 tokens."""
-        tok = self.tokenizer(
-            list(prompts), padding="max_length", max_length=self.tokenizer.model_max_length, truncation=True,
-            return_tensors="pt",
-        )
-        return self.text_encoder(tok.input_ids.to(self.device)).last_hidden_state
+        """CLIP context (n, 77, D): ``last_hidden_state`` of the prompts padded / truncated to 77 tokens."""
+        from instdiff.model.text import encode_prompts
 
-    @torch.no_grad()
+        return encode_prompts(self.text_encoder, self.tokenizer, list(prompts))
+
     def encode_phrases(self, phrases: Sequence[str]) -> torch.Tensor:
-        """Pooled CLIP text embedding (n, D) of each instance phrase: ``pooler_output`` of the text tower (the EOS
-        token's final hidden state, no projection), which is what the original's ``get_clip_feature`` takes from
-        ``CLIPModel(...).text_model_output``. Padding does not change it (causal attention, EOS position)."""
-        tok = self.tokenizer(list(phrases), padding=True, max_length=self.tokenizer.model_max_length,
-                             truncation=True, return_tensors="pt")
-        return self.text_encoder(tok.input_ids.to(self.device)).pooler_output
+        """Pooled CLIP text embedding (n, D) of each instance phrase (``pooler_output``, as ``get_clip_feature``)."""
+        from instdiff.model.text import pooled_phrase_embeddings
+
+        return pooled_phrase_embeddings(self.text_encoder, self.tokenizer, list(phrases))
 
     def prepare_latents(self, generator: torch.Generator, height: int = OUTPUT_SIZE, width: int = OUTPUT_SIZE,
                         channels: int = 4) -> torch.Tensor:

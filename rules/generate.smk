@@ -5,9 +5,7 @@
 # Shard k of n takes the layouts at positions i with i % n == k of the canonical order (image_id, id); per-image
 # seeds come from (run seed, experiment, image id), so the images do not depend on n. Images are not declared as
 # outputs on purpose: a failed or killed shard keeps its finished images and a rerun generates only the missing.
-
-GENERATE_MODEL = R("models/instancediffusion")
-
+# Needs INSTDIFF_MODEL from rules/models.smk (included before this file).
 
 def generation_settings(experiment):
     """The instdiff.pipeline.GenerationSettings of an experiment (config: experiments.* and generation.*)."""
@@ -30,7 +28,7 @@ def generate_shard_manifests(wildcards):
 rule generate:
     input:
         layouts=R("layouts/{experiment}.jsonl"),
-        model=GENERATE_MODEL,
+        model=INSTDIFF_MODEL,  # rules/models.smk: the converted model folder
     output:
         manifest=R("images/{experiment}/shards/{shard}-of-{nshards}.json"),
     params:
