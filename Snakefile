@@ -26,4 +26,7 @@ include: "rules/report.smk"
 rule all:
     default_target: True
     input:
+        [metric_outputs(name) for name in EXPERIMENTS],
         all_targets(),
+        LLM_TARGETS,
+        RATERS_TARGETS,
