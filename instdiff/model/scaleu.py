@@ -1,0 +1,58 @@
+"""ScaleU (InstanceDiffusion §3.3): learned rescaling of the backbone features and Fourier filtering of the skip
+features entering each of the 12 decoder resnets (reference §1.5).
+
+For decoder block idx, with b = 1 + tanh(scaleu_b_idx) (per channel of h) and s = 1 + tanh(scaleu_s_idx):
+  h <- h * b;  skip <- FourierFilter(skip, threshold=1, scale=s);  input <- concat([h, skip]).
+FourierFilter scales the centred (fftshift-ed) spectrum on the window [H/2-1, H/2+1) x [W/2-1, W/2+1), i.e. the
+frequencies {-1, 0} on each axis: the original's asymmetric 2x2 window (+1 is not scaled), then takes the real part
+of the inverse transform.
+
+Wired on diffusers' up blocks with a forward pre-hook on each resnet: the up block has already concatenated
+[h, skip] along channels when it calls the resnet, so the hook splits at C_h = len(scaleu_b_idx).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def fourier_filter(x: torch.Tensor, scale: torch.Tensor, threshold: int = 1) -> torch.Tensor:
+    """Scale the low-frequency window of ``x`` (B,C,H,W) by ``scale`` (shape [1]); FFT in float32 (fp16/bf16 FFTs
+    are unsupported or unstable), result cast back to the input dtype."""
+    dtype = x.dtype
+    xf = torch.fft.fftshift(torch.fft.fftn(x.float(), dim=(-2, -1)), dim=(-2, -1))
+    h, w = x.shape[-2:]
+    mask = torch.ones((1, 1, h, w), device=x.device, dtype=torch.float32)
+    ch, cw = h // 2, w // 2
+    mask[..., ch - threshold : ch + threshold, cw - threshold : cw + threshold] = scale.float().reshape(())
+    xf = torch.fft.ifftshift(xf * mask, dim=(-2, -1))
+    return torch.fft.ifftn(xf, dim=(-2, -1)).real.to(dtype)
+
+
+def scaleu_input(x: torch.Tensor, b: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+    """Apply ScaleU to the concatenated decoder-resnet input ``x`` = cat([h, skip]) with raw parameters b, s."""
+    c_h = b.shape[0]
+    h, skip = x[:, :c_h], x[:, c_h:]
+    h = h * (1 + torch.tanh(b)).to(h.dtype).view(1, -1, 1, 1)
+    skip = fourier_filter(skip, 1 + torch.tanh(s))
+    return torch.cat([h, skip], dim=1)
+
+
+def decoder_resnets(unet: nn.Module) -> list[nn.Module]:
+    """The decoder resnets in the original's output-block order (output_blocks.idx <-> up_blocks[idx // L+1])."""
+    return [resnet for block in unet.up_blocks for resnet in block.resnets]
+
+
+def install_scaleu_hooks(unet: nn.Module, owner: nn.Module) -> list:
+    """Register the pre-hooks; ``owner`` holds the parameters ``scaleu_b_{i}`` / ``scaleu_s_{i}``."""
+    handles = []
+    for idx, resnet in enumerate(decoder_resnets(unet)):
+
+        def hook(module, args, idx=idx):
+            b = getattr(owner, f"scaleu_b_{idx}")
+            s = getattr(owner, f"scaleu_s_{idx}")
+            return (scaleu_input(args[0], b, s),) + tuple(args[1:])
+
+        handles.append(resnet.register_forward_pre_hook(hook))
+    return handles

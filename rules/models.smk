@@ -1,0 +1,71 @@
+# Models stage: the InstanceDiffusion checkpoint (released file, or the tiny smoke model written in the same
+# original format) -> a converted diffusers-style folder that the generate stage loads.
+#
+# Contract: INSTDIFF_MODEL = R("models/instancediffusion") holds instdiff_model.json, unet/, vae/, text_encoder/,
+# tokenizer/; load it with instdiff.model.convert.load_components(folder, dtype, device).
+
+INSTDIFF_MODEL = R("models/instancediffusion")
+
+if SMOKE:
+    INSTDIFF_CHECKPOINT = R("models/tiny/instancediffusion_tiny.pth")
+    INSTDIFF_TOKENIZER = R("models/tiny/clip_tokenizer")
+
+    rule tiny_instancediffusion:
+        output:
+            checkpoint=INSTDIFF_CHECKPOINT,
+            tokenizer=directory(INSTDIFF_TOKENIZER),
+        params:
+            seed=config["seed"],
+        log:
+            LOG("models/tiny_instancediffusion"),
+        threads: 1
+        resources:
+            mem_mb=2000,
+            runtime=10,
+        conda:
+            ENV("generate")
+        script:
+            "../scripts/tiny_instancediffusion.py"
+
+else:
+    INSTDIFF_CHECKPOINT = RES("models/instancediffusion_sd15.pth")
+    INSTDIFF_TOKENIZER = RES("models/clip-vit-large-patch14-tokenizer")
+
+    localrules:
+        instancediffusion_checkpoint,
+
+    rule instancediffusion_checkpoint:
+        output:
+            checkpoint=protected(INSTDIFF_CHECKPOINT),
+            tokenizer=directory(INSTDIFF_TOKENIZER),
+        log:
+            LOG("models/instancediffusion_checkpoint"),
+        retries: 3
+        threads: 1
+        resources:
+            mem_mb=1000,
+            runtime=360,
+        conda:
+            ENV("generate")
+        script:
+            "../scripts/instancediffusion_checkpoint.py"
+
+
+rule convert_instancediffusion:
+    input:
+        checkpoint=INSTDIFF_CHECKPOINT,
+        tokenizer=INSTDIFF_TOKENIZER,
+    output:
+        directory(INSTDIFF_MODEL),
+    params:
+        size="tiny" if SMOKE else "sd15",
+    log:
+        LOG("models/convert_instancediffusion"),
+    threads: 2
+    resources:
+        mem_mb=2000 if SMOKE else 20000,
+        runtime=10 if SMOKE else 60,
+    conda:
+        ENV("generate")
+    script:
+        "../scripts/convert_instancediffusion.py"
