@@ -1,4 +1,4 @@
-"""Release download fallback (requests, resume, SHA256, atomic rename) against a local HTTP server."""
+"""The release checkpoint download (resume, SHA256, atomic rename) against a local HTTP server."""
 
 from __future__ import annotations
 
@@ -44,17 +44,21 @@ def server(request):
 SHA = hashlib.sha256(PAYLOAD).hexdigest()
 
 
-def test_resumes_a_partial_file_and_verifies(server, tmp_path):
+def test_download_checkpoint_resumes_and_verifies(server, tmp_path, monkeypatch):
+    monkeypatch.setattr(release, "CHECKPOINT_URL", server)
+    monkeypatch.setattr(release, "CHECKPOINT_SHA256", SHA)
     dest = tmp_path / "ckpt.pth"
     (tmp_path / "ckpt.pth.part").write_bytes(PAYLOAD[:1000])
-    release._fetch_with_requests(server, dest, SHA)
+    release.download_checkpoint(dest)
     assert dest.read_bytes() == PAYLOAD and not (tmp_path / "ckpt.pth.part").exists()
 
 
-def test_checksum_mismatch_fails_and_leaves_nothing(server, tmp_path):
+def test_download_checkpoint_checksum_mismatch_leaves_nothing(server, tmp_path, monkeypatch):
+    monkeypatch.setattr(release, "CHECKPOINT_URL", server)
+    monkeypatch.setattr(release, "CHECKPOINT_SHA256", "0" * 64)
     dest = tmp_path / "ckpt.pth"
-    with pytest.raises(InputError, match="SHA256 mismatch"):
-        release._fetch_with_requests(server, dest, "0" * 64)
+    with pytest.raises(InputError, match="(?i)sha256 mismatch"):
+        release.download_checkpoint(dest)
     assert not dest.exists() and not (tmp_path / "ckpt.pth.part").exists()
 
 
