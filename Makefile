@@ -30,8 +30,12 @@ smoke: install
 	@echo "Smoke run finished. Tables: results/smoke/tables/  Figures: results/smoke/figures/"
 	@ls results/smoke/tables/ 2>/dev/null || true
 
+# Everything but the full-size-model tests, then the one full-size UNet forward (fixture 2) that CI must run.
+SLOW_IN_CI := tests/parity/test_model_parity.py::test_unet_mask_t981_cond_uncond_gate_on_off
+
 test: install
-	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python -m pytest -q --timeout 1800
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python -m pytest -q -m "not slow" --timeout 2400
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python -m pytest -q -m slow --timeout 1800 $(SLOW_IN_CI)
 
 dryrun: install
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/snakemake -n -q --configfile config/config.yaml all

@@ -6,7 +6,11 @@
 #
 # Every stage lives in rules/<stage>.smk; all logic lives in the instdiff package.
 
-configfile: "config/smoke.yaml"
+# The smoke config is the default only: a --configfile given on the command line (or by a profile) replaces it,
+# never merges with it (a merge would leak smoke-only keys such as tiny models into the paper run).
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/smoke.yaml"
 
 
 report: "report/workflow.rst"
@@ -26,4 +30,7 @@ include: "rules/report.smk"
 rule all:
     default_target: True
     input:
+        [metric_outputs(name) for name in EXPERIMENTS],
         all_targets(),
+        LLM_TARGETS,
+        RATERS_TARGETS,

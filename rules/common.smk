@@ -60,6 +60,20 @@ def generated_experiments():
     return [name for name, exp in EXPERIMENTS.items() if exp["kind"] == "generated"]
 
 
+def real_experiments():
+    return [name for name, exp in EXPERIMENTS.items() if exp["kind"] == "real"]
+
+
+def layout_experiments(source):
+    """Experiments whose layouts come from `source`: "coco" (rules/data.smk) or "llm" (rules/llm.smk)."""
+    return [name for name, exp in EXPERIMENTS.items() if exp.get("layouts", "coco") == source]
+
+
+def one_of(names):
+    """A wildcard constraint matching exactly these names (and nothing when the list is empty)."""
+    return "|".join(names) if names else "(?!)"
+
+
 def experiment_seed(name):
     return int(EXPERIMENTS[name].get("seed", config["seed"]))
 

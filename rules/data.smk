@@ -13,7 +13,6 @@ SUPPLIED_512 = config["data"].get("annotations_512")
 
 # Where the unzipped official files (data.source: coco) or their synthetic stand-in (synthetic) live.
 COCO_SOURCE = R("data/source") if config["data"]["source"] == "synthetic" else RES("coco")
-REAL_EXPERIMENTS = [name for name, exp in EXPERIMENTS.items() if exp["kind"] == "real"]
 
 
 localrules:
@@ -119,6 +118,8 @@ rule layouts:
         max_images=config["data"].get("max_images"),
     log:
         LOG("layouts/{experiment}"),
+    wildcard_constraints:
+        experiment=one_of(layout_experiments("coco")),
     threads: 1
     resources:
         mem_mb=8000,
@@ -141,7 +142,7 @@ rule real_images:
     log:
         LOG("real_images/{experiment}"),
     wildcard_constraints:
-        experiment="|".join(REAL_EXPERIMENTS) or "(?!)",
+        experiment=one_of(real_experiments()),
     threads: 1
     resources:
         mem_mb=2000,

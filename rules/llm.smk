@@ -12,8 +12,6 @@ LLM_DETECTORS = [n for n, s in LLM_SCORERS.items() if s["kind"] != "cogvlm"]
 LLM_VLMS = [n for n, s in LLM_SCORERS.items() if s["kind"] == "cogvlm"]
 LLM_EXTENSION_DIR = RES("extension")
 
-# The data stage's `layouts` rule also matches layouts/{experiment}.jsonl; the LLM's layouts come from here.
-ruleorder: llm_layouts > layouts
 
 # No `envvars: "OPENAI_API_KEY"`: it would make every dry-run of the paper config demand the key. The key reaches
 # jobs through the environment (local runs; sbatch exports it by default); rule llm_layouts fails with a clear message

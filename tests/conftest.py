@@ -10,10 +10,24 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 
+def _resolve(env_var: str, default: str) -> Path:
+    """An env-var path, relative ones taken from the repository root (not the working directory)."""
+    path = Path(os.environ.get(env_var, default))
+    path = path if path.is_absolute() else (REPO / path).resolve()
+    if not path.is_dir():
+        # A missing fixture folder is an error, never a silent skip: these tests are the parity proof.
+        raise FileNotFoundError(f"fixture folder {path} does not exist; set {env_var} to it")
+    return path
+
+
 def parity_fixtures() -> Path:
-    """INSTDIFF_PARITY_FIXTURES, else ../shared/fixtures/instdiff-parity beside the repository."""
-    env = os.environ.get("INSTDIFF_PARITY_FIXTURES")
-    return Path(env) if env else REPO.parent / "shared" / "fixtures" / "instdiff-parity"
+    """INSTDIFF_PARITY_FIXTURES (default ../shared/fixtures/instdiff-parity), relative to the repository root."""
+    return _resolve("INSTDIFF_PARITY_FIXTURES", "../shared/fixtures/instdiff-parity")
+
+
+def shared_fixtures() -> Path:
+    """INSTDIFF_SHARED_FIXTURES (default ../shared/fixtures), relative to the repository root."""
+    return _resolve("INSTDIFF_SHARED_FIXTURES", "../shared/fixtures")
 
 
 @pytest.fixture(scope="session")

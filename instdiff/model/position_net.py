@@ -103,8 +103,9 @@ class UniFusion(nn.Module):
     # -- pieces, public so the parity tests can check them one by one ---------------------------------------
     def seg_features(self, segs: torch.Tensor) -> torch.Tensor:
         """ConvNeXt trunk output (B, C, 16, 16) for the stacked instance masks (B, 30, 512, 512)."""
-        x = F.interpolate(segs, size=(SEG_RESOLUTION, SEG_RESOLUTION), mode="nearest")
-        return self.convnext_tiny_backbone(self.in_conv(x))
+        if segs.shape[-2:] != (SEG_RESOLUTION, SEG_RESOLUTION):  # nearest resize; a no-op (skipped) at 512
+            segs = F.interpolate(segs, size=(SEG_RESOLUTION, SEG_RESOLUTION), mode="nearest")
+        return self.convnext_tiny_backbone(self.in_conv(segs))
 
     def seg_tokens_pre_mlp(self, feat: torch.Tensor) -> torch.Tensor:
         """The original's reshape (not a pooling): contiguous (B,C,16,16) -> (B, C*256/64, 64) -> transpose."""

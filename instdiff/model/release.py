@@ -8,12 +8,11 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 from pathlib import Path
 
-from instdiff.errors import InputError
+from instdiff.download import fetch
 
 log = logging.getLogger(__name__)
 
@@ -24,62 +23,10 @@ TOKENIZER_REVISION = "32bd64288804d66eefd0ccbe215aa642df71cc41"
 TOKENIZER_FILES = ["vocab.json", "merges.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"]
 
 
-def fetch_verified(url: str, dest: str | Path, sha256: str) -> Path:
-    """The project's generic verified downloader (``instdiff.download.fetch``: HTTP Range resume, retries,
-    checksum, atomic rename); a requests-based equivalent is used while that module is not available."""
-    try:
-        from instdiff.download import fetch
-    except ImportError:
-        return _fetch_with_requests(url, dest, sha256)
-    return fetch(url, dest, sha256=sha256)
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 24), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def _fetch_with_requests(url: str, dest: str | Path, sha256: str, timeout: float = 60.0) -> Path:
-    """Stream ``url`` into ``dest.part`` (resuming with a Range header), verify SHA256, rename onto ``dest``."""
-    import requests
-    from tqdm import tqdm
-
-    dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    if dest.exists() and _sha256(dest) == sha256:
-        return dest
-    part = dest.with_name(dest.name + ".part")
-    done = part.stat().st_size if part.exists() else 0
-    headers = {"Range": f"bytes={done}-"} if done else {}
-    with requests.get(url, stream=True, timeout=timeout, headers=headers, allow_redirects=True) as r:
-        if r.status_code == 416:  # the part file is already complete
-            pass
-        elif r.status_code not in (200, 206):
-            raise InputError(url, f"download refused (HTTP {r.status_code})", "check the URL and the network")
-        else:
-            if r.status_code == 200:  # server ignored the Range header: start over
-                done = 0
-            total = int(r.headers.get("Content-Length", 0)) + done or None
-            with part.open("ab" if done else "wb") as fh, tqdm(total=total, initial=done, unit="B",
-                                                               unit_scale=True, desc=dest.name) as bar:
-                for block in r.iter_content(chunk_size=1 << 20):
-                    fh.write(block)
-                    bar.update(len(block))
-    got = _sha256(part)
-    if got != sha256:
-        part.unlink(missing_ok=True)
-        raise InputError(dest, f"SHA256 mismatch (expected {sha256}, got {got})", f"rerun to download {url} again")
-    os.replace(part, dest)
-    return dest
-
-
 def download_checkpoint(dest: str | Path) -> Path:
     """``instancediffusion_sd15.pth`` into ``dest``, SHA256-verified."""
     log.info("fetching %s -> %s", CHECKPOINT_URL, dest)
-    return fetch_verified(CHECKPOINT_URL, dest, CHECKPOINT_SHA256)
+    return fetch(CHECKPOINT_URL, dest, sha256=CHECKPOINT_SHA256)
 
 
 def download_tokenizer(dest: str | Path) -> Path:

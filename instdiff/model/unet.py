@@ -106,7 +106,8 @@ class InstanceDiffusionUNet(nn.Module):
       input of the unconditional pass (all zero; batch rows that are unconditional should be all-zero rows, see
       ``instdiff.model.position_net.stack_grounding``);
     * ``gate_scale`` a float applied to all 16 fusers for this call (1 on alpha-on steps, 0 after);
-    * ``location`` (keyword) overrides the drop flags of the test config (box | mask | point | scribble) for this call.
+    * ``location`` (keyword) overrides the drop flags of the test config (box | mask | point | scribble) for this call;
+    * ``grounding`` may also be the output of ``encode_grounding`` (tokens computed once, reused every step).
 
     ``use_masked_att`` (off by default, as in the original) masks the fuser self-attention of the full-resolution
     blocks by instance boxes when ``grounding`` carries ``att_masks`` (B,30,64,64) (instdiff.model.masked_attention).
@@ -152,17 +153,28 @@ class InstanceDiffusionUNet(nn.Module):
     def device(self) -> torch.device:
         return self.position_net.null_positive_feature.device
 
-    def forward(self, sample, timestep, encoder_hidden_states, grounding=None, gate_scale: float = 1.0, *, location=None):
-        b = sample.shape[0]
+    def encode_grounding(self, grounding: dict | None, batch: int = 1, location: str | None = None) -> dict:
+        """Run the instance tokenizer once: ``{"objs", "drop_box_mask"[, "att_masks"]}``. The tokens do not depend
+        on the timestep or the latent, so a sampler may pass this dict as ``grounding`` at every step."""
         if grounding is None:
-            grounding = null_grounding(b, self.config.position_net.in_dim, sample.device, self.dtype)
+            grounding = null_grounding(batch, self.config.position_net.in_dim, self.device, self.dtype)
         missing = [k for k in GROUNDING_KEYS if k not in grounding]
         if missing:
             raise KeyError(f"grounding dict lacks {missing}; expected keys {GROUNDING_KEYS}")
-        if grounding["masks"].shape[0] != b:
-            raise ValueError(f"grounding batch {grounding['masks'].shape[0]} != sample batch {b}")
-        objs, drop_box_mask = self.position_net(**{k: grounding[k].to(sample.device) for k in GROUNDING_KEYS},
+        objs, drop_box_mask = self.position_net(**{k: grounding[k].to(self.device) for k in GROUNDING_KEYS},
                                                 location=location)
+        out = {"objs": objs, "drop_box_mask": drop_box_mask}
+        if grounding.get("att_masks") is not None:
+            out["att_masks"] = grounding["att_masks"]
+        return out
+
+    def forward(self, sample, timestep, encoder_hidden_states, grounding=None, gate_scale: float = 1.0, *, location=None):
+        b = sample.shape[0]
+        if grounding is None or "objs" not in grounding:
+            grounding = self.encode_grounding(grounding, b, location)
+        objs, drop_box_mask = grounding["objs"], grounding["drop_box_mask"]
+        if objs.shape[0] != b:
+            raise ValueError(f"grounding batch {objs.shape[0]} != sample batch {b}")
         att_mask = None
         if self.use_masked_att and grounding.get("att_masks") is not None and not drop_box_mask:
             att_mask = instance_attention_mask(grounding["att_masks"].to(sample.device))

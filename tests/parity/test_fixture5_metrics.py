@@ -12,18 +12,14 @@ import pytest
 from instdiff.metrics.attribute import items_from_coco, score_items
 from instdiff.metrics.cocofiles import load_gt, load_results
 from instdiff.metrics.pim import pim_paper
-from stub_clip import StubClip  # tests/parity/stub_clip.py (test-only stand-in)
+from tests.parity.stub_clip import StubClip  # tests/parity/stub_clip.py (test-only stand-in)
+from tests.conftest import parity_fixtures
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def fixtures_dir() -> Path:
-    env = os.environ.get("INSTDIFF_PARITY_FIXTURES")
-    path = Path(env) if env else REPO / ".." / "shared" / "fixtures" / "instdiff-parity"
-    path = path if path.is_absolute() else REPO / path
-    if not (path / "fixture5_metrics.json").exists():
-        pytest.skip(f"parity fixtures not found at {path} (set INSTDIFF_PARITY_FIXTURES)")
-    return path
+    return parity_fixtures()
 
 
 @pytest.fixture(scope="module")

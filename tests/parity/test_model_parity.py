@@ -21,7 +21,7 @@ from instdiff.model.config import ModelConfig
 from instdiff.model.convert import build_unet, load_section, unet_renamer
 from instdiff.model.position_net import GROUNDING_KEYS, UniFusion, stack_grounding
 
-from .weight_rule import fixture_dir, rule_state_dict
+from tests.parity.weight_rule import fixture_dir, rule_state_dict
 
 ATOL = RTOL = 1e-4  # README §8, fixtures 1 and 2
 CONFIGS = ("box", "mask", "point", "scribble")

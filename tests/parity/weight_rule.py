@@ -15,16 +15,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from tests.conftest import parity_fixtures
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 _SCALEU = re.compile(r"^scaleu_[bs]_[0-9]+$")
 
 
 def fixture_dir() -> Path:
-    """INSTDIFF_PARITY_FIXTURES, resolved relative to the repo root (default ../shared/fixtures/instdiff-parity)."""
-    raw = os.environ.get("INSTDIFF_PARITY_FIXTURES", "../shared/fixtures/instdiff-parity")
-    p = Path(raw)
-    return p if p.is_absolute() else (REPO_ROOT / p).resolve()
+    return parity_fixtures()
 
 
 def checksums() -> dict:

@@ -10,7 +10,7 @@ import pytest
 from instdiff.errors import InputError
 from instdiff.metrics.coco_ap import coco_eval
 from instdiff.metrics.cocofiles import load_gt, load_results
-from metrics_data import dets, gt_file, square
+from tests.unit.metrics_data import dets, gt_file, square
 
 
 @pytest.fixture()

@@ -16,7 +16,7 @@ from instdiff.errors import InputError
 from instdiff.layout import Instance, Layout, write_layouts
 from instdiff.metrics import files
 from instdiff.metrics.cocofiles import load_gt, load_results
-from metrics_data import box_of, gt_file
+from tests.unit.metrics_data import box_of, gt_file
 
 COCO91 = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 27, 28, 31, 32, 33, 34,
           35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62,

@@ -12,9 +12,10 @@ from instdiff.llm.prompt import SCENE_TYPES, draw_scene_type, response_format
 from instdiff.llm.replay import replay_layouts
 from instdiff.llm.stage import apply_box_format, given_boxes, intended_boxes, make_layouts
 from instdiff.llm.validate import check_reply
+from tests.conftest import shared_fixtures
 
 REPO = Path(__file__).resolve().parents[2]
-SHARED = Path(os.environ.get("INSTDIFF_SHARED_FIXTURES", REPO / ".." / "shared" / "fixtures")).resolve()
+SHARED = shared_fixtures()
 REPLAY = SHARED / "extension" / "gpt4o-layouts-2024-05-19"
 needs_replay = pytest.mark.skipif(not REPLAY.is_dir(), reason=f"no replay fixtures in {REPLAY}")
 

@@ -11,9 +11,10 @@ from instdiff.layout import Instance, Layout, write_layouts
 from instdiff.llm.evaluate import grounding_metric_file, legacy_metric_file
 from instdiff.llm.table import llm_table
 from instdiff.llm.visualize import draw_layouts
+from tests.conftest import shared_fixtures
 
 REPO = Path(__file__).resolve().parents[2]
-EXT = Path(os.environ.get("INSTDIFF_SHARED_FIXTURES", REPO / ".." / "shared" / "fixtures")).resolve() / "extension"
+EXT = shared_fixtures() / "extension"
 needs_ext = pytest.mark.skipif(not (EXT / "bounding_boxes_chatgpt.json").exists(), reason=f"no extension fixtures in {EXT}")
 
 

@@ -149,3 +149,11 @@ def test_seg_tokens_switch_per_batch_element(unet):
     assert (objs[0, -64:] - objs[1, -64:]).abs().max() > 1e-3
     torch.testing.assert_close(objs[:1], first, atol=1e-6, rtol=0)
     assert objs.shape == (2, 4 * MAX_OBJS + 64, TINY.position_net.out_dim)
+
+
+def test_precomputed_tokens_equal_raw_grounding(unet):
+    """encode_grounding once, reuse every step: same eps as passing the raw grounding dict."""
+    raw = stack_grounding([_grounding(), None], D)
+    encoded = unet.encode_grounding(raw, location="scribble")
+    torch.testing.assert_close(_call(unet, encoded, batch=2), _call(unet, raw, batch=2, location="scribble"),
+                               atol=0, rtol=0)

@@ -9,7 +9,7 @@ from instdiff.errors import InputError
 from instdiff.layout import Instance, Layout
 from instdiff.metrics.cocofiles import load_gt
 from instdiff.metrics.pim import greedy_match, pim_corrected, pim_paper
-from metrics_data import dets, gt_file, square
+from tests.unit.metrics_data import dets, gt_file, square
 
 EMPTY = np.zeros((8, 8), np.uint8)
 
