@@ -74,6 +74,19 @@ def image_seed(run_seed: int, experiment: str, layout_id: str) -> int:
     return derive_seed(run_seed, experiment, layout_id)
 
 
+def settings_from_config(experiment: dict[str, Any], generation: dict[str, Any]) -> dict[str, Any]:
+    """:class:`instdiff.pipeline.GenerationSettings` fields of an experiment (config ``experiments.<name>`` and
+    ``generation``), with the schema's defaults."""
+    return {
+        "location": experiment.get("location", "mask"),
+        "steps": int(experiment.get("steps", 50)),
+        "guidance_scale": float(experiment.get("guidance_scale", 7.5)),
+        "alpha": float(experiment.get("alpha", 1.0)),
+        "mis": float(experiment.get("mis", 0.36)),
+        "negative_prompt": generation.get("negative_prompt", ""),
+    }
+
+
 # --------------------------------------------------------------------------------------------- settings guard
 
 

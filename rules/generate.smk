@@ -7,22 +7,7 @@
 # outputs on purpose: a failed or killed shard keeps its finished images and a rerun generates only the missing.
 # Needs INSTDIFF_MODEL from rules/models.smk (included before this file).
 
-def generation_settings(experiment):
-    """The instdiff.pipeline.GenerationSettings of an experiment (config: experiments.* and generation.*)."""
-    exp = EXPERIMENTS[experiment]
-    return {
-        "location": exp.get("location", "mask"),
-        "steps": int(exp.get("steps", 50)),
-        "guidance_scale": float(exp.get("guidance_scale", 7.5)),
-        "alpha": float(exp.get("alpha", 1.0)),
-        "mis": float(exp.get("mis", 0.36)),
-        "negative_prompt": config["generation"].get("negative_prompt", ""),
-    }
-
-
-def generate_shard_manifests(wildcards):
-    n = experiment_shards(wildcards.experiment)
-    return [R(f"images/{wildcards.experiment}/shards/{k}-of-{n}.json") for k in range(n)]
+from instdiff.generate import settings_from_config
 
 
 rule generate:
@@ -36,7 +21,7 @@ rule generate:
         shard=lambda wc: int(wc.shard),
         nshards=lambda wc: int(wc.nshards),
         run_seed=lambda wc: experiment_seed(wc.experiment),
-        settings=lambda wc: generation_settings(wc.experiment),
+        settings=lambda wc: settings_from_config(EXPERIMENTS[wc.experiment], config["generation"]),
         image_format=config["generation"].get("image_format", "png"),
         dtype=config["generation"].get("dtype", "fp16"),
     log:
@@ -59,7 +44,10 @@ rule generate:
 rule generate_done:
     input:
         layouts=R("layouts/{experiment}.jsonl"),
-        manifests=generate_shard_manifests,
+        manifests=lambda wc: [
+            R(f"images/{wc.experiment}/shards/{k}-of-{experiment_shards(wc.experiment)}.json")
+            for k in range(experiment_shards(wc.experiment))
+        ],
     output:
         done=R("images/{experiment}/done.json"),
     params:
