@@ -222,7 +222,9 @@ class GuidedEps:
             if grounding is not None:
                 grounding = concat_groundings([grounding, null_grounding_like(grounding)])
         self._ctx = ctx
-        self._grounding = grounding
+        # A denoiser that can tokenize grounding ahead (the InstanceDiffusion UNet) does it once, not every step.
+        prepare = getattr(self.denoiser, "prepare_grounding", None)
+        self._grounding = prepare(grounding) if prepare is not None and grounding is not None else grounding
 
     def __call__(self, x: torch.Tensor, t: int, scale: float) -> torch.Tensor:
         """Guided ε for x of shape (n_chains, C, H, W) at integer timestep t with fuser gate scale ``scale``."""
@@ -247,7 +249,7 @@ class GuidedEps:
         eps_parts = []
         for s in range(0, total, step):
             e = min(total, s + step)
-            g = None if self._grounding is None else {k: v[s:e] for k, v in self._grounding.items()}
+            g = None if self._grounding is None else _rows(self._grounding, s, e, total)
             tb = torch.full((e - s,), t, dtype=torch.int64, device=x.device)
             eps_parts.append(self.denoiser(xs[s:e], tb, self._ctx[s:e], g, scale))
         eps = torch.cat(eps_parts, dim=0)
@@ -255,6 +257,12 @@ class GuidedEps:
             return eps
         e_c, e_u = eps[:n], eps[n:]
         return e_u + self.g * (e_c - e_u)
+
+
+def _rows(grounding: Grounding, start: int, stop: int, total: int) -> Grounding:
+    """Rows start:stop of a batched grounding dict; per-batch values (a drop flag) are kept whole."""
+    return {k: v[start:stop] if torch.is_tensor(v) and v.dim() > 0 and v.shape[0] == total else v
+            for k, v in grounding.items()}
 
 
 # --------------------------------------------------------------------------------------------- the loop

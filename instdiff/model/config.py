@@ -90,7 +90,7 @@ class ModelConfig:
         """The smoke model: every width small, attention only at 32x32 and below so a CPU UNet call is fast."""
         width = 32
         return cls(
-            unet=UNetConfig(block_out_channels=(32, 32, 64, 64), attention_levels=(False, True, True, False),
+            unet=UNetConfig(block_out_channels=(16, 32, 64, 64), attention_levels=(False, False, True, False), norm_num_groups=16,
                             num_heads=2, cross_attention_dim=width),
             position_net=PositionNetConfig(in_dim=width, out_dim=width, mid_dim=32,
                                            convnext_dims=(8, 8, 16, 16), convnext_depths=(1, 1, 1, 1)),
