@@ -365,7 +365,7 @@ def _footer(spec: TableSpec, ctx: Context) -> list[str]:
     lines.append("Units: AP, AP50, AR, IoU, PiM and accuracy in percent; CLIP_local is a cosine; FID lower is better."
                  + kid + " Brackets: bootstrap 95% CI over images (or t-interval across seeds).")
     lines.append(f"Legend: {NOT_REPORTED} not reported / not applicable; (?) published value the references flag as "
-                 f"uncertain (see {ctx.paper.path}); Δ = ours − paper.")
+                 f"uncertain (see config/{Path(ctx.paper.path).name}); Δ = ours − paper.")
     srcs = sorted({ctx.paper.methods[m].source for m in (*spec.paper_methods, spec.reproduction or "")
                    if m in ctx.paper.methods})
     for s in srcs:
