@@ -9,7 +9,6 @@ A layout file is JSON lines: one :class:`Layout` per line (``layouts/{experiment
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -198,17 +197,9 @@ def write_layouts(path: str | Path, layouts: Iterable[Layout]) -> None:
 
 
 def read_layouts(path: str | Path) -> list[Layout]:
+    from instdiff.io import read_jsonl
+
     path = Path(path)
     if not path.exists():
         raise InputError(path, "layout file does not exist", "run the 'layouts' rule or correct the path")
-    layouts = []
-    with path.open() as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                raw = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(path, f"line {lineno} is not valid JSON ({exc.msg})", "regenerate the layout file") from None
-            layouts.append(parse_layout(raw, f"{path}:{lineno}"))
-    return layouts
+    return [parse_layout(raw, f"{path}:{i}") for i, raw in enumerate(read_jsonl(path), 1)]

@@ -21,9 +21,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Callable
 
@@ -32,6 +29,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from instdiff.errors import InputError
+from instdiff.io import atomic_dir
 from instdiff.model import keymap
 from instdiff.model.config import ModelConfig
 from instdiff.model.unet import InstanceDiffusionUNet
@@ -197,8 +195,7 @@ def convert_checkpoint(checkpoint: str | Path, tokenizer_dir: str | Path, out_di
         raise InputError(tokenizer_dir, f"cannot load the CLIP tokenizer ({exc})", "rerun the download rule") from None
 
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.tmp"))
-    try:
+    with atomic_dir(out_dir) as tmp:
         (tmp / "unet").mkdir()
         save_file(unet_flat_state_dict(unet), str(tmp / UNET_WEIGHTS), metadata={"format": "pt"})
         (tmp / "unet" / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
@@ -208,12 +205,6 @@ def convert_checkpoint(checkpoint: str | Path, tokenizer_dir: str | Path, out_di
         meta = {"format": FORMAT, "config": cfg.to_dict(), "unet_section": section,
                 "source": Path(checkpoint).name}
         (tmp / "instdiff_model.json").write_text(json.dumps(meta, indent=2) + "\n")
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     log.info("wrote %s", out_dir)
     return out_dir
 

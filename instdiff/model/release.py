@@ -9,10 +9,10 @@
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
 from instdiff.download import fetch
+from instdiff.io import atomic_dir
 
 log = logging.getLogger(__name__)
 
@@ -32,23 +32,14 @@ def download_checkpoint(dest: str | Path) -> Path:
 def download_tokenizer(dest: str | Path) -> Path:
     """The CLIP tokenizer files at the pinned revision into the folder ``dest`` (written atomically)."""
     import shutil
-    import tempfile
 
     from huggingface_hub import hf_hub_download
 
     dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.tmp"))
-    try:
+    with atomic_dir(dest) as tmp:
         for name in TOKENIZER_FILES:
             hf_hub_download(TOKENIZER_REPO, name, revision=TOKENIZER_REVISION, local_dir=tmp)
         shutil.rmtree(tmp / ".cache", ignore_errors=True)
-        if dest.exists():
-            shutil.rmtree(dest)
-        os.replace(tmp, dest)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return dest
 
 
