@@ -84,7 +84,14 @@ def settings_from_config(experiment: dict[str, Any], generation: dict[str, Any])
         "alpha": float(experiment.get("alpha", 1.0)),
         "mis": float(experiment.get("mis", 0.36)),
         "negative_prompt": generation.get("negative_prompt", ""),
+        "refiner_strength": float((experiment.get("refiner") or {}).get("strength", 0.0)),
+        "refiner_steps": int((experiment.get("refiner") or {}).get("steps", 20)),
     }
+
+
+def refiner_from_config(experiment: dict[str, Any]) -> str | None:
+    """The SDXL refiner an experiment cascades into (``experiments.<name>.refiner.model``), if any."""
+    return (experiment.get("refiner") or {}).get("model")
 
 
 # --------------------------------------------------------------------------------------------- settings guard

@@ -7,7 +7,7 @@
 # outputs on purpose: a failed or killed shard keeps its finished images and a rerun generates only the missing.
 # Needs INSTDIFF_MODEL from rules/models.smk (included before this file).
 
-from instdiff.generate import settings_from_config
+from instdiff.generate import refiner_from_config, settings_from_config
 
 
 rule generate:
@@ -22,6 +22,7 @@ rule generate:
         nshards=lambda wc: int(wc.nshards),
         run_seed=lambda wc: experiment_seed(wc.experiment),
         settings=lambda wc: settings_from_config(EXPERIMENTS[wc.experiment], config["generation"]),
+        refiner=lambda wc: refiner_from_config(EXPERIMENTS[wc.experiment]),
         image_format=config["generation"].get("image_format", "png"),
         dtype=config["generation"].get("dtype", "fp16"),
     log:

@@ -16,4 +16,5 @@ run_shard(
     settings=dict(snakemake.params.settings),  # noqa: F821
     image_format=snakemake.params.image_format,  # noqa: F821
     dtype=snakemake.params.dtype,  # noqa: F821
+    refiner=snakemake.params.refiner,  # noqa: F821
 )
