@@ -25,7 +25,7 @@ $(BIN)/instdiff: requirements.txt requirements-dev.txt constraints.txt pyproject
 install: $(BIN)/instdiff
 
 smoke: install
-	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/snakemake --cores $(CORES) --configfile $(SMOKE_CONFIG) --printshellcmds all
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/snakemake all --cores $(CORES) --configfile $(SMOKE_CONFIG)
 	@echo
 	@echo "Smoke run finished. Tables: results/smoke/tables/  Figures: results/smoke/figures/"
 	@ls results/smoke/tables/ 2>/dev/null || true
@@ -38,7 +38,7 @@ test: install
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python -m pytest -q -m slow --timeout 1800 $(SLOW_IN_CI)
 
 dryrun: install
-	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/snakemake -n -q --configfile config/config.yaml all
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/snakemake all -n -q --configfile config/config.yaml
 
 lint: install
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/snakemake --lint --configfile $(SMOKE_CONFIG)

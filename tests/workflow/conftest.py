@@ -61,5 +61,5 @@ def run_snakemake(args: list[str], cwd: Path, timeout: int = 1800) -> subprocess
 def smoke_run(tmp_path_factory) -> Path:
     """The whole smoke DAG, run once from a clean temporary copy; returns that copy's root."""
     root = copy_repo(tmp_path_factory.mktemp("smoke") / "repo")
-    run_snakemake(["--cores", "2", "--configfile", "config/smoke.yaml", "all"], cwd=root)
+    run_snakemake(["all", "--cores", "2", "--configfile", "config/smoke.yaml"], cwd=root)
     return root

@@ -22,7 +22,7 @@ def clean_copy(tmp_path_factory) -> Path:
 
 
 def test_paper_config_dry_run_needs_no_data(clean_copy):
-    proc = run_snakemake(["-n", "--quiet", "rules", "--configfile", "config/config.yaml", "all"], cwd=clean_copy)
+    proc = run_snakemake(["all", "-n", "--quiet", "rules", "--configfile", "config/config.yaml"], cwd=clean_copy)
     assert "generate" in proc.stdout
     assert not (clean_copy / "results").joinpath(PAPER["run"]).exists(), "a dry-run must not write results"
 

@@ -40,7 +40,7 @@ def test_smoke_dag_reaches_the_tables(smoke_run):
 
 
 def test_smoke_rerun_has_nothing_to_do(smoke_run):
-    proc = run_snakemake(["-n", "--configfile", "config/smoke.yaml", "all"], cwd=smoke_run)
+    proc = run_snakemake(["all", "-n", "--configfile", "config/smoke.yaml"], cwd=smoke_run)
     assert "Nothing to be done" in proc.stdout + proc.stderr
 
 
