@@ -82,6 +82,11 @@ def experiment_shards(name):
     return int(EXPERIMENTS[name].get("shards", config["generation"]["shards"]))
 
 
+def by_attempt(base):
+    """A resource that grows with each retry: a job killed by SLURM for time or memory comes back with more."""
+    return lambda wildcards, attempt: base * attempt
+
+
 def metric_outputs(experiment):
     """Every metric file an experiment asks for."""
     return [

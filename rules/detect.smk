@@ -63,8 +63,8 @@ rule detect:
         ENV("detect")
     threads: 2
     resources:
-        mem_mb=8000,
-        runtime=120,
+        mem_mb=by_attempt(8000),
+        runtime=by_attempt(120),
         gpu=0 if SMOKE else 1,
     script:
         "../scripts/detect.py"

@@ -34,8 +34,8 @@ rule generate:
     threads: 2 if SMOKE else 8
     resources:
         gpu=0 if SMOKE else 1,
-        mem_mb=4000 if SMOKE else 32000,
-        runtime=30 if SMOKE else 480,
+        mem_mb=by_attempt(4000 if SMOKE else 32000),
+        runtime=by_attempt(30 if SMOKE else 480),
     conda:
         ENV("generate")
     script:
