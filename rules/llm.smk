@@ -5,43 +5,7 @@
 # R("images/llm/done.json") with the settings of experiments.llm (box config, alpha 0.8, mis 0.2, guidance 7.5).
 # The API key is read from OPENAI_API_KEY in the job's environment, never from config.
 
-LLM = config.get("llm", {})
-LLM_SCORERS = LLM.get("grounding", {}).get("scorers", {})
-LLM_VARIANTS = LLM.get("image_variants", ["raw"])
-LLM_DETECTORS = [n for n, s in LLM_SCORERS.items() if s["kind"] != "cogvlm"]
-LLM_VLMS = [n for n, s in LLM_SCORERS.items() if s["kind"] == "cogvlm"]
-LLM_EXTENSION_DIR = RES("extension")
-
-
-# No `envvars: "OPENAI_API_KEY"`: it would make every dry-run of the paper config demand the key. The key reaches
-# jobs through the environment (local runs; sbatch exports it by default); rule llm_layouts fails with a clear message
-# before any request when it is missing.
-
-
-def llm_scorer_settings(name):
-    """A scorer's settings; a tiny scorer loads the model folder the smoke run builds."""
-    settings = dict(LLM_SCORERS[name])
-    if settings.get("tiny"):
-        settings["model"] = R(f"models/llm/{name}")
-    return settings
-
-
-def llm_scorer_model(wildcards):
-    return [R(f"models/llm/{wildcards.scorer}")] if LLM_SCORERS[wildcards.scorer].get("tiny") else []
-
-
-def llm_clip_settings():
-    settings = dict(LLM.get("clip", {}))
-    if settings.get("tiny"):
-        settings["local_dir"] = R("models/llm/clip")
-    return settings
-
-
-def llm_replay_input(wildcards):
-    return [LLM["replay"]["dir"]] if LLM.get("source", "replay") == "replay" else []
-
-
-LLM_TARGETS = [R("tables/llm.csv"), R("tables/llm.md"), R("llm/layout_images/index.json")] if LLM.get("enabled", True) else []
+include: "llm_common.smk"
 
 
 rule llm:
@@ -53,12 +17,12 @@ rule llm:
 rule llm_extension_files:
     """The extension's shipped files at its pinned commit (only when config points into resources/extension)."""
     output:
-        directory(LLM_EXTENSION_DIR + "/gpt4o-layouts-2024-05-19"),
-        LLM_EXTENSION_DIR + "/converted_cogvlm_bboxes.json",
-        LLM_EXTENSION_DIR + "/bounding_boxes_chatgpt.json",
-        sources=LLM_EXTENSION_DIR + "/sources.json",
+        directory(LLM_EXTENSION_FILES["layouts"]),
+        LLM_EXTENSION_FILES["pred"],
+        LLM_EXTENSION_FILES["gt"],
+        sources=LLM_EXTENSION_FILES["sources"],
     params:
-        out_dir=LLM_EXTENSION_DIR,
+        out_dir=lambda wc, output: parent_dir(output.sources),
     log:
         LOG("llm/extension_files"),
     retries: 2
@@ -102,7 +66,7 @@ rule llm_visualize:
     output:
         R("llm/layout_images/index.json"),
     params:
-        out_dir=R("llm/layout_images"),
+        out_dir=lambda wc, output: parent_dir(output[0]),
     log:
         LOG("llm/visualize"),
     threads: 1
@@ -162,7 +126,7 @@ rule llm_grounding:
         R("llm/detections/{scorer}/{variant}.jsonl"),
     params:
         settings=lambda wc: llm_scorer_settings(wc.scorer),
-        images_dir=R("images/llm"),
+        images_dir=lambda wc, input: parent_dir(input.done),
         image_format=config["generation"].get("image_format", "png"),
     log:
         LOG("llm/grounding_{scorer}_{variant}"),
@@ -189,7 +153,7 @@ rule llm_grounding_vlm:
         R("llm/detections/{scorer}/{variant}.jsonl"),
     params:
         settings=lambda wc: llm_scorer_settings(wc.scorer),
-        images_dir=R("images/llm"),
+        images_dir=lambda wc, input: parent_dir(input.done),
         image_format=config["generation"].get("image_format", "png"),
     log:
         LOG("llm/grounding_{scorer}_{variant}"),
@@ -233,8 +197,8 @@ rule llm_grounding_metrics:
 rule llm_grounding_legacy:
     """The published CogVLM IoU (0.42) recomputed from the extension's shipped box files, and read correctly."""
     input:
-        pred=LLM.get("legacy", {}).get("pred", LLM_EXTENSION_DIR + "/converted_cogvlm_bboxes.json"),
-        gt=LLM.get("legacy", {}).get("gt", LLM_EXTENSION_DIR + "/bounding_boxes_chatgpt.json"),
+        pred=LLM.get("legacy", {}).get("pred", LLM_EXTENSION_FILES["pred"]),
+        gt=LLM.get("legacy", {}).get("gt", LLM_EXTENSION_FILES["gt"]),
     output:
         R("llm/grounding/legacy.json"),
     log:
@@ -259,7 +223,7 @@ rule llm_clip:
     params:
         settings=llm_clip_settings(),
         variants=LLM_VARIANTS,
-        images_dir=R("images/llm"),
+        images_dir=lambda wc, input: parent_dir(input.done),
         image_format=config["generation"].get("image_format", "png"),
         seed=config["seed"],
     log:

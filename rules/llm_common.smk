@@ -1,0 +1,49 @@
+# Helpers of the LLM stage (constants and functions only; the rules are in llm.smk).
+
+LLM = config.get("llm", {})
+LLM_SCORERS = LLM.get("grounding", {}).get("scorers", {})
+LLM_VARIANTS = LLM.get("image_variants", ["raw"])
+LLM_DETECTORS = [n for n, s in LLM_SCORERS.items() if s["kind"] != "cogvlm"]
+LLM_VLMS = [n for n, s in LLM_SCORERS.items() if s["kind"] == "cogvlm"]
+LLM_EXTENSION_FILES = {
+    "layouts": RES("extension/gpt4o-layouts-2024-05-19"),
+    "pred": RES("extension/converted_cogvlm_bboxes.json"),
+    "gt": RES("extension/bounding_boxes_chatgpt.json"),
+    "sources": RES("extension/sources.json"),
+}
+
+
+# No `envvars: "OPENAI_API_KEY"`: it would make every dry-run of the paper config demand the key. The key reaches
+# jobs through the environment (local runs; sbatch exports it by default); rule llm_layouts fails with a clear message
+# before any request when it is missing.
+
+
+def llm_scorer_settings(name):
+    """A scorer's settings; a tiny scorer loads the model folder the smoke run builds."""
+    settings = dict(LLM_SCORERS[name])
+    if settings.get("tiny"):
+        settings["model"] = R(f"models/llm/{name}")
+    return settings
+
+
+def llm_scorer_model(wildcards):
+    return [R(f"models/llm/{wildcards.scorer}")] if LLM_SCORERS[wildcards.scorer].get("tiny") else []
+
+
+def llm_clip_settings():
+    settings = dict(LLM.get("clip", {}))
+    if settings.get("tiny"):
+        settings["local_dir"] = R("models/llm/clip")
+    return settings
+
+
+def llm_replay_input(wildcards):
+    return [LLM["replay"]["dir"]] if LLM.get("source", "replay") == "replay" else []
+
+
+LLM_TARGETS = [R("tables/llm.csv"), R("tables/llm.md"), R("llm/layout_images/index.json")] if LLM.get("enabled", True) else []
+
+
+
+def parent_dir(path):
+    return str(Path(path).parent)
