@@ -40,6 +40,20 @@ def _mem_mb() -> int:
     return 4000
 
 
+def _stop_stale(conf: Path) -> None:
+    """A CI cluster left by an interrupted run: stop its daemons by the PID files its configuration names."""
+    settings = dict(line.split("=", 1) for line in conf.read_text().splitlines() if "=" in line and " " not in line)
+    pidfiles = [settings.get("SlurmdPidFile"), settings.get("SlurmctldPidFile")]
+    if settings.get("SlurmctldPidFile"):
+        pidfiles.append(str(Path(settings["SlurmctldPidFile"]).with_name("munged.pid")))
+    for pidfile in filter(None, pidfiles):
+        try:
+            os.kill(int(Path(pidfile).read_text().split()[0]), signal.SIGTERM)
+        except (OSError, ValueError):
+            pass
+    time.sleep(1)
+
+
 class SlurmCluster:
     def __init__(self, root: str | Path, conf_dir: str | Path = "/etc/slurm"):
         # Job steps (srun inside sbatch) read the standard location, not $SLURM_CONF of the submitter,
@@ -55,7 +69,9 @@ class SlurmCluster:
 
     def write_config(self) -> None:
         if self.conf.exists():
-            raise RuntimeError(f"{self.conf} exists: refusing to overwrite another cluster's configuration")
+            if "ClusterName=instdiffci" not in self.conf.read_text():
+                raise RuntimeError(f"{self.conf} exists: refusing to overwrite another cluster's configuration")
+            _stop_stale(self.conf)
         self.conf_dir.mkdir(parents=True, exist_ok=True)
         for sub in ("spool/slurmd", "state", "log", "gpu", "munge"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
