@@ -12,21 +12,10 @@ from pathlib import Path
 
 import torch
 
+from instdiff.model.tiny import _bytes_to_unicode
 from instdiff.pipeline import InstanceDiffusionPipeline
 
 WIDTH = 32
-
-
-def _bytes_to_unicode() -> dict[int, str]:
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
-    cs = bs[:]
-    n = 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    return dict(zip(bs, map(chr, cs)))
 
 
 def tiny_tokenizer(folder: Path):
