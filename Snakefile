@@ -1,8 +1,8 @@
 # instdiff: reproduce InstanceDiffusion (Wang et al., CVPR 2024) end to end.
 #
-#   snakemake --cores 2 --configfile config/smoke.yaml      # embedded smoke run (default config)
-#   snakemake --profile slurm all                           # the paper protocol on a SLURM cluster
-#   snakemake --configfile config/smoke.yaml table1         # rebuild one table
+#   snakemake all --cores 2                                  # embedded smoke run (the default config)
+#   snakemake --profile slurm all                            # the paper protocol on a SLURM cluster
+#   snakemake table1 --cores 2                               # rebuild one table (smoke config by default)
 #
 # Every stage lives in rules/<stage>.smk; all logic lives in the instdiff package.
 

@@ -1,6 +1,5 @@
 # Shared definitions for every stage: config validation, path helpers, experiment queries.
 # Kept cheap: every SLURM job re-reads the Snakefile, so nothing here touches data.
-import os
 from pathlib import Path
 
 from snakemake.utils import validate, min_version
