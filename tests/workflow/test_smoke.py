@@ -62,9 +62,10 @@ def test_table1_through_real_slurm_matches_local_run(slurm_cluster, smoke_run, t
     metrics, FID) submitted through the real `slurm` profile; every metric equals the local run's."""
     root = copy_repo(tmp_path / "repo")
     run_snakemake(["--profile", "slurm", "--profile", "tests/slurm_ci", "table1"], cwd=root, timeout=3000)
-    logs = list((root / ".snakemake" / "slurm_logs").rglob("*.log"))
+    log_dir = root / ".snakemake" / "slurm_logs"
+    logs = list(log_dir.rglob("*.log"))
     assert logs, "no SLURM job logs: jobs did not go through sbatch"
-    rules = {p.parent.name for p in logs}
+    rules = {p.relative_to(log_dir).parts[0] for p in logs}  # slurm_logs/rule_<name>[/<wildcards>]/<jobid>.log
     assert {"rule_generate", "rule_detect"} <= rules, rules
     assert any(r.startswith("group_scores") for r in rules), f"cheap scorers were not grouped: {rules}"
     states = subprocess.run(["squeue", "-h", "-t", "all", "-o", "%T"], capture_output=True, text=True).stdout.split()
