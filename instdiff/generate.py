@@ -22,6 +22,7 @@ Contract (``docs/architecture.md``):
 
 from __future__ import annotations
 
+import glob
 import json
 import logging
 import time
@@ -32,7 +33,9 @@ from tqdm import tqdm
 
 from instdiff.checkpoints import sha256 as file_sha256
 from instdiff.errors import InputError
-from instdiff.image_records import REUSE_KEYS, folder_sha256, is_current, layout_sha256, read_record, write_record
+from instdiff.image_records import (
+    RECORDS_DIR, REUSE_KEYS, folder_sha256, is_current, layout_sha256, read_record, write_record,
+)
 from instdiff.io import atomic_path, read_json, write_json
 from instdiff.layout import Layout, read_layouts
 from instdiff.seeding import derive_seed
@@ -106,7 +109,14 @@ def settings_from_config(experiment: dict[str, Any], generation: dict[str, Any])
         "negative_prompt": generation.get("negative_prompt", ""),
         "refiner_strength": float((experiment.get("refiner") or {}).get("strength", 0.0)),
         "refiner_steps": int((experiment.get("refiner") or {}).get("steps", 20)),
+        "max_batch": generation.get("max_batch"),
     }
+
+
+def generation_threads(generation: dict[str, Any], smoke: bool) -> int:
+    """The rule's threads and torch's pinned thread count (``generation.threads``; 2 on the smoke models, else 8)."""
+    threads = generation.get("threads")
+    return int(threads) if threads is not None else (2 if smoke else 8)
 
 
 def refiner_from_config(experiment: dict[str, Any]) -> str | None:
@@ -195,6 +205,7 @@ def run_shard(
     log.info("%s shard %d of %d: %d of %d layouts in %d groups of up to %d", experiment, shard, nshards, n_mine,
              len(layouts), len(groups), group_size)
 
+    _remove_stale_temps(out_dir, [lay.id for grp in groups for lay in grp])
     threads = pin_threads(torch_threads)
     common = {
         "model_sha256": None if model_dir is None else folder_sha256(model_dir),
@@ -251,6 +262,17 @@ def run_shard(
     partial_path.unlink(missing_ok=True)
     log.info("%s shard %d of %d done: %d generated", experiment, shard, nshards, manifest["n_generated"])
     return manifest
+
+
+def _remove_stale_temps(out_dir: Path, ids: Sequence[str]) -> None:
+    """Delete the temporary files a killed write of this shard's images left (``io.atomic_path`` names them
+    ``.{stem}.<random>.tmp{suffix}``); other shards' ids are not touched, as they may be writing now."""
+    for folder in (out_dir, out_dir / "refined", out_dir / RECORDS_DIR):
+        if not folder.is_dir():
+            continue
+        for layout_id in ids:
+            for tmp in folder.glob(f".{glob.escape(layout_id)}.*.tmp*"):
+                tmp.unlink(missing_ok=True)
 
 
 def _generate_group(pipeline, layouts: Sequence[Layout], gen, seeds: Sequence[int]) -> list:

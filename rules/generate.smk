@@ -3,11 +3,12 @@
 # Contract for downstream rules: depend on R("images/{experiment}/done.json") and read the image list from it
 # (instdiff.generate.read_done). It is written only when every layout of the experiment has its image.
 # Shard k of n takes the layouts at positions i with i % n == k of the canonical order (image_id, id); per-image
-# seeds come from (run seed, experiment, image id), so the images do not depend on n. Images are not declared as
+# seeds come from (run seed, experiment, image id), so the images do not depend on n. With generation.group_size
+# B > 1, groups of B consecutive layouts are sampled together and shard k takes groups g % n == k. Images are not declared as
 # outputs on purpose: a failed or killed shard keeps its finished images and a rerun generates only the missing.
 # Needs INSTDIFF_MODEL from rules/models.smk (included before this file).
 
-from instdiff.generate import refiner_from_config, settings_from_config
+from instdiff.generate import generation_threads, refiner_from_config, settings_from_config
 
 
 rule generate:
@@ -25,13 +26,16 @@ rule generate:
         refiner=lambda wc: refiner_from_config(EXPERIMENTS[wc.experiment]),
         image_format=config["generation"].get("image_format", "png"),
         dtype=config["generation"].get("dtype", "fp16"),
+        group_size=config["generation"].get("group_size", 1),
+        # Pinned from the config, not from the cores Snakemake grants: torch's CPU results depend on the count.
+        torch_threads=generation_threads(config["generation"], SMOKE),
     log:
         LOG("generate/{experiment}/{shard}-of-{nshards}"),
     wildcard_constraints:
         experiment="|".join(generated_experiments()) or "(?!)",
         shard=r"\d+",
         nshards=r"\d+",
-    threads: 2 if SMOKE else 8
+    threads: generation_threads(config["generation"], SMOKE)
     resources:
         gpu=0 if SMOKE else 1,
         mem_mb=by_attempt(4000 if SMOKE else 32000),

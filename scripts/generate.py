@@ -17,4 +17,6 @@ run_shard(
     image_format=snakemake.params.image_format,  # noqa: F821
     dtype=snakemake.params.dtype,  # noqa: F821
     refiner=snakemake.params.refiner,  # noqa: F821
+    group_size=snakemake.params.group_size,  # noqa: F821
+    torch_threads=snakemake.params.torch_threads,  # noqa: F821
 )

@@ -80,6 +80,20 @@ def test_one_shard_and_three_shards_give_identical_pngs(tmp_path, pipe):
     assert any("no instances" in n for n in done_a["notes"]["3"])
 
 
+def test_batched_groups_one_shard_and_three_shards_give_identical_pngs(tmp_path, pipe):
+    """Groups of 2 layouts per UNet call: shard 2 of 3 gets no group, the others one each; same bytes as one shard."""
+    layouts = tmp_path / "layouts.jsonl"
+    write_layouts(layouts, _layouts())
+    a, b = tmp_path / "a", tmp_path / "b"
+    ma = _run(a, layouts, 0, 1, pipe, group_size=2)
+    mb = [_run(b, layouts, k, 3, pipe, group_size=2) for k in range(3)]
+    assert [[r["id"] for r in m["images"]] for m in mb] == [["3", "5"], ["7", "12"], []]
+    assert ma["images"][0]["batch"]["group_size"] == 2
+    for lay in _layouts():
+        assert (a / f"images/{lay.id}.png").read_bytes() == (b / f"images/{lay.id}.png").read_bytes(), lay.id
+    assert ma["throughput"]["n_generated"] == 4 and ma["throughput"]["s_per_image"] > 0
+
+
 def test_resume_after_kill_regenerates_only_missing(tmp_path, pipe):
     layouts = tmp_path / "layouts.jsonl"
     write_layouts(layouts, _layouts())
