@@ -2,17 +2,24 @@
 
 CPU, tiny model (the smoke model, converted from its original-format checkpoint):
     python benchmarks/bench_generate.py --size tiny --device cpu --steps 10 --instances 2 --images 2
-GPU, full-size model with random weights at the paper settings (bf16, batched), and the sequential fp32 baseline
-that mimics the original (one UNet call per chain and guidance pass):
-    python benchmarks/bench_generate.py --size full --device cuda --dtype bf16 --images 5
-    python benchmarks/bench_generate.py --size full --device cuda --dtype fp32 --sequential --images 2
+GPU, full-size model with random weights at the paper settings, ours (bf16, 16 layouts per group, their MIS and
+CFG rows stacked), and the sequential fp32 baseline that mimics the original (one UNet call per chain and guidance
+pass, one image at a time); benchmarks/gpu.sh runs these:
+    python benchmarks/bench_generate.py --size full --device cuda --precision bf16 --group 16 --images 32
+    python benchmarks/bench_generate.py --size full --device cuda --precision fp32 --sequential --images 2
 Prints one JSON line: seconds per image, UNet seconds per image, the non-UNet overhead fraction, UNet calls and rows
 per image and (CUDA) peak memory. Speed goals live here, not in tests (benchmarks/README.md).
+
+--precision: fp32 | bf16 | fp16 (weights in that dtype) | autocast-fp16 (fp32 weights, the UNet under fp16
+autocast, as the original ran). When the pipeline takes a ``precision`` argument (instdiff.model.precision), it
+is passed through; otherwise this script applies the same meaning itself.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import inspect
 import json
 import sys
 import tempfile
@@ -63,18 +70,54 @@ def tiny_components(tmp: Path) -> Path:
     return convert_checkpoint(tmp / "ckpt.pth", tmp / "tokenizer", tmp / "model", config=ModelConfig.tiny())
 
 
-def full_random_pipeline(dtype: torch.dtype, device: str) -> InstanceDiffusionPipeline:
-    """SD1.5-size InstanceDiffusion with random weights (no checkpoint needed) and a byte-level CLIP tokenizer."""
+PRECISIONS = {  # name -> (weight dtype, autocast dtype or None)
+    "fp32": (torch.float32, None), "bf16": (torch.bfloat16, None), "fp16": (torch.float16, None),
+    "autocast-fp16": (torch.float32, torch.float16),
+}
+
+
+def byte_tokenizer(folder: Path):
+    """A CLIP tokenizer over the byte-level alphabet without merges (no open_clip needed on the GPU box); the
+    prompt context is 77 tokens whatever the vocabulary, so the UNet's cost is the same."""
+    from transformers import CLIPTokenizer
+
+    from instdiff.model.tiny import _bytes_to_unicode
+
+    folder.mkdir(parents=True, exist_ok=True)
+    chars = list(_bytes_to_unicode().values())
+    vocab = {c: i for i, c in enumerate(chars)}
+    vocab.update({c + "</w>": len(chars) + i for i, c in enumerate(chars)})
+    vocab["<|startoftext|>"], vocab["<|endoftext|>"] = len(vocab), len(vocab) + 1
+    (folder / "vocab.json").write_text(json.dumps(vocab))
+    (folder / "merges.txt").write_text("#version: 0.2\n")
+    return CLIPTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"), model_max_length=77,
+                         pad_token="<|endoftext|>")
+
+
+def full_random_pipeline(precision: str, device: str) -> InstanceDiffusionPipeline:
+    """SD1.5-size InstanceDiffusion with random weights (no checkpoint needed), initialised on the device."""
     from instdiff.model.config import ModelConfig
     from instdiff.model.convert import build_text_encoder, build_vae
-    from instdiff.model.tiny import build_clip_tokenizer
     from instdiff.model.unet import InstanceDiffusionUNet
 
+    dtype, _ = PRECISIONS[precision]
     cfg = ModelConfig.sd15()
-    unet = InstanceDiffusionUNet(cfg).to(device, dtype).eval()
-    vae = build_vae(cfg).to(device, dtype).eval()
-    te = build_text_encoder(cfg).to(device, dtype).eval()
-    return InstanceDiffusionPipeline(unet, vae, te, build_clip_tokenizer(), dtype=dtype)
+    with torch.device(device):
+        unet = InstanceDiffusionUNet(cfg).to(dtype).eval()
+        vae = build_vae(cfg).to(dtype).eval()
+        te = build_text_encoder(cfg).to(dtype).eval()
+    tok = byte_tokenizer(Path(tempfile.mkdtemp(prefix="bench_tok_")))
+    if "precision" in inspect.signature(InstanceDiffusionPipeline.__init__).parameters:
+        return InstanceDiffusionPipeline(unet, vae, te, tok, precision=precision)
+    return InstanceDiffusionPipeline(unet, vae, te, tok, dtype=dtype)
+
+
+def autocast(precision: str, device: str, pipe) -> contextlib.AbstractContextManager:
+    """The autocast the pipeline does not apply itself (before instdiff.model.precision existed)."""
+    amp = PRECISIONS[precision][1]
+    if amp is None or hasattr(pipe, "precision"):
+        return contextlib.nullcontext()
+    return torch.autocast(torch.device(device).type, dtype=amp)
 
 
 def layout(n: int) -> Layout:
@@ -88,57 +131,72 @@ def main() -> None:
     ap.add_argument("--size", choices=["tiny", "full"], default="tiny")
     ap.add_argument("--model", default=None, help="a converted model folder instead of --size")
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--dtype", choices=["fp32", "fp16", "bf16"], default="fp32")
+    ap.add_argument("--precision", "--dtype", dest="precision", choices=sorted(PRECISIONS), default="fp32")
     ap.add_argument("--steps", type=int, default=50)
     ap.add_argument("--guidance-scale", type=float, default=7.5)
     ap.add_argument("--mis", type=float, default=0.36)
     ap.add_argument("--alpha", type=float, default=1.0)
     ap.add_argument("--instances", type=int, default=8)
     ap.add_argument("--location", default="mask")
-    ap.add_argument("--images", type=int, default=2)
-    ap.add_argument("--warmup", type=int, default=1)
+    ap.add_argument("--images", type=int, default=2, help="timed images (rounded up to whole groups)")
+    ap.add_argument("--group", type=int, default=1, help="layouts per group (generation.group_size)")
+    ap.add_argument("--max-batch", type=int, default=None, help="most rows per UNet call (generation.max_batch)")
+    ap.add_argument("--warmup", type=int, default=1, help="untimed groups first")
     ap.add_argument("--sequential", action="store_true", help="the original's call order (no batching)")
     args = ap.parse_args()
 
-    dtypes = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
     t0 = time.perf_counter()
     if args.model or args.size == "tiny":
         folder = Path(args.model) if args.model else tiny_components(Path(tempfile.mkdtemp(prefix="bench_tiny_")))
-        pipe = InstanceDiffusionPipeline.from_folder(folder, args.dtype, args.device)
+        pipe = InstanceDiffusionPipeline.from_folder(folder, args.precision, args.device)
     else:
-        pipe = full_random_pipeline(dtypes[args.dtype], args.device)
+        pipe = full_random_pipeline(args.precision, args.device)
     load_s = time.perf_counter() - t0
     timed = TimedUNet(pipe.unet)
     pipe.unet = timed
     settings = GenerationSettings(location=args.location, steps=args.steps, guidance_scale=args.guidance_scale,
-                                  alpha=args.alpha, mis=args.mis, batched=not args.sequential)
+                                  alpha=args.alpha, mis=args.mis, batched=not args.sequential,
+                                  max_batch=args.max_batch)
     lay = layout(args.instances)
+    n_groups = -(-args.images // args.group)
+
+    def run_group(first_seed: int) -> None:
+        seeds = list(range(first_seed, first_seed + args.group))
+        with autocast(args.precision, args.device, pipe):
+            if args.group == 1:
+                pipe(lay, settings, seed=seeds[0])
+            else:
+                pipe.generate_group([lay] * args.group, settings, seeds=seeds)
+
     for i in range(args.warmup):
-        pipe(lay, settings, seed=1000 + i)
-    if args.device.startswith("cuda"):
+        run_group(1000 + i * args.group)
+    cuda = args.device.startswith("cuda")
+    if cuda:
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
     timed.seconds, timed.calls, timed.rows = 0.0, 0, 0
     t0 = time.perf_counter()
-    for i in range(args.images):
-        pipe(lay, settings, seed=i)
-    if args.device.startswith("cuda"):
+    for g in range(n_groups):
+        run_group(g * args.group)
+    if cuda:
         torch.cuda.synchronize()
+    n_images = n_groups * args.group
     total = time.perf_counter() - t0
-    per_image = total / args.images
-    unet_per_image = timed.seconds / args.images
+    per_image = total / n_images
+    unet_per_image = timed.seconds / n_images
     result = {
-        "size": args.model or args.size, "device": args.device, "dtype": args.dtype,
-        "mode": "sequential" if args.sequential else "batched", "steps": args.steps, "mis": args.mis,
-        "guidance_scale": args.guidance_scale, "instances": args.instances, "images": args.images,
-        "s_per_image": round(per_image, 4), "unet_s_per_image": round(unet_per_image, 4),
+        "size": args.model or args.size, "device": args.device, "precision": args.precision,
+        "mode": "sequential" if args.sequential else "batched", "group": args.group, "max_batch": args.max_batch,
+        "steps": args.steps, "mis": args.mis, "guidance_scale": args.guidance_scale, "instances": args.instances,
+        "images": n_images, "s_per_image": round(per_image, 4), "unet_s_per_image": round(unet_per_image, 4),
         "other_s_per_image": round(per_image - unet_per_image, 4),
         "non_unet_fraction": round(1 - unet_per_image / per_image, 4),
-        "unet_calls_per_image": timed.calls / args.images, "unet_rows_per_image": timed.rows / args.images,
+        "unet_calls_per_image": timed.calls / n_images, "unet_rows_per_image": timed.rows / n_images,
         "load_s": round(load_s, 2), "torch_threads": torch.get_num_threads(),
     }
-    if args.device.startswith("cuda"):
+    if cuda:
         result["peak_mem_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
+        result["gpu"] = torch.cuda.get_device_name()
     print(json.dumps(result))
 
 
