@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from instdiff.errors import InputError
-from instdiff.generate import finalize, image_seed, read_done, run_shard, shard_indices
+from instdiff.generate import finalize, image_seed, read_done, run_shard, shard_groups, shard_indices
 from instdiff.layout import Instance, Layout, write_layouts
 
 SETTINGS = {"location": "box", "steps": 2, "guidance_scale": 7.5, "alpha": 0.75, "mis": 0.5,
@@ -56,6 +56,17 @@ def test_shard_indices_partition():
         assert sorted(i for p in parts for i in p) == list(range(10))
     with pytest.raises(ValueError):
         shard_indices(10, 3, 3)
+
+
+def test_shard_groups_are_fixed_slices_of_the_canonical_order():
+    for n_items, b in ((10, 1), (10, 3), (7, 8), (0, 2)):
+        groups = {tuple(g) for k in range(3) for g in shard_groups(n_items, k, 3, b)}
+        # The groups do not depend on the shard count: the same slices [gB, (g+1)B) for any n.
+        assert groups == {tuple(g) for g in shard_groups(n_items, 0, 1, b)}
+        assert sorted(i for g in groups for i in g) == list(range(n_items))
+        assert all(list(g) == list(range(g[0], g[0] + len(g))) and g[0] % b == 0 for g in groups)
+    assert [i for g in shard_groups(10, 1, 3, 1) for i in g] == shard_indices(10, 1, 3)
+    assert shard_groups(10, 1, 2, 3) == [[3, 4, 5], [9]]
 
 
 def test_one_shard_and_three_shards_give_identical_pngs(tmp_path, pipe):
