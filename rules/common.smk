@@ -20,6 +20,8 @@ for _schema in sorted(SCHEMA_DIR.glob("*.schema.yaml")):
 RUN = config["run"]
 SMOKE = config["models"]["source"] == "tiny"
 EXPERIMENTS = config["experiments"]
+# cuda | cpu: what GPU jobs compute on (instdiff.device.require stops a cuda job that sees no GPU).
+DEVICE = config["device"]
 
 # Map each metric id of the config to the metric files it produces (docs/architecture.md).
 METRIC_FILES = {

@@ -56,6 +56,7 @@ rule detect:
     output:
         R("detections/{experiment}/{detector}.json"),
     params:
+        device=DEVICE,
         settings=config["detection"],
     log:
         LOG("detect/{experiment}/{detector}"),

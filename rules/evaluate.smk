@@ -131,6 +131,7 @@ rule attribute_gt:
     output:
         R("metrics/{experiment}/attribute_gt.json"),
     params:
+        device=DEVICE,
         variant="gt",
         attribute=lambda wc: attribute_of(wc.experiment),
     log:
@@ -153,6 +154,7 @@ rule attribute_detected:
     output:
         R("metrics/{experiment}/attribute_detected.json"),
     params:
+        device=DEVICE,
         variant="detected",
         attribute=lambda wc: attribute_of(wc.experiment),
     log:

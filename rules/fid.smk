@@ -65,6 +65,7 @@ rule fid_reference:
     output:
         R("fid/reference.npz"),
     params:
+        device=DEVICE,
         feature=FID["feature"],
         resize=FID["resize"],
         resolution=FID["resolution"],
@@ -91,6 +92,7 @@ rule fid:
     output:
         R("metrics/{experiment}/fid.json"),
     params:
+        device=DEVICE,
         feature=FID["feature"],
         resize=FID["resize"],
         resolution=FID["resolution"],

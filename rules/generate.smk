@@ -17,6 +17,7 @@ rule generate:
     output:
         manifest=R("images/{experiment}/shards/{shard}-of-{nshards}.json"),
     params:
+        device=DEVICE,
         out_dir=lambda wc: R(f"images/{wc.experiment}"),
         shard=lambda wc: int(wc.shard),
         nshards=lambda wc: int(wc.nshards),

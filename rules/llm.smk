@@ -125,6 +125,7 @@ rule llm_grounding:
     output:
         R("llm/detections/{scorer}/{variant}.jsonl"),
     params:
+        device=DEVICE,
         settings=lambda wc: llm_scorer_settings(wc.scorer),
         images_dir=lambda wc, input: parent_dir(input.done),
         image_format=config["generation"].get("image_format", "png"),
@@ -152,6 +153,7 @@ rule llm_grounding_vlm:
     output:
         R("llm/detections/{scorer}/{variant}.jsonl"),
     params:
+        device=DEVICE,
         settings=lambda wc: llm_scorer_settings(wc.scorer),
         images_dir=lambda wc, input: parent_dir(input.done),
         image_format=config["generation"].get("image_format", "png"),
@@ -221,6 +223,7 @@ rule llm_clip:
     output:
         R("llm/clip.json"),
     params:
+        device=DEVICE,
         settings=llm_clip_settings(),
         variants=LLM_VARIANTS,
         images_dir=lambda wc, input: parent_dir(input.done),
