@@ -61,6 +61,15 @@ def unavailable_message(torch_version: str, cuda_build: str | None, driver: str 
             f"CPU. {'; '.join(facts)}. Fix: {fix}, or set `device: cpu` in the config to run on the CPU on purpose.")
 
 
+def resolve(device: str) -> str:
+    """``auto`` (the CLI's default, outside the workflow): the first GPU when there is one, else the CPU."""
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda:0" if torch.cuda.is_available() else "cpu"
+
+
 def require(device: str) -> str:
     """The torch device string for the config's ``device``; raises DeviceUnavailable when CUDA is asked but absent."""
     if device not in DEVICES:

@@ -4,6 +4,8 @@ from pathlib import Path
 
 from snakemake.utils import validate, min_version
 
+from instdiff.code_version import code_hash
+
 min_version("9.19")
 
 WORKFLOW_ROOT = Path(workflow.basedir)
@@ -46,6 +48,28 @@ def RES(path=""):
 
 def LOG(name):
     return R(f"logs/{name}.log")
+
+
+def CODE(script):
+    """`params: code=CODE("x")`: a hash of scripts/x.py and the package code it imports (instdiff.code_version).
+    With `rerun-triggers` lacking `code` (profiles/default, slurm/), editing that code reruns exactly the rules
+    that run it, while touching a file (git checkout) reruns nothing."""
+    return code_hash(WORKFLOW_ROOT / "scripts" / f"{script}.py", WORKFLOW_ROOT / "instdiff")
+
+
+def stable(value):
+    """A params value whose dicts are rebuilt in sorted key order: Snakemake compares params by their repr, so
+    reordering keys in a config file (or a YAML round trip) would otherwise rerun the rule."""
+    if isinstance(value, dict):
+        return {k: stable(value[k]) for k in sorted(value)}
+    if isinstance(value, (list, tuple)):
+        return [stable(v) for v in value]
+    return value
+
+
+# What the run manifest (and, through it, every metric) depends on: the sections that shape images and numbers.
+# The llm, raters and report sections have their own rules; editing them must not rerun metrics or GPU jobs.
+MANIFEST_SECTIONS = ("run", "seed", "device", "data", "models", "generation", "detection", "experiments", "fid")
 
 
 def ENV(stage):

@@ -24,6 +24,7 @@ rule download_coco:
     output:
         RES("coco/{zipname}"),
     params:
+        code=CODE("download_coco"),
         name="{zipname}",
     log:
         LOG("download_coco/{zipname}"),
@@ -49,6 +50,7 @@ rule unzip_coco:
         instances=RES("coco/annotations/instances_val2017.json"),
         captions=RES("coco/annotations/captions_val2017.json"),
     params:
+        code=CODE("unzip_coco"),
         dest=lambda wc, output: str(Path(output.instances).parent.parent),
     log:
         LOG("unzip_coco/unzip_coco"),
@@ -68,6 +70,7 @@ rule synthetic_coco:
         captions=R("data/source/annotations/captions_val2017.json"),
         images=directory(R("data/source/val2017")),
     params:
+        code=CODE("synthetic_coco"),
         dest=lambda wc, output: str(Path(output.instances).parent.parent),
         seed=config["seed"],
     log:
@@ -89,6 +92,8 @@ rule annotations_512:
     output:
         annotations=R("data/annotations_512.json"),
         **({"report": R("data/annotations_512_report.json")} if SUPPLIED_512 else {}),
+    params:
+        code=CODE("annotations_512"),
     log:
         LOG("annotations_512/annotations_512"),
     threads: 1
@@ -108,13 +113,14 @@ rule layouts:
     output:
         R("layouts/{experiment}.jsonl"),
     params:
+        code=CODE("layouts"),
         # only the settings that shape a layout, so unrelated config edits do not rebuild layouts
         settings=lambda wc: {
             "use_captions": bool(EXPERIMENTS[wc.experiment].get("use_captions", True)),
             "attributes": list(EXPERIMENTS[wc.experiment].get("attributes", [])),
         },
         seed=lambda wc: experiment_seed(wc.experiment),
-        quirks=config["data"].get("quirks", {}),
+        quirks=stable(config["data"].get("quirks", {})),
         max_images=config["data"].get("max_images"),
     log:
         LOG("layouts/{experiment}"),
@@ -137,6 +143,7 @@ rule real_images:
     output:
         done=R("images/{experiment}/done.json"),
     params:
+        code=CODE("real_images"),
         out_dir=lambda wc, output: str(Path(output.done).parent),
         max_images=config["data"].get("max_images"),
     log:

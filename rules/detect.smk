@@ -14,6 +14,7 @@ rule yolo_download:
         weights=RES("models/yolo/{detector}.pt"),
         record=RES("models/yolo/{detector}.pt.json"),
     params:
+        code=CODE("yolo_download"),
         expected_sha256=lambda wc: config["models"].get("sha256", {}).get(wc.detector),
     localrule: True
     retries: 2
@@ -34,6 +35,7 @@ rule yolo_tiny:
         weights=R("models/yolo/{detector}.pt"),
         record=R("models/yolo/{detector}.pt.json"),
     params:
+        code=CODE("yolo_tiny"),
         seed=config["seed"],
     log:
         LOG("models/yolo_tiny/{detector}"),
@@ -56,8 +58,9 @@ rule detect:
     output:
         R("detections/{experiment}/{detector}.json"),
     params:
+        code=CODE("detect"),
         device=DEVICE,
-        settings=config["detection"],
+        settings=stable(config["detection"]),
     log:
         LOG("detect/{experiment}/{detector}"),
     conda:

@@ -11,6 +11,7 @@ rule clip_download:
         weights=RES(f"models/clip/{CLIP['arch']}_{CLIP['pretrained']}.pt"),
         record=RES(f"models/clip/{CLIP['arch']}_{CLIP['pretrained']}.pt.json"),
     params:
+        code=CODE("clip_download"),
         arch=CLIP["arch"],
         pretrained=CLIP["pretrained"],
         expected_sha256=config["models"].get("sha256", {}).get(f"{CLIP['arch']}_{CLIP['pretrained']}"),
@@ -33,6 +34,7 @@ rule clip_tiny:
         weights=R("models/clip/tiny-clip.pt"),
         record=R("models/clip/tiny-clip.pt.json"),
     params:
+        code=CODE("clip_tiny"),
         seed=config["seed"],
     log:
         LOG("models/clip_tiny"),
@@ -52,6 +54,7 @@ rule coco_bbox:
     output:
         R("metrics/{experiment}/coco_bbox.json"),
     params:
+        code=CODE("coco_metric"),
         iou_type="bbox",
     log:
         LOG("metrics/coco_bbox/{experiment}"),
@@ -71,6 +74,7 @@ rule coco_segm:
     output:
         R("metrics/{experiment}/coco_segm.json"),
     params:
+        code=CODE("coco_metric"),
         iou_type="segm",
     log:
         LOG("metrics/coco_segm/{experiment}"),
@@ -90,6 +94,7 @@ rule pim_paper:
     output:
         R("metrics/{experiment}/pim_{mode}_paper.json"),
     params:
+        code=CODE("pim_metric"),
         variant="paper",
         run_seed=lambda wc: experiment_seed(wc.experiment),
     log:
@@ -110,6 +115,7 @@ rule pim_corrected:
     output:
         R("metrics/{experiment}/pim_{mode}_corrected.json"),
     params:
+        code=CODE("pim_metric"),
         variant="corrected",
         run_seed=lambda wc: experiment_seed(wc.experiment),
     log:
@@ -131,6 +137,7 @@ rule attribute_gt:
     output:
         R("metrics/{experiment}/attribute_gt.json"),
     params:
+        code=CODE("attribute_metric"),
         device=DEVICE,
         variant="gt",
         attribute=lambda wc: attribute_of(wc.experiment),
@@ -154,6 +161,7 @@ rule attribute_detected:
     output:
         R("metrics/{experiment}/attribute_detected.json"),
     params:
+        code=CODE("attribute_metric"),
         device=DEVICE,
         variant="detected",
         attribute=lambda wc: attribute_of(wc.experiment),

@@ -22,6 +22,7 @@ if SMOKE:
             weights=INCEPTION_WEIGHTS,
             sha256=INCEPTION_SHA256,
         params:
+            code=CODE("inception_random"),
             seed=FID["random_inception_seed"],
         log:
             LOG("inception_weights"),
@@ -44,6 +45,7 @@ else:
             weights=INCEPTION_WEIGHTS,
             sha256=INCEPTION_SHA256,
         params:
+            code=CODE("inception_download"),
             url=INCEPTION_URL,
         log:
             LOG("inception_weights"),
@@ -65,6 +67,7 @@ rule fid_reference:
     output:
         R("fid/reference.npz"),
     params:
+        code=CODE("fid_reference"),
         device=DEVICE,
         feature=FID["feature"],
         resize=FID["resize"],
@@ -92,6 +95,7 @@ rule fid:
     output:
         R("metrics/{experiment}/fid.json"),
     params:
+        code=CODE("fid"),
         device=DEVICE,
         feature=FID["feature"],
         resize=FID["resize"],

@@ -17,13 +17,14 @@ rule generate:
     output:
         manifest=R("images/{experiment}/shards/{shard}-of-{nshards}.json"),
     params:
+        code=CODE("generate"),
         device=DEVICE,
         out_dir=lambda wc: R(f"images/{wc.experiment}"),
         shard=lambda wc: int(wc.shard),
         nshards=lambda wc: int(wc.nshards),
         run_seed=lambda wc: experiment_seed(wc.experiment),
-        settings=lambda wc: settings_from_config(EXPERIMENTS[wc.experiment], config["generation"]),
-        refiner=lambda wc: refiner_from_config(EXPERIMENTS[wc.experiment]),
+        settings=lambda wc: stable(settings_from_config(EXPERIMENTS[wc.experiment], config["generation"])),
+        refiner=lambda wc: stable(refiner_from_config(EXPERIMENTS[wc.experiment])),
         image_format=config["generation"].get("image_format", "png"),
         dtype=config["generation"].get("dtype", "fp16"),
     log:
@@ -53,6 +54,7 @@ rule generate_done:
     output:
         done=R("images/{experiment}/done.json"),
     params:
+        code=CODE("generate_done"),
         out_dir=lambda wc: R(f"images/{wc.experiment}"),
     log:
         LOG("generate/{experiment}/done"),

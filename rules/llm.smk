@@ -22,6 +22,7 @@ rule llm_extension_files:
         LLM_EXTENSION_FILES["gt"],
         sources=LLM_EXTENSION_FILES["sources"],
     params:
+        code=CODE("llm_extension_files"),
         out_dir=lambda wc, output: parent_dir(output.sources),
     log:
         LOG("llm/extension_files"),
@@ -44,7 +45,8 @@ rule llm_layouts:
         generation=R("layouts/llm.jsonl"),
         requests=R("llm/requests.jsonl"),
     params:
-        section=LLM,
+        code=CODE("llm_layouts"),
+        section=stable(llm_layout_settings()),
         seed=config["seed"],
         cache_dir=RES("llm_cache"),  # shared by runs: the same request is never paid twice
     log:
@@ -66,6 +68,7 @@ rule llm_visualize:
     output:
         R("llm/layout_images/index.json"),
     params:
+        code=CODE("llm_visualize"),
         out_dir=lambda wc, output: parent_dir(output[0]),
     log:
         LOG("llm/visualize"),
@@ -83,6 +86,7 @@ rule llm_tiny_scorer:
     output:
         directory(R("models/llm/{scorer}")),
     params:
+        code=CODE("llm_tiny_scorer"),
         kind=lambda wc: LLM_SCORERS[wc.scorer]["kind"],
         seed=config["seed"],
     log:
@@ -103,6 +107,7 @@ rule llm_tiny_clip:
     output:
         directory(R("models/llm/clip")),
     params:
+        code=CODE("llm_tiny_clip"),
         seed=config["seed"],
     log:
         LOG("llm/tiny_clip"),
@@ -125,8 +130,9 @@ rule llm_grounding:
     output:
         R("llm/detections/{scorer}/{variant}.jsonl"),
     params:
+        code=CODE("llm_grounding"),
         device=DEVICE,
-        settings=lambda wc: llm_scorer_settings(wc.scorer),
+        settings=lambda wc: stable(llm_scorer_settings(wc.scorer)),
         images_dir=lambda wc, input: parent_dir(input.done),
         image_format=config["generation"].get("image_format", "png"),
     log:
@@ -153,8 +159,9 @@ rule llm_grounding_vlm:
     output:
         R("llm/detections/{scorer}/{variant}.jsonl"),
     params:
+        code=CODE("llm_grounding"),
         device=DEVICE,
-        settings=lambda wc: llm_scorer_settings(wc.scorer),
+        settings=lambda wc: stable(llm_scorer_settings(wc.scorer)),
         images_dir=lambda wc, input: parent_dir(input.done),
         image_format=config["generation"].get("image_format", "png"),
     log:
@@ -180,6 +187,7 @@ rule llm_grounding_metrics:
     output:
         R("llm/grounding/{scorer}.json"),
     params:
+        code=CODE("llm_grounding_metrics"),
         variants=LLM_VARIANTS,
         matching=LLM.get("grounding", {}).get("matching", "hungarian"),
     log:
@@ -203,6 +211,8 @@ rule llm_grounding_legacy:
         gt=LLM.get("legacy", {}).get("gt", LLM_EXTENSION_FILES["gt"]),
     output:
         R("llm/grounding/legacy.json"),
+    params:
+        code=CODE("llm_grounding_legacy"),
     log:
         LOG("llm/grounding_legacy"),
     threads: 1
@@ -223,8 +233,9 @@ rule llm_clip:
     output:
         R("llm/clip.json"),
     params:
+        code=CODE("llm_clip"),
         device=DEVICE,
-        settings=llm_clip_settings(),
+        settings=stable(llm_clip_settings()),
         variants=LLM_VARIANTS,
         images_dir=lambda wc, input: parent_dir(input.done),
         image_format=config["generation"].get("image_format", "png"),
@@ -251,7 +262,8 @@ rule llm_table:
         csv=R("tables/llm.csv"),
         md=R("tables/llm.md"),
     params:
-        published=LLM.get("published", {}),
+        code=CODE("llm_table"),
+        published=stable(LLM.get("published", {})),
     log:
         LOG("llm/table"),
     threads: 1

@@ -18,6 +18,20 @@ LLM_EXTENSION_FILES = {
 # before any request when it is missing.
 
 
+# Keys of llm.api that change how requests travel, not what comes back: kept out of rule llm_layouts' params so that
+# editing them reruns nothing (the job still reads them, from the config).
+LLM_TRANSPORT_KEYS = ("timeout_s", "max_attempts", "backoff_s", "backoff_max_s")
+# Sections of other llm rules (scorers, CLIP, the table): they do not shape the layouts.
+LLM_NOT_LAYOUT = ("grounding", "clip", "legacy", "published", "image_variants")
+
+
+def llm_layout_settings():
+    """The llm settings that shape the layouts (rule llm_layouts' params)."""
+    section = {k: v for k, v in LLM.items() if k not in LLM_NOT_LAYOUT}
+    section["api"] = {k: v for k, v in LLM.get("api", {}).items() if k not in LLM_TRANSPORT_KEYS}
+    return section
+
+
 def llm_scorer_settings(name):
     """A scorer's settings; a tiny scorer loads the model folder the smoke run builds."""
     settings = dict(LLM_SCORERS[name])

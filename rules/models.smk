@@ -15,6 +15,7 @@ if SMOKE:
             checkpoint=INSTDIFF_CHECKPOINT,
             tokenizer=directory(INSTDIFF_TOKENIZER),
         params:
+            code=CODE("tiny_instancediffusion"),
             seed=config["seed"],
         log:
             LOG("models/tiny_instancediffusion"),
@@ -38,6 +39,8 @@ else:
         output:
             checkpoint=protected(INSTDIFF_CHECKPOINT),
             tokenizer=directory(INSTDIFF_TOKENIZER),
+        params:
+            code=CODE("instancediffusion_checkpoint"),
         log:
             LOG("models/instancediffusion_checkpoint"),
         retries: 3
@@ -58,6 +61,7 @@ rule convert_instancediffusion:
     output:
         directory(INSTDIFF_MODEL),
     params:
+        code=CODE("convert_instancediffusion"),
         size="tiny" if SMOKE else "sd15",
     log:
         LOG("models/convert_instancediffusion"),

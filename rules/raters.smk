@@ -24,8 +24,9 @@ rule raters_synthetic:
         ratings=R("raters/synthetic/ratings.csv"),
         automatic=R("raters/synthetic/automatic_scores.csv"),
     params:
+        code=CODE("raters_synthetic"),
         seed=config["seed"],
-        design=RATERS.get("synthetic") or {},
+        design=stable(RATERS.get("synthetic") or {}),
     log:
         LOG("raters/synthetic"),
     conda:
@@ -50,6 +51,7 @@ rule raters_stats:
             for f in RATERS_FIGURES
         ],
     params:
+        code=CODE("raters_stats"),
         seed=config["seed"],
         figures_dir=lambda wildcards, output: os.path.dirname(output.figures[0]),
         images=RATERS.get("images"),
