@@ -112,6 +112,25 @@ def by_attempt(base):
     return lambda wildcards, attempt: base * attempt
 
 
+# COCO val2017 holds 5,000 images: the image count of a full run (data.max_images caps it).
+COCO_VAL_IMAGES = 5000
+MODEL_LOAD_MINUTES = 5
+
+
+def experiment_images(name):
+    if EXPERIMENTS[name].get("layouts", "coco") == "llm":
+        return int(config.get("llm", {}).get("n_layouts", 100))
+    return int(config["data"].get("max_images") or COCO_VAL_IMAGES)
+
+
+def generation_minutes(wildcards, attempt):
+    """A shard's wall time from its work: images per shard x generation.seconds_per_image, x1.5 for slower nodes,
+    plus the model load; scaled by the attempt, so a shard killed for time comes back with more."""
+    per_shard = -(-experiment_images(wildcards.experiment) // int(wildcards.nshards))
+    seconds = per_shard * float(config["generation"]["seconds_per_image"]) * 1.5
+    return attempt * (MODEL_LOAD_MINUTES + int(-(-seconds // 60)))
+
+
 def metric_outputs(experiment):
     """Every metric file an experiment asks for."""
     return [

@@ -75,6 +75,7 @@ rule synthetic_coco:
         seed=config["seed"],
     log:
         LOG("synthetic_coco/synthetic_coco"),
+    retries: 0  # deterministic: a retry would fail the same way
     threads: 1
     resources:
         mem_mb=1000,

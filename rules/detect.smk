@@ -41,6 +41,7 @@ rule yolo_tiny:
         LOG("models/yolo_tiny/{detector}"),
     conda:
         ENV("detect")
+    retries: 0  # deterministic: a retry would fail the same way
     threads: 1
     resources:
         mem_mb=2000,
@@ -69,6 +70,6 @@ rule detect:
     resources:
         mem_mb=by_attempt(8000),
         runtime=by_attempt(120),
-        gpu=0 if SMOKE else 1,
+        gpu=1,  # always: the scheduler sees the real request (device: cpu computes on the CPU)
     script:
         "../scripts/detect.py"

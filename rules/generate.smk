@@ -35,9 +35,9 @@ rule generate:
         nshards=r"\d+",
     threads: 2 if SMOKE else 8
     resources:
-        gpu=0 if SMOKE else 1,
+        gpu=1,  # always: the scheduler sees the real request (device: cpu computes on the CPU)
         mem_mb=by_attempt(4000 if SMOKE else 32000),
-        runtime=by_attempt(30 if SMOKE else 480),
+        runtime=generation_minutes,
     conda:
         ENV("generate")
     script:
@@ -60,6 +60,7 @@ rule generate_done:
         LOG("generate/{experiment}/done"),
     wildcard_constraints:
         experiment="|".join(generated_experiments()) or "(?!)",
+    retries: 0  # deterministic: a retry would fail the same way
     threads: 1
     resources:
         mem_mb=1000,

@@ -51,6 +51,7 @@ rule llm_layouts:
         cache_dir=RES("llm_cache"),  # shared by runs: the same request is never paid twice
     log:
         LOG("llm/layouts"),
+    retries: 0  # deterministic: a retry would fail the same way
     threads: 1
     resources:
         mem_mb=1000,
@@ -72,6 +73,7 @@ rule llm_visualize:
         out_dir=lambda wc, output: parent_dir(output[0]),
     log:
         LOG("llm/visualize"),
+    retries: 0  # deterministic: a retry would fail the same way
     threads: 1
     resources:
         mem_mb=1000,
@@ -93,6 +95,7 @@ rule llm_tiny_scorer:
         LOG("llm/tiny_{scorer}"),
     wildcard_constraints:
         scorer="|".join(n for n in LLM_DETECTORS if LLM_SCORERS[n].get("tiny")) or "(?!)",
+    retries: 0  # deterministic: a retry would fail the same way
     threads: 1
     resources:
         mem_mb=2000,
@@ -111,6 +114,7 @@ rule llm_tiny_clip:
         seed=config["seed"],
     log:
         LOG("llm/tiny_clip"),
+    retries: 0  # deterministic: a retry would fail the same way
     threads: 1
     resources:
         mem_mb=2000,
@@ -142,7 +146,7 @@ rule llm_grounding:
         variant="|".join(LLM_VARIANTS),
     threads: 2 if SMOKE else 8
     resources:
-        gpu=0 if SMOKE else 1,
+        gpu=1,  # always: the scheduler sees the real request (device: cpu computes on the CPU)
         mem_mb=4000 if SMOKE else 32000,
         runtime=20 if SMOKE else 120,
     conda:
@@ -194,6 +198,7 @@ rule llm_grounding_metrics:
         LOG("llm/grounding_metrics_{scorer}"),
     wildcard_constraints:
         scorer="|".join(LLM_SCORERS) or "(?!)",
+    retries: 0  # deterministic: a retry would fail the same way
     threads: 1
     resources:
         mem_mb=1000,
@@ -215,6 +220,7 @@ rule llm_grounding_legacy:
         code=CODE("llm_grounding_legacy"),
     log:
         LOG("llm/grounding_legacy"),
+    retries: 0  # deterministic: a retry would fail the same way
     threads: 1
     resources:
         mem_mb=500,
@@ -244,7 +250,7 @@ rule llm_clip:
         LOG("llm/clip"),
     threads: 2 if SMOKE else 8
     resources:
-        gpu=0 if SMOKE else 1,
+        gpu=1,  # always: the scheduler sees the real request (device: cpu computes on the CPU)
         mem_mb=4000 if SMOKE else 16000,
         runtime=20 if SMOKE else 60,
     conda:
@@ -266,6 +272,7 @@ rule llm_table:
         published=stable(LLM.get("published", {})),
     log:
         LOG("llm/table"),
+    retries: 0  # deterministic: a retry would fail the same way
     threads: 1
     resources:
         mem_mb=500,

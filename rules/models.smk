@@ -19,6 +19,7 @@ if SMOKE:
             seed=config["seed"],
         log:
             LOG("models/tiny_instancediffusion"),
+        retries: 0  # deterministic: a retry would fail the same way
         threads: 1
         resources:
             mem_mb=2000,

@@ -31,6 +31,7 @@ rule raters_synthetic:
         LOG("raters/synthetic"),
     conda:
         ENV("report")
+    retries: 0  # deterministic: a retry would fail the same way
     threads: 1
     resources:
         mem_mb=1000,
@@ -62,6 +63,7 @@ rule raters_stats:
         LOG("raters/stats"),
     conda:
         ENV("report")
+    retries: 0  # deterministic: a retry would fail the same way
     threads: 1
     resources:
         mem_mb=2000,

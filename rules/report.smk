@@ -25,6 +25,7 @@ rule manifest:
         LOG("manifest"),
     conda:
         ENV("eval")
+    retries: 0  # deterministic: a retry would fail the same way
     threads: 1
     resources:
         mem_mb=1000,
@@ -58,6 +59,7 @@ for _name in TABLES:
             LOG(f"tables/{_name}"),
         conda:
             ENV("report")
+        retries: 0  # deterministic: a retry would fail the same way
         threads: 1
         resources:
             mem_mb=2000,
@@ -106,6 +108,7 @@ rule figures:
         LOG("figures"),
     conda:
         ENV("report")
+    retries: 0  # deterministic: a retry would fail the same way
     threads: 1
     resources:
         mem_mb=2000,
