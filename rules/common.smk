@@ -50,6 +50,11 @@ def LOG(name):
     return R(f"logs/{name}.log")
 
 
+def BENCH(name):
+    """`benchmark:` file of a job, beside its log's name: wall time, memory and I/O measured by Snakemake."""
+    return R(f"benchmarks/{name}.tsv")
+
+
 def CODE(script):
     """`params: code=CODE("x")`: a hash of scripts/x.py and the package code it imports (instdiff.code_version).
     With `rerun-triggers` lacking `code` (profiles/default, slurm/), editing that code reruns exactly the rules

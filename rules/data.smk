@@ -28,6 +28,8 @@ rule download_coco:
         name="{zipname}",
     log:
         LOG("download_coco/{zipname}"),
+    benchmark:
+        BENCH("download_coco/{zipname}")
     wildcard_constraints:
         zipname="|".join(re.escape(z) for z in COCO_ZIPS),
     retries: 3
@@ -54,6 +56,8 @@ rule unzip_coco:
         dest=lambda wc, output: str(Path(output.instances).parent.parent),
     log:
         LOG("unzip_coco/unzip_coco"),
+    benchmark:
+        BENCH("unzip_coco/unzip_coco")
     threads: 1
     resources:
         mem_mb=1000,
@@ -75,6 +79,8 @@ rule synthetic_coco:
         seed=config["seed"],
     log:
         LOG("synthetic_coco/synthetic_coco"),
+    benchmark:
+        BENCH("synthetic_coco/synthetic_coco")
     retries: 0  # deterministic: a retry would fail the same way
     threads: 1
     resources:
@@ -97,6 +103,8 @@ rule annotations_512:
         code=CODE("annotations_512"),
     log:
         LOG("annotations_512/annotations_512"),
+    benchmark:
+        BENCH("annotations_512/annotations_512")
     threads: 1
     resources:
         mem_mb=8000,
@@ -125,6 +133,8 @@ rule layouts:
         max_images=config["data"].get("max_images"),
     log:
         LOG("layouts/{experiment}"),
+    benchmark:
+        BENCH("layouts/{experiment}")
     wildcard_constraints:
         experiment=one_of(layout_experiments("coco")),
     threads: 1
@@ -149,6 +159,8 @@ rule real_images:
         max_images=config["data"].get("max_images"),
     log:
         LOG("real_images/{experiment}"),
+    benchmark:
+        BENCH("real_images/{experiment}")
     wildcard_constraints:
         experiment=one_of(real_experiments()),
     threads: 1

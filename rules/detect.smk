@@ -20,6 +20,8 @@ rule yolo_download:
     retries: 2
     log:
         LOG("models/yolo_download/{detector}"),
+    benchmark:
+        BENCH("models/yolo_download/{detector}")
     conda:
         ENV("detect")
     threads: 1
@@ -39,6 +41,8 @@ rule yolo_tiny:
         seed=config["seed"],
     log:
         LOG("models/yolo_tiny/{detector}"),
+    benchmark:
+        BENCH("models/yolo_tiny/{detector}")
     conda:
         ENV("detect")
     retries: 0  # deterministic: a retry would fail the same way
@@ -64,6 +68,8 @@ rule detect:
         settings=stable(config["detection"]),
     log:
         LOG("detect/{experiment}/{detector}"),
+    benchmark:
+        BENCH("detect/{experiment}/{detector}")
     conda:
         ENV("detect")
     threads: 2

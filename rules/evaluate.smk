@@ -19,6 +19,8 @@ rule clip_download:
     retries: 2
     log:
         LOG("models/clip_download"),
+    benchmark:
+        BENCH("models/clip_download")
     conda:
         ENV("clip")
     threads: 1
@@ -38,6 +40,8 @@ rule clip_tiny:
         seed=config["seed"],
     log:
         LOG("models/clip_tiny"),
+    benchmark:
+        BENCH("models/clip_tiny")
     conda:
         ENV("clip")
     retries: 0  # deterministic: a retry would fail the same way
@@ -59,6 +63,8 @@ rule coco_bbox:
         iou_type="bbox",
     log:
         LOG("metrics/coco_bbox/{experiment}"),
+    benchmark:
+        BENCH("metrics/coco_bbox/{experiment}")
     conda:
         ENV("eval")
     threads: 1
@@ -79,6 +85,8 @@ rule coco_segm:
         iou_type="segm",
     log:
         LOG("metrics/coco_segm/{experiment}"),
+    benchmark:
+        BENCH("metrics/coco_segm/{experiment}")
     conda:
         ENV("eval")
     threads: 1
@@ -100,6 +108,8 @@ rule pim_paper:
         run_seed=lambda wc: experiment_seed(wc.experiment),
     log:
         LOG("metrics/pim_{mode}_paper/{experiment}"),
+    benchmark:
+        BENCH("metrics/pim_{mode}_paper/{experiment}")
     conda:
         ENV("eval")
     threads: 1
@@ -121,6 +131,8 @@ rule pim_corrected:
         run_seed=lambda wc: experiment_seed(wc.experiment),
     log:
         LOG("metrics/pim_{mode}_corrected/{experiment}"),
+    benchmark:
+        BENCH("metrics/pim_{mode}_corrected/{experiment}")
     conda:
         ENV("eval")
     threads: 1
@@ -144,6 +156,8 @@ rule attribute_gt:
         attribute=lambda wc: attribute_of(wc.experiment),
     log:
         LOG("metrics/attribute_gt/{experiment}"),
+    benchmark:
+        BENCH("metrics/attribute_gt/{experiment}")
     conda:
         ENV("clip")
     threads: 2
@@ -168,6 +182,8 @@ rule attribute_detected:
         attribute=lambda wc: attribute_of(wc.experiment),
     log:
         LOG("metrics/attribute_detected/{experiment}"),
+    benchmark:
+        BENCH("metrics/attribute_detected/{experiment}")
     conda:
         ENV("clip")
     threads: 2

@@ -26,6 +26,8 @@ if SMOKE:
             seed=FID["random_inception_seed"],
         log:
             LOG("inception_weights"),
+        benchmark:
+            BENCH("inception_weights")
         conda:
             ENV("eval")
         threads: 1
@@ -49,6 +51,8 @@ else:
             url=INCEPTION_URL,
         log:
             LOG("inception_weights"),
+        benchmark:
+            BENCH("inception_weights")
         conda:
             ENV("eval")
         retries: 3
@@ -75,6 +79,8 @@ rule fid_reference:
         batch_size=FID["batch_size"],
     log:
         LOG("fid_reference"),
+    benchmark:
+        BENCH("fid_reference")
     conda:
         ENV("eval")
     threads: 4
@@ -107,6 +113,8 @@ rule fid:
         seed=FID["seed"],
     log:
         LOG("fid/{experiment}"),
+    benchmark:
+        BENCH("fid/{experiment}")
     conda:
         ENV("eval")
     threads: 4

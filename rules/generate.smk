@@ -29,6 +29,8 @@ rule generate:
         dtype=config["generation"].get("dtype", "fp16"),
     log:
         LOG("generate/{experiment}/{shard}-of-{nshards}"),
+    benchmark:
+        BENCH("generate/{experiment}/{shard}-of-{nshards}")
     wildcard_constraints:
         experiment="|".join(generated_experiments()) or "(?!)",
         shard=r"\d+",
@@ -58,6 +60,8 @@ rule generate_done:
         out_dir=lambda wc: R(f"images/{wc.experiment}"),
     log:
         LOG("generate/{experiment}/done"),
+    benchmark:
+        BENCH("generate/{experiment}/done")
     wildcard_constraints:
         experiment="|".join(generated_experiments()) or "(?!)",
     retries: 0  # deterministic: a retry would fail the same way

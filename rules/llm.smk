@@ -26,6 +26,8 @@ rule llm_extension_files:
         out_dir=lambda wc, output: parent_dir(output.sources),
     log:
         LOG("llm/extension_files"),
+    benchmark:
+        BENCH("llm/extension_files")
     retries: 2
     threads: 1
     resources:
@@ -51,6 +53,8 @@ rule llm_layouts:
         cache_dir=RES("llm_cache"),  # shared by runs: the same request is never paid twice
     log:
         LOG("llm/layouts"),
+    benchmark:
+        BENCH("llm/layouts")
     retries: 0  # deterministic: a retry would fail the same way
     threads: 1
     resources:
@@ -73,6 +77,8 @@ rule llm_visualize:
         out_dir=lambda wc, output: parent_dir(output[0]),
     log:
         LOG("llm/visualize"),
+    benchmark:
+        BENCH("llm/visualize")
     retries: 0  # deterministic: a retry would fail the same way
     threads: 1
     resources:
@@ -93,6 +99,8 @@ rule llm_tiny_scorer:
         seed=config["seed"],
     log:
         LOG("llm/tiny_{scorer}"),
+    benchmark:
+        BENCH("llm/tiny_{scorer}")
     wildcard_constraints:
         scorer="|".join(n for n in LLM_DETECTORS if LLM_SCORERS[n].get("tiny")) or "(?!)",
     retries: 0  # deterministic: a retry would fail the same way
@@ -114,6 +122,8 @@ rule llm_tiny_clip:
         seed=config["seed"],
     log:
         LOG("llm/tiny_clip"),
+    benchmark:
+        BENCH("llm/tiny_clip")
     retries: 0  # deterministic: a retry would fail the same way
     threads: 1
     resources:
@@ -141,6 +151,8 @@ rule llm_grounding:
         image_format=config["generation"].get("image_format", "png"),
     log:
         LOG("llm/grounding_{scorer}_{variant}"),
+    benchmark:
+        BENCH("llm/grounding_{scorer}_{variant}")
     wildcard_constraints:
         scorer="|".join(LLM_DETECTORS) or "(?!)",
         variant="|".join(LLM_VARIANTS),
@@ -170,6 +182,8 @@ rule llm_grounding_vlm:
         image_format=config["generation"].get("image_format", "png"),
     log:
         LOG("llm/grounding_{scorer}_{variant}"),
+    benchmark:
+        BENCH("llm/grounding_{scorer}_{variant}")
     wildcard_constraints:
         scorer="|".join(LLM_VLMS) or "(?!)",
         variant="|".join(LLM_VARIANTS),
@@ -196,6 +210,8 @@ rule llm_grounding_metrics:
         matching=LLM.get("grounding", {}).get("matching", "hungarian"),
     log:
         LOG("llm/grounding_metrics_{scorer}"),
+    benchmark:
+        BENCH("llm/grounding_metrics_{scorer}")
     wildcard_constraints:
         scorer="|".join(LLM_SCORERS) or "(?!)",
     retries: 0  # deterministic: a retry would fail the same way
@@ -220,6 +236,8 @@ rule llm_grounding_legacy:
         code=CODE("llm_grounding_legacy"),
     log:
         LOG("llm/grounding_legacy"),
+    benchmark:
+        BENCH("llm/grounding_legacy")
     retries: 0  # deterministic: a retry would fail the same way
     threads: 1
     resources:
@@ -248,6 +266,8 @@ rule llm_clip:
         seed=config["seed"],
     log:
         LOG("llm/clip"),
+    benchmark:
+        BENCH("llm/clip")
     threads: 2 if SMOKE else 8
     resources:
         gpu=1,  # always: the scheduler sees the real request (device: cpu computes on the CPU)
@@ -272,6 +292,8 @@ rule llm_table:
         published=stable(LLM.get("published", {})),
     log:
         LOG("llm/table"),
+    benchmark:
+        BENCH("llm/table")
     retries: 0  # deterministic: a retry would fail the same way
     threads: 1
     resources:

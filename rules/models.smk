@@ -19,6 +19,8 @@ if SMOKE:
             seed=config["seed"],
         log:
             LOG("models/tiny_instancediffusion"),
+        benchmark:
+            BENCH("models/tiny_instancediffusion")
         retries: 0  # deterministic: a retry would fail the same way
         threads: 1
         resources:
@@ -44,6 +46,8 @@ else:
             code=CODE("instancediffusion_checkpoint"),
         log:
             LOG("models/instancediffusion_checkpoint"),
+        benchmark:
+            BENCH("models/instancediffusion_checkpoint")
         retries: 3
         threads: 1
         resources:
@@ -66,6 +70,8 @@ rule convert_instancediffusion:
         size="tiny" if SMOKE else "sd15",
     log:
         LOG("models/convert_instancediffusion"),
+    benchmark:
+        BENCH("models/convert_instancediffusion")
     threads: 2
     resources:
         mem_mb=2000 if SMOKE else 20000,

@@ -29,6 +29,8 @@ rule raters_synthetic:
         design=stable(RATERS.get("synthetic") or {}),
     log:
         LOG("raters/synthetic"),
+    benchmark:
+        BENCH("raters/synthetic")
     conda:
         ENV("report")
     retries: 0  # deterministic: a retry would fail the same way
@@ -61,6 +63,8 @@ rule raters_stats:
         level=RATERS.get("level", 0.95),
     log:
         LOG("raters/stats"),
+    benchmark:
+        BENCH("raters/stats")
     conda:
         ENV("report")
     retries: 0  # deterministic: a retry would fail the same way

@@ -23,6 +23,8 @@ rule manifest:
         config=stable({k: config[k] for k in MANIFEST_SECTIONS if k in config}),
     log:
         LOG("manifest"),
+    benchmark:
+        BENCH("manifest")
     conda:
         ENV("eval")
     retries: 0  # deterministic: a retry would fail the same way
@@ -57,6 +59,8 @@ for _name in TABLES:
             metrics_dir=lambda wildcards, input: os.path.join(os.path.dirname(input.manifest), "metrics"),
         log:
             LOG(f"tables/{_name}"),
+        benchmark:
+            BENCH(f"tables/{_name}")
         conda:
             ENV("report")
         retries: 0  # deterministic: a retry would fail the same way
@@ -106,6 +110,8 @@ rule figures:
         k=REPORT.get("qualitative_images", 4),
     log:
         LOG("figures"),
+    benchmark:
+        BENCH("figures")
     conda:
         ENV("report")
     retries: 0  # deterministic: a retry would fail the same way
