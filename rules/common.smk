@@ -5,6 +5,7 @@ from pathlib import Path
 from snakemake.utils import validate, min_version
 
 from instdiff.code_version import code_hash
+from instdiff.hub import is_hub_id, slug
 
 min_version("9.19")
 
@@ -134,6 +135,40 @@ def generation_minutes(wildcards, attempt):
     per_shard = -(-experiment_images(wildcards.experiment) // int(wildcards.nshards))
     seconds = per_shard * float(config["generation"]["seconds_per_image"]) * 1.5
     return attempt * (MODEL_LOAD_MINUTES + int(-(-seconds // 60)))
+
+
+def hub_models():
+    """Every hub checkpoint the config names (rules/hub.smk): folder name -> repo, revision, and its config key."""
+    models = {}
+
+    def add(repo, revision, key):
+        if is_hub_id(repo):
+            models[slug(repo)] = {"repo": repo, "revision": revision, "key": key}
+
+    for name, exp in EXPERIMENTS.items():
+        refiner = exp.get("refiner") or {}
+        add(refiner.get("model"), refiner.get("revision"), f"experiments.{name}.refiner.revision")
+    llm = config.get("llm") or {}
+    if llm.get("enabled", True):
+        for name, scorer in (llm.get("grounding") or {}).get("scorers", {}).items():
+            if not scorer.get("tiny"):
+                add(scorer.get("model"), scorer.get("revision"), f"llm.grounding.scorers.{name}.revision")
+                add(scorer.get("tokenizer"), scorer.get("tokenizer_revision"),
+                    f"llm.grounding.scorers.{name}.tokenizer_revision")
+    return models
+
+
+HUB = hub_models()
+
+
+def hub_local(name_or_path):
+    """What a job loads: the snapshot folder of a hub id (resources/hub/org--name), a local path as it is."""
+    return RES(f"hub/{slug(name_or_path)}") if name_or_path and is_hub_id(name_or_path) else name_or_path
+
+
+def hub_inputs(*names):
+    """The snapshot folders a job needs (inputs, so the localrule fetches them first)."""
+    return [hub_local(n) for n in names if n and is_hub_id(n)]
 
 
 def metric_outputs(experiment):

@@ -14,6 +14,7 @@ rule generate:
     input:
         layouts=R("layouts/{experiment}.jsonl"),
         model=INSTDIFF_MODEL,  # rules/models.smk: the converted model folder
+        refiner=lambda wc: hub_inputs(refiner_from_config(EXPERIMENTS[wc.experiment])),
     output:
         manifest=R("images/{experiment}/shards/{shard}-of-{nshards}.json"),
     params:
@@ -24,7 +25,7 @@ rule generate:
         nshards=lambda wc: int(wc.nshards),
         run_seed=lambda wc: experiment_seed(wc.experiment),
         settings=lambda wc: stable(settings_from_config(EXPERIMENTS[wc.experiment], config["generation"])),
-        refiner=lambda wc: stable(refiner_from_config(EXPERIMENTS[wc.experiment])),
+        refiner=lambda wc: hub_local(refiner_from_config(EXPERIMENTS[wc.experiment])),
         image_format=config["generation"].get("image_format", "png"),
         dtype=config["generation"].get("dtype", "fp16"),
     log:

@@ -8,6 +8,12 @@
 include: "llm_common.smk"
 
 
+# Network only on the submit host: the extension's GitHub files, and the OpenAI-compatible API when source is api.
+localrules:
+    llm_extension_files,
+    llm_layouts,
+
+
 rule llm:
     """Named target: the LLM extension's table (and everything it needs)."""
     input:
@@ -172,6 +178,7 @@ rule llm_grounding_vlm:
     input:
         layouts=R("llm/layouts.jsonl"),
         done=R("images/llm/done.json"),
+        model=llm_scorer_model,
     output:
         R("llm/detections/{scorer}/{variant}.jsonl"),
     params:

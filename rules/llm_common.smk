@@ -33,15 +33,25 @@ def llm_layout_settings():
 
 
 def llm_scorer_settings(name):
-    """A scorer's settings; a tiny scorer loads the model folder the smoke run builds."""
+    """A scorer's settings with local folders only: the smoke run's tiny model, or the hub snapshots of
+    rules/hub.smk (the job loads them offline; the pinned revisions stay in the settings for the record)."""
     settings = dict(LLM_SCORERS[name])
     if settings.get("tiny"):
         settings["model"] = R(f"models/llm/{name}")
+        return settings
+    for key, rev in (("model", "revision"), ("tokenizer", "tokenizer_revision")):
+        if is_hub_id(settings.get(key)):
+            settings[f"{key}_repo"] = settings[key]
+            settings[key] = hub_local(settings[key])
+            settings[f"{rev}_pinned"] = settings.pop(rev, None)
     return settings
 
 
 def llm_scorer_model(wildcards):
-    return [R(f"models/llm/{wildcards.scorer}")] if LLM_SCORERS[wildcards.scorer].get("tiny") else []
+    scorer = LLM_SCORERS[wildcards.scorer]
+    if scorer.get("tiny"):
+        return [R(f"models/llm/{wildcards.scorer}")]
+    return hub_inputs(scorer.get("model"), scorer.get("tokenizer"))
 
 
 def llm_clip_settings():

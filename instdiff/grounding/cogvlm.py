@@ -87,11 +87,11 @@ class CogVLMScorer:
         self.device = device
         self.query = settings.get("query", GROUNDING_QUERY)
         self.max_new_tokens = int(settings.get("max_new_tokens", 1024))
-        self.tokenizer = LlamaTokenizer.from_pretrained(settings["tokenizer"], revision=settings["tokenizer_revision"])
+        self.tokenizer = LlamaTokenizer.from_pretrained(settings["tokenizer"], revision=settings.get("tokenizer_revision"))
         self.model = (
             AutoModelForCausalLM.from_pretrained(
                 settings["model"],
-                revision=settings["revision"],
+                revision=settings.get("revision"),  # None for the local snapshot of rules/hub.smk
                 torch_dtype=getattr(torch, settings.get("dtype", "bfloat16")),
                 low_cpu_mem_usage=True,
                 trust_remote_code=True,
