@@ -77,10 +77,17 @@ rule llm_visualize:
     input:
         layouts=R("llm/layouts.jsonl"),
     output:
-        R("llm/layout_images/index.json"),
+        # The folder holds {id}.png per layout and index.json; the report shows every picture.
+        report(
+            directory(R("llm/layout_images")),
+            patterns=["{id}.png"],
+            caption="../report/llm_layouts.rst",
+            category="LLM extension",
+            labels={"figure": "layout {id}"},
+        ),
     params:
         code=CODE("llm_visualize"),
-        out_dir=lambda wc, output: parent_dir(output[0]),
+        out_dir=lambda wc, output: output[0],
     log:
         LOG("llm/visualize"),
     benchmark:
@@ -292,7 +299,12 @@ rule llm_table:
         legacy=R("llm/grounding/legacy.json"),
         clip=R("llm/clip.json"),
     output:
-        csv=R("tables/llm.csv"),
+        csv=report(
+            R("tables/llm.csv"),
+            caption="../report/llm_table.rst",
+            category="LLM extension",
+            labels={"table": "llm"},
+        ),
         md=R("tables/llm.md"),
     params:
         code=CODE("llm_table"),

@@ -65,7 +65,7 @@ def llm_replay_input(wildcards):
     return [LLM["replay"]["dir"]] if LLM.get("source", "replay") == "replay" else []
 
 
-LLM_TARGETS = [R("tables/llm.csv"), R("tables/llm.md"), R("llm/layout_images/index.json")] if LLM.get("enabled", True) else []
+LLM_TARGETS = [R("tables/llm.csv"), R("tables/llm.md"), R("llm/layout_images")] if LLM.get("enabled", True) else []
 
 
 
