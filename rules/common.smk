@@ -1,11 +1,13 @@
 # Shared definitions for every stage: config validation, path helpers, experiment queries.
 # Kept cheap: every SLURM job re-reads the Snakefile, so nothing here touches data.
+import inspect
 from pathlib import Path
 
 from snakemake.utils import validate, min_version
 
 from instdiff.code_version import code_hash
 from instdiff.hub import is_hub_id, slug
+from instdiff.synthetic import write_synthetic_coco
 
 min_version("9.19")
 
@@ -118,15 +120,18 @@ def by_attempt(base):
     return lambda wildcards, attempt: base * attempt
 
 
-# COCO val2017 holds 5,000 images: the image count of a full run (data.max_images caps it).
-COCO_VAL_IMAGES = 5000
+# Images of a full run before data.max_images: COCO val2017 holds 5,000; the synthetic set its writer's default.
+SOURCE_IMAGES = {
+    "coco": 5000,
+    "synthetic": inspect.signature(write_synthetic_coco).parameters["n_images"].default,
+}
 MODEL_LOAD_MINUTES = 5
 
 
 def experiment_images(name):
     if EXPERIMENTS[name].get("layouts", "coco") == "llm":
         return int(config.get("llm", {}).get("n_layouts", 100))
-    return int(config["data"].get("max_images") or COCO_VAL_IMAGES)
+    return int(config["data"].get("max_images") or SOURCE_IMAGES[config["data"]["source"]])
 
 
 def generation_minutes(wildcards, attempt):
