@@ -62,12 +62,15 @@ def CODE(script):
     """`params: code=CODE("x")`: a hash of scripts/x.py and the package code it imports (instdiff.code_version).
     With `rerun-triggers` lacking `code` (profiles/default, slurm/), editing that code reruns exactly the rules
     that run it, while touching a file (git checkout) reruns nothing."""
-    return code_hash(WORKFLOW_ROOT / "scripts" / f"{script}.py", WORKFLOW_ROOT / "instdiff")
+    return code_hash(
+        WORKFLOW_ROOT / "scripts" / f"{script}.py", WORKFLOW_ROOT / "instdiff"
+    )
 
 
 def stable(value):
     """A params value whose dicts are rebuilt in sorted key order: Snakemake compares params by their repr, so
-    reordering keys in a config file (or a YAML round trip) would otherwise rerun the rule."""
+    reordering keys in a config file (or a YAML round trip) would otherwise rerun the rule.
+    """
     if isinstance(value, dict):
         return {k: stable(value[k]) for k in sorted(value)}
     if isinstance(value, (list, tuple)):
@@ -77,7 +80,17 @@ def stable(value):
 
 # What the run manifest (and, through it, every metric) depends on: the sections that shape images and numbers.
 # The llm, raters and report sections have their own rules; editing them must not rerun metrics or GPU jobs.
-MANIFEST_SECTIONS = ("run", "seed", "device", "data", "models", "generation", "detection", "experiments", "fid")
+MANIFEST_SECTIONS = (
+    "run",
+    "seed",
+    "device",
+    "data",
+    "models",
+    "generation",
+    "detection",
+    "experiments",
+    "fid",
+)
 
 
 def ENV(stage):
@@ -86,7 +99,9 @@ def ENV(stage):
 
 
 def experiments_with(metric):
-    return [name for name, exp in EXPERIMENTS.items() if metric in exp.get("metrics", [])]
+    return [
+        name for name, exp in EXPERIMENTS.items() if metric in exp.get("metrics", [])
+    ]
 
 
 def generated_experiments():
@@ -99,7 +114,11 @@ def real_experiments():
 
 def layout_experiments(source):
     """Experiments whose layouts come from `source`: "coco" (rules/data.smk) or "llm" (rules/llm.smk)."""
-    return [name for name, exp in EXPERIMENTS.items() if exp.get("layouts", "coco") == source]
+    return [
+        name
+        for name, exp in EXPERIMENTS.items()
+        if exp.get("layouts", "coco") == source
+    ]
 
 
 def one_of(names):
@@ -131,12 +150,15 @@ MODEL_LOAD_MINUTES = 5
 def experiment_images(name):
     if EXPERIMENTS[name].get("layouts", "coco") == "llm":
         return int(config.get("llm", {}).get("n_layouts", 100))
-    return int(config["data"].get("max_images") or SOURCE_IMAGES[config["data"]["source"]])
+    return int(
+        config["data"].get("max_images") or SOURCE_IMAGES[config["data"]["source"]]
+    )
 
 
 def generation_minutes(wildcards, attempt):
     """A shard's wall time from its work: images per shard x generation.seconds_per_image, x1.5 for slower nodes,
-    plus the model load; scaled by the attempt, so a shard killed for time comes back with more."""
+    plus the model load; scaled by the attempt, so a shard killed for time comes back with more.
+    """
     per_shard = -(-experiment_images(wildcards.experiment) // int(wildcards.nshards))
     seconds = per_shard * float(config["generation"]["seconds_per_image"]) * 1.5
     return attempt * (MODEL_LOAD_MINUTES + int(-(-seconds // 60)))
@@ -152,14 +174,25 @@ def hub_models():
 
     for name, exp in EXPERIMENTS.items():
         refiner = exp.get("refiner") or {}
-        add(refiner.get("model"), refiner.get("revision"), f"experiments.{name}.refiner.revision")
+        add(
+            refiner.get("model"),
+            refiner.get("revision"),
+            f"experiments.{name}.refiner.revision",
+        )
     llm = config.get("llm") or {}
     if llm.get("enabled", True):
         for name, scorer in (llm.get("grounding") or {}).get("scorers", {}).items():
             if not scorer.get("tiny"):
-                add(scorer.get("model"), scorer.get("revision"), f"llm.grounding.scorers.{name}.revision")
-                add(scorer.get("tokenizer"), scorer.get("tokenizer_revision"),
-                    f"llm.grounding.scorers.{name}.tokenizer_revision")
+                add(
+                    scorer.get("model"),
+                    scorer.get("revision"),
+                    f"llm.grounding.scorers.{name}.revision",
+                )
+                add(
+                    scorer.get("tokenizer"),
+                    scorer.get("tokenizer_revision"),
+                    f"llm.grounding.scorers.{name}.tokenizer_revision",
+                )
     return models
 
 
@@ -168,7 +201,11 @@ HUB = hub_models()
 
 def hub_local(name_or_path):
     """What a job loads: the snapshot folder of a hub id (resources/hub/org--name), a local path as it is."""
-    return RES(f"hub/{slug(name_or_path)}") if name_or_path and is_hub_id(name_or_path) else name_or_path
+    return (
+        RES(f"hub/{slug(name_or_path)}")
+        if name_or_path and is_hub_id(name_or_path)
+        else name_or_path
+    )
 
 
 def hub_inputs(*names):
@@ -195,7 +232,8 @@ onstart:
     from instdiff.workflow_checks import placeholder_message, profile_placeholders
 
     _found = profile_placeholders(
-        workflow.resource_settings.default_resources, workflow.resource_settings.overwrite_resources
+        workflow.resource_settings.default_resources,
+        workflow.resource_settings.overwrite_resources,
     )
     if _found:
         raise WorkflowError(placeholder_message(_found))

@@ -2,6 +2,7 @@
 # commit into resources/hub/<org>--<name>/ by a localrule on the submit host; compute jobs get the local folder and
 # never reach the network. Set HF_HOME to project storage too (README): libraries cache other files there.
 
+
 localrules:
     hub_snapshot,
 
@@ -10,10 +11,6 @@ rule hub_snapshot:
     output:
         snapshot=protected(directory(RES("hub/{name}"))),
         record=protected(RES("hub/{name}.json")),
-    params:
-        repo=lambda wc: HUB[wc.name]["repo"],
-        revision=lambda wc: HUB[wc.name]["revision"],
-        config_key=lambda wc: HUB[wc.name]["key"],
     log:
         LOG("hub/{name}"),
     benchmark:
@@ -21,11 +18,15 @@ rule hub_snapshot:
     wildcard_constraints:
         name=one_of(list(HUB)),
     retries: 2
+    conda:
+        ENV("llm")
     threads: 1
     resources:
         mem_mb=2000,
         runtime=240,
-    conda:
-        ENV("llm")
+    params:
+        repo=lambda wc: HUB[wc.name]["repo"],
+        revision=lambda wc: HUB[wc.name]["revision"],
+        config_key=lambda wc: HUB[wc.name]["key"],
     script:
         "../scripts/hub_snapshot.py"

@@ -28,13 +28,16 @@ LLM_NOT_LAYOUT = ("grounding", "clip", "legacy", "published", "image_variants")
 def llm_layout_settings():
     """The llm settings that shape the layouts (rule llm_layouts' params)."""
     section = {k: v for k, v in LLM.items() if k not in LLM_NOT_LAYOUT}
-    section["api"] = {k: v for k, v in LLM.get("api", {}).items() if k not in LLM_TRANSPORT_KEYS}
+    section["api"] = {
+        k: v for k, v in LLM.get("api", {}).items() if k not in LLM_TRANSPORT_KEYS
+    }
     return section
 
 
 def llm_scorer_settings(name):
     """A scorer's settings with local folders only: the smoke run's tiny model, or the hub snapshots of
-    rules/hub.smk (the job loads them offline; the pinned revisions stay in the settings for the record)."""
+    rules/hub.smk (the job loads them offline; the pinned revisions stay in the settings for the record).
+    """
     settings = dict(LLM_SCORERS[name])
     if settings.get("tiny"):
         settings["model"] = R(f"models/llm/{name}")
@@ -65,8 +68,11 @@ def llm_replay_input(wildcards):
     return [LLM["replay"]["dir"]] if LLM.get("source", "replay") == "replay" else []
 
 
-LLM_TARGETS = [R("tables/llm.csv"), R("tables/llm.md"), R("llm/layout_images")] if LLM.get("enabled", True) else []
-
+LLM_TARGETS = (
+    [R("tables/llm.csv"), R("tables/llm.md"), R("llm/layout_images")]
+    if LLM.get("enabled", True)
+    else []
+)
 
 
 def parent_dir(path):

@@ -16,22 +16,22 @@ rule manifest:
         checksums=REPORT.get("checksum_files", []),
     output:
         R("manifest.json"),
+    log:
+        LOG("manifest"),
+    benchmark:
+        BENCH("manifest")
+    retries: 0  # deterministic: a retry would fail the same way
+    conda:
+        ENV("eval")
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
     params:
         code=CODE("manifest"),
         # Only the sections metrics depend on (an edit to llm/raters/report reruns no metric), and no absolute
         # path (a moved checkout reruns nothing): the script finds the repository from its own folder.
         config=stable({k: config[k] for k in MANIFEST_SECTIONS if k in config}),
-    log:
-        LOG("manifest"),
-    benchmark:
-        BENCH("manifest")
-    conda:
-        ENV("eval")
-    retries: 0  # deterministic: a retry would fail the same way
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=5,
     script:
         "../scripts/manifest.py"
 
@@ -53,21 +53,23 @@ for _name in TABLES:
                 category="Tables",
                 labels={"table": _name},
             ),
-        params:
-            code=CODE("table"),
-            name=_name,
-            metrics_dir=lambda wildcards, input: os.path.join(os.path.dirname(input.manifest), "metrics"),
         log:
             LOG(f"tables/{_name}"),
         benchmark:
             BENCH(f"tables/{_name}")
+        retries: 0  # deterministic: a retry would fail the same way
         conda:
             ENV("report")
-        retries: 0  # deterministic: a retry would fail the same way
         threads: 1
         resources:
             mem_mb=2000,
             runtime=10,
+        params:
+            code=CODE("table"),
+            name=_name,
+            metrics_dir=lambda wildcards, input: os.path.join(
+                os.path.dirname(input.manifest), "metrics"
+            ),
         script:
             "../scripts/table.py"
 
@@ -77,48 +79,75 @@ rule figures:
     input:
         metrics=all_table_metric_files(),
         per_category=figure_files(["coco_bbox", "coco_segm"]),
-        pim=figure_files(["pim_point_paper", "pim_point_corrected", "pim_scribble_paper", "pim_scribble_corrected"]),
+        pim=figure_files(
+            [
+                "pim_point_paper",
+                "pim_point_corrected",
+                "pim_scribble_paper",
+                "pim_scribble_corrected",
+            ]
+        ),
         fid=figure_files(["fid"]),
         paper=PAPER_RESULTS,
         manifest=R("manifest.json"),
         layouts=[R(f"layouts/{exp}.jsonl") for exp in qualitative_experiments()],
         generated=[R(f"images/{exp}/done.json") for exp in qualitative_experiments()],
-        real=[R(f"images/{REAL_EXPERIMENT}/done.json")] if qualitative_experiments() else [],
+        real=(
+            [R(f"images/{REAL_EXPERIMENT}/done.json")]
+            if qualitative_experiments()
+            else []
+        ),
     output:
-        metrics_vs_paper=[fig("metrics_vs_paper", "figure_metrics"), R("figures/metrics_vs_paper.pdf")],
-        per_category_ap=[fig("per_category_ap", "figure_per_category"), R("figures/per_category_ap.pdf")],
-        pim_distributions=[fig("pim_distributions", "figure_pim"), R("figures/pim_distributions.pdf")],
-        fid_vs_format=[fig("fid_vs_format", "figure_fid"), R("figures/fid_vs_format.pdf")],
+        metrics_vs_paper=[
+            fig("metrics_vs_paper", "figure_metrics"),
+            R("figures/metrics_vs_paper.pdf"),
+        ],
+        per_category_ap=[
+            fig("per_category_ap", "figure_per_category"),
+            R("figures/per_category_ap.pdf"),
+        ],
+        pim_distributions=[
+            fig("pim_distributions", "figure_pim"),
+            R("figures/pim_distributions.pdf"),
+        ],
+        fid_vs_format=[
+            fig("fid_vs_format", "figure_fid"),
+            R("figures/fid_vs_format.pdf"),
+        ],
         qualitative=[
-            report(
-                R(f"figures/qualitative_{exp}.png"),
-                caption="../report/figure_qualitative.rst",
-                category="Figures",
-                subcategory="Qualitative",
-                labels={"figure": "qualitative", "experiment": exp},
+            (
+                report(
+                    R(f"figures/qualitative_{exp}.png"),
+                    caption="../report/figure_qualitative.rst",
+                    category="Figures",
+                    subcategory="Qualitative",
+                    labels={"figure": "qualitative", "experiment": exp},
+                )
+                if ext == "png"
+                else R(f"figures/qualitative_{exp}.pdf")
             )
-            if ext == "png"
-            else R(f"figures/qualitative_{exp}.pdf")
             for exp in qualitative_experiments()
             for ext in ("png", "pdf")
         ],
-    params:
-        code=CODE("figures"),
-        metrics_dir=lambda wildcards, input: os.path.join(os.path.dirname(input.manifest), "metrics"),
-        experiments=qualitative_experiments(),
-        run_seed=config["seed"],
-        k=REPORT.get("qualitative_images", 4),
     log:
         LOG("figures"),
     benchmark:
         BENCH("figures")
+    retries: 0  # deterministic: a retry would fail the same way
     conda:
         ENV("report")
-    retries: 0  # deterministic: a retry would fail the same way
     threads: 1
     resources:
         mem_mb=2000,
         runtime=30,
+    params:
+        code=CODE("figures"),
+        metrics_dir=lambda wildcards, input: os.path.join(
+            os.path.dirname(input.manifest), "metrics"
+        ),
+        experiments=qualitative_experiments(),
+        run_seed=config["seed"],
+        k=REPORT.get("qualitative_images", 4),
     script:
         "../scripts/figures.py"
 

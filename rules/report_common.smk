@@ -12,7 +12,12 @@ TABLE_FORMATS = ("csv", "md", "tex")
 REAL_EXPERIMENT = next(iter(real_experiments()), None)
 FIGURES = [
     R(f"figures/{name}.{ext}")
-    for name in ("metrics_vs_paper", "per_category_ap", "pim_distributions", "fid_vs_format")
+    for name in (
+        "metrics_vs_paper",
+        "per_category_ap",
+        "pim_distributions",
+        "fid_vs_format",
+    )
     for ext in ("png", "pdf")
 ]
 
@@ -34,7 +39,8 @@ def figure_files(stems):
         R(f"metrics/{exp}/{stem}.json")
         for exp in EXPERIMENTS
         for stem in stems
-        if stem in [s for m in EXPERIMENTS[exp].get("metrics", []) for s in METRIC_FILES[m]]
+        if stem
+        in [s for m in EXPERIMENTS[exp].get("metrics", []) for s in METRIC_FILES[m]]
     ]
 
 
@@ -57,7 +63,11 @@ def qualitative_experiments():
 
 
 def qualitative_figures():
-    return [R(f"figures/qualitative_{exp}.{ext}") for exp in qualitative_experiments() for ext in ("png", "pdf")]
+    return [
+        R(f"figures/qualitative_{exp}.{ext}")
+        for exp in qualitative_experiments()
+        for ext in ("png", "pdf")
+    ]
 
 
 def table_outputs():
