@@ -7,9 +7,10 @@ from pathlib import Path
 from instdiff.io import is_temp
 
 
-def assert_nothing_half_written(folder: str | Path) -> None:
-    """No temporary sibling of an atomic write and no download ``.part`` file anywhere under ``folder``."""
-    left = [p for p in Path(folder).rglob("*") if is_temp(p) or p.name.endswith(".part")]
+def assert_nothing_half_written(folder: str | Path, allow_part: bool = False) -> None:
+    """No temporary sibling of an atomic write and (unless ``allow_part``: kept on purpose for resuming) no
+    download ``.part`` file anywhere under ``folder``."""
+    left = [p for p in Path(folder).rglob("*") if is_temp(p) or (p.name.endswith(".part") and not allow_part)]
     assert not left, f"half-written files left behind: {left}"
 
 
