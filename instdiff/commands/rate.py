@@ -27,10 +27,12 @@ def register(subparsers) -> None:
 def run(args) -> int:
     from instdiff.cli import print_json
     from instdiff.logging_setup import setup
+    from instdiff.raters_images import discover_images
     from instdiff.raters_page import RatingSession, check_rater_name, make_server, out_lock
 
     setup()
     out = args.out or f"ratings_{check_rater_name(args.rater)}.csv"
+    discover_images(args.images)  # a wrong folder is reported before the lock file is created
     with out_lock(out):
         session = RatingSession(args.images, args.rater, out, args.seed, args.captions, args.criteria,
                                 skip_bad_lines=args.skip_bad_journal_lines)
