@@ -60,3 +60,14 @@ def test_a_release_download_without_a_pin_is_refused_before_fetching(tmp_path):
     with pytest.raises(InputError, match="64 hex"):
         checkpoints.require_pin("", "ViT-L-14_laion2b_s32b_b82k")
     assert_nothing_half_written(tmp_path)
+
+
+@pytest.mark.parametrize("revision", [None, "main", "v1.0"])
+def test_hub_scorers_load_only_at_a_pinned_commit(tmp_path, revision):
+    from instdiff.grounding.hf import require_revision
+
+    settings = {"kind": "owlv2", "model": "google/owlv2-large-patch14-ensemble", "revision": revision}
+    with pytest.raises(InputError, match=r"owlv2\.revision"):
+        require_revision(settings)
+    require_revision({**settings, "revision": "0" * 40})
+    require_revision({**settings, "model": str(tmp_path)})  # a local folder (the smoke run's tiny models)
