@@ -234,6 +234,10 @@ class RatingSession:
                 "complete": self.n_done() == len(self.items)}
 
 
+def _decimal(text: str) -> bool:
+    return text.isascii() and text.isdigit()  # str.isdigit alone accepts "²", which int() refuses
+
+
 class Refused(Exception):
     def __init__(self, status: int, message: str):
         super().__init__(message)
@@ -260,7 +264,8 @@ def _handler(session: RatingSession, token: str):
                 raise Refused(HTTPStatus.FORBIDDEN, "cross-origin request refused")
             if self.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
                 raise Refused(HTTPStatus.FORBIDDEN, "cross-site request refused")
-            if api and not secrets.compare_digest(self.headers.get(TOKEN_HEADER, ""), token):
+            sent = self.headers.get(TOKEN_HEADER, "").encode("latin-1")  # headers arrive as latin-1 text
+            if api and not secrets.compare_digest(sent, token.encode()):
                 raise Refused(HTTPStatus.FORBIDDEN, "missing or wrong session token: reload the page")
 
         def _read_json(self) -> object:
@@ -268,7 +273,7 @@ def _handler(session: RatingSession, token: str):
             if ctype != "application/json":
                 raise Refused(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "send answers as application/json")
             length = self.headers.get("Content-Length", "")
-            if not length.isdigit():  # also refuses "-1"
+            if not _decimal(length):  # also refuses "-1"
                 raise Refused(HTTPStatus.LENGTH_REQUIRED, "a valid Content-Length is required")
             if int(length) > MAX_BODY:
                 raise Refused(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"body over {MAX_BODY} bytes")
@@ -308,9 +313,10 @@ def _handler(session: RatingSession, token: str):
             elif path == "/api/state":
                 self._json(session.state())
             elif path.startswith("/image/"):
+                index = path.removeprefix("/image/")
                 try:
-                    item = session.items[int(path.removeprefix("/image/"))]
-                except (ValueError, IndexError):
+                    item = session.items[int(index) if _decimal(index) else len(session.items)]
+                except IndexError:
                     return self._json({"error": "no such picture"}, HTTPStatus.NOT_FOUND)
                 ctype = CONTENT_TYPES.get(item.path.suffix.lower(), "application/octet-stream")
                 self._send(HTTPStatus.OK, item.path.read_bytes(), ctype)

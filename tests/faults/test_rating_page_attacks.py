@@ -173,3 +173,16 @@ def test_a_busy_port_is_a_clear_error(images, tmp_path):
         session = RatingSession(images, "alice", tmp_path / "r.csv", 2024)
         with pytest.raises(InputError, match=r"cannot listen on 127\.0\.0\.1:\d+.*--port"):
             make_server(session, busy.getsockname()[1])
+
+
+@pytest.mark.parametrize("path,status", [("/image/-1", 404), ("/image/%C2%B2", 404), ("/image/0", 200)])
+def test_pictures_only_by_their_position(served, path, status):
+    get = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{served['port']}\r\nConnection: close\r\n\r\n"
+    assert _status(_raw(served["port"], get.encode())) == status
+
+
+def test_a_non_ascii_token_is_refused_not_crashed(served, tmp_path):
+    head = (f"POST /api/answer HTTP/1.1\r\nHost: 127.0.0.1:{served['port']}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(ANSWER)}\r\nConnection: close\r\n").encode() + "X-Instdiff-Token: é\r\n\r\n".encode("latin-1")
+    assert _status(_raw(served["port"], head + ANSWER)) == 403
+    _nothing_saved(served, tmp_path)
