@@ -29,6 +29,17 @@ def register(secret: str | None) -> None:
         _SECRETS.add(secret)
 
 
+# Environment variables that hold credentials the pipeline's libraries read (OpenAI client, Hugging Face hub).
+SECRET_ENV = ("OPENAI_API_KEY", "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN")
+
+
+def register_from_env() -> None:
+    import os
+
+    for name in SECRET_ENV:
+        register(os.environ.get(name, "").strip())
+
+
 def scrub(text: Any) -> Any:
     """``text`` with every registered secret and credential-shaped token masked; non-strings are returned as is."""
     if not isinstance(text, str):

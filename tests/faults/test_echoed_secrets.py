@@ -35,14 +35,24 @@ def _run(tmp_path, url: str, attempts: int = 1):
 
 
 @pytest.fixture
-def logged(tmp_path, monkeypatch):
+def restore_logging():
+    """setup() replaces the root handlers: put pytest's back afterwards."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    for handler in root.handlers:
+        handler.close()
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+@pytest.fixture
+def logged(tmp_path, monkeypatch, restore_logging):
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
     log = tmp_path / "out" / "job.log"
     log.parent.mkdir()
     setup(str(log))
     yield log
-    logging.shutdown()
-    logging.basicConfig(force=True, handlers=[logging.NullHandler()])
 
 
 @pytest.mark.parametrize("status", [401, 403])
@@ -74,3 +84,19 @@ def test_the_log_filter_masks_a_key_that_escaped_scrubbing(tmp_path):
     assert SecretFilter().filter(record) and KEY not in record.getMessage()
     assert scrub('{"api_key": "abc123456789"}') == '{"api_key": "[REDACTED]"}'
     assert "xyz-unregistered-token" not in scrub("Authorization: Bearer xyz-unregistered-token")
+
+
+def test_the_log_file_never_holds_an_environment_secret(tmp_path, monkeypatch, restore_logging):
+    token = "hf_faulttest0123456789abcdefghij"
+    monkeypatch.setenv("HF_TOKEN", token)
+    log = tmp_path / "job.log"
+    setup(str(log))
+    logging.getLogger("instdiff.test").warning("hub said: invalid token %s", token)
+    try:
+        raise RuntimeError(f"401 for {token}")
+    except RuntimeError:
+        logging.getLogger("instdiff.test").exception("request failed")
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    assert "hub said" in log.read_text() and "request failed" in log.read_text()
+    assert_no_secret(tmp_path, token)
