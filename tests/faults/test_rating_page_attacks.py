@@ -186,3 +186,13 @@ def test_a_non_ascii_token_is_refused_not_crashed(served, tmp_path):
             f"Content-Length: {len(ANSWER)}\r\nConnection: close\r\n").encode() + "X-Instdiff-Token: é\r\n\r\n".encode("latin-1")
     assert _status(_raw(served["port"], head + ANSWER)) == 403
     _nothing_saved(served, tmp_path)
+
+
+def test_the_rate_command_takes_the_lock(images, tmp_path, capsys):
+    from instdiff.cli import main
+
+    out = tmp_path / "r.csv"
+    with out_lock(out):  # another server holds this ratings table
+        assert main(["rate", "--images", str(images), "--rater", "bob", "--port", "0", "--out", str(out)]) == 2
+    assert "another rating server" in capsys.readouterr().err
+    assert not out.exists() and not journal_path(out).exists()
