@@ -202,7 +202,7 @@ def unzip_members(zip_path: str | Path, dest: str | Path, members: Iterable[str]
             names = [n for n in names if n.startswith(prefix)]
             if not names:
                 raise InputError(zip_path, f"archive has no member under {prefix!r}", "use the official archive")
-        stage = Path(tempfile.mkdtemp(dir=dest, prefix=".unzip-"))
+        stage = Path(tempfile.mkdtemp(dir=dest, prefix=".unzip.tmp"))  # instdiff.io.is_temp knows the name
         try:
             for name in tqdm(names, desc=f"unzip {zip_path.name}", mininterval=2):
                 rel = _safe_name(name, zip_path)
