@@ -10,6 +10,7 @@ NaN and huge boxes, NaN scores and unknown categories all change AP without any 
 from __future__ import annotations
 
 import math
+from numbers import Integral, Real
 from typing import Any, Container
 
 from instdiff.errors import InputError
@@ -20,9 +21,9 @@ BORDER_SLACK_PX = 1.0
 
 def is_number(value: Any) -> bool:
     """An int or float (numpy scalars included), never a bool, and finite."""
-    import numbers
-
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+    if type(value) is float or type(value) is int:  # the common case, without the slow ABC check
+        return math.isfinite(value)
+    if isinstance(value, bool) or not isinstance(value, Real):
         return False
     return math.isfinite(float(value))
 
@@ -37,9 +38,7 @@ def number(value: Any, path, field: str, fix: str, lo: float | None = None, hi: 
 
 
 def integer(value: Any, path, field: str, fix: str) -> int:
-    import numbers
-
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+    if isinstance(value, bool) or not isinstance(value, Integral):
         raise InputError(path, f"expected an integer, got {value!r}", fix, field)
     return int(value)
 
