@@ -129,3 +129,9 @@ def test_cogvlm_runs_remote_code_only_at_a_pinned_commit(key, value):
         validate_like_the_workflow(cfg)
     with pytest.raises(InputError, match=f"cogvlm.{key}"):
         check_pinned(cogvlm)
+
+
+@pytest.mark.parametrize("dotted", ["seed", "generation.shards", "experiments.box.steps", "experiments.box.mis"])
+def test_a_bool_is_not_a_number_in_the_config(dotted):
+    with pytest.raises(WorkflowError, match="is not of type"):
+        validate_like_the_workflow(_set(_load("smoke.yaml"), dotted, True))
