@@ -40,25 +40,30 @@ def register_from_env() -> None:
         register(os.environ.get(name, "").strip())
 
 
-def scrub(text: Any) -> Any:
-    """``text`` with every registered secret and credential-shaped token masked; non-strings are returned as is."""
+def scrub(text: Any, patterns: bool = True) -> Any:
+    """``text`` with every registered secret masked, and (``patterns``) every credential-shaped token too;
+    non-strings are returned as is."""
     if not isinstance(text, str):
         return text
     for secret in sorted(_SECRETS, key=len, reverse=True):
         text = text.replace(secret, MASK)
-    for pattern in _PATTERNS:
-        text = pattern.sub(lambda m: (m.group(1) if m.groups() else "") + MASK, text)
+    if patterns:
+        for pattern in _PATTERNS:
+            text = pattern.sub(lambda m: (m.group(1) if m.groups() else "") + MASK, text)
     return text
 
 
-def scrub_obj(obj: Any) -> Any:
-    """:func:`scrub` applied to every string inside nested dicts and lists (a server response before storing)."""
+def scrub_obj(obj: Any, patterns: bool = True) -> Any:
+    """:func:`scrub` applied to every string inside nested dicts and lists (a server response before storing).
+
+    ``patterns=False`` masks only the registered secrets: for a successful reply, whose text is data (a layout
+    caption saying "secret: garden" must stay as it is)."""
     if isinstance(obj, str):
-        return scrub(obj)
+        return scrub(obj, patterns)
     if isinstance(obj, dict):
-        return {k: scrub_obj(v) for k, v in obj.items()}
+        return {k: scrub_obj(v, patterns) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [scrub_obj(v) for v in obj]
+        return [scrub_obj(v, patterns) for v in obj]
     return obj
 
 

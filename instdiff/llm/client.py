@@ -74,7 +74,9 @@ class LlmFailure(RuntimeError):
 
     def __init__(self, message: str, record: dict[str, Any]):
         super().__init__(scrub(message))
-        self.record = scrub_obj(record)
+        self.record = scrub_obj(record, patterns=False)  # replies are data; the error text is the server's
+        if "error" in self.record:
+            self.record["error"] = scrub(self.record["error"])
 
 
 class LlmAuthFailure(LlmFailure):
@@ -166,7 +168,7 @@ class LayoutClient:
         cached = self.cache.get(key)
         if cached is not None:
             return cached, key, True
-        response = scrub_obj(self._send(request))  # server text is scrubbed before it is stored
+        response = scrub_obj(self._send(request), patterns=False)  # the key never reaches the cache
         self.cache.put(key, request, response)
         return response, key, False
 

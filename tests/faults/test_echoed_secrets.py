@@ -100,3 +100,11 @@ def test_the_log_file_never_holds_an_environment_secret(tmp_path, monkeypatch, r
         handler.flush()
     assert "hub said" in log.read_text() and "request failed" in log.read_text()
     assert_no_secret(tmp_path, token)
+
+
+def test_reply_data_keeps_credential_like_words_but_never_the_key():
+    from instdiff.redact import scrub_obj
+
+    register(KEY)
+    reply_ = {"content": f'{{"caption": "a secret: garden", "echo": "{KEY}"}}'}
+    assert scrub_obj(reply_, patterns=False) == {"content": '{"caption": "a secret: garden", "echo": "[REDACTED]"}'}
