@@ -1,13 +1,12 @@
 # Shared definitions for every stage: config validation, path helpers, experiment queries.
 # Kept cheap: every SLURM job re-reads the Snakefile, so nothing here touches data.
-import inspect
+import ast
 from pathlib import Path
 
 from snakemake.utils import validate, min_version
 
-from instdiff.code_version import code_hash
+from instdiff.code_version import PACKAGE_DIR, code_hash
 from instdiff.hub import is_hub_id, slug
-from instdiff.synthetic import write_synthetic_coco
 
 min_version("9.19")
 
@@ -139,10 +138,23 @@ def by_attempt(base):
     return lambda wildcards, attempt: base * attempt
 
 
+def synthetic_default_images():
+    """write_synthetic_coco's default image count, read from its source: importing instdiff.synthetic would pull
+    numpy, pycocotools and scikit-image into every Snakefile parse."""
+    tree = ast.parse((PACKAGE_DIR / "synthetic.py").read_text())
+    func = next(
+        n
+        for n in tree.body
+        if isinstance(n, ast.FunctionDef) and n.name == "write_synthetic_coco"
+    )
+    names = [a.arg for a in func.args.args]
+    return ast.literal_eval(func.args.defaults[names.index("n_images") - len(names)])
+
+
 # Images of a full run before data.max_images: COCO val2017 holds 5,000; the synthetic set its writer's default.
 SOURCE_IMAGES = {
     "coco": 5000,
-    "synthetic": inspect.signature(write_synthetic_coco).parameters["n_images"].default,
+    "synthetic": synthetic_default_images(),
 }
 MODEL_LOAD_MINUTES = 5
 

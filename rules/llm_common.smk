@@ -36,17 +36,16 @@ def llm_layout_settings():
 
 def llm_scorer_settings(name):
     """A scorer's settings with local folders only: the smoke run's tiny model, or the hub snapshots of
-    rules/hub.smk (the job loads them offline; the pinned revisions stay in the settings for the record).
+    rules/hub.smk (the job loads them offline; the pinned revisions stay, checked at load and recorded).
     """
     settings = dict(LLM_SCORERS[name])
     if settings.get("tiny"):
         settings["model"] = R(f"models/llm/{name}")
         return settings
-    for key, rev in (("model", "revision"), ("tokenizer", "tokenizer_revision")):
+    for key in ("model", "tokenizer"):
         if is_hub_id(settings.get(key)):
             settings[f"{key}_repo"] = settings[key]
             settings[key] = hub_local(settings[key])
-            settings[f"{rev}_pinned"] = settings.pop(rev, None)
     return settings
 
 
