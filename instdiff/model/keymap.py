@@ -133,12 +133,29 @@ def is_vae_attention_weight(diffusers_name: str) -> bool:
 
 
 TEXT_PREFIX = "transformer."  # FrozenCLIPEmbedder holds the HF CLIPTextModel as ``transformer``
-TEXT_POSITION_IDS = "transformer.text_model.embeddings.position_ids"  # a buffer, not a weight
+# transformers 4.27 (the release) nests the text tower as ``text_model.``; transformers 5.x's CLIPTextModel has no
+# such level. Both spellings are read; the release's is written back in messages.
+TEXT_MODEL_LEVEL = "text_model."
+TEXT_NAMINGS = ("transformers-4.27", "transformers-5")
+# ``position_ids`` is a buffer (persistent in 4.27, so in the release; not persistent in 5.x): checked, not loaded.
+TEXT_POSITION_IDS = "transformer.text_model.embeddings.position_ids"
+TEXT_POSITION_IDS_NAMES = (TEXT_POSITION_IDS, "transformer.embeddings.position_ids")
+
+
+def text_naming(names) -> str:
+    """Which transformers version wrote a text-encoder section, from its key names."""
+    nested = any(n.startswith(TEXT_PREFIX + TEXT_MODEL_LEVEL) for n in names)
+    return TEXT_NAMINGS[0] if nested else TEXT_NAMINGS[1]
 
 
 def text_to_diffusers(name: str) -> str | None:
-    return name[len(TEXT_PREFIX) :] if name.startswith(TEXT_PREFIX) else None
+    """``transformer.text_model.X`` (4.27) or ``transformer.X`` (5.x) -> ``X`` of our CLIPTextModel."""
+    if not name.startswith(TEXT_PREFIX):
+        return None
+    name = name[len(TEXT_PREFIX) :]
+    return name[len(TEXT_MODEL_LEVEL) :] if name.startswith(TEXT_MODEL_LEVEL) else name
 
 
-def text_to_original(name: str) -> str:
-    return TEXT_PREFIX + name
+def text_to_original(name: str, naming: str = TEXT_NAMINGS[0]) -> str:
+    level = TEXT_MODEL_LEVEL if naming == TEXT_NAMINGS[0] else ""
+    return TEXT_PREFIX + level + name
