@@ -125,3 +125,22 @@ def test_refiner_hub_folder_loads_through_load_refiner(refiner, tmp_path):  # no
     ours = refine(loaded, "a cat", [image], 0.5, 4, torch.Generator().manual_seed(3))[0]
     theirs = refine(refiner, "a cat", [image], 0.5, 4, torch.Generator().manual_seed(3))[0]
     assert (np.asarray(ours) == np.asarray(theirs)).all()
+
+
+# ---------------------------------------------------------------------------------------------- YOLOv8
+@pytest.mark.parametrize("name,cls", [("yolov8m", "DetectionModel"), ("yolov8m-seg", "SegmentationModel")])
+def test_yolo_file_is_an_ultralytics_checkpoint(tmp_path, name, cls):
+    """The released ``.pt`` files are ultralytics checkpoint dicts after ``strip_optimizer``: the model as a pickled
+    fp16 module with the 80 COCO class names, ``ema`` None, ``date`` and ``version``. The stand-in is written by
+    ultralytics itself and has the same container; ``YOLO(path)`` reads the task from it."""
+    from instdiff import yolo_models
+
+    path = tmp_path / f"{name}.pt"
+    yolo_models.build_tiny(name, path)
+    ckpt = torch.load(path, map_location="cpu", weights_only=False)  # our own file; ultralytics loads it this way
+    assert type(ckpt["model"]).__name__ == cls and ckpt["ema"] is None
+    assert {"date", "version"} <= set(ckpt)
+    assert next(ckpt["model"].parameters()).dtype == torch.float16
+    assert len(ckpt["model"].names) == 80 and ckpt["model"].names[0] == "person"
+    model = yolo_models.load(path)
+    assert model.task == ("segment" if name.endswith("-seg") else "detect")
