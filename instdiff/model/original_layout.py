@@ -152,7 +152,7 @@ def _position_net(out: dict, cfg: ModelConfig) -> None:
         _linear(out, f"{p}.linears_list.{i}.4", pn.mid_dim, pn.out_dim)
 
 
-def unet_layout(cfg: ModelConfig) -> "OrderedDict[str, tuple[int, ...]]":
+def unet_layout(cfg: ModelConfig) -> OrderedDict[str, tuple[int, ...]]:
     """Every key of ``ckpt['model']`` / ``ckpt['ema']`` with its shape, in the original's state-dict order."""
     u = cfg.unet
     mc = u.block_out_channels[0]
@@ -224,7 +224,7 @@ def _vae_mid(out: dict, prefix: str, c: int) -> None:
     _vae_resnet(out, f"{prefix}.block_2", c, c)
 
 
-def autoencoder_layout(cfg: ModelConfig) -> "OrderedDict[str, tuple[int, ...]]":
+def autoencoder_layout(cfg: ModelConfig) -> OrderedDict[str, tuple[int, ...]]:
     """ldm AutoencoderKL (double_z, attn_resolutions []): encoder, decoder, quant_conv, post_quant_conv."""
     v = cfg.vae
     widths, num_res, z = v.block_out_channels, v.layers_per_block, v.latent_channels
@@ -262,7 +262,7 @@ def autoencoder_layout(cfg: ModelConfig) -> "OrderedDict[str, tuple[int, ...]]":
 
 
 # ---------------------------------------------------------------------------------------------- text encoder
-def text_encoder_layout(cfg: ModelConfig) -> "OrderedDict[str, tuple[int, ...]]":
+def text_encoder_layout(cfg: ModelConfig) -> OrderedDict[str, tuple[int, ...]]:
     """FrozenCLIPEmbedder.state_dict() under transformers 4.27: ``transformer.text_model.*``, with the
     ``position_ids`` buffer (persistent in 4.27) saved before the embedding weights."""
     t = cfg.text_encoder

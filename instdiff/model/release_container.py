@@ -73,6 +73,8 @@ def load_container(path: str | Path, expected_sha256: str | None = None) -> dict
             ckpt = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     except pickle.UnpicklingError as exc:
         raise _unpickling_error(path, str(exc)) from None
+    except PermissionError as exc:
+        raise InputError(path, f"checkpoint cannot be opened ({exc})", "make the file readable") from None
     except (EOFError, OSError, zipfile.BadZipFile) as exc:
         raise _damaged(path, f"the archive cannot be read ({type(exc).__name__}: {exc}); it is truncated or corrupt") \
             from None

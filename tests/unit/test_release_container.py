@@ -97,7 +97,7 @@ def _ldm_schedule() -> dict[str, torch.Tensor]:
     return OrderedDict((n, torch.tensor(v, dtype=torch.float32)) for n, v in zip(DIFFUSION_BUFFERS, vals))
 
 
-def _fill(layout, gen) -> "OrderedDict[str, torch.Tensor]":
+def _fill(layout, gen) -> OrderedDict[str, torch.Tensor]:
     return OrderedDict((k, torch.randn(s, generator=gen) / math.sqrt(max(1, math.prod(s[1:]))))
                        for k, s in layout.items())
 
