@@ -164,6 +164,20 @@ def test_sd15_layout_is_the_reference_key_list():
     assert all(k.startswith("transformer.text_model.") for k in text)
 
 
+def _qualified(obj) -> str:
+    return f"{obj.__module__}.{getattr(obj, '__qualname__', None) or obj._name}"
+
+
+def test_allow_list_is_exactly_what_the_container_pickles(tmp_path, release):
+    """The safe globals are the non-tensor classes of the container's pickle, no more: nothing is allowed that the
+    release does not need."""
+    from instdiff.model.release_container import safe_globals
+
+    path = _save(tmp_path, release)
+    needed = set(torch.serialization.get_unsafe_globals_in_checkpoint(str(path)))
+    assert needed == {_qualified(g) for g in safe_globals()}
+
+
 # ---------------------------------------------------------------------------------------------- conversion
 def test_release_stand_in_converts_from_ema(tmp_path, tokenizer_dir, release):
     ckpt_path = _save(tmp_path, release)
