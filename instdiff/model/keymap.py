@@ -1,8 +1,9 @@
 """Name maps between the original (ldm) checkpoint and our diffusers modules, both directions.
 
 The maps are built from the model structure (``UNetConfig`` / ``VAEConfig``) as a table of block prefixes, so the
-same code converts the released SD1.5-size checkpoint and the tiny smoke checkpoint, and the tiny factory writes the
-original names with the exact inverse. InstanceDiffusion's additions keep their names: ``position_net.*`` and
+same code converts the released SD1.5-size checkpoint and the tiny smoke checkpoint. The inverse maps only name keys in
+messages: the tiny checkpoint is written from the original's own layout (``original_layout.py``), so the converter is
+tested against names it did not produce. InstanceDiffusion's additions keep their names: ``position_net.*`` and
 ``scaleu_*`` unchanged, fusers inside their transformer block (``...transformer_blocks.0.fuser.*``), reference §2.3.
 """
 
