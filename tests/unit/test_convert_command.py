@@ -4,13 +4,28 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from instdiff.cli import main
 
 
-def test_tiny_checkpoint_then_convert(tmp_path, capsys):
-    ckpt, tok, out = tmp_path / "tiny.pth", tmp_path / "tokenizer", tmp_path / "model"
-    assert main(["tiny-checkpoint", "--out", str(ckpt), "--tokenizer", str(tok)]) == 0
-    written = json.loads(capsys.readouterr().out)
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """``instdiff tiny-checkpoint`` once: (checkpoint, tokenizer folder, its JSON)."""
+    import contextlib
+    import io
+
+    d = tmp_path_factory.mktemp("tiny")
+    ckpt, tok = d / "tiny.pth", d / "tokenizer"
+    stdout = io.StringIO()
+    with contextlib.redirect_stdout(stdout):
+        assert main(["tiny-checkpoint", "--out", str(ckpt), "--tokenizer", str(tok)]) == 0
+    return ckpt, tok, json.loads(stdout.getvalue())
+
+
+def test_tiny_checkpoint_then_convert(tiny, tmp_path, capsys):
+    ckpt, tok, written = tiny
+    out = tmp_path / "model"
     assert written["checkpoint"] == str(ckpt) and len(written["sha256"]) == 64
     assert set(written["sections"]) == {"model", "ema", "text_encoder", "autoencoder", "diffusion", "opt",
                                         "scheduler", "iters", "config_dict"}
@@ -24,10 +39,9 @@ def test_tiny_checkpoint_then_convert(tmp_path, capsys):
     assert (out / "unet" / "diffusion_pytorch_model.safetensors").exists()
 
 
-def test_convert_error_exits_2_and_writes_nothing(tmp_path, capsys):
-    ckpt, tok, out = tmp_path / "tiny.pth", tmp_path / "tokenizer", tmp_path / "model"
-    assert main(["tiny-checkpoint", "--out", str(ckpt), "--tokenizer", str(tok)]) == 0
-    capsys.readouterr()
+def test_convert_error_exits_2_and_writes_nothing(tiny, tmp_path, capsys):
+    ckpt, tok, _ = tiny
+    out = tmp_path / "model"
     # The tiny checkpoint converted as the release: its config_dict names the first disagreeing key.
     assert main(["convert", "--checkpoint", str(ckpt), "--tokenizer", str(tok), "--out", str(out)]) == 2
     captured = capsys.readouterr()
