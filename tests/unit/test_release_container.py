@@ -164,6 +164,24 @@ def test_sd15_layout_is_the_reference_key_list():
     assert all(k.startswith("transformer.text_model.") for k in text)
 
 
+def test_release_config_dict_passes_the_sd15_architecture_check():
+    """configs/train_sd15.yaml as released (reference §3) is the sd15 model for every architecture key; the same
+    config_dict read for the tiny size is refused at the first key."""
+    from instdiff.model.release_container import ARCHITECTURE_KEYS, check_architecture, config_content
+
+    sd15_yaml = (TINY_YAML.replace("model_channels: 16", "model_channels: 320")
+                 .replace("attention_resolutions: [4]", "attention_resolutions: [ 4, 2, 1 ]")
+                 .replace("num_heads: 2", "num_heads: 8").replace("context_dim: 32", "context_dim: 768")
+                 .replace("in_dim: 32, out_dim: 32, mid_dim: 32", "in_dim: 768, out_dim: 768, mid_dim: 3072")
+                 .replace("ch: 8,", "ch: 128,").replace("ch_mult: [1, 1, 2, 2], num_res_blocks: 1",
+                                                       "ch_mult: [1, 2, 4, 4], num_res_blocks: 2"))
+    content = config_content({"config_dict": _config_dict(sd15_yaml)}, "release.pth")
+    assert content["model"]["params"]["model_channels"] == 320 and content["enable_ema"] is True
+    assert check_architecture(content, ModelConfig.sd15(), "release.pth", "sd15") == list(ARCHITECTURE_KEYS)
+    with pytest.raises(InputError, match="model_channels = 320"):
+        check_architecture(content, TINY, "release.pth", "tiny")
+
+
 def _qualified(obj) -> str:
     return f"{obj.__module__}.{getattr(obj, '__qualname__', None) or obj._name}"
 
