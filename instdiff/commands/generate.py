@@ -51,7 +51,9 @@ def run(args) -> int:
     from instdiff.generate import save_image
     from instdiff.pipeline import DEFAULT_NEGATIVE_PROMPT, GenerationSettings, InstanceDiffusionPipeline, prepare_layout
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s: %(message)s")
+    from instdiff.logging_setup import setup
+
+    setup()
     layout = complete_from_masks(read_demo(args.layout), args.seed)
     model = Path(args.model)
     if not model.is_dir():

@@ -93,11 +93,13 @@ def test_open_clip_weights_found_in_a_hub_cache_offline(tmp_path, monkeypatch):
     save_file(weights, str(snap / "open_clip_model.safetensors"))
     torch.save({k: v + 1 for k, v in weights.items()}, snap / "open_clip_pytorch_model.bin")
 
-    record = clip_models.download("ViT-L-14", "laion2b_s32b_b82k", tmp_path / "clip.pt", hub_cache=tmp_path / "hub")
+    pin = checkpoints.sha256(snap / "open_clip_model.safetensors")  # a release run pins the published file
+    record = clip_models.download("ViT-L-14", "laion2b_s32b_b82k", tmp_path / "clip.pt", expected_sha256=pin,
+                                  hub_cache=tmp_path / "hub")
     saved = torch.load(tmp_path / "clip.pt", weights_only=True)
     assert set(saved) == set(weights) and all(torch.equal(saved[k], weights[k]) for k in weights)
     assert record["source_file"] == "open_clip_model.safetensors"
-    assert record["source_sha256"] == checkpoints.sha256(snap / "open_clip_model.safetensors")
+    assert record["source_sha256"] == pin
     assert record["preprocess"] == clip_models.RELEASE_PREPROCESS | {"interpolation": "bicubic"}
     assert record["source"].startswith("laion/CLIP-ViT-L-14-laion2B-s32B-b82K")
 

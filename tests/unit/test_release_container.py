@@ -137,8 +137,10 @@ def _save(tmp_path, ckpt, name="instancediffusion_sd15.pth") -> pathlib.Path:
 
 
 def _assert_nothing_written(out: pathlib.Path) -> None:
+    from instdiff.io import is_temp
+
     assert not out.exists()
-    assert not [p for p in out.parent.iterdir() if p.name.startswith(f".{out.name}.")], "temporary folder left"
+    assert not [p for p in out.parent.iterdir() if is_temp(p)], "temporary folder left"
 
 
 # ---------------------------------------------------------------------------------------------- layout
