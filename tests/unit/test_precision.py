@@ -239,3 +239,20 @@ def test_manifest_and_footer_name_the_precision(tmp_path):
     m = build_manifest({"run": "r", "seed": 1, "generation": {"precision": "bf16"}}, tmp_path, environ={})
     assert m["precision"] == "bf16"
     assert "precision bf16" in manifest_summary(m)
+
+
+def test_table_footer_names_the_precision(tmp_path):
+    from instdiff.report.tables import make_table
+    from tests.conftest import REPO as REPO_ROOT
+    from tests.report_helpers import MANIFEST, write_metric
+
+    cfg = {"run": "smoke", "seed": 1, "report": {},
+           "experiments": {"colors": {"kind": "generated", "metrics": ["attribute"]}}}
+    values = {"accuracy": 0.5, "clip_local": 0.25}
+    for stem in ("attribute_gt", "attribute_detected"):
+        write_metric(tmp_path / "m", "colors", stem, values, None, 2, manifest={**MANIFEST, "precision": "autocast-fp16"})
+    out = tmp_path / "t4.md"
+    make_table("table4", cfg, tmp_path / "m", REPO_ROOT / "config" / "paper_results.yaml", [out])
+    text = out.read_text()
+    assert "precision autocast-fp16" in text
+    assert "Generation precision: autocast-fp16 (fp32 weights under fp16 autocast" in text
