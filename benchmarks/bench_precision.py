@@ -4,7 +4,9 @@ CLI (benchmarks/gpu.sh calls this on the GPU machine; it needs torch, diffusers,
 
     python benchmarks/bench_precision.py --device cuda [--precisions fp32 autocast-fp16 bf16] [--steps 50]
         [--instances 8] [--location mask] [--mis 0.36] [--alpha 1.0] [--guidance-scale 7.5] [--seed 0]
-        [--warmup 1] [--weights init|rule] [--out FILE]
+        [--warmup 1] [--weights init|rule] [--size full|tiny] [--out FILE]
+
+    python benchmarks/bench_precision.py --device cpu --size tiny --steps 3 --instances 2   # checks the script itself
 
 The model is the full SD1.5-size InstanceDiffusion (UNet + UniFusion + ScaleU, SD1.5 VAE and CLIP text encoder) with
 random weights, seeded on the CPU so every machine builds the same model: ``--weights init`` (default, seconds) is
@@ -40,16 +42,16 @@ from instdiff.pipeline import GenerationSettings, InstanceDiffusionPipeline  # n
 from instdiff.precision import PRECISIONS  # noqa: E402
 
 
-def build_components(weights: str, seed: int):
-    """Full-size UNet, VAE, text encoder (float32, CPU) and the CLIP BPE tokenizer."""
+def build_components(weights: str, seed: int, size: str = "full"):
+    """UNet, VAE, text encoder (float32, CPU; full = SD1.5 size) and the CLIP BPE tokenizer."""
     from instdiff.model.config import ModelConfig
     from instdiff.model.convert import build_text_encoder, build_unet, build_vae
     from instdiff.model.tiny import build_clip_tokenizer
     from instdiff.model.unet import InstanceDiffusionUNet
 
-    cfg = ModelConfig.sd15()
+    cfg = ModelConfig.sd15() if size == "full" else ModelConfig.tiny()
     torch.manual_seed(seed)
-    if weights == "rule":
+    if weights == "rule" and size == "full":
         from tests.parity.weight_rule import rule_state_dict
 
         unet = build_unet(cfg, rule_state_dict(""), path="<weight rule>", section_name="model")
@@ -96,7 +98,7 @@ def run(args) -> dict:
     device = torch.device(args.device)
     cuda = device.type == "cuda"
     order = sorted(args.precisions, key=lambda p: ("fp32", "autocast-fp16", "bf16").index(p))
-    unet, vae, te, tok = build_components(args.weights, args.seed)
+    unet, vae, te, tok = build_components(args.weights, args.seed, args.size)
     unet, vae, te = unet.to(device), vae.to(device), te.to(device)
     lay = paper_layout(args.instances)
     settings = GenerationSettings(location=args.location, steps=args.steps, guidance_scale=args.guidance_scale,
@@ -133,6 +135,7 @@ def run(args) -> dict:
         "gpu": torch.cuda.get_device_name(device) if cuda else None,
         "torch": torch.__version__,
         "weights": args.weights,
+        "size": args.size,
         "settings": {**settings.to_dict(), "instances": args.instances, "seed": args.seed, "warmup": args.warmup,
                      "masks": lay.instances[0].mask is not None if lay.instances else False},
         "results": results,
@@ -152,6 +155,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--weights", choices=["init", "rule"], default="init")
+    ap.add_argument("--size", choices=["full", "tiny"], default="full", help="tiny: the smoke model, to check the script")
     ap.add_argument("--out", default=None, help="also write the JSON object to this file")
     args = ap.parse_args(argv)
     result = run(args)

@@ -147,7 +147,8 @@ def run_shard(
     mine = [layouts[i] for i in shard_indices(len(layouts), shard, nshards)]
     fingerprint = {
         "experiment": experiment, "run_seed": int(run_seed), "settings": gen.to_dict(), "image_format": image_format,
-        "precision": check_precision(precision, field="precision"), "model": None if model_dir is None else str(model_dir),
+        "precision": check_precision(precision, field="precision"),
+        "model": None if model_dir is None else str(model_dir),
     }
     check_folder_settings(out_dir, fingerprint)
     partial_path = manifest_path.with_name(manifest_path.stem + ".partial.json")

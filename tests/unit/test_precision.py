@@ -256,3 +256,13 @@ def test_table_footer_names_the_precision(tmp_path):
     text = out.read_text()
     assert "precision autocast-fp16" in text
     assert "Generation precision: autocast-fp16 (fp32 weights under fp16 autocast" in text
+
+
+def test_autocast_that_torch_would_disable_is_an_error_not_a_silent_fp32_run():
+    from instdiff.model.precision import autocast_context
+
+    with autocast_context("cpu", torch.float16):  # the pinned torch autocasts to fp16 on CPU: no fallback needed
+        assert torch.nn.functional.linear(torch.ones(2, 2), torch.ones(2, 2)).dtype == torch.float16
+    with pytest.warns(UserWarning), pytest.raises(RuntimeError, match="cannot autocast"):
+        with autocast_context("cpu", torch.float64):  # torch only warns and disables autocast here
+            pass
