@@ -6,7 +6,7 @@ CLI (benchmarks/gpu.sh calls this on the GPU machine; it needs torch, diffusers,
         [--instances 8] [--location mask] [--mis 0.36] [--alpha 1.0] [--guidance-scale 7.5] [--seed 0]
         [--warmup 1] [--weights init|rule] [--size full|tiny] [--out FILE]
 
-    python benchmarks/bench_precision.py --device cpu --size tiny --steps 3 --instances 2   # checks the script itself
+    python benchmarks/bench_precision.py --device cpu --size tiny --steps 4 --instances 2   # checks the script itself
 
 The model is the full SD1.5-size InstanceDiffusion (UNet + UniFusion + ScaleU, SD1.5 VAE and CLIP text encoder) with
 random weights, seeded on the CPU so every machine builds the same model: ``--weights init`` (default, seconds) is
