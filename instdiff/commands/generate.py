@@ -55,7 +55,9 @@ def run(args) -> int:
     from instdiff.generate import save_image
     from instdiff.pipeline import DEFAULT_NEGATIVE_PROMPT, GenerationSettings, InstanceDiffusionPipeline, prepare_layout
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s: %(message)s")
+    from instdiff.logging_setup import setup
+
+    setup()
     if args.dtype is not None:
         raise removed_dtype_error(args.dtype, field="--dtype")
     layout = complete_from_masks(read_demo(args.layout), args.seed)
