@@ -62,6 +62,10 @@ def build_tiny(name: str, path: str | Path, seed: int = 0) -> dict:
     with torch.random.fork_rng(devices=[]):  # seed the init without touching the caller's RNG
         torch.manual_seed(seed)
         model = YOLO(TINY_ARCH[task])
+    from instdiff.synthetic import coco_categories
+
+    # The released files carry the 80 COCO class names (a yaml-built model has '0'..'79').
+    model.model.names = {i: c["name"] for i, c in enumerate(coco_categories())}
     head = model.model.model[-1]
     with torch.no_grad():
         for branch in head.cv3:  # the per-scale classification convs
