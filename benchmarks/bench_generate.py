@@ -2,24 +2,19 @@
 
 CPU, tiny model (the smoke model, converted from its original-format checkpoint):
     python benchmarks/bench_generate.py --size tiny --device cpu --steps 10 --instances 2 --images 2
-GPU, full-size model with random weights at the paper settings, ours (bf16, 16 layouts per group, their MIS and
+GPU, full-size model with random weights at the paper settings, ours (bf16, 8 layouts per group, their MIS and
 CFG rows stacked), and the sequential fp32 baseline that mimics the original (one UNet call per chain and guidance
 pass, one image at a time); benchmarks/gpu.sh runs these:
-    python benchmarks/bench_generate.py --size full --device cuda --precision bf16 --group 16 --images 32
+    python benchmarks/bench_generate.py --size full --device cuda --precision bf16 --group 8 --images 16
     python benchmarks/bench_generate.py --size full --device cuda --precision fp32 --sequential --images 2
+(precision modes: instdiff.precision; benchmarks/bench_precision.py compares them on one image)
 Prints one JSON line: seconds per image, UNet seconds per image, the non-UNet overhead fraction, UNet calls and rows
 per image and (CUDA) peak memory. Speed goals live here, not in tests (benchmarks/README.md).
-
---precision: fp32 | bf16 | fp16 (weights in that dtype) | autocast-fp16 (fp32 weights, the UNet under fp16
-autocast, as the original ran). When the pipeline takes a ``precision`` argument (instdiff.model.precision), it
-is passed through; otherwise this script applies the same meaning itself.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import inspect
 import json
 import sys
 import tempfile
@@ -32,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from instdiff.layout import Instance, Layout  # noqa: E402
 from instdiff.pipeline import GenerationSettings, InstanceDiffusionPipeline  # noqa: E402
+from instdiff.precision import PRECISIONS  # noqa: E402
 
 
 class TimedUNet(torch.nn.Module):
@@ -70,12 +66,6 @@ def tiny_components(tmp: Path) -> Path:
     return convert_checkpoint(tmp / "ckpt.pth", tmp / "tokenizer", tmp / "model", config=ModelConfig.tiny())
 
 
-PRECISIONS = {  # name -> (weight dtype, autocast dtype or None)
-    "fp32": (torch.float32, None), "bf16": (torch.bfloat16, None), "fp16": (torch.float16, None),
-    "autocast-fp16": (torch.float32, torch.float16),
-}
-
-
 def byte_tokenizer(folder: Path):
     """A CLIP tokenizer over the byte-level alphabet without merges (no open_clip needed on the GPU box); the
     prompt context is 77 tokens whatever the vocabulary, so the UNet's cost is the same."""
@@ -95,29 +85,19 @@ def byte_tokenizer(folder: Path):
 
 
 def full_random_pipeline(precision: str, device: str) -> InstanceDiffusionPipeline:
-    """SD1.5-size InstanceDiffusion with random weights (no checkpoint needed), initialised on the device."""
+    """SD1.5-size InstanceDiffusion with random weights (no checkpoint needed), initialised on the device, and a
+    byte-level CLIP tokenizer."""
     from instdiff.model.config import ModelConfig
     from instdiff.model.convert import build_text_encoder, build_vae
     from instdiff.model.unet import InstanceDiffusionUNet
 
-    dtype, _ = PRECISIONS[precision]
     cfg = ModelConfig.sd15()
-    with torch.device(device):
-        unet = InstanceDiffusionUNet(cfg).to(dtype).eval()
-        vae = build_vae(cfg).to(dtype).eval()
-        te = build_text_encoder(cfg).to(dtype).eval()
-    tok = byte_tokenizer(Path(tempfile.mkdtemp(prefix="bench_tok_")))
-    if "precision" in inspect.signature(InstanceDiffusionPipeline.__init__).parameters:
-        return InstanceDiffusionPipeline(unet, vae, te, tok, precision=precision)
-    return InstanceDiffusionPipeline(unet, vae, te, tok, dtype=dtype)
-
-
-def autocast(precision: str, device: str, pipe) -> contextlib.AbstractContextManager:
-    """The autocast the pipeline does not apply itself (before instdiff.model.precision existed)."""
-    amp = PRECISIONS[precision][1]
-    if amp is None or hasattr(pipe, "precision"):
-        return contextlib.nullcontext()
-    return torch.autocast(torch.device(device).type, dtype=amp)
+    with torch.device(device):  # random init on the GPU: seconds instead of a minute on the CPU
+        unet, vae, te = InstanceDiffusionUNet(cfg).eval(), build_vae(cfg).eval(), build_text_encoder(cfg).eval()
+    pipe = InstanceDiffusionPipeline(unet, vae, te, byte_tokenizer(Path(tempfile.mkdtemp(prefix="bench_tok_"))),
+                                     precision=precision)
+    pipe.unet = pipe.precision.prepare_unet(pipe.unet)  # the VAE and the text encoder stay float32
+    return pipe
 
 
 def layout(n: int) -> Layout:
@@ -131,7 +111,7 @@ def main() -> None:
     ap.add_argument("--size", choices=["tiny", "full"], default="tiny")
     ap.add_argument("--model", default=None, help="a converted model folder instead of --size")
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--precision", "--dtype", dest="precision", choices=sorted(PRECISIONS), default="fp32")
+    ap.add_argument("--precision", choices=PRECISIONS, default="fp32")
     ap.add_argument("--steps", type=int, default=50)
     ap.add_argument("--guidance-scale", type=float, default=7.5)
     ap.add_argument("--mis", type=float, default=0.36)
@@ -162,11 +142,10 @@ def main() -> None:
 
     def run_group(first_seed: int) -> None:
         seeds = list(range(first_seed, first_seed + args.group))
-        with autocast(args.precision, args.device, pipe):
-            if args.group == 1:
-                pipe(lay, settings, seed=seeds[0])
-            else:
-                pipe.generate_group([lay] * args.group, settings, seeds=seeds)
+        if args.group == 1:
+            pipe(lay, settings, seed=seeds[0])
+        else:
+            pipe.generate_group([lay] * args.group, settings, seeds=seeds)
 
     for i in range(args.warmup):
         run_group(1000 + i * args.group)

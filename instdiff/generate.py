@@ -38,6 +38,7 @@ from instdiff.image_records import (
 )
 from instdiff.io import atomic_path, read_json, write_json
 from instdiff.layout import Layout, read_layouts
+from instdiff.precision import check_precision
 from instdiff.seeding import derive_seed
 
 log = logging.getLogger(__name__)
@@ -173,7 +174,7 @@ def run_shard(
     run_seed: int,
     settings: dict[str, Any],
     image_format: str = "png",
-    dtype: str = "fp32",
+    precision: str = "fp32",
     device: str | None = None,
     refiner: str | None = None,
     pipeline: Callable | None = None,
@@ -182,7 +183,8 @@ def run_shard(
 ) -> dict[str, Any]:
     """Generate shard ``shard`` of ``nshards`` of an experiment; returns (and writes) the shard manifest.
 
-    ``settings`` are :class:`instdiff.pipeline.GenerationSettings` fields. ``pipeline`` (an
+    ``settings`` are :class:`instdiff.pipeline.GenerationSettings` fields; ``precision`` a mode of
+    :mod:`instdiff.precision` (part of the folder's settings fingerprint). ``pipeline`` (an
     ``InstanceDiffusionPipeline`` or anything with its call signature, plus ``generate_group`` when
     ``group_size > 1``) is loaded from ``model_dir`` when not given, and only if some image is missing.
     Images are generated ``group_size`` layouts at a time (:func:`shard_groups`); a group is regenerated whole
@@ -198,7 +200,7 @@ def run_shard(
     fingerprint = {
         "experiment": experiment, "run_seed": int(run_seed),
         "settings": {k: v for k, v in gen.to_dict().items() if k not in EXECUTION_KEYS},
-        "image_format": image_format, "dtype": dtype,
+        "image_format": image_format, "precision": check_precision(precision, field="precision"),
     }
     check_folder_settings(out_dir, fingerprint)
     partial_path = manifest_path.with_name(manifest_path.stem + ".partial.json")
@@ -233,7 +235,7 @@ def run_shard(
     t_start = time.perf_counter()
     if todo and pipeline is None:
         t_load = time.perf_counter()
-        pipeline = InstanceDiffusionPipeline.from_folder(model_dir, dtype=dtype, device=device, refiner=refiner)
+        pipeline = InstanceDiffusionPipeline.from_folder(model_dir, precision=precision, device=device, refiner=refiner)
         log.info("loaded the model from %s in %.1f s", model_dir, time.perf_counter() - t_load)
     by_id = {lay.id: lay for lay in layouts}
     progress = Throughput(n_todo)

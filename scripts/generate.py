@@ -1,6 +1,7 @@
 """Snakemake entry point of rule `generate`: one shard of one experiment (see rules/generate.smk)."""
 
 from instdiff.generate import run_shard
+from instdiff.device import require
 from instdiff.logging_setup import from_snakemake
 
 from_snakemake(snakemake)  # noqa: F821 (injected by Snakemake)
@@ -15,8 +16,9 @@ run_shard(
     run_seed=snakemake.params.run_seed,  # noqa: F821
     settings=dict(snakemake.params.settings),  # noqa: F821
     image_format=snakemake.params.image_format,  # noqa: F821
-    dtype=snakemake.params.dtype,  # noqa: F821
+    precision=snakemake.params.precision,  # noqa: F821
     refiner=snakemake.params.refiner,  # noqa: F821
+    device=require(snakemake.params.device),  # noqa: F821
     group_size=snakemake.params.group_size,  # noqa: F821
     torch_threads=snakemake.params.torch_threads,  # noqa: F821
 )
