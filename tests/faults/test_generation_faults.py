@@ -20,6 +20,7 @@ import torch
 from instdiff.errors import InputError
 from instdiff.generate import finalize, run_shard
 from instdiff.image_records import read_record
+from instdiff.io import is_temp
 from instdiff.layout import Instance, Layout, write_layouts
 
 REPO = Path(__file__).resolve().parents[2]
@@ -84,7 +85,8 @@ def _finalize(tmp: Path, layouts: Path, n: int = 1):
 
 
 def _leftovers(folder: Path) -> list[str]:
-    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if ".tmp" in p.name or "partial" in p.name)
+    """Temporary siblings of atomic writes (io.is_temp) and progress manifests of unfinished shards."""
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if is_temp(p) or "partial" in p.name)
 
 
 def _pngs(folder: Path) -> dict[str, bytes]:
