@@ -53,6 +53,7 @@ rule coco_bbox:
         R("metrics/{experiment}/coco_bbox.json"),
     params:
         iou_type="bbox",
+        bootstrap=config["report"].get("bootstrap", {}),
     log:
         LOG("metrics/coco_bbox/{experiment}"),
     conda:
@@ -72,6 +73,7 @@ rule coco_segm:
         R("metrics/{experiment}/coco_segm.json"),
     params:
         iou_type="segm",
+        bootstrap=config["report"].get("bootstrap", {}),
     log:
         LOG("metrics/coco_segm/{experiment}"),
     conda:

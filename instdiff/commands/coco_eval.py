@@ -22,5 +22,6 @@ def run(args) -> int:
     ids = cocofiles.evaluated_ids(args.images, gt)
     results = cocofiles.load_results(args.pred, gt, need_masks=args.iou_type == "segm")
     out = coco_eval(gt, results, args.iou_type, ids, backend=args.backend)
+    out.pop("evaluator")
     print_json({"gt": args.gt, "pred": args.pred, "iou_type": args.iou_type, "backend": args.backend, **out})
     return 0

@@ -31,6 +31,7 @@ import numpy as np
 
 from instdiff.errors import InputError
 from instdiff.io import atomic_path, read_json, write_json
+from instdiff.metrics.record import validate, write_record
 
 log = logging.getLogger(__name__)
 
@@ -339,6 +340,6 @@ def compute_fid(experiment_done: str | Path, reference_npz: str | Path, weights_
         },
         "manifest": dict(manifest or {}),
     }
-    write_json(out_json, result)
+    write_record(out_json, validate(result, out_json))
     log.info("FID %s: %.3f (N=%d vs %d real)", experiment, values["fid"], len(pairs), real.shape[0])
     return result

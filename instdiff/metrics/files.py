@@ -1,8 +1,7 @@
 """Metric files (``metrics/{experiment}/{metric}.json``, docs/architecture.md): one function per file kind,
 each reading the stage inputs, computing one metric and writing it atomically with the run manifest.
 
-Format: ``{"metric", "variant", "experiment", "values": {numbers only}, "n_images", "settings", "per_image",
-"manifest"}``.
+Format and validation: :mod:`instdiff.metrics.record` (shared with every reader).
 """
 
 from __future__ import annotations
@@ -12,25 +11,19 @@ from pathlib import Path
 from typing import Any
 
 from instdiff.errors import InputError
-from instdiff.io import read_json, write_json
+from instdiff.io import read_json
 from instdiff.metrics import cocofiles
+from instdiff.metrics.record import MetricRecord, write_record
 
 log = logging.getLogger(__name__)
 
 
 def _write(out: str | Path, metric: str, variant: str | None, experiment: str, values: dict, n_images: int,
-           settings: dict, per_image: list | None, manifest_path: str | Path | None) -> dict:
-    doc = {
-        "metric": metric,
-        "variant": variant,
-        "experiment": experiment,
-        "values": {k: float(v) for k, v in values.items()},
-        "n_images": int(n_images),
-        "settings": settings,
-        "per_image": per_image,
-        "manifest": read_json(manifest_path) if manifest_path else None,
-    }
-    write_json(out, doc)
+           settings: dict, per_image: list | None, manifest_path: str | Path | None, **extra) -> dict:
+    record = MetricRecord(metric=metric, variant=variant, experiment=experiment,
+                          values={k: float(v) for k, v in values.items()}, n_images=int(n_images), settings=settings,
+                          per_image=per_image, manifest=read_json(manifest_path) if manifest_path else None, **extra)
+    doc = write_record(out, record)
     log.info("%s %s %s: %s over %d images", experiment, metric, variant or "", doc["values"], n_images)
     return doc
 
@@ -52,18 +45,26 @@ def pim_seed(run_seed: int, experiment: str, mode: str) -> int:
 
 
 def coco_file(annotations: str, detections: str, done: str, manifest: str | None, out: str, iou_type: str,
-              experiment: str, backend: str = "pycocotools") -> dict:
-    """``coco_bbox.json`` / ``coco_segm.json``: AP, AP50, AR on the experiment's images."""
-    from instdiff.metrics.coco_ap import coco_eval
+              experiment: str, backend: str = "pycocotools", bootstrap_resamples: int = 200,
+              bootstrap_seed: int = 0) -> dict:
+    """``coco_bbox.json`` / ``coco_segm.json``: AP, AP50, AR@100 on the experiment's images, AP per category and
+    image-bootstrap CIs (``bootstrap_resamples`` 0: none)."""
+    from instdiff.metrics.coco_ap import bootstrap_intervals, coco_eval
 
     gt = cocofiles.load_gt(annotations)
     ids = cocofiles.evaluated_ids(done, gt)
     results = cocofiles.load_results(detections, gt, need_masks=iou_type == "segm")
     r = coco_eval(gt, results, iou_type, ids, backend=backend)
-    values = {"ap": r["ap"], "ap50": r["ap50"], "ar": r["ar"], **{f"stats_{k}": v for k, v in r["stats"].items()}}
+    values = {"ap": r["ap"], "ap50": r["ap50"], "ar": r["ar"], "ar100": r["ar100"],
+              **{f"stats_{k}": v for k, v in r["stats"].items()}}
+    # The bootstrap re-accumulates pycocotools' per-image matches; faster-coco-eval keeps them elsewhere.
+    intervals = bootstrap_intervals(r["evaluator"], bootstrap_resamples, bootstrap_seed) \
+        if backend == "pycocotools" else {}
     settings = {"iou_type": iou_type, "backend": backend, "detections": str(detections),
-                "n_detections": r["n_detections"], "definition": "pycocotools stats[0], stats[1], stats[8]"}
-    return _write(out, f"coco_{iou_type}", None, experiment, values, r["n_images"], settings, None, manifest)
+                "n_detections": r["n_detections"], "definition": "pycocotools stats[0], stats[1], stats[8]",
+                "bootstrap": {"resamples": bootstrap_resamples, "seed": bootstrap_seed, "unit": "image"}}
+    return _write(out, f"coco_{iou_type}", None, experiment, values, r["n_images"], settings, None, manifest,
+                  per_category=r["per_category"], intervals=intervals or None)
 
 
 def pim_file(annotations: str, detections: str, done: str, layouts: str, manifest: str | None, out: str, mode: str,

@@ -21,6 +21,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from instdiff.errors import InputError
 from instdiff.io import read_json, write_text
+from instdiff.metrics.record import MetricRecord, read_record
 from instdiff.provenance import manifest_summary
 from instdiff.report.paper import PaperResults, load_paper_results
 from instdiff.stats import Interval, bootstrap_mean_ci, per_image_values, seeds_mean_ci
@@ -94,7 +95,7 @@ TABLES: dict[str, TableSpec] = {
         (Column("box.ap", "AP^box", "coco_bbox", "ap"), Column("box.ap50", "AP50^box", "coco_bbox", "ap50"),
          Column("box.ar", "AR^box", "coco_bbox", "ar"), Column("box.fid", "FID (box)", "fid", "fid", 2, True)),
         (OursRow("InstanceDiffusion (ours)", paper_method=ID),
-         OursRow("Upper bound, real images (ours)", experiment="real", paper_method="upper_bound",
+         OursRow("Upper bound, real images, squashed to 512x512 (ours)", experiment="real", paper_method="upper_bound",
                  columns=("box.ap", "box.ap50", "box.ar"))),
         ("upper_bound", "gligen", "gligen_star", ID, "instancediffusion_hybrid"),
     ),
@@ -104,7 +105,7 @@ TABLES: dict[str, TableSpec] = {
          Column("mask.ap", "AP^mask", "coco_segm", "ap"), Column("mask.ap50", "AP50^mask", "coco_segm", "ap50"),
          Column("mask.ar", "AR^mask", "coco_segm", "ar"), Column("mask.fid", "FID (mask)", "fid", "fid", 2, True)),
         (OursRow("InstanceDiffusion (ours)", paper_method=ID),
-         OursRow("Upper bound, real images (ours)", experiment="real", paper_method="upper_bound",
+         OursRow("Upper bound, real images, squashed to 512x512 (ours)", experiment="real", paper_method="upper_bound",
                  columns=("mask.ap", "mask.ap50", "mask.ar"))),
         ("upper_bound", "controlnet", "densediffusion", "spatext", ID),
     ),
@@ -234,11 +235,9 @@ def metric_path(metrics_dir: Path, experiment: str, stem: str) -> Path:
     return Path(metrics_dir) / experiment / f"{stem}.json"
 
 
-def read_metric_file(path: Path) -> dict:
-    data = read_json(path)
-    if not isinstance(data, dict) or not isinstance(data.get("values"), dict):
-        raise InputError(path, "no 'values' object", "rerun the metric rule that writes it", "values")
-    return data
+def read_metric_file(path: Path) -> MetricRecord:
+    """A metric file, validated against the schema its writer used (:mod:`instdiff.metrics.record`)."""
+    return read_record(path)
 
 
 def _our_cell(ctx: Context, col: Column, row: OursRow) -> Cell:
@@ -268,21 +267,22 @@ def _our_cell(ctx: Context, col: Column, row: OursRow) -> Cell:
             return Cell(status="missing", note=ctx.footnote(
                 f"{path} does not exist: run `snakemake --cores 1 {path}` (the metric rule for {stem}.json)"))
         data = read_metric_file(path)
-        if key not in data["values"]:
+        if key not in data.values:
             raise InputError(path, f"'values' has no {key!r}", "rerun the metric rule (or fix the key)", f"values.{key}")
-        v = data["values"][key]
-        if v is None or not isinstance(v, (int, float)) or not math.isfinite(float(v)):
+        v = data.values[key]
+        if not math.isfinite(v):
             return Cell(status="missing", note=ctx.footnote(f"{path}: value {key!r} is {v!r}; see the rule's log"))
-        values.append(float(v) * scale)
-        per_image, n_images = data.get("per_image"), data.get("n_images")
-        if isinstance(data.get("manifest"), dict) and data["manifest"]:
-            ctx._manifests[str(path)] = data["manifest"]
-        if n_images is not None:
-            ctx._n_images[f"{exp}/{stem}"] = int(n_images)
+        values.append(v * scale)
+        per_image, n_images, intervals = data.per_image, data.n_images, data.intervals or {}
+        if data.manifest:
+            ctx._manifests[str(path)] = data.manifest
+        ctx._n_images[f"{exp}/{stem}"] = n_images
     if len(values) > 1:                                         # several generation seeds
         iv = seeds_mean_ci(values)
         return Cell(iv.value, iv.low, iv.high, n=iv.n)
-    pv = per_image_values(per_image, key)
+    if key in intervals:                                        # the writer's bootstrap (COCO AP needs detections)
+        return Cell(values[0], intervals[key]["low"] * scale, intervals[key]["high"] * scale, n=n_images)
+    pv = per_image_values(per_image if isinstance(per_image, list) else None, key)
     if len(pv) >= 2:
         iv = bootstrap_mean_ci(pv, **ctx.bootstrap)
         # The file's value is the authoritative mean; the bootstrap only supplies the interval (scaled).
