@@ -23,7 +23,7 @@ from instdiff.errors import InputError
 from instdiff.io import read_json, write_text
 from instdiff.metrics.record import MetricRecord, read_record
 from instdiff.provenance import manifest_summary
-from instdiff.report.paper import PaperResults, load_paper_results
+from instdiff.report.paper import PaperMethod, PaperResults, load_paper_results
 from instdiff.stats import Interval, bootstrap_mean_ci, per_image_values, seeds_mean_ci
 
 log = logging.getLogger(__name__)
@@ -74,7 +74,8 @@ class TableSpec:
     columns: tuple[Column, ...]
     ours: tuple[OursRow, ...]
     paper_methods: tuple[str, ...]                           # published rows, in order
-    reproduction: str | None = "reproduction"
+    # The student reproduction's dated revisions, oldest first; Δ ours − reproduction uses the last (final) one.
+    reproduction: tuple[str, ...] = ("reproduction_2024_05_27", "reproduction")
     upper_bound_method: str | None = "upper_bound"
 
     def metric_stems(self) -> set[str]:
@@ -146,7 +147,7 @@ TABLES: dict[str, TableSpec] = {
          OursRow("KID x 1000 (ours, JPEG-75 copies)",
                  keys={f"{f}.fid": "kid_mean_jpeg75" for f in ("box", "mask", "point", "scribble")})),
         ("gligen", "gligen_star", ID, "instancediffusion_hybrid"),
-        reproduction=None, upper_bound_method=None,
+        reproduction=(), upper_bound_method=None,
     ),
 }
 # File stems under tables/ (and the rule names table_<key>; targets table1..table4, fid_table).
@@ -164,19 +165,23 @@ class Cell:
     high: float | None = None
     status: str = "ok"              # ok | not_reported | missing | not_implemented
     uncertain: bool = False
-    note: int | None = None         # footnote number for missing inputs
+    note: int | None = None         # footnote number for missing inputs, or of a conflicting published value
     n: int | None = None
+    published: str | None = None    # a published value's own digits ("23.9", "0.250")
+    conflict: bool = False          # published value contradicting the paper's own arithmetic (footnote ``note``)
 
     def text(self, decimals: int) -> str:
         if self.status == "missing":
             return f"{MISSING} [{self.note}]"
         if self.status != "ok" or self.value is None:
             return NOT_REPORTED
-        s = f"{self.value:.{decimals}f}"
+        s = self.published if self.published is not None else f"{self.value:.{decimals}f}"
         if self.low is not None and self.high is not None:
             s += f" [{self.low:.{decimals}f}, {self.high:.{decimals}f}]"
         if self.uncertain:
             s += " (?)"
+        if self.conflict:
+            s += f" (!) [{self.note}]"
         return s
 
 
@@ -290,19 +295,42 @@ def _our_cell(ctx: Context, col: Column, row: OursRow) -> Cell:
     return Cell(values[0], n=n_images)
 
 
+def paper_cells(ctx: Context, m: PaperMethod, spec: TableSpec) -> tuple[dict[str, Any], dict[str, str]]:
+    """(column id -> the method's published value shown there, column id -> its measure id); ``column_of`` places
+    a measure in another column (the published AR in the R column)."""
+    cols = {c.id for c in spec.columns}
+    placed = {m.column_of(k, ctx.paper.column_of): k for k in m.values}
+    return {col: m.values[k] for col, k in placed.items() if col in cols}, {col: k for col, k in placed.items() if col in cols}
+
+
 def _paper_row(ctx: Context, spec: TableSpec, method_id: str, kind: str = "paper", suffix: str = " (paper)") -> Row | None:
     m = ctx.paper.methods.get(method_id)
-    if m is None or not any(c.id in m.values for c in spec.columns):
+    if m is None:
         return None
-    cells = {c.id: (Cell(m.values[c.id], uncertain=c.id in m.uncertain) if c.id in m.values
-                    else Cell(status="not_reported")) for c in spec.columns}
-    return Row(m.label + suffix, kind, cells, source=m.source)
-
-
-def _delta_row(spec: TableSpec, ours: Row, paper_cells: Mapping[str, float], label: str) -> Row:
+    values, measures = paper_cells(ctx, m, spec)
+    if not values:
+        return None
     cells = {}
     for c in spec.columns:
-        o, p = ours.cells[c.id], paper_cells.get(c.id)
+        if c.id not in values:
+            cells[c.id] = Cell(status="not_reported")
+            continue
+        k = measures[c.id]
+        conflict = k in m.conflicts
+        cells[c.id] = Cell(values[c.id], uncertain=k in m.uncertain, published=values[c.id].text, conflict=conflict,
+                           note=ctx.footnote(ctx.paper.conflict_text(method_id, k)) if conflict else None)
+    shown = set(measures.values())
+    notes = [ctx.paper.caveats[n].text for n in m.notes if ctx.paper.caveats[n].applies(shown)]
+    notes += [m.note] if m.note else []
+    marks = sorted({ctx.footnote(f"{m.display_label}: {n}") for n in notes})
+    label = m.display_label + suffix + (f" [{', '.join(map(str, marks))}]" if marks else "")
+    return Row(label, kind, cells, source=m.source)
+
+
+def _delta_row(spec: TableSpec, ours: Row, reference: Mapping[str, float], label: str) -> Row:
+    cells = {}
+    for c in spec.columns:
+        o, p = ours.cells[c.id], reference.get(c.id)
         if o.status == "ok" and o.value is not None and p is not None:
             lo = None if o.low is None else o.low - p
             hi = None if o.high is None else o.high - p
@@ -322,10 +350,11 @@ def build_table(spec: TableSpec, ctx: Context) -> Table:
         r = _paper_row(ctx, spec, mid)
         if r:
             rows.append(r)
-    if spec.reproduction:
-        r = _paper_row(ctx, spec, spec.reproduction, kind="reproduction", suffix="")
+    for mid in spec.reproduction:
+        r = _paper_row(ctx, spec, mid, kind="reproduction", suffix="")
         if r:
             rows.append(r)
+    final = ctx.paper.methods.get(spec.reproduction[-1]) if spec.reproduction else None
     for orow in spec.ours:
         cols = orow.columns or tuple(c.id for c in spec.columns)
         cells = {c.id: (_our_cell(ctx, c, orow) if c.id in cols else Cell(status="not_reported")) for c in spec.columns}
@@ -333,10 +362,13 @@ def build_table(spec: TableSpec, ctx: Context) -> Table:
         ours = Row(orow.label, kind, cells, source="this run")
         rows.append(ours)
         if orow.paper_method and orow.paper_method in ctx.paper.methods:
-            pm = ctx.paper.methods[orow.paper_method]
-            paper_cells = {k: v for k, v in pm.values.items() if k in cols}
-            if paper_cells:
-                rows.append(_delta_row(spec, ours, paper_cells, f"Δ ours − paper: {orow.label}"))
+            published = paper_cells(ctx, ctx.paper.methods[orow.paper_method], spec)[0]
+            published = {k: v for k, v in published.items() if k in cols}
+            if published:
+                rows.append(_delta_row(spec, ours, published, f"Δ ours − paper: {orow.label}"))
+            repro = {k: v for k, v in (paper_cells(ctx, final, spec)[0] if final else {}).items() if k in cols}
+            if repro:
+                rows.append(_delta_row(spec, ours, repro, f"Δ ours − reproduction ({final.revision}): {orow.label}"))
     footer = _footer(spec, ctx)
     return Table(spec, rows, list(ctx._footnotes), footer)
 
@@ -365,8 +397,10 @@ def _footer(spec: TableSpec, ctx: Context) -> list[str]:
     lines.append("Units: AP, AP50, AR, IoU, PiM and accuracy in percent; CLIP_local is a cosine; FID lower is better."
                  + kid + " Brackets: bootstrap 95% CI over images (or t-interval across seeds).")
     lines.append(f"Legend: {NOT_REPORTED} not reported / not applicable; (?) published value the references flag as "
-                 f"uncertain (see config/{Path(ctx.paper.path).name}); Δ = ours − paper.")
-    srcs = sorted({ctx.paper.methods[m].source for m in (*spec.paper_methods, spec.reproduction or "")
+                 f"uncertain (the row's numbered notes say why; config/{Path(ctx.paper.path).name}); (!) published "
+                 "value contradicting the paper's own 'vs. prev. SoTA' arithmetic (its note gives the numbers); "
+                 "published values keep their published digits; Δ = ours − paper or ours − reproduction.")
+    srcs = sorted({ctx.paper.methods[m].source for m in (*spec.paper_methods, *spec.reproduction)
                    if m in ctx.paper.methods})
     for s in srcs:
         lines.append(f"Source [{s}]: {ctx.paper.sources[s].get('citation', '')}")
@@ -424,9 +458,12 @@ def to_latex(table: Table) -> str:
            " & ".join(["Method"] + [_tex(c.label) for c in table.columns]) + r" \\", r"\midrule"]
     for cells in _texts(table):
         out.append(" & ".join(_tex(x) for x in cells) + r" \\")
-    out += [r"\bottomrule", r"\end{tabular}", r"\caption{" + _tex(table.spec.title) + "}",
-            r"\label{tab:" + table.spec.name + "}", r"\end{table}"]
-    out += ["% [" + str(i) + "] " + _tex(n_) for i, n_ in enumerate(table.footnotes, 1)]
+    out += [r"\bottomrule", r"\end{tabular}"]
+    if table.footnotes:  # printed under the table: the cells' and rows' [n] marks refer to them
+        out += [r"\par\smallskip", r"\begin{minipage}{\linewidth}\footnotesize"]
+        out += ["[" + str(i) + "] " + _tex(n_) + r"\\" for i, n_ in enumerate(table.footnotes, 1)]
+        out += [r"\end{minipage}"]
+    out += [r"\caption{" + _tex(table.spec.title) + "}", r"\label{tab:" + table.spec.name + "}", r"\end{table}"]
     out += ["% " + _tex(line) for line in table.footer]
     return "\n".join(out) + "\n"
 

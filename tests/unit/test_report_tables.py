@@ -1,4 +1,5 @@
 import csv
+import html
 import io
 import json
 import re
@@ -10,7 +11,8 @@ import pytest
 from instdiff.errors import InputError
 from instdiff.report.paper import load_paper_results
 from instdiff.stats import bootstrap_mean_ci
-from instdiff.report.tables import TABLES, Context, build_table, make_table, table_inputs, to_csv, to_markdown
+from instdiff.report.tables import (TABLES, Context, _tex, build_table, experiments_by_format, make_table, table_inputs,
+                                    to_csv, to_html, to_latex, to_markdown)
 
 from tests.report_helpers import real_inputs, smoke_metrics, tiny_encoder, write_coco
 
@@ -56,8 +58,8 @@ def test_table4_markdown_and_csv_exact(tmp_path, metrics):
     assert md[2:6] == [
         "| Method | Acc_color | CLIP_local (color) | Acc_texture | CLIP_local (texture) |",
         "|---|---|---|---|---|",
-        "| InstanceDiffusion (paper) | 54.4 | 0.250 | 26.8 | 0.225 |",
-        "| Student reproduction (reported) | 53.3 | 0.248 | 26.9 | 0.226 |",
+        "| InstanceDiffusion (paper) [1] | 54.4 | 0.250 | 26.8 | 0.225 |",
+        "| Student reproduction (2024-05-30, final) [2, 3] | 53.3 | 0.248 | 26.9 | 0.226 |",
     ]
     ours = next(line for line in md if line.startswith("| InstanceDiffusion (ours, GT-box"))
     assert ours.split(" | ")[1].startswith(f"{acc:.1f} [")           # the per-image records give a CI
@@ -150,9 +152,50 @@ def test_a_metric_file_breaking_its_schema_is_one_clear_error(tmp_path, inputs):
     assert exc.value.field == "values.ap50"
 
 
-def test_uncertain_values_are_marked():
-    md = to_markdown(build_table(TABLES["table2"], Context(Path("/nonexistent"), {}, load_paper_results(PAPER))))
-    assert "| DenseDiffusion (paper) | 35.0 (?) | 48.6 (?) |" in md
+def _published(name):
+    return build_table(TABLES[name], Context(Path("/nonexistent"), {}, load_paper_results(PAPER)))
+
+
+def test_uncertain_and_conflicting_values_are_marked_and_explained():
+    t2, t3 = to_markdown(_published("table2")), to_markdown(_published("table3"))
+    row = re.search(r"\| DenseDiffusion \(paper\) \[(\d+)\] \| 35.0 \(\?\) \(!\) \[(\d+)\] \| 48.6 \(\?\) \|", t2)
+    assert row, t2
+    assert f"[{row.group(1)}] DenseDiffusion: the mask IoU cell holds two numbers" in t2
+    assert (f"[{row.group(2)}] DenseDiffusion mask.iou = 35.0 conflicts with the paper's own arithmetic: "
+            "InstanceDiffusion 61.6 − 35.0 = +26.6, but the 'vs. prev. SoTA' row says +25.4") in t2
+    gl = re.search(r"\| GLIGEN\* \(paper\) \[[\d, ]+\] \| – \| – \| 30.2 \(\?\) \| 32.4 \(\?\) \(!\) \[(\d+)\] \|", t3)
+    assert gl, t3
+    assert f"[{gl.group(1)}] GLIGEN* scribble.fid = 32.4 conflicts" in t3 and "27.3 − 32.4 = -5.1" in t3 and "says -4.9" in t3
+
+
+def test_published_values_keep_their_digits_and_both_revisions_are_dated():
+    t1, t3, t4 = (to_markdown(_published(n)) for n in ("table1", "table3", "table4"))
+    assert "| 23.9 |" in t1 and "23.90" not in t1                  # FID columns print 2 decimals for ours
+    assert "| 0.250 |" in t4
+    assert re.search(r"\| Student reproduction \(2024-05-27\) \[[\d, ]+\] \| – \| – \| 63.6 \(\?\) \| – \|", t3)
+    assert re.search(r"\| Student reproduction \(2024-05-30, final\) \[[\d, ]+\] \| 33.66 \(\?\) \| – \| 23.56 \(\?\) \| – \|", t3)
+    assert "Difference -8.8" in t3 and "Δ ours − reproduction uses the final one" in t3
+
+
+@pytest.mark.parametrize("name", sorted(TABLES))
+def test_every_footnote_is_in_every_format(name, metrics):
+    table = build_table(TABLES[name], Context(metrics, experiments_by_format(SMOKE_CONFIG), load_paper_results(PAPER)))
+    assert table.footnotes
+    md, tex, html_, csv_ = to_markdown(table), to_latex(table), to_html(table), to_csv(table)
+    for i, note in enumerate(table.footnotes, 1):
+        assert f"[{i}] {note}" in md
+        assert f"[{i}] {_tex(note)}" + "\\\\" in tex and f"\n% [{i}]" not in tex   # printed, not a comment
+        assert f"[{i}] {html.escape(note)}" in html_
+    # every [n] mark a cell or row carries has its note
+    marks = {int(n) for cell in re.findall(r"\[([\d, ]+)\]", "\n".join(md.split("\n\n")[0:2])) for n in cell.split(",")}
+    assert marks <= set(range(1, len(table.footnotes) + 1))
+
+
+def test_delta_against_the_reproduction(metrics):
+    table = build_table(TABLES["table3"], Context(metrics, {"point": ["point"]}, load_paper_results(PAPER)))
+    ours = next(r for r in table.rows if r.kind == "ours")
+    d = next(r for r in table.rows if r.label == f"Δ ours − reproduction (2024-05-30, final): {ours.label}")
+    assert d.cells["point.pim"].value == pytest.approx(ours.cells["point.pim"].value - 33.66)
 
 
 def test_smoke_metrics_build_every_table(tmp_path, metrics):
@@ -175,15 +218,28 @@ def test_paper_results_transcription():
     assert p.methods["upper_bound"].values == {"box.ap": 50.2, "box.ap50": 66.7, "box.ar": 61.0,
                                                "mask.ap": 40.8, "mask.ap50": 63.5, "mask.ar": 58.0}
     assert p.methods["reproduction"].values["point.pim"] == 33.66
+    assert p.methods["reproduction_2024_05_27"].values == {"scribble.pim": 63.6}
+    # The reproduction's published differences are its numbers minus the paper's.
+    for mid in ("reproduction", "reproduction_2024_05_27"):
+        for k, d in p.methods[mid].published_deltas.items():
+            assert p.methods[mid].values[k] - idf[k] == pytest.approx(d, abs=1e-9)
     # Each published delta "vs. prev. SoTA" is InstanceDiffusion minus a baseline of the same column.
     import yaml
 
     deltas = yaml.safe_load(PAPER.read_text())["paper_deltas_vs_prev_sota"]["values"]
-    for k in ("box.ap", "box.ap50", "box.ar", "mask.ap", "mask.ap50", "mask.ar"):
-        baselines = [m.values[k] for mid, m in p.methods.items()
-                     if k in m.values and mid not in ("instancediffusion", "upper_bound", "reproduction",
-                                                      "instancediffusion_hybrid")]
-        assert idf[k] - max(baselines) == pytest.approx(deltas[k], abs=0.051)
+    not_baselines = ("instancediffusion", "upper_bound", "reproduction", "reproduction_2024_05_27",
+                     "instancediffusion_hybrid", "instancediffusion_attributes")
+    # Every cell whose arithmetic disagrees with the published delta is flagged `conflicts`, and only those.
+    flagged = {(mid, k) for mid, m in p.methods.items() for k in m.conflicts}
+    disagree = set()
+    for k, d in deltas.items():
+        baselines = {mid: m.values[k] for mid, m in p.methods.items() if k in m.values and mid not in not_baselines}
+        if not baselines:
+            continue
+        best = (min if k.endswith(".fid") else max)(baselines, key=baselines.get)
+        if abs(idf[k] - baselines[best] - d) > 0.051:
+            disagree.add((best, k))
+    assert disagree == flagged == {("densediffusion", "mask.iou"), ("gligen_star", "scribble.fid")}
 
 
 @pytest.mark.skipif(not (ROOT.parent.parent / "shared/reference/reproduction-extension.md").is_file()
