@@ -50,18 +50,23 @@ def coco_file(annotations: str, detections: str, done: str, manifest: str | None
     """``coco_bbox.json`` / ``coco_segm.json``: AP, AP50, AR@100 on the experiment's images, AP per category and
     image-bootstrap CIs (``bootstrap_resamples`` 0: none)."""
     from instdiff.metrics.coco_ap import bootstrap_intervals, coco_eval
+    from instdiff.metrics.ultralytics_ap import ultralytics_metrics
 
     gt = cocofiles.load_gt(annotations)
     ids = cocofiles.evaluated_ids(done, gt)
     results = cocofiles.load_results(detections, gt, need_masks=iou_type == "segm")
     r = coco_eval(gt, results, iou_type, ids, backend=backend)
-    values = {"ap": r["ap"], "ap50": r["ap50"], "ar": r["ar"], "ar100": r["ar100"],
+    ul = ultralytics_metrics(gt, results, iou_type, ids)  # the same detections, ultralytics' own matching and curves
+    values = {"ap": r["ap"], "ap50": r["ap50"], "ar": r["ar"], "ar100": r["ar100"], "r": ul["r"], "p": ul["p"],
+              "ultralytics_map50": ul["map50"], "ultralytics_map": ul["map"],
               **{f"stats_{k}": v for k, v in r["stats"].items()}}
     # The bootstrap re-accumulates pycocotools' per-image matches; faster-coco-eval keeps them elsewhere.
     intervals = bootstrap_intervals(r["evaluator"], bootstrap_resamples, bootstrap_seed) \
         if backend == "pycocotools" else {}
     settings = {"iou_type": iou_type, "backend": backend, "detections": str(detections),
-                "n_detections": r["n_detections"], "definition": "pycocotools stats[0], stats[1], stats[8]",
+                "n_detections": r["n_detections"], "definition": "ap, ap50, ar100 (= ar): pycocotools stats[0], stats[1], stats[8]; r, p: "
+                              "ultralytics ap_per_class recall / precision at the max-F1 confidence, IoU 0.5 "
+                              "(instdiff/metrics/ultralytics_ap.py)",
                 "bootstrap": {"resamples": bootstrap_resamples, "seed": bootstrap_seed, "unit": "image"}}
     return _write(out, f"coco_{iou_type}", None, experiment, values, r["n_images"], settings, None, manifest,
                   per_category=r["per_category"], intervals=intervals or None)

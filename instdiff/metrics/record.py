@@ -37,8 +37,8 @@ class Schema:
 
 
 SCHEMAS: dict[str, Schema] = {
-    "coco_bbox": Schema(("ap", "ap50", "ar", "ar100"), per_category=True),
-    "coco_segm": Schema(("ap", "ap50", "ar", "ar100"), per_category=True),
+    "coco_bbox": Schema(("ap", "ap50", "ar", "ar100", "r", "p"), per_category=True),
+    "coco_segm": Schema(("ap", "ap50", "ar", "ar100", "r", "p"), per_category=True),
     "pim_point": Schema(("pim", "n_images", "n_scored", "n_unmatched_gt"), ("image_id", "pim")),
     "pim_scribble": Schema(("pim", "n_images", "n_scored", "n_unmatched_gt"), ("image_id", "pim")),
     "attribute": Schema(("accuracy", "clip_local", "n_instances", "n_unmatched"),

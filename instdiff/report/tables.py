@@ -28,7 +28,13 @@ from instdiff.stats import Interval, bootstrap_mean_ci, per_image_values, seeds_
 
 log = logging.getLogger(__name__)
 
-FRACTION_KEYS = {"ap", "ap50", "ar", "pim", "accuracy"}
+FRACTION_KEYS = {"ap", "ap50", "ar", "ar100", "r", "pim", "accuracy"}
+AR_NOTE = ("AR is shown two ways on the same detections: AR@100 is COCO's (pycocotools stats[8], IoU 0.50:0.95, 100 "
+           "detections per image); R is ultralytics' (ap_per_class: recall at the confidence of maximum F1, IoU 0.5). "
+           "The paper's AR column is believed to be ultralytics' R and is shown under R: its upper bound 61.0 for "
+           "yolov8m matches ultralytics' R (its threads report R 0.563 for yolov8s, 0.639 for yolov8l), while COCO "
+           "AR@100 of a detector at AP 50 is about 67; the student reproduction's real-image AR 68.6 fits AR@100 and "
+           "is shown there.")
 NOT_REPORTED = "–"
 MISSING = "missing"
 
@@ -45,6 +51,7 @@ class Column:
     key: str                     # key in the metric file's ``values``
     decimals: int = 1
     lower_is_better: bool = False
+    note: str | None = None       # a footnote on the header (what the column means)
 
     @property
     def format(self) -> str:
@@ -94,20 +101,24 @@ TABLES: dict[str, TableSpec] = {
     "table1": TableSpec(
         "table1", "Table 1 (boxes): box inputs, YOLOv8m box AP / AP50 / AR and FID on COCO val2017",
         (Column("box.ap", "AP^box", "coco_bbox", "ap"), Column("box.ap50", "AP50^box", "coco_bbox", "ap50"),
-         Column("box.ar", "AR^box", "coco_bbox", "ar"), Column("box.fid", "FID (box)", "fid", "fid", 2, True)),
+         Column("box.ar100", "AR@100^box (COCO)", "coco_bbox", "ar100", note=AR_NOTE),
+         Column("box.r", "R^box (ultralytics)", "coco_bbox", "r", note=AR_NOTE),
+         Column("box.fid", "FID (box)", "fid", "fid", 2, True)),
         (OursRow("InstanceDiffusion (ours)", paper_method=ID),
          OursRow("Upper bound, real images, squashed to 512x512 (ours)", experiment="real", paper_method="upper_bound",
-                 columns=("box.ap", "box.ap50", "box.ar"))),
+                 columns=("box.ap", "box.ap50", "box.ar100", "box.r"))),
         ("upper_bound", "gligen", "gligen_star", ID, "instancediffusion_hybrid"),
     ),
     "table2": TableSpec(
         "table2", "Table 2 (masks): mask inputs, YOLOv8m-seg mask AP / AP50 / AR, mask IoU and FID on COCO val2017",
         (Column("mask.iou", "IoU", None, "iou"), Column("mask.iou_b", "IoU (2nd)", None, "iou_b"),
          Column("mask.ap", "AP^mask", "coco_segm", "ap"), Column("mask.ap50", "AP50^mask", "coco_segm", "ap50"),
-         Column("mask.ar", "AR^mask", "coco_segm", "ar"), Column("mask.fid", "FID (mask)", "fid", "fid", 2, True)),
+         Column("mask.ar100", "AR@100^mask (COCO)", "coco_segm", "ar100", note=AR_NOTE),
+         Column("mask.r", "R^mask (ultralytics)", "coco_segm", "r", note=AR_NOTE),
+         Column("mask.fid", "FID (mask)", "fid", "fid", 2, True)),
         (OursRow("InstanceDiffusion (ours)", paper_method=ID),
          OursRow("Upper bound, real images, squashed to 512x512 (ours)", experiment="real", paper_method="upper_bound",
-                 columns=("mask.ap", "mask.ap50", "mask.ar"))),
+                 columns=("mask.ap", "mask.ap50", "mask.ar100", "mask.r"))),
         ("upper_bound", "controlnet", "densediffusion", "spatext", ID),
     ),
     "table3": TableSpec(
@@ -203,6 +214,10 @@ class Table:
     @property
     def columns(self) -> tuple[Column, ...]:
         return self.spec.columns
+
+    def header(self, c: Column) -> str:
+        """The column label with the number of its note, if it has one."""
+        return f"{c.label} [{self.footnotes.index(c.note) + 1}]" if c.note else c.label
 
 
 # ----------------------------------------------------------------------------------------------- building
@@ -345,6 +360,9 @@ def _delta_row(spec: TableSpec, ours: Row, reference: Mapping[str, float], label
 def build_table(spec: TableSpec, ctx: Context) -> Table:
     """Rows: published methods, the student reproduction, ours (+ delta vs the paper), variants, upper bound."""
     ctx._footnotes.clear()
+    for c in spec.columns:  # column notes first: they explain what every row of the column means
+        if c.note:
+            ctx.footnote(c.note)
     rows: list[Row] = []
     for mid in spec.paper_methods:
         r = _paper_row(ctx, spec, mid)
@@ -414,7 +432,7 @@ def _texts(table: Table) -> list[list[str]]:
 
 
 def to_markdown(table: Table) -> str:
-    head = ["Method"] + [c.label for c in table.columns]
+    head = ["Method"] + [table.header(c) for c in table.columns]
     out = [f"## {table.spec.title}", "", "| " + " | ".join(head) + " |", "|" + "|".join(["---"] * len(head)) + "|"]
     for cells in _texts(table):
         out.append("| " + " | ".join(cells) + " |")
@@ -455,7 +473,7 @@ def to_latex(table: Table) -> str:
     n = len(table.columns)
     out = [f"% {table.spec.title}", r"\begin{table}[t]", r"\centering", r"\small",
            r"\begin{tabular}{l" + "r" * n + "}", r"\toprule",
-           " & ".join(["Method"] + [_tex(c.label) for c in table.columns]) + r" \\", r"\midrule"]
+           " & ".join(["Method"] + [_tex(table.header(c)) for c in table.columns]) + r" \\", r"\midrule"]
     for cells in _texts(table):
         out.append(" & ".join(_tex(x) for x in cells) + r" \\")
     out += [r"\bottomrule", r"\end{tabular}"]
@@ -472,7 +490,7 @@ def to_html(table: Table) -> str:
     """A standalone HTML page (embedded by ``snakemake --report``)."""
     import html
 
-    head = "".join(f"<th>{html.escape(c.label)}</th>" for c in table.columns)
+    head = "".join(f"<th>{html.escape(table.header(c))}</th>" for c in table.columns)
     body = []
     for row, cells in zip(table.rows, _texts(table)):
         tds = "".join(f"<td>{html.escape(x)}</td>" for x in cells[1:])

@@ -98,6 +98,26 @@ def test_coco_table_shows_the_writers_bootstrap_interval(metrics):
     assert cell.low < cell.value < cell.high
 
 
+@pytest.mark.parametrize("name, fmt", [("table1", "box"), ("table2", "mask")])
+def test_ar_both_ways_with_the_note_on_which_is_the_papers(name, fmt, metrics):
+    table = build_table(TABLES[name], Context(metrics, {fmt: [fmt]}, load_paper_results(PAPER)))
+    md = to_markdown(table)
+    data = json.loads((metrics / fmt / f"coco_{'bbox' if fmt == 'box' else 'segm'}.json").read_text())
+    ours = next(r for r in table.rows if r.kind == "ours")
+    assert ours.cells[f"{fmt}.ar100"].value == pytest.approx(100 * data["values"]["ar100"])
+    assert ours.cells[f"{fmt}.r"].value == pytest.approx(100 * data["values"]["r"])
+    note = table.footnotes.index(next(n for n in table.footnotes if n.startswith("AR is shown two ways"))) + 1
+    assert f"AR@100^{fmt} (COCO) [{note}] | R^{fmt} (ultralytics) [{note}]" in md
+    assert "believed to be ultralytics' R" in table.footnotes[note - 1]
+    # The paper's AR sits in the R column, the reproduction's in the AR@100 column.
+    paper = next(r for r in table.rows if r.label.startswith("InstanceDiffusion (paper)"))
+    repro = next(r for r in table.rows if r.label.startswith("Student reproduction (2024-05-30"))
+    published = load_paper_results(PAPER)
+    assert paper.cells[f"{fmt}.r"].value == published.methods["instancediffusion"].values[f"{fmt}.ar"]
+    assert paper.cells[f"{fmt}.ar100"].status == "not_reported"
+    assert repro.cells[f"{fmt}.ar100"].value == published.methods["reproduction"].values[f"{fmt}.ar"]
+
+
 def test_missing_inputs_name_the_command(tmp_path):
     cfg = _config({"box": ["coco_bbox", "coco_segm", "fid"], "real": ["coco_bbox"]})
     out = tmp_path / "t1.md"
