@@ -157,6 +157,7 @@ rule attribute_detected:
     params:
         variant="detected",
         attribute=lambda wc: attribute_of(wc.experiment),
+        conf=config["detection"].get("attribute_conf", 0.3),
     log:
         LOG("metrics/attribute_detected/{experiment}"),
     conda:

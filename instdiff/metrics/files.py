@@ -112,11 +112,11 @@ def attribute_kind(attributes: list[str], experiment: str) -> str:
 
 def attribute_file(annotations: str, layouts: str, done: str, clip_model: str, manifest: str | None, out: str,
                    attribute: str, experiment: str, variant: str = "gt", detections: str | None = None,
-                   iou_threshold: float = 0.5, device: str = "auto", encoder=None) -> dict:
+                   iou_threshold: float = 0.5, device: str = "auto", encoder=None, conf_threshold: float | None = None) -> dict:
     """``attribute_gt.json`` / ``attribute_detected.json``. ``encoder`` overrides the CLIP model (tests)."""
     from instdiff import clip_models
     from instdiff.layout import read_layouts
-    from instdiff.metrics.attribute import items_from_layouts, items_with_detections, score_items
+    from instdiff.metrics.attribute import DETECTION_CONF, items_from_layouts, items_with_detections, score_items
 
     gt = cocofiles.load_gt(annotations)
     done_images = cocofiles.read_done(done)
@@ -130,15 +130,22 @@ def attribute_file(annotations: str, layouts: str, done: str, clip_model: str, m
         for it in items:
             if it.image_id not in sizes:
                 raise InputError(layouts, f"image {it.image_id!r} is not in {annotations}", "use matching files", "image_id")
-        items = items_with_detections(items, cocofiles.results_by_image(results), sizes, iou_threshold)
+        conf_threshold = DETECTION_CONF if conf_threshold is None else conf_threshold
+        items = items_with_detections(items, cocofiles.results_by_image(results), sizes, iou_threshold,
+                                      conf_threshold, source=layouts)
     elif variant != "gt":
         raise InputError(None, f"unknown attribute variant {variant!r}", "use gt or detected", "variant")
     enc = encoder if encoder is not None else clip_models.encoder(clip_model, resolve_device(device))
     r = score_items(items, Path(done).parent, attribute, enc, source=layouts)
     per_image = r.pop("per_image")
     values = {"accuracy": r["accuracy"], "clip_local": r["clip_local"], "n_instances": r["n_instances"],
-              "n_skipped_empty_crops": r["n_skipped_empty_crops"], "n_unmatched": r["n_unmatched"]}
+              "n_skipped_empty_crops": r["n_skipped_empty_crops"], "n_unmatched": r["n_unmatched"],
+              "miss_rate": r["miss_rate"]}
+    detected = variant == "detected"
     settings = {"attribute": attribute, "variant": variant, "clip_model": str(clip_model),
                 "prompt": "a {attr} object", "detections": None if detections is None else str(detections),
-                "iou_threshold": iou_threshold if variant == "detected" else None}
+                "iou_threshold": iou_threshold if detected else None,
+                "conf_threshold": conf_threshold if detected else None,
+                "matching": "same class, greedy by box IoU; misses left out of accuracy and CLIP_local alike"
+                            if detected else None}
     return _write(out, "attribute", variant, experiment, values, r["n_images"], settings, per_image, manifest)

@@ -41,7 +41,7 @@ SCHEMAS: dict[str, Schema] = {
     "coco_segm": Schema(("ap", "ap50", "ar", "ar100", "r", "p"), per_category=True),
     "pim_point": Schema(("pim", "n_images", "n_scored", "n_unmatched_gt"), ("image_id", "pim")),
     "pim_scribble": Schema(("pim", "n_images", "n_scored", "n_unmatched_gt"), ("image_id", "pim")),
-    "attribute": Schema(("accuracy", "clip_local", "n_instances", "n_unmatched"),
+    "attribute": Schema(("accuracy", "clip_local", "n_instances", "n_unmatched", "miss_rate"),
                         ("image_id", "accuracy", "clip_local")),
     "fid": Schema(("fid", "kid_mean", "kid_std")),
     "grounding": Schema((), prefixed_values=True),

@@ -56,11 +56,16 @@ def test_table4_markdown_and_csv_exact(tmp_path, metrics):
     acc = 100 * _v(metrics / "colors" / "attribute_gt.json", "accuracy")
     det = 100 * _v(metrics / "textures" / "attribute_detected.json", "accuracy")
     assert md[2:6] == [
-        "| Method | Acc_color | CLIP_local (color) | Acc_texture | CLIP_local (texture) |",
-        "|---|---|---|---|---|",
-        "| InstanceDiffusion (paper) [1] | 54.4 | 0.250 | 26.8 | 0.225 |",
-        "| Student reproduction (2024-05-30, final) [2, 3] | 53.3 | 0.248 | 26.9 | 0.226 |",
+        "| Method | Acc_color | CLIP_local (color) | missed instances (color) [1] | Acc_texture | CLIP_local (texture) "
+        "| missed instances (texture) [1] |",
+        "|---|---|---|---|---|---|---|",
+        "| InstanceDiffusion (paper) [2] | 54.4 | 0.250 | – | 26.8 | 0.225 | – |",
+        "| Student reproduction (2024-05-30, final) [3, 4] | 53.3 | 0.248 | – | 26.9 | 0.226 | – |",
     ]
+    misses = int(_v(metrics / "colors" / "attribute_detected.json", "n_unmatched"))
+    assert misses > 0
+    detected = next(line for line in md if line.startswith("| InstanceDiffusion (ours, detected-box"))
+    assert detected.split(" | ")[3] == str(misses)
     ours = next(line for line in md if line.startswith("| InstanceDiffusion (ours, GT-box"))
     assert ours.split(" | ")[1].startswith(f"{acc:.1f} [")           # the per-image records give a CI
     footer = outs[0].read_text()
