@@ -64,8 +64,14 @@ def real_experiments():
 
 
 def layout_experiments(source):
-    """Experiments whose layouts come from `source`: "coco" (rules/data.smk) or "llm" (rules/llm.smk)."""
-    return [name for name, exp in EXPERIMENTS.items() if exp.get("layouts", "coco") == source]
+    """Experiments whose layouts come from `source`: "coco" (rules/data.smk) or "llm" (rules/llm.smk).
+    A jpeg_copy experiment copies its source's layouts instead (rules/jpeg.smk)."""
+    return [name for name, exp in EXPERIMENTS.items()
+            if exp.get("layouts", "coco") == source and exp["kind"] != "jpeg_copy"]
+
+
+def jpeg_experiments():
+    return [name for name, exp in EXPERIMENTS.items() if exp["kind"] == "jpeg_copy"]
 
 
 def one_of(names):

@@ -161,8 +161,9 @@ def pim_distributions(files: Sequence[str | Path], outputs: Sequence[str | Path]
 
 # ----------------------------------------------------------------------------------------------- FID vs format
 
-def fid_vs_format(files: Sequence[str | Path], outputs: Sequence[str | Path]) -> None:
-    """FID of each experiment on the images as stored (PNG) and on JPEG-75 copies."""
+def fid_vs_format(files: Sequence[str | Path], outputs: Sequence[str | Path], stored: str = "PNG") -> None:
+    """FID of each experiment on the images as stored (``stored``: PNG or JPEG-75) and, for stored PNGs, on
+    JPEG-75 round trips."""
     plt = _mpl()
     rows = []
     for f in files:
@@ -175,8 +176,8 @@ def fid_vs_format(files: Sequence[str | Path], outputs: Sequence[str | Path]) ->
         _message(ax, "No FID files: run `snakemake --cores 1 fid_table` (rules fid_reference and fid).")
     else:
         x = np.arange(len(rows))
-        ax.bar(x - 0.2, [r[1] if r[1] is not None else np.nan for r in rows], 0.4, label="PNG (as stored)")
-        ax.bar(x + 0.2, [r[2] if r[2] is not None else np.nan for r in rows], 0.4, label="JPEG-75 copies")
+        ax.bar(x - 0.2, [r[1] if r[1] is not None else np.nan for r in rows], 0.4, label=f"as stored ({stored})")
+        ax.bar(x + 0.2, [r[2] if r[2] is not None else np.nan for r in rows], 0.4, label="PNG -> JPEG-75 round trip")
         ax.set_xticks(x, [r[0] for r in rows])
         ax.set_ylabel("FID (lower is better)")
         ax.legend(fontsize=8)

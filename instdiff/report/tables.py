@@ -72,6 +72,12 @@ class OursRow:
     experiment: str | None = None                            # a format whose experiments to use ("real")
     paper_method: str | None = None                          # delta against this paper method
     columns: tuple[str, ...] | None = None                   # only these columns (others "–")
+    variant: str | None = None        # experiments "<format>@<variant>" (jpeg75: JPEG copies); row left out if none
+    stored_png_only: bool = False     # a row about re-compressing PNGs: left out when images are stored as JPEG
+
+    def format_key(self, col: "Column") -> str:
+        fmt = self.experiment or col.format
+        return f"{fmt}@{self.variant}" if self.variant else fmt
 
 
 @dataclass(frozen=True)
@@ -107,7 +113,8 @@ TABLES: dict[str, TableSpec] = {
          Column("box.ar100", "AR@100^box (COCO)", "coco_bbox", "ar100", note=AR_NOTE),
          Column("box.r", "R^box (ultralytics)", "coco_bbox", "r", note=AR_NOTE),
          Column("box.fid", "FID (box)", "fid", "fid", 2, True)),
-        (OursRow("InstanceDiffusion (ours)", paper_method=ID),
+        (OursRow("InstanceDiffusion (ours, images as stored: {stored})", paper_method=ID),
+         OursRow("InstanceDiffusion (ours, JPEG-75 copies of the same images)", paper_method=ID, variant="jpeg75"),
          OursRow("Upper bound, real images, squashed to 512x512 (ours)", experiment="real", paper_method="upper_bound",
                  columns=("box.ap", "box.ap50", "box.ar100", "box.r"))),
         ("upper_bound", "gligen", "gligen_star", ID, "instancediffusion_hybrid"),
@@ -119,7 +126,8 @@ TABLES: dict[str, TableSpec] = {
          Column("mask.ar100", "AR@100^mask (COCO)", "coco_segm", "ar100", note=AR_NOTE),
          Column("mask.r", "R^mask (ultralytics)", "coco_segm", "r", note=AR_NOTE),
          Column("mask.fid", "FID (mask)", "fid", "fid", 2, True)),
-        (OursRow("InstanceDiffusion (ours)", paper_method=ID),
+        (OursRow("InstanceDiffusion (ours, images as stored: {stored})", paper_method=ID),
+         OursRow("InstanceDiffusion (ours, JPEG-75 copies of the same images)", paper_method=ID, variant="jpeg75"),
          OursRow("Upper bound, real images, squashed to 512x512 (ours)", experiment="real", paper_method="upper_bound",
                  columns=("mask.ap", "mask.ap50", "mask.ar100", "mask.r"))),
         ("upper_bound", "controlnet", "densediffusion", "spatext", ID),
@@ -128,7 +136,9 @@ TABLES: dict[str, TableSpec] = {
         "table3", "Table 3 (PiM): point and scribble inputs, points-in-mask (PiM) and FID",
         (_pim("point", "PiM (points)", "paper"), Column("point.fid", "FID (points)", "fid", "fid", 2, True),
          _pim("scribble", "PiM (scribbles)", "paper"), Column("scribble.fid", "FID (scribbles)", "fid", "fid", 2, True)),
-        (OursRow("InstanceDiffusion (ours, PiM as in eval_pim.py)", paper_method=ID),
+        (OursRow("InstanceDiffusion (ours, PiM as in eval_pim.py, images as stored: {stored})", paper_method=ID),
+         OursRow("InstanceDiffusion (ours, PiM as in eval_pim.py, JPEG-75 copies of the same images)", paper_method=ID,
+                 variant="jpeg75", columns=("point.pim", "point.fid", "scribble.pim", "scribble.fid")),
          OursRow("InstanceDiffusion (ours, PiM corrected)", paper_method=ID,
                  stems={"point.pim": "pim_point_corrected", "scribble.pim": "pim_scribble_corrected"},
                  columns=("point.pim", "scribble.pim")),
@@ -146,7 +156,10 @@ TABLES: dict[str, TableSpec] = {
          Column("textures.accuracy", "Acc_texture", "attribute_gt", "accuracy"),
          Column("textures.clip_local", "CLIP_local (texture)", "attribute_gt", "clip_local", 3),
          Column("textures.misses", "missed instances (texture)", "attribute_gt", "n_unmatched", 0, note=MISS_NOTE)),
-        (OursRow("InstanceDiffusion (ours, GT-box crops as in the paper)", paper_method="instancediffusion_attributes"),
+        (OursRow("InstanceDiffusion (ours, GT-box crops as in the paper, images as stored: {stored})",
+                 paper_method="instancediffusion_attributes"),
+         OursRow("InstanceDiffusion (ours, GT-box crops as in the paper, JPEG-75 copies of the same images)",
+                 paper_method="instancediffusion_attributes", variant="jpeg75"),
          OursRow("InstanceDiffusion (ours, detected-box crops, corrected)", paper_method="instancediffusion_attributes",
                  stems={f"{a}.{k}": "attribute_detected" for a in ("colors", "textures")
                         for k in ("accuracy", "clip_local", "misses")})),
@@ -154,13 +167,15 @@ TABLES: dict[str, TableSpec] = {
         upper_bound_method=None,
     ),
     "fid": TableSpec(
-        "fid", "FID and KID per input format (generated vs real val2017 at 512x512; PNG as stored and JPEG-75 copies)",
+        "fid", "FID and KID per input format (generated vs real val2017 at 512x512; images as stored and as JPEG-75)",
         tuple(Column(f"{f}.fid", f"FID ({f})", "fid", "fid", 2, True) for f in ("box", "mask", "point", "scribble")),
-        (OursRow("InstanceDiffusion (ours, PNG)", paper_method=ID),
-         OursRow("InstanceDiffusion (ours, JPEG-75 copies)", paper_method=ID,
-                 keys={f"{f}.fid": "fid_jpeg75" for f in ("box", "mask", "point", "scribble")}),
-         OursRow("KID x 1000 (ours, PNG)", keys={f"{f}.fid": "kid_mean" for f in ("box", "mask", "point", "scribble")}),
-         OursRow("KID x 1000 (ours, JPEG-75 copies)",
+        (OursRow("InstanceDiffusion (ours, images as stored: {stored})", paper_method=ID),
+         OursRow("InstanceDiffusion (ours, stored PNGs round-tripped through JPEG-75 in memory)", paper_method=ID,
+                 keys={f"{f}.fid": "fid_jpeg75" for f in ("box", "mask", "point", "scribble")}, stored_png_only=True),
+         OursRow("InstanceDiffusion (ours, JPEG-75 copies of the same images)", paper_method=ID, variant="jpeg75"),
+         OursRow("KID x 1000 (ours, images as stored: {stored})",
+                 keys={f"{f}.fid": "kid_mean" for f in ("box", "mask", "point", "scribble")}),
+         OursRow("KID x 1000 (ours, stored PNGs round-tripped through JPEG-75 in memory)", stored_png_only=True,
                  keys={f"{f}.fid": "kid_mean_jpeg75" for f in ("box", "mask", "point", "scribble")})),
         ("gligen", "gligen_star", ID, "instancediffusion_hybrid"),
         reproduction=(), upper_bound_method=None,
@@ -238,6 +253,7 @@ class Context:
     bootstrap: dict[str, Any] = field(default_factory=dict)
     kid_scale: float = 1000.0
     experiment_metrics: dict[str, list[str]] | None = None   # experiment -> metric ids of the config (None: no check)
+    stored_format: str = "PNG"                                # how generated images are stored (generation.image_format)
     _footnotes: list[str] = field(default_factory=list)
     _manifests: dict[str, dict] = field(default_factory=dict)
     _n_images: dict[str, int] = field(default_factory=dict)
@@ -271,9 +287,9 @@ def _our_cell(ctx: Context, col: Column, row: OursRow) -> Cell:
     if stem is None:
         return Cell(status="not_implemented", note=ctx.footnote(
             f"{col.label}: the paper's number has no published definition or code; not computed"))
-    experiments = ctx.experiments.get(row.experiment or col.format, [])
+    experiments = ctx.experiments.get(row.format_key(col), [])
     if not experiments:
-        fmt = row.experiment or col.format
+        fmt = row.format_key(col)
         return Cell(status="missing", note=ctx.footnote(
             f"no experiment for '{fmt}' with the metric that writes {stem}.json is configured: add it under "
             f"'experiments' in the config (see config/config.yaml), then run the rule that writes metrics/{fmt}/{stem}.json"))
@@ -380,18 +396,23 @@ def build_table(spec: TableSpec, ctx: Context) -> Table:
     final = ctx.paper.methods.get(spec.reproduction[-1]) if spec.reproduction else None
     for orow in spec.ours:
         cols = orow.columns or tuple(c.id for c in spec.columns)
+        if orow.variant and not any(ctx.experiments.get(orow.format_key(c)) for c in spec.columns if c.id in cols):
+            continue  # no JPEG-copy experiment configured: no row, rather than a row of "missing"
+        if orow.stored_png_only and ctx.stored_format != "PNG":
+            continue  # the images are stored as JPEG: re-compressing them again means nothing
         cells = {c.id: (_our_cell(ctx, c, orow) if c.id in cols else Cell(status="not_reported")) for c in spec.columns}
         kind = "upper bound" if orow.experiment == "real" else "ours"
-        ours = Row(orow.label, kind, cells, source="this run")
+        label = orow.label.format(stored=ctx.stored_format)
+        ours = Row(label, kind, cells, source="this run")
         rows.append(ours)
         if orow.paper_method and orow.paper_method in ctx.paper.methods:
             published = paper_cells(ctx, ctx.paper.methods[orow.paper_method], spec)[0]
             published = {k: v for k, v in published.items() if k in cols}
             if published:
-                rows.append(_delta_row(spec, ours, published, f"Δ ours − paper: {orow.label}"))
+                rows.append(_delta_row(spec, ours, published, f"Δ ours − paper: {label}"))
             repro = {k: v for k, v in (paper_cells(ctx, final, spec)[0] if final else {}).items() if k in cols}
             if repro:
-                rows.append(_delta_row(spec, ours, repro, f"Δ ours − reproduction ({final.revision}): {orow.label}"))
+                rows.append(_delta_row(spec, ours, repro, f"Δ ours − reproduction ({final.revision}): {label}"))
     footer = _footer(spec, ctx)
     return Table(spec, rows, list(ctx._footnotes), footer)
 
@@ -532,7 +553,21 @@ def experiments_by_format(config: Mapping[str, Any]) -> dict[str, list[str]]:
     for fmt in ("box", "mask", "point", "scribble", "colors", "textures", "real"):
         names = replicates.get(fmt) or ([fmt] if fmt in experiments else [])
         out[fmt] = [n for n in names if n in experiments]
+    # JPEG copies of a format's experiments feed "<format>@jpeg<quality>" (rows with variant="jpeg75").
+    for name, exp in experiments.items():
+        if exp.get("kind") == "jpeg_copy":
+            for fmt, names in list(out.items()):
+                if "@" not in fmt and exp.get("source") in names:
+                    out.setdefault(f"{fmt}@jpeg{int(exp.get('jpeg_quality', 75))}", []).append(name)
     return out
+
+
+STORED_FORMATS = {"png": "PNG", "jpeg75": "JPEG-75"}
+
+
+def stored_format(config: Mapping[str, Any]) -> str:
+    """The label of how generated images are stored (``generation.image_format``)."""
+    return STORED_FORMATS[(config.get("generation") or {}).get("image_format", "png")]
 
 
 def table_inputs(name: str, config: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -547,7 +582,7 @@ def table_inputs(name: str, config: Mapping[str, Any]) -> list[tuple[str, str]]:
             stem = orow.stems.get(c.id, c.stem)
             if c.id not in cols or stem is None:
                 continue
-            for exp in by_format.get(orow.experiment or c.format, []):
+            for exp in by_format.get(orow.format_key(c), []):
                 if stem_metric_id(stem) in experiments[exp].get("metrics", []) and (exp, stem) not in needed:
                     needed.append((exp, stem))
     return needed
@@ -565,6 +600,7 @@ def make_table(name: str, config: Mapping[str, Any], metrics_dir: str | Path, pa
         paper=load_paper_results(paper_results),
         manifest_path=Path(manifest_path) if manifest_path else None,
         experiment_metrics={n: list(e.get("metrics", [])) for n, e in (config.get("experiments") or {}).items()},
+        stored_format=stored_format(config),
         bootstrap={k: report_cfg.get("bootstrap", {}).get(k) for k in ("resamples", "seed", "level")
                    if report_cfg.get("bootstrap", {}).get(k) is not None},
     )

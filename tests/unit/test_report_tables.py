@@ -123,6 +123,45 @@ def test_ar_both_ways_with_the_note_on_which_is_the_papers(name, fmt, metrics):
     assert repro.cells[f"{fmt}.ar100"].value == published.methods["reproduction"].values[f"{fmt}.ar"]
 
 
+def test_jpeg_copy_rows_appear_only_when_configured(tmp_path, inputs):
+    from tests.report_helpers import write_fid, write_pim
+
+    write_coco(tmp_path, inputs, "box", resamples=0)
+    write_fid(tmp_path, inputs, "box")
+    # The JPEG experiment's files, made by the same writers from other detections.
+    dets = json.loads(inputs["detections"].read_text())
+    alt = dict(inputs, detections=tmp_path / "alt.json")
+    alt["detections"].write_text(json.dumps(dets[1:]))
+    write_coco(tmp_path, alt, "box_jpeg75", resamples=0)
+    write_fid(tmp_path, inputs, "box_jpeg75")
+    cfg = _config({"box": ["coco_bbox", "fid"]})
+    plain = to_markdown(build_table(TABLES["table1"], Context(tmp_path, experiments_by_format(cfg), load_paper_results(PAPER))))
+    assert "JPEG-75 copies" not in plain and "| InstanceDiffusion (ours, images as stored: PNG) |" in plain
+    cfg["experiments"]["box_jpeg75"] = {"kind": "jpeg_copy", "source": "box", "metrics": ["coco_bbox", "fid"]}
+    assert experiments_by_format(cfg)["box@jpeg75"] == ["box_jpeg75"]
+    assert ("box_jpeg75", "coco_bbox") in table_inputs("table1", cfg) and ("box_jpeg75", "fid") in table_inputs("fid", cfg)
+    make_table("table1", cfg, tmp_path, PAPER, [tmp_path / "t1.md"])
+    row = next(line for line in (tmp_path / "t1.md").read_text().splitlines()
+               if line.startswith("| InstanceDiffusion (ours, JPEG-75 copies of the same images) |"))
+    ap = 100 * _v(tmp_path / "box_jpeg75" / "coco_bbox.json", "ap")
+    assert row.split(" | ")[1] == f"{ap:.1f}" and ap != 100 * _v(tmp_path / "box" / "coco_bbox.json", "ap")
+    assert "Δ ours − paper: InstanceDiffusion (ours, JPEG-75 copies of the same images)" in (tmp_path / "t1.md").read_text()
+
+
+def test_fid_labels_follow_the_stored_format(tmp_path, inputs):
+    from tests.report_helpers import write_fid
+
+    write_fid(tmp_path, inputs, "box")
+    png = _config({"box": ["fid"]})
+    make_table("fid", png, tmp_path, PAPER, [tmp_path / "png.md"])
+    text = (tmp_path / "png.md").read_text()
+    assert "(ours, images as stored: PNG)" in text and "round-tripped through JPEG-75" in text
+    jpeg = dict(png, generation={"image_format": "jpeg75"})
+    make_table("fid", jpeg, tmp_path, PAPER, [tmp_path / "jpeg.md"])
+    text = (tmp_path / "jpeg.md").read_text()
+    assert "(ours, images as stored: JPEG-75)" in text and "PNG" not in text.split("\n\n")[1]
+
+
 def test_missing_inputs_name_the_command(tmp_path):
     cfg = _config({"box": ["coco_bbox", "coco_segm", "fid"], "real": ["coco_bbox"]})
     out = tmp_path / "t1.md"
@@ -132,8 +171,8 @@ def test_missing_inputs_name_the_command(tmp_path):
     assert f"run `snakemake --cores 1 {tmp_path / 'metrics' / 'box' / 'coco_bbox.json'}`" in text
     assert "run `snakemake --cores 1" in text and "(rule manifest)" in text
     # No cell of "our" rows is a blank or a made-up number.
-    ours = [line for line in text.splitlines() if line.startswith("| InstanceDiffusion (ours)")][0]
-    assert re.fullmatch(r"\| InstanceDiffusion \(ours\)( \| (missing \[\d+\]|–))+ \|", ours)
+    ours = [line for line in text.splitlines() if line.startswith("| InstanceDiffusion (ours, images as stored: PNG)")][0]
+    assert re.fullmatch(r"\| InstanceDiffusion \(ours, images as stored: PNG\)( \| (missing \[\d+\]|–))+ \|", ours)
 
 
 def test_unconfigured_experiment_says_what_to_add(tmp_path, inputs):
@@ -231,7 +270,7 @@ def test_smoke_metrics_build_every_table(tmp_path, metrics):
     assert "\\begin{tabular}" in (tmp_path / "table2.tex").read_text()
     # Table 3 shows CIs (the PiM writer's per-image records reach the reader).
     t3 = (tmp_path / "table3.md").read_text()
-    assert re.search(r"\| InstanceDiffusion \(ours, PiM as in eval_pim.py\) \| [\d.]+ \[[\d.]+, [\d.]+\]", t3)
+    assert re.search(r"\| InstanceDiffusion \(ours, PiM as in eval_pim.py, images as stored: PNG\) \| [\d.]+ \[[\d.]+, [\d.]+\]", t3)
 
 
 def test_paper_results_transcription():

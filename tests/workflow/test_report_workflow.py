@@ -149,4 +149,4 @@ def test_fid_chain_on_the_smoke_models(tmp_path):
     snakemake(root, "fid_table")
     fid = json.loads((root / "results/rep/metrics/box/fid.json").read_text())
     assert fid["values"]["fid"] >= 0 and fid["settings"]["feature"] == 64 and fid["manifest"]["run"] == "rep"
-    assert "InstanceDiffusion (ours, PNG)" in (root / "results/rep/tables/fid_by_format.md").read_text()
+    assert "InstanceDiffusion (ours, images as stored: PNG)" in (root / "results/rep/tables/fid_by_format.md").read_text()

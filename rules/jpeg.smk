@@ -1,0 +1,55 @@
+# JPEG-75 copies of an experiment's images (experiment kind "jpeg_copy", instdiff/jpeg_variant.py): the same images
+# and layouts as the source experiment, in the format the paper scored; every metric rule scores them as usual.
+
+
+def jpeg_source(name):
+    return EXPERIMENTS[name]["source"]
+
+
+for _name in jpeg_experiments():
+    _src = EXPERIMENTS[_name].get("source")
+    if _src not in generated_experiments():
+        raise WorkflowError(
+            f"config experiments.{_name}.source is {_src!r}: a jpeg_copy experiment copies a generated experiment; "
+            f"set it to one of {generated_experiments()}"
+        )
+
+
+rule jpeg_copy:
+    input:
+        images=lambda wc: R(f"images/{jpeg_source(wc.experiment)}/done.json"),
+    output:
+        done=R("images/{experiment}/done.json"),
+    params:
+        quality=lambda wc: int(EXPERIMENTS[wc.experiment].get("jpeg_quality", 75)),
+    log:
+        LOG("jpeg_copy/{experiment}"),
+    wildcard_constraints:
+        experiment=one_of(jpeg_experiments()),
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    conda:
+        ENV("eval")
+    script:
+        "../scripts/jpeg_copy.py"
+
+
+rule jpeg_layouts:
+    input:
+        layouts=lambda wc: R(f"layouts/{jpeg_source(wc.experiment)}.jsonl"),
+    output:
+        R("layouts/{experiment}.jsonl"),
+    log:
+        LOG("jpeg_layouts/{experiment}"),
+    wildcard_constraints:
+        experiment=one_of(jpeg_experiments()),
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    conda:
+        ENV("eval")
+    script:
+        "../scripts/jpeg_layouts.py"
