@@ -25,6 +25,7 @@ EXPERIMENTS = config["experiments"]
 METRIC_FILES = {
     "coco_bbox": ["coco_bbox"],
     "coco_segm": ["coco_segm"],
+    "coco_bbox_segmodel": ["coco_bbox_segmodel"],
     "pim_point": ["pim_point_paper", "pim_point_corrected"],
     "pim_scribble": ["pim_scribble_paper", "pim_scribble_corrected"],
     "attribute": ["attribute_gt", "attribute_detected"],
@@ -74,6 +75,17 @@ def jpeg_experiments():
     return [name for name, exp in EXPERIMENTS.items() if exp["kind"] == "jpeg_copy"]
 
 
+def jpeg_source(name):
+    """The generated experiment a jpeg_copy experiment copies (checked when the config is read)."""
+    src = EXPERIMENTS[name].get("source")
+    if src not in generated_experiments():
+        raise WorkflowError(
+            f"config experiments.{name}.source is {src!r}: a jpeg_copy experiment copies a generated experiment; "
+            f"set it to one of {generated_experiments()}"
+        )
+    return src
+
+
 def one_of(names):
     """A wildcard constraint matching exactly these names (and nothing when the list is empty)."""
     return "|".join(names) if names else "(?!)"
@@ -99,6 +111,10 @@ def metric_outputs(experiment):
         for metric in EXPERIMENTS[experiment].get("metrics", [])
         for stem in METRIC_FILES[metric]
     ]
+
+
+for _name in jpeg_experiments():
+    jpeg_source(_name)  # a bad source fails at parse time, before any job runs
 
 
 wildcard_constraints:

@@ -2,19 +2,6 @@
 # and layouts as the source experiment, in the format the paper scored; every metric rule scores them as usual.
 
 
-def jpeg_source(name):
-    return EXPERIMENTS[name]["source"]
-
-
-for _name in jpeg_experiments():
-    _src = EXPERIMENTS[_name].get("source")
-    if _src not in generated_experiments():
-        raise WorkflowError(
-            f"config experiments.{_name}.source is {_src!r}: a jpeg_copy experiment copies a generated experiment; "
-            f"set it to one of {generated_experiments()}"
-        )
-
-
 rule jpeg_copy:
     input:
         images=lambda wc: R(f"images/{jpeg_source(wc.experiment)}/done.json"),
