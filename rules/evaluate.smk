@@ -86,6 +86,27 @@ rule coco_segm:
         "../scripts/coco_metric.py"
 
 
+rule coco_bbox_segmodel:
+    input:
+        unpack(metric_inputs("coco_bbox_segmodel")),
+    output:
+        R("metrics/{experiment}/coco_bbox_segmodel.json"),
+    params:
+        iou_type="bbox",
+        metric="coco_bbox_segmodel",
+        bootstrap=config["report"].get("bootstrap", {}),
+    log:
+        LOG("metrics/coco_bbox_segmodel/{experiment}"),
+    conda:
+        ENV("eval")
+    threads: 1
+    resources:
+        mem_mb=8000,
+        runtime=60,
+    script:
+        "../scripts/coco_metric.py"
+
+
 rule pim_paper:
     input:
         unpack(metric_inputs("pim")),

@@ -9,7 +9,8 @@ def yolo_path(detector):
 
 
 def detector_for(metric):
-    """docs/architecture.md: boxes from models.detector_box, masks (segm AP, PiM) from models.detector_mask."""
+    """docs/architecture.md: boxes from models.detector_box, masks (segm AP, PiM) and the sensitivity row's boxes
+    (coco_bbox_segmodel) from models.detector_mask."""
     key = "detector_box" if metric in ("coco_bbox", "attribute") else "detector_mask"
     return config["models"][key]
 

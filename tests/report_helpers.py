@@ -66,12 +66,13 @@ def tiny_encoder(root: Path):
     return clip_models.encoder(path, "cpu")
 
 
-def write_coco(metrics: Path, inputs: dict, experiment: str, iou_type: str = "bbox", resamples: int = 200) -> Path:
+def write_coco(metrics: Path, inputs: dict, experiment: str, iou_type: str = "bbox", resamples: int = 200,
+               metric: str | None = None) -> Path:
     from instdiff.metrics.files import coco_file
 
-    out = Path(metrics) / experiment / f"coco_{iou_type}.json"
+    out = Path(metrics) / experiment / f"{metric or 'coco_' + iou_type}.json"
     coco_file(inputs["annotations"], inputs["detections"], inputs["done"], inputs["manifest"], out, iou_type,
-              experiment, bootstrap_resamples=resamples)
+              experiment, bootstrap_resamples=resamples, metric=metric)
     return out
 
 

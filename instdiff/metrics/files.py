@@ -46,9 +46,10 @@ def pim_seed(run_seed: int, experiment: str, mode: str) -> int:
 
 def coco_file(annotations: str, detections: str, done: str, manifest: str | None, out: str, iou_type: str,
               experiment: str, backend: str = "pycocotools", bootstrap_resamples: int = 200,
-              bootstrap_seed: int = 0) -> dict:
+              bootstrap_seed: int = 0, metric: str | None = None) -> dict:
     """``coco_bbox.json`` / ``coco_segm.json``: AP, AP50, AR@100 on the experiment's images, AP per category and
-    image-bootstrap CIs (``bootstrap_resamples`` 0: none)."""
+    image-bootstrap CIs (``bootstrap_resamples`` 0: none). ``metric`` names the file's metric when it is not
+    ``coco_{iou_type}`` (``coco_bbox_segmodel``: box AP of the segmentation model's detections)."""
     from instdiff.metrics.coco_ap import bootstrap_intervals, coco_eval
     from instdiff.metrics.ultralytics_ap import ultralytics_metrics
 
@@ -68,7 +69,7 @@ def coco_file(annotations: str, detections: str, done: str, manifest: str | None
                               "ultralytics ap_per_class recall / precision at the max-F1 confidence, IoU 0.5 "
                               "(instdiff/metrics/ultralytics_ap.py)",
                 "bootstrap": {"resamples": bootstrap_resamples, "seed": bootstrap_seed, "unit": "image"}}
-    return _write(out, f"coco_{iou_type}", None, experiment, values, r["n_images"], settings, None, manifest,
+    return _write(out, metric or f"coco_{iou_type}", None, experiment, values, r["n_images"], settings, None, manifest,
                   per_category=r["per_category"], intervals=intervals or None)
 
 

@@ -39,6 +39,8 @@ class Schema:
 SCHEMAS: dict[str, Schema] = {
     "coco_bbox": Schema(("ap", "ap50", "ar", "ar100", "r", "p"), per_category=True),
     "coco_segm": Schema(("ap", "ap50", "ar", "ar100", "r", "p"), per_category=True),
+    # box AP of the segmentation model's boxes (the original README's `yolo val segment`): a sensitivity row
+    "coco_bbox_segmodel": Schema(("ap", "ap50", "ar", "ar100", "r", "p"), per_category=True),
     "pim_point": Schema(("pim", "n_images", "n_scored", "n_unmatched_gt"), ("image_id", "pim")),
     "pim_scribble": Schema(("pim", "n_images", "n_scored", "n_unmatched_gt"), ("image_id", "pim")),
     "attribute": Schema(("accuracy", "clip_local", "n_instances", "n_unmatched", "miss_rate"),
@@ -66,7 +68,7 @@ class MetricRecord:
 
     @property
     def stem(self) -> str:
-        return self.metric if self.variant is None or self.metric in ("coco_bbox", "coco_segm", "fid") \
+        return self.metric if self.variant is None or self.metric in ("coco_bbox", "coco_segm", "coco_bbox_segmodel", "fid") \
             else f"{self.metric}_{self.variant}"
 
     def to_dict(self) -> dict[str, Any]:

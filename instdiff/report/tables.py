@@ -74,6 +74,7 @@ class OursRow:
     columns: tuple[str, ...] | None = None                   # only these columns (others "–")
     variant: str | None = None        # experiments "<format>@<variant>" (jpeg75: JPEG copies); row left out if none
     stored_png_only: bool = False     # a row about re-compressing PNGs: left out when images are stored as JPEG
+    optional: bool = False            # a sensitivity row: left out when no experiment computes its metric
 
     def format_key(self, col: "Column") -> str:
         fmt = self.experiment or col.format
@@ -115,7 +116,14 @@ TABLES: dict[str, TableSpec] = {
          Column("box.fid", "FID (box)", "fid", "fid", 2, True)),
         (OursRow("InstanceDiffusion (ours, images as stored: {stored})", paper_method=ID),
          OursRow("InstanceDiffusion (ours, JPEG-75 copies of the same images)", paper_method=ID, variant="jpeg75"),
+         OursRow("InstanceDiffusion (ours, box AP (yolov8m-seg boxes), sensitivity)", paper_method=ID, optional=True,
+                 stems={c: "coco_bbox_segmodel" for c in ("box.ap", "box.ap50", "box.ar100", "box.r")},
+                 columns=("box.ap", "box.ap50", "box.ar100", "box.r")),
          OursRow("Upper bound, real images, squashed to 512x512 (ours)", experiment="real", paper_method="upper_bound",
+                 columns=("box.ap", "box.ap50", "box.ar100", "box.r")),
+         OursRow("Upper bound, real images, squashed to 512x512 (ours, box AP (yolov8m-seg boxes), sensitivity)",
+                 experiment="real", paper_method="upper_bound", optional=True,
+                 stems={c: "coco_bbox_segmodel" for c in ("box.ap", "box.ap50", "box.ar100", "box.r")},
                  columns=("box.ap", "box.ap50", "box.ar100", "box.r"))),
         ("upper_bound", "gligen", "gligen_star", ID, "instancediffusion_hybrid"),
     ),
@@ -378,6 +386,21 @@ def _delta_row(spec: TableSpec, ours: Row, reference: Mapping[str, float], label
     return Row(label, "delta", cells)
 
 
+def _row_configured(ctx: Context, spec: TableSpec, orow: OursRow, cols: Sequence[str]) -> bool:
+    """Whether some experiment of the row computes one of its metric files (the config says; else the files)."""
+    for c in spec.columns:
+        stem = orow.stems.get(c.id, c.stem)
+        if c.id not in cols or stem is None:
+            continue
+        for exp in ctx.experiments.get(orow.format_key(c), []):
+            if ctx.experiment_metrics is not None:
+                if stem_metric_id(stem) in ctx.experiment_metrics.get(exp, []):
+                    return True
+            elif metric_path(ctx.metrics_dir, exp, stem).is_file():
+                return True
+    return False
+
+
 def build_table(spec: TableSpec, ctx: Context) -> Table:
     """Rows: published methods, the student reproduction, ours (+ delta vs the paper), variants, upper bound."""
     ctx._footnotes.clear()
@@ -400,6 +423,8 @@ def build_table(spec: TableSpec, ctx: Context) -> Table:
             continue  # no JPEG-copy experiment configured: no row, rather than a row of "missing"
         if orow.stored_png_only and ctx.stored_format != "PNG":
             continue  # the images are stored as JPEG: re-compressing them again means nothing
+        if orow.optional and not _row_configured(ctx, spec, orow, cols):
+            continue
         cells = {c.id: (_our_cell(ctx, c, orow) if c.id in cols else Cell(status="not_reported")) for c in spec.columns}
         kind = "upper bound" if orow.experiment == "real" else "ours"
         label = orow.label.format(stored=ctx.stored_format)

@@ -148,6 +148,22 @@ def test_jpeg_copy_rows_appear_only_when_configured(tmp_path, inputs):
     assert "Δ ours − paper: InstanceDiffusion (ours, JPEG-75 copies of the same images)" in (tmp_path / "t1.md").read_text()
 
 
+def test_box_ap_of_the_seg_models_boxes_is_a_sensitivity_row(tmp_path, inputs):
+    write_coco(tmp_path, inputs, "box", resamples=0)
+    dets = json.loads(inputs["detections"].read_text())
+    seg = dict(inputs, detections=tmp_path / "seg.json")
+    seg["detections"].write_text(json.dumps(dets[1:]))  # the seg model's detections differ from the box model's
+    write_coco(tmp_path, seg, "box", resamples=0, metric="coco_bbox_segmodel")
+    label = "| InstanceDiffusion (ours, box AP (yolov8m-seg boxes), sensitivity) |"
+    make_table("table1", _config({"box": ["coco_bbox"]}), tmp_path, PAPER, [tmp_path / "a.md"])
+    assert label not in (tmp_path / "a.md").read_text()          # not configured: no row
+    make_table("table1", _config({"box": ["coco_bbox", "coco_bbox_segmodel"]}), tmp_path, PAPER, [tmp_path / "b.md"])
+    row = next(line for line in (tmp_path / "b.md").read_text().splitlines() if line.startswith(label))
+    seg_ap = 100 * _v(tmp_path / "box" / "coco_bbox_segmodel.json", "ap")
+    assert row.split(" | ")[1] == f"{seg_ap:.1f}" and seg_ap != 100 * _v(tmp_path / "box" / "coco_bbox.json", "ap")
+    assert row.endswith("| – |")                                  # FID is not a detector measure
+
+
 def test_fid_labels_follow_the_stored_format(tmp_path, inputs):
     from tests.report_helpers import write_fid
 
