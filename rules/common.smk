@@ -60,8 +60,10 @@ def generated_experiments():
     return [name for name, exp in EXPERIMENTS.items() if exp["kind"] == "generated"]
 
 
-def real_experiments():
-    return [name for name, exp in EXPERIMENTS.items() if exp["kind"] == "real"]
+def real_experiments(resolution=None):
+    """Real-image experiments; ``resolution`` "squashed512" (the 512x512 upper bound) or "native" (real_fullres)."""
+    return [name for name, exp in EXPERIMENTS.items() if exp["kind"] == "real"
+            and resolution in (None, exp.get("resolution", "squashed512"))]
 
 
 def layout_experiments(source):

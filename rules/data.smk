@@ -139,6 +139,7 @@ rule real_images:
     params:
         out_dir=lambda wc, output: str(Path(output.done).parent),
         max_images=config["data"].get("max_images"),
+        resolution=lambda wc: EXPERIMENTS[wc.experiment].get("resolution", "squashed512"),
     log:
         LOG("real_images/{experiment}"),
     wildcard_constraints:

@@ -31,12 +31,20 @@ def attribute_of(experiment):
     return "textures" if "textures" in attrs else "colors"
 
 
+def annotations_for(experiment):
+    """The GT an experiment is scored against: the official file for native-resolution real images (real_fullres),
+    else the annotations squashed to 512x512 like the images."""
+    if EXPERIMENTS[experiment].get("resolution", "squashed512") == "native":
+        return f"{COCO_SOURCE}/annotations/instances_val2017.json"
+    return R("data/annotations_512.json")
+
+
 def metric_inputs(metric):
     """Inputs shared by the metric rules; ``metric`` picks the detector (None: no detections)."""
 
     def inputs(wc):
         files = {
-            "annotations": R("data/annotations_512.json"),
+            "annotations": annotations_for(wc.experiment),
             "layouts": R(f"layouts/{wc.experiment}.jsonl"),
             "images": R(f"images/{wc.experiment}/done.json"),
             "manifest": R("manifest.json"),

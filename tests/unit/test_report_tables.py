@@ -164,6 +164,20 @@ def test_box_ap_of_the_seg_models_boxes_is_a_sensitivity_row(tmp_path, inputs):
     assert row.endswith("| – |")                                  # FID is not a detector measure
 
 
+def test_full_resolution_upper_bound_row_beside_the_squashed_one(tmp_path, inputs):
+    write_coco(tmp_path, inputs, "real", resamples=0)
+    write_coco(tmp_path, inputs, "real_fullres", resamples=0)
+    cfg = _config({"real": ["coco_bbox"], "real_fullres": ["coco_bbox"]})
+    make_table("table1", cfg, tmp_path, PAPER, [tmp_path / "t.md"])
+    text = (tmp_path / "t.md").read_text()
+    ap = 100 * _v(tmp_path / "real_fullres" / "coco_bbox.json", "ap")
+    assert f"| Upper bound, real images at full resolution, official annotations (ours) | {ap:.1f} |" in text
+    assert "| Upper bound, real images, squashed to 512x512 (ours) |" in text
+    assert "Δ ours − paper: Upper bound, real images at full resolution" in text
+    make_table("table1", _config({"real": ["coco_bbox"]}), tmp_path, PAPER, [tmp_path / "u.md"])
+    assert "full resolution" not in (tmp_path / "u.md").read_text()
+
+
 def test_fid_labels_follow_the_stored_format(tmp_path, inputs):
     from tests.report_helpers import write_fid
 
