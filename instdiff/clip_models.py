@@ -33,8 +33,13 @@ def _register_tiny() -> None:
         open_clip.add_model_config(TINY_CONFIG)
 
 
-def download(arch: str, tag: str, path: str | Path, expected_sha256: str | None = None) -> dict:
-    """Fetch ``arch``/``tag`` through open_clip's own downloader and save it as a state dict at ``path``."""
+def download(arch: str, tag: str, path: str | Path, expected_sha256: str | None = None,
+             hub_cache: str | Path | None = None) -> dict:
+    """Fetch ``arch``/``tag`` through open_clip's own downloader and save it as a state dict at ``path``.
+
+    open_clip asks the Hugging Face hub for ``open_clip_model.safetensors`` first, then
+    ``open_clip_pytorch_model.bin``. ``hub_cache`` is a Hugging Face cache folder to use (with ``HF_HUB_OFFLINE=1``
+    a file already in it is found without the network); by default a temporary one, so nothing is left behind."""
     import open_clip
     import torch
     from open_clip.pretrained import download_pretrained
@@ -43,9 +48,11 @@ def download(arch: str, tag: str, path: str | Path, expected_sha256: str | None 
     if not cfg:
         raise InputError(None, f"open_clip has no pretrained tag {tag!r} for {arch!r}", "check models.clip_attribute",
                          "models.clip_attribute")
-    with tempfile.TemporaryDirectory() as cache:
-        local = Path(download_pretrained(cfg, cache_dir=cache))
-        source_sha = checkpoints.sha256(local)
+    name = f"{arch}_{tag}"
+    checkpoints.require_pin(expected_sha256, name, cfg.get("url") or cfg.get("hf_hub"))
+    with tempfile.TemporaryDirectory() as tmp_cache:
+        local = Path(download_pretrained(cfg, cache_dir=str(hub_cache or tmp_cache)))
+        source_sha = checkpoints.verify(local, expected_sha256)  # the published file, before we re-save it
         if local.suffix == ".safetensors":
             from safetensors.torch import load_file
 
@@ -54,7 +61,6 @@ def download(arch: str, tag: str, path: str | Path, expected_sha256: str | None 
             state = torch.load(local, map_location="cpu", weights_only=True)
         with atomic_path(path) as tmp:
             torch.save(state, tmp)
-            checkpoints.verify(tmp, expected_sha256)
     preprocess = {"mean": list(cfg["mean"]), "std": list(cfg["std"]), "interpolation": cfg.get("interpolation", "bicubic"),
                   "resize_mode": cfg.get("resize_mode", "shortest")}
     return checkpoints.record(path, arch=arch, pretrained=tag, source=cfg.get("hf_hub") or cfg.get("url"),

@@ -37,10 +37,11 @@ def download(name: str, path: str | Path, expected_sha256: str | None = None, re
     from instdiff.ultralytics_env import setup
 
     _split(name)
+    url = ASSETS_URL.format(release=release, name=name)
+    checkpoints.require_pin(expected_sha256, name, url)
     setup()
     from ultralytics.utils.downloads import safe_download
 
-    url = ASSETS_URL.format(release=release, name=name)
     with atomic_path(path) as tmp:
         tmp.unlink()  # safe_download skips a file that already exists
         safe_download(url=url, file=tmp, retry=3, min_bytes=1e5, progress=False, unzip=False)
@@ -61,6 +62,10 @@ def build_tiny(name: str, path: str | Path, seed: int = 0) -> dict:
     with torch.random.fork_rng(devices=[]):  # seed the init without touching the caller's RNG
         torch.manual_seed(seed)
         model = YOLO(TINY_ARCH[task])
+    from instdiff.synthetic import coco_categories
+
+    # The released files carry the 80 COCO class names (a yaml-built model has '0'..'79').
+    model.model.names = {i: c["name"] for i, c in enumerate(coco_categories())}
     head = model.model.model[-1]
     with torch.no_grad():
         for branch in head.cv3:  # the per-scale classification convs
@@ -78,6 +83,15 @@ def load(path: str | Path):
     if not path.exists():
         raise InputError(path, "detector weights are missing", "run the rule that downloads or builds the detector")
     setup()
+    import ultralytics.nn.tasks
     from ultralytics import YOLO
 
-    return YOLO(str(path))
+    if not ultralytics.nn.tasks.SAFE_LOAD:
+        raise RuntimeError("ultralytics was imported before instdiff.ultralytics_env.setup(), so its safe loading "
+                           "(ULTRALYTICS_SAFE_LOAD) is off; import it only through setup()")
+    try:
+        return YOLO(str(path))
+    except TypeError as exc:  # ultralytics' message for unreadable files and for types outside its allow-list
+        raise InputError(path, f"not a loadable Ultralytics checkpoint ({str(exc).strip()[:300]})",
+                         "use the official weights (their SHA256 is pinned in models.sha256) or rebuild the tiny "
+                         "model") from None
