@@ -146,6 +146,12 @@ def test_jpeg_copy_rows_appear_only_when_configured(tmp_path, inputs):
     ap = 100 * _v(tmp_path / "box_jpeg75" / "coco_bbox.json", "ap")
     assert row.split(" | ")[1] == f"{ap:.1f}" and ap != 100 * _v(tmp_path / "box" / "coco_bbox.json", "ap")
     assert "Δ ours − paper: InstanceDiffusion (ours, JPEG-75 copies of the same images)" in (tmp_path / "t1.md").read_text()
+    # A column the JPEG experiment does not compute is "–", not "missing": the config did not ask for it.
+    cfg["experiments"]["box_jpeg75"]["metrics"] = ["coco_bbox"]
+    make_table("table1", cfg, tmp_path, PAPER, [tmp_path / "t2.md"])
+    row = next(line for line in (tmp_path / "t2.md").read_text().splitlines()
+               if line.startswith("| InstanceDiffusion (ours, JPEG-75 copies of the same images) |"))
+    assert row.endswith("| – |") and "missing" not in row
 
 
 def test_box_ap_of_the_seg_models_boxes_is_a_sensitivity_row(tmp_path, inputs):
