@@ -27,7 +27,9 @@ def clip_path():
 
 def attribute_of(experiment):
     """The scored attribute list: textures when the phrases carry a texture prefix, else colours."""
-    attrs = EXPERIMENTS[experiment].get("attributes", [])
+    exp = EXPERIMENTS[experiment]
+    # A JPEG copy's phrases are its source's.
+    attrs = EXPERIMENTS[exp["source"]].get("attributes", []) if exp["kind"] == "jpeg_copy" else exp.get("attributes", [])
     return "textures" if "textures" in attrs else "colors"
 
 

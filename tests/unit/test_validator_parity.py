@@ -25,8 +25,16 @@ CONF = 1e-5
 def smoke(tmp_path_factory):
     root = tmp_path_factory.mktemp("parity")
     write_synthetic_coco(root / "coco", seed=0, n_images=6)
-    images = sorted((root / "coco" / "val2017").glob("*.jpg"))
+    folder = root / "coco" / "val2017"
+    images = sorted(folder.glob("*.jpg"))
     assert images, "the synthetic set wrote no val2017 images"
+    # COCO-like sizes as well (landscape, portrait), so rect batches of different shapes are compared whatever
+    # size the synthetic set uses.
+    from PIL import Image
+
+    for k, size in enumerate([(640, 480), (427, 640), (500, 375)]):
+        Image.open(images[k]).convert("RGB").resize(size).save(folder / f"{990000 + k:012d}.jpg", quality=90)
+    images = sorted(folder.glob("*.jpg"))
     for name in ("yolov8m", "yolov8m-seg"):
         yolo_models.build_tiny(name, root / f"{name}.pt")
     return root, images
