@@ -7,18 +7,21 @@ rule jpeg_copy:
         images=lambda wc: R(f"images/{jpeg_source(wc.experiment)}/done.json"),
     output:
         done=R("images/{experiment}/done.json"),
-    params:
-        quality=lambda wc: int(EXPERIMENTS[wc.experiment].get("jpeg_quality", 75)),
     log:
         LOG("jpeg_copy/{experiment}"),
+    benchmark:
+        BENCH("jpeg_copy/{experiment}")
     wildcard_constraints:
         experiment=one_of(jpeg_experiments()),
+    conda:
+        ENV("eval")
     threads: 1
     resources:
         mem_mb=2000,
         runtime=30,
-    conda:
-        ENV("eval")
+    params:
+        code=CODE("jpeg_copy"),
+        quality=lambda wc: int(EXPERIMENTS[wc.experiment].get("jpeg_quality", 75)),
     script:
         "../scripts/jpeg_copy.py"
 
@@ -30,13 +33,17 @@ rule jpeg_layouts:
         R("layouts/{experiment}.jsonl"),
     log:
         LOG("jpeg_layouts/{experiment}"),
+    benchmark:
+        BENCH("jpeg_layouts/{experiment}")
     wildcard_constraints:
         experiment=one_of(jpeg_experiments()),
+    conda:
+        ENV("eval")
     threads: 1
     resources:
         mem_mb=1000,
         runtime=5,
-    conda:
-        ENV("eval")
+    params:
+        code=CODE("jpeg_layouts"),
     script:
         "../scripts/jpeg_layouts.py"

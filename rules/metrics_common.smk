@@ -5,7 +5,9 @@ CLIP = config["models"]["clip_attribute"]
 
 def yolo_path(detector):
     """The detector's .pt file: built per run in the smoke config, downloaded once otherwise."""
-    return R(f"models/yolo/{detector}.pt") if SMOKE else RES(f"models/yolo/{detector}.pt")
+    return (
+        R(f"models/yolo/{detector}.pt") if SMOKE else RES(f"models/yolo/{detector}.pt")
+    )
 
 
 def detector_for(metric):
@@ -29,7 +31,11 @@ def attribute_of(experiment):
     """The scored attribute list: textures when the phrases carry a texture prefix, else colours."""
     exp = EXPERIMENTS[experiment]
     # A JPEG copy's phrases are its source's.
-    attrs = EXPERIMENTS[exp["source"]].get("attributes", []) if exp["kind"] == "jpeg_copy" else exp.get("attributes", [])
+    attrs = (
+        EXPERIMENTS[exp["source"]].get("attributes", [])
+        if exp["kind"] == "jpeg_copy"
+        else exp.get("attributes", [])
+    )
     return "textures" if "textures" in attrs else "colors"
 
 
