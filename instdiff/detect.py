@@ -39,6 +39,7 @@ import numpy as np
 from tqdm import tqdm
 
 from instdiff.errors import InputError
+from instdiff.image_errors import DECODE_ERRORS
 from instdiff.io import write_json
 from instdiff.metrics.cocofiles import as_image_id, load_gt, read_done
 
@@ -83,7 +84,7 @@ def experiment_images(done_path: str | Path, gt, layout_ids: Sequence | None = N
             with Image.open(path) as im:
                 size = im.size
                 im.load()  # decode every pixel: a truncated PNG has a valid header and fails only here
-        except Exception as exc:  # PIL raises several types for corrupt files
+        except DECODE_ERRORS as exc:
             raise InputError(path, f"not a readable image ({exc})", "delete it and re-run generation") from None
         if size != (int(info["width"]), int(info["height"])):
             raise InputError(path, f"image is {size[0]}x{size[1]}, the annotation file says "

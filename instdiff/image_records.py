@@ -55,10 +55,12 @@ def decodes(path: Path) -> bool:
     """Whether the file is a complete image (PIL decodes every pixel; a truncated PNG fails here)."""
     from PIL import Image
 
+    from instdiff.image_errors import DECODE_ERRORS
+
     try:
         with Image.open(path) as im:
             im.load()
-    except Exception:  # noqa: BLE001 - PIL raises several types for damaged files
+    except DECODE_ERRORS:
         return False
     return True
 

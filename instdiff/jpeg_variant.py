@@ -32,7 +32,9 @@ def save_jpeg(image, path: str | Path, quality: int = JPEG_QUALITY) -> None:
 
 def jpeg_copies(source_done: str | Path, out_done: str | Path, experiment: str, quality: int = JPEG_QUALITY) -> dict:
     """Write ``{id}.jpg`` beside ``out_done`` for every image of ``source_done`` and the copy's ``done.json``."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
+
+    from instdiff.image_errors import DECODE_ERRORS
 
     source_done, out_done = Path(source_done), Path(out_done)
     records = []
@@ -45,7 +47,9 @@ def jpeg_copies(source_done: str | Path, out_done: str | Path, experiment: str, 
                     raise InputError(src, "the source image is already a JPEG: a copy would compress it twice",
                                      "copy a PNG experiment (generation.image_format: png)", "source")
                 image = im.convert("RGB")
-        except (FileNotFoundError, UnidentifiedImageError) as exc:
+        except InputError:
+            raise
+        except DECODE_ERRORS as exc:  # FileNotFoundError is an OSError
             raise InputError(src, f"cannot read the source image ({exc.__class__.__name__})",
                              "re-run generation of the source experiment") from None
         name = f"{rec['id']}.jpg"

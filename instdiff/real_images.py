@@ -16,7 +16,9 @@ import tempfile
 from pathlib import Path
 from typing import Mapping
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
+
+from instdiff.image_errors import DECODE_ERRORS
 from tqdm import tqdm
 
 from instdiff.coco import load_instances
@@ -36,7 +38,7 @@ def squash_image(path: Path, size: int = SIZE) -> Image.Image:
             rgb = img.convert("RGB")
     except FileNotFoundError:
         raise InputError(path, "image file does not exist", "re-extract val2017.zip (rule unzip_coco)") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+    except DECODE_ERRORS as exc:
         raise InputError(path, f"cannot be decoded as an image ({exc})",
                          "delete it and re-extract val2017.zip (rule unzip_coco)") from None
     return rgb.resize((size, size), resample=Image.Resampling.BICUBIC)
@@ -96,7 +98,7 @@ def real_images_native(instances: str | Path | Mapping, image_dir: str | Path, o
                 size = im.size
         except FileNotFoundError:
             raise InputError(path, "image file does not exist", "re-extract val2017.zip (rule unzip_coco)") from None
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        except DECODE_ERRORS as exc:
             raise InputError(path, f"cannot be decoded as an image ({exc})",
                              "delete it and re-extract val2017.zip (rule unzip_coco)") from None
         if size != (int(img["width"]), int(img["height"])):

@@ -173,7 +173,9 @@ def read_image_list(done_path: str | Path) -> list[tuple[str, Path]]:
 
 def load_uint8(path: Path, resolution: int, jpeg_quality: int | None = None) -> np.ndarray:
     """HxWx3 uint8 RGB; optionally round-tripped through JPEG at ``jpeg_quality``."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
+
+    from instdiff.image_errors import DECODE_ERRORS
 
     try:
         with Image.open(path) as im:
@@ -187,7 +189,7 @@ def load_uint8(path: Path, resolution: int, jpeg_quality: int | None = None) -> 
                 buf.seek(0)
                 im = Image.open(buf).convert("RGB")
             return np.asarray(im, dtype=np.uint8)
-    except (FileNotFoundError, UnidentifiedImageError, OSError) as exc:
+    except DECODE_ERRORS as exc:  # FileNotFoundError is an OSError
         if isinstance(exc, InputError):
             raise
         raise InputError(path, f"cannot read image ({exc.__class__.__name__})", "regenerate the image") from None
