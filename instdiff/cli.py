@@ -17,6 +17,7 @@ COMMANDS = [
     "generate",
     "grounding_iou",
     "rate",
+    "train_tiny_detector",
 ]
 
 

@@ -1,4 +1,5 @@
-# Detection stage: YOLOv8 detectors (release download or tiny random build) and their COCO results per experiment.
+# Detection stage: YOLOv8 detectors (release download, or the shipped tiny ones trained on the synthetic set) and
+# their COCO results per experiment.
 # Paths: smoke models live in the run (results/{run}/models/...), release models in the shared resources folder.
 
 
@@ -33,8 +34,6 @@ rule yolo_tiny:
     output:
         weights=R("models/yolo/{detector}.pt"),
         record=R("models/yolo/{detector}.pt.json"),
-    params:
-        seed=config["seed"],
     log:
         LOG("models/yolo_tiny/{detector}"),
     conda:
