@@ -76,6 +76,18 @@ def test_smoke_upper_bound_clears_the_floors(tmp_path):
     got = yolo_train.smoke_upper_bound(tmp_path)
     for key, floor in yolo_train.SMOKE_FLOORS.items():
         assert got[key] >= floor, (key, got)
+    # The row now sees interface bugs: a shifted category map or boxes on the wrong scale fall below the floor.
+    from instdiff.metrics import files
+
+    dets = json.loads((tmp_path / "detections_box.json").read_text())
+    ids = sorted({c["id"] for c in json.loads((tmp_path / "annotations_512.json").read_text())["categories"]})
+    broken = {"category": [{**d, "category_id": ids[(ids.index(d["category_id"]) + 1) % len(ids)]} for d in dets],
+              "scale": [{**d, "bbox": [v * 1.25 for v in d["bbox"]]} for d in dets]}
+    for name, bad in broken.items():
+        (tmp_path / f"{name}.json").write_text(json.dumps(bad))
+        doc = files.coco_file(tmp_path / "annotations_512.json", tmp_path / f"{name}.json", tmp_path / "images/done.json",
+                              None, tmp_path / f"m_{name}.json", "bbox", "real")
+        assert doc["values"]["ap50"] < yolo_train.SMOKE_FLOORS["box_ap50"], name
 
 
 def test_training_recipe_writes_loadable_recorded_checkpoints(tmp_path):
