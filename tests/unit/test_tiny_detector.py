@@ -85,8 +85,8 @@ def test_smoke_upper_bound_clears_the_floors(tmp_path):
               "scale": [{**d, "bbox": [v * 1.25 for v in d["bbox"]]} for d in dets]}
     for name, bad in broken.items():
         (tmp_path / f"{name}.json").write_text(json.dumps(bad))
-        doc = files.coco_file(tmp_path / "annotations_512.json", tmp_path / f"{name}.json", tmp_path / "images/done.json",
-                              None, tmp_path / f"m_{name}.json", "bbox", "real")
+        doc = files.coco_file(tmp_path / "annotations_512.json", tmp_path / f"{name}.json",
+                              tmp_path / "images/done.json", None, tmp_path / f"m_{name}.json", "bbox", "real")
         assert doc["values"]["ap50"] < yolo_train.SMOKE_FLOORS["box_ap50"], name
 
 
