@@ -4,8 +4,9 @@ CPU, tiny model (the smoke model, converted from its original-format checkpoint)
     python benchmarks/bench_generate.py --size tiny --device cpu --steps 10 --instances 2 --images 2
 GPU, full-size model with random weights at the paper settings (bf16, batched), and the sequential fp32 baseline
 that mimics the original (one UNet call per chain and guidance pass):
-    python benchmarks/bench_generate.py --size full --device cuda --dtype bf16 --images 5
-    python benchmarks/bench_generate.py --size full --device cuda --dtype fp32 --sequential --images 2
+    python benchmarks/bench_generate.py --size full --device cuda --precision bf16 --images 5
+    python benchmarks/bench_generate.py --size full --device cuda --precision fp32 --sequential --images 2
+(precision modes: instdiff.precision; benchmarks/bench_precision.py compares them on one image)
 Prints one JSON line: seconds per image, UNet seconds per image, the non-UNet overhead fraction, UNet calls and rows
 per image and (CUDA) peak memory. Speed goals live here, not in tests (benchmarks/README.md).
 """
@@ -25,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from instdiff.layout import Instance, Layout  # noqa: E402
 from instdiff.pipeline import GenerationSettings, InstanceDiffusionPipeline  # noqa: E402
+from instdiff.precision import PRECISIONS  # noqa: E402
 
 
 class TimedUNet(torch.nn.Module):
@@ -63,7 +65,7 @@ def tiny_components(tmp: Path) -> Path:
     return convert_checkpoint(tmp / "ckpt.pth", tmp / "tokenizer", tmp / "model", config=ModelConfig.tiny())
 
 
-def full_random_pipeline(dtype: torch.dtype, device: str) -> InstanceDiffusionPipeline:
+def full_random_pipeline(precision: str, device: str) -> InstanceDiffusionPipeline:
     """SD1.5-size InstanceDiffusion with random weights (no checkpoint needed) and a byte-level CLIP tokenizer."""
     from instdiff.model.config import ModelConfig
     from instdiff.model.convert import build_text_encoder, build_vae
@@ -71,10 +73,10 @@ def full_random_pipeline(dtype: torch.dtype, device: str) -> InstanceDiffusionPi
     from instdiff.model.unet import InstanceDiffusionUNet
 
     cfg = ModelConfig.sd15()
-    unet = InstanceDiffusionUNet(cfg).to(device, dtype).eval()
-    vae = build_vae(cfg).to(device, dtype).eval()
-    te = build_text_encoder(cfg).to(device, dtype).eval()
-    return InstanceDiffusionPipeline(unet, vae, te, build_clip_tokenizer(), dtype=dtype)
+    pipe = InstanceDiffusionPipeline(InstanceDiffusionUNet(cfg).to(device).eval(), build_vae(cfg).to(device).eval(),
+                                     build_text_encoder(cfg).to(device).eval(), build_clip_tokenizer(), precision=precision)
+    pipe.unet = pipe.precision.prepare_unet(pipe.unet)  # the VAE and the text encoder stay float32
+    return pipe
 
 
 def layout(n: int) -> Layout:
@@ -88,7 +90,7 @@ def main() -> None:
     ap.add_argument("--size", choices=["tiny", "full"], default="tiny")
     ap.add_argument("--model", default=None, help="a converted model folder instead of --size")
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--dtype", choices=["fp32", "fp16", "bf16"], default="fp32")
+    ap.add_argument("--precision", choices=PRECISIONS, default="fp32")
     ap.add_argument("--steps", type=int, default=50)
     ap.add_argument("--guidance-scale", type=float, default=7.5)
     ap.add_argument("--mis", type=float, default=0.36)
@@ -100,13 +102,12 @@ def main() -> None:
     ap.add_argument("--sequential", action="store_true", help="the original's call order (no batching)")
     args = ap.parse_args()
 
-    dtypes = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
     t0 = time.perf_counter()
     if args.model or args.size == "tiny":
         folder = Path(args.model) if args.model else tiny_components(Path(tempfile.mkdtemp(prefix="bench_tiny_")))
-        pipe = InstanceDiffusionPipeline.from_folder(folder, args.dtype, args.device)
+        pipe = InstanceDiffusionPipeline.from_folder(folder, args.precision, args.device)
     else:
-        pipe = full_random_pipeline(dtypes[args.dtype], args.device)
+        pipe = full_random_pipeline(args.precision, args.device)
     load_s = time.perf_counter() - t0
     timed = TimedUNet(pipe.unet)
     pipe.unet = timed
@@ -128,7 +129,7 @@ def main() -> None:
     per_image = total / args.images
     unet_per_image = timed.seconds / args.images
     result = {
-        "size": args.model or args.size, "device": args.device, "dtype": args.dtype,
+        "size": args.model or args.size, "device": args.device, "precision": args.precision,
         "mode": "sequential" if args.sequential else "batched", "steps": args.steps, "mis": args.mis,
         "guidance_scale": args.guidance_scale, "instances": args.instances, "images": args.images,
         "s_per_image": round(per_image, 4), "unet_s_per_image": round(unet_per_image, 4),

@@ -40,5 +40,19 @@ def verify(path: str | Path, expected_sha256: str | None) -> str:
     return digest
 
 
+def require_pin(expected_sha256: str | None, name: str, url: str | None = None) -> str:
+    """The pinned SHA256 of a release download; InputError (before anything is fetched) when it is not pinned.
+
+    A download that is not checked against a pin could be any file the server (or a proxy) hands out, and a ``.pt``
+    file can carry code.
+    """
+    if not expected_sha256:
+        where = f" from {url}" if url else ""
+        raise InputError(None, f"no pinned SHA256 for {name!r}: a release run verifies every download",
+                         f"download it once{where}, check it, and set models.sha256.{name} to its `sha256sum` "
+                         "(64 hex digits) in the config", f"models.sha256.{name}")
+    return expected_sha256
+
+
 def read_record(path: str | Path) -> dict:
     return read_json(sidecar(path))

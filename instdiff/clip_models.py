@@ -43,9 +43,11 @@ def download(arch: str, tag: str, path: str | Path, expected_sha256: str | None 
     if not cfg:
         raise InputError(None, f"open_clip has no pretrained tag {tag!r} for {arch!r}", "check models.clip_attribute",
                          "models.clip_attribute")
+    name = f"{arch}_{tag}"
+    checkpoints.require_pin(expected_sha256, name, cfg.get("url") or cfg.get("hf_hub"))
     with tempfile.TemporaryDirectory() as cache:
         local = Path(download_pretrained(cfg, cache_dir=cache))
-        source_sha = checkpoints.sha256(local)
+        source_sha = checkpoints.verify(local, expected_sha256)  # the published file, before we re-save it
         if local.suffix == ".safetensors":
             from safetensors.torch import load_file
 
@@ -54,7 +56,6 @@ def download(arch: str, tag: str, path: str | Path, expected_sha256: str | None 
             state = torch.load(local, map_location="cpu", weights_only=True)
         with atomic_path(path) as tmp:
             torch.save(state, tmp)
-            checkpoints.verify(tmp, expected_sha256)
     preprocess = {"mean": list(cfg["mean"]), "std": list(cfg["std"]), "interpolation": cfg.get("interpolation", "bicubic"),
                   "resize_mode": cfg.get("resize_mode", "shortest")}
     return checkpoints.record(path, arch=arch, pretrained=tag, source=cfg.get("hf_hub") or cfg.get("url"),

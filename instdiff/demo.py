@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw
 
+from instdiff import records
 from instdiff.errors import InputError
 from instdiff.io import read_json
 from instdiff.layout import Instance, Layout, coco_xywh_px_to_norm_xyxy
@@ -29,9 +30,8 @@ PALETTE = [(230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 13
 
 
 def _pixels_pair(v: Any, where: str, source) -> tuple[float, float]:
-    if not (isinstance(v, (list, tuple)) and len(v) == 2 and all(isinstance(c, (int, float)) for c in v)):
-        raise InputError(source, f"expected [x, y] in pixels, got {v!r}", "write points as two pixel numbers", where)
-    return float(v[0]), float(v[1])
+    x, y = records.numbers(v, 2, source, where, "write points as [x, y]: two finite pixel numbers")
+    return x, y
 
 
 def resample_scribble(points: list[tuple[float, float]], k: int = N_SCRIBBLE_POINTS) -> list[tuple[float, float]]:
@@ -48,17 +48,25 @@ def layout_from_demo(d: dict[str, Any], source: str | Path | None = None, layout
     for key in ("caption", "width", "height", "annos"):
         if key not in d:
             raise InputError(source, f"demo layout is missing {key!r}", "use the format of the original demos/*.json", key)
-    W, H = float(d["width"]), float(d["height"])
+    size_fix = "give the canvas size as two positive whole numbers of pixels"
+    W = float(records.integer(d["width"], source, "width", size_fix))
+    H = float(records.integer(d["height"], source, "height", size_fix))
     if W <= 0 or H <= 0:
-        raise InputError(source, f"width/height must be positive, got {W} x {H}", "give the canvas size in pixels", "width")
+        raise InputError(source, f"width/height must be positive, got {W} x {H}", size_fix, "width")
+    if not isinstance(d["caption"], str):
+        raise InputError(source, f"caption must be text, got {d['caption']!r}", "write the prompt as a string", "caption")
+    if not isinstance(d["annos"], list) or not d["annos"]:
+        raise InputError(source, "annos must be a non-empty list of instances", "give at least one instance", "annos")
     instances = []
     for i, a in enumerate(d["annos"]):
         where = f"annos[{i}]"
-        if "caption" not in a:
-            raise InputError(source, "instance has no 'caption'", "give every instance a caption (its phrase)", where)
-        bbox = a.get("bbox") or [0, 0, 0, 0]
-        if len(bbox) != 4:
-            raise InputError(source, f"bbox must be [x, y, w, h] pixels, got {bbox!r}", "fix the bbox", where + ".bbox")
+        if not isinstance(a, dict) or not isinstance(a.get("caption"), str):
+            raise InputError(source, "instance has no 'caption' text", "give every instance a caption (its phrase)", where)
+        bbox = records.numbers(a.get("bbox") or [0, 0, 0, 0], 4, source, where + ".bbox",
+                               "write the bbox as [x, y, w, h]: four finite pixel numbers")
+        if bbox[2] < 0 or bbox[3] < 0:
+            raise InputError(source, f"bbox {bbox} has a negative width or height", "write [x, y, w, h] with w, h >= 0",
+                             where + ".bbox")
         box = coco_xywh_px_to_norm_xyxy(bbox, W, H)
         point = None
         if a.get("point") is not None:
@@ -70,12 +78,8 @@ def layout_from_demo(d: dict[str, Any], source: str | Path | None = None, layout
             scribble = [(x / W, y / H) for x, y in resample_scribble(pts)]
         mask = a.get("mask") or None
         if mask is not None:
-            if not (isinstance(mask, dict) and "counts" in mask and "size" in mask):
-                raise InputError(source, "mask must be COCO RLE {'size': [h, w], 'counts': ...} or []",
-                                 "encode the mask with pycocotools.mask.encode", where + ".mask")
-            if [int(v) for v in mask["size"]] != [int(H), int(W)]:
-                raise InputError(source, f"mask size {mask['size']} differs from the canvas [{int(H)}, {int(W)}]",
-                                 "encode masks at the layout's height x width", where + ".mask")
+            records.rle_mask(mask, source, where + ".mask", int(H), int(W),
+                             "encode the mask with pycocotools.mask.encode at the layout's height x width (or [])")
             counts = mask["counts"]
             mask = {"size": [int(H), int(W)], "counts": counts.decode() if isinstance(counts, bytes) else counts}
         instances.append(Instance(phrase=str(a["caption"]), box=box, category=a.get("category_name") or None,

@@ -31,6 +31,15 @@ from instdiff.errors import InputError
 log = logging.getLogger(__name__)
 
 CHUNK = 1 << 20
+# A server that drips bytes never trips the socket timeout: a download also fails when fewer than
+# MIN_BYTES_PER_S arrive on average over any STALL_WINDOW_S, or when all attempts together exceed DEADLINE_S.
+MIN_BYTES_PER_S = 10 * 1024
+STALL_WINDOW_S = 60.0
+DEADLINE_S = 6 * 3600.0
+
+
+class Stalled(TimeoutError):
+    """Too slow or past the deadline (an OSError, so it is retried like a dropped connection)."""
 
 # Official COCO 2017 files the pipeline needs (reproduction-extension.md §4); nothing else (not train / test).
 COCO_FILES = {
@@ -67,8 +76,13 @@ def _mismatch(path: Path, expected: dict[str, str | None], got: dict[str, str]) 
     return None
 
 
-def _stream(url: str, part: Path, timeout: float) -> None:
-    """Append the missing bytes of ``url`` to ``part`` (resuming with Range when ``part`` is non-empty)."""
+def _stream(url: str, part: Path, timeout: float, deadline: float = float("inf"),
+            min_bytes_per_s: float = MIN_BYTES_PER_S, window_s: float = STALL_WINDOW_S) -> None:
+    """Append the missing bytes of ``url`` to ``part`` (resuming with Range when ``part`` is non-empty).
+
+    ``deadline`` is a ``time.monotonic()`` value; :class:`Stalled` when it passes or when fewer than
+    ``min_bytes_per_s`` arrive over a ``window_s`` window.
+    """
     have = part.stat().st_size if part.exists() else 0
     req = urllib.request.Request(url, headers={"User-Agent": "instdiff"})
     if have:
@@ -87,22 +101,34 @@ def _stream(url: str, part: Path, timeout: float) -> None:
         mode = "ab" if have else "wb"
         with open(part, mode) as fh, tqdm(total=total, initial=have, unit="B", unit_scale=True,
                                            desc=part.name.removesuffix(".part"), mininterval=2) as bar:
+            window_start, window_bytes = time.monotonic(), 0
             while True:
-                block = resp.read(CHUNK)
+                block = resp.read1(CHUNK)  # returns what has arrived: a dripping server cannot hold us in one read
                 if not block:
                     break
                 fh.write(block)
                 bar.update(len(block))
+                now = time.monotonic()
+                window_bytes += len(block)
+                if now > deadline:
+                    raise Stalled(f"past the download deadline with {fh.tell()} bytes")
+                if now - window_start >= window_s:
+                    if window_bytes < min_bytes_per_s * (now - window_start):
+                        raise Stalled(f"stalled: {window_bytes} bytes in {now - window_start:.1f} s "
+                                      f"(minimum {min_bytes_per_s:g} B/s)")
+                    window_start, window_bytes = now, 0
         if total is not None and part.stat().st_size < total:
             raise ConnectionError(f"connection closed after {part.stat().st_size} of {total} bytes")
 
 
 def fetch(url: str, dest: str | Path, sha256: str | None = None, md5: str | None = None, retries: int = 3,
-          timeout: float = 60.0, backoff_s: float = 2.0) -> Path:
+          timeout: float = 60.0, backoff_s: float = 2.0, deadline_s: float = DEADLINE_S,
+          min_bytes_per_s: float = MIN_BYTES_PER_S, stall_window_s: float = STALL_WINDOW_S) -> Path:
     """Download ``url`` to ``dest`` and verify it; returns ``dest``.
 
     Resumes from ``dest.part`` (HTTP Range), retries network errors ``retries`` times with exponential backoff, and
-    renames onto ``dest`` only after the checksums match. On a mismatch the partial file is deleted and an InputError
+    renames onto ``dest`` only after the checksums match. A transfer slower than ``min_bytes_per_s`` over a
+    ``stall_window_s`` window is dropped and retried; all attempts together stop after ``deadline_s`` seconds. On a mismatch the partial file is deleted and an InputError
     names the file and both checksums. An existing ``dest`` with matching checksums is kept as is.
     """
     dest = Path(dest)
@@ -116,16 +142,20 @@ def fetch(url: str, dest: str | Path, sha256: str | None = None, md5: str | None
         log.warning("%s exists but %s; downloading again", dest, problem)
         dest.unlink()
     part = dest.with_name(dest.name + ".part")
+    deadline = time.monotonic() + deadline_s
     for attempt in range(retries + 1):
         try:
-            _stream(url, part, timeout)
+            _stream(url, part, min(timeout, max(0.1, deadline - time.monotonic())), deadline, min_bytes_per_s,
+                    stall_window_s)
             break
         except (OSError, http.client.HTTPException) as exc:  # URLError, timeouts, resets, short reads
             if isinstance(exc, urllib.error.HTTPError) and 400 <= exc.code < 500 and exc.code not in (408, 429):
                 raise InputError(url, f"download refused (HTTP {exc.code})", "check the URL in the config") from None
-            if attempt == retries:
-                raise InputError(url, f"download failed after {retries + 1} attempts ({exc})",
-                                 f"check the network and rerun; the partial file {part} is kept for resuming") from None
+            if attempt == retries or time.monotonic() > deadline:
+                kept = (f"the partial file {part} ({part.stat().st_size} bytes) is kept for resuming"
+                        if part.exists() and part.stat().st_size else "nothing was downloaded")
+                raise InputError(url, f"download failed after {attempt + 1} attempt(s) ({exc})",
+                                 f"check the network and rerun; {kept}") from None
             wait = backoff_s * (2 ** attempt)
             log.warning("download of %s failed (%s); retry %d/%d in %.1fs", url, exc, attempt + 1, retries, wait)
             time.sleep(wait)
@@ -172,7 +202,7 @@ def unzip_members(zip_path: str | Path, dest: str | Path, members: Iterable[str]
             names = [n for n in names if n.startswith(prefix)]
             if not names:
                 raise InputError(zip_path, f"archive has no member under {prefix!r}", "use the official archive")
-        stage = Path(tempfile.mkdtemp(dir=dest, prefix=".unzip-"))
+        stage = Path(tempfile.mkdtemp(dir=dest, prefix=".unzip.tmp"))  # instdiff.io.is_temp knows the name
         try:
             for name in tqdm(names, desc=f"unzip {zip_path.name}", mininterval=2):
                 rel = _safe_name(name, zip_path)

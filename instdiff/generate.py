@@ -28,6 +28,7 @@ from tqdm import tqdm
 from instdiff.errors import InputError
 from instdiff.io import atomic_path, read_json, write_json
 from instdiff.layout import Layout, read_layouts
+from instdiff.precision import check_precision
 from instdiff.seeding import derive_seed
 
 log = logging.getLogger(__name__)
@@ -126,14 +127,15 @@ def run_shard(
     run_seed: int,
     settings: dict[str, Any],
     image_format: str = "png",
-    dtype: str = "fp32",
+    precision: str = "fp32",
     device: str | None = None,
     refiner: str | None = None,
     pipeline: Callable | None = None,
 ) -> dict[str, Any]:
     """Generate shard ``shard`` of ``nshards`` of an experiment; returns (and writes) the shard manifest.
 
-    ``settings`` are :class:`instdiff.pipeline.GenerationSettings` fields. ``pipeline`` (an
+    ``settings`` are :class:`instdiff.pipeline.GenerationSettings` fields; ``precision`` a mode of
+    :mod:`instdiff.precision` (part of the folder's settings fingerprint). ``pipeline`` (an
     ``InstanceDiffusionPipeline`` or anything with its call signature) is loaded from ``model_dir`` when not given,
     and only if some image is missing.
     """
@@ -145,7 +147,8 @@ def run_shard(
     mine = [layouts[i] for i in shard_indices(len(layouts), shard, nshards)]
     fingerprint = {
         "experiment": experiment, "run_seed": int(run_seed), "settings": gen.to_dict(), "image_format": image_format,
-        "dtype": dtype, "model": None if model_dir is None else str(model_dir),
+        "precision": check_precision(precision, field="precision"),
+        "model": None if model_dir is None else str(model_dir),
     }
     check_folder_settings(out_dir, fingerprint)
     partial_path = manifest_path.with_name(manifest_path.stem + ".partial.json")
@@ -166,7 +169,7 @@ def run_shard(
     t_start = time.perf_counter()
     if todo and pipeline is None:
         t_load = time.perf_counter()
-        pipeline = InstanceDiffusionPipeline.from_folder(model_dir, dtype=dtype, device=device, refiner=refiner)
+        pipeline = InstanceDiffusionPipeline.from_folder(model_dir, precision=precision, device=device, refiner=refiner)
         log.info("loaded the model from %s in %.1f s", model_dir, time.perf_counter() - t_load)
     for lay in tqdm(todo, desc=f"{experiment} {shard}-of-{nshards}", unit="img", mininterval=5.0):
         rec = _record(lay, run_seed, experiment, image_format, "generated")

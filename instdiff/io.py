@@ -5,9 +5,51 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any, Iterable, Iterator
+
+# Every temporary sibling is named ``.{stem}.{random}.tmp{suffix}`` (folders: ``.{name}.tmp{random}``), so readers
+# can skip them and :func:`clean_stale_temps` can find the ones a killed job left behind.
+TEMP_NAME = re.compile(r"^\..+\.tmp[^/]*$")
+
+
+def is_temp(path: str | Path) -> bool:
+    """True for a name made by :func:`atomic_path` / :func:`atomic_dir` (a write in progress or a killed one)."""
+    return bool(TEMP_NAME.match(Path(path).name))
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _normal_mode(tmp: Path, directory: bool = False) -> None:
+    # mkstemp/mkdtemp create 0600/0700; a renamed file keeps that, so a lab group could not read the results.
+    os.chmod(tmp, (0o777 if directory else 0o666) & ~_umask())
+
+
+def clean_stale_temps(folder: str | Path, recursive: bool = False) -> list[Path]:
+    """Delete the temporary files and folders a killed write left in ``folder``; returns what was removed.
+
+    Call it only where no other job writes at the same time (e.g. at the start of the job that owns the folder).
+    """
+    import shutil
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    found = [p for p in (folder.rglob("*") if recursive else folder.iterdir()) if is_temp(p)]
+    removed = []
+    for p in sorted(found, key=lambda q: len(q.parts), reverse=True):
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            p.unlink(missing_ok=True)
+        removed.append(p)
+    return removed
 
 
 @contextlib.contextmanager
@@ -21,6 +63,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}")
     os.close(fd)
     tmp_path = Path(tmp)
+    _normal_mode(tmp_path)
     try:
         yield tmp_path
         os.replace(tmp_path, path)
@@ -37,6 +80,7 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.tmp"))
+    _normal_mode(tmp, directory=True)
     try:
         yield tmp
         if path.exists():

@@ -11,8 +11,10 @@ What the original does and we keep (``inference.py`` / ``eval_local.py``):
 - instance text: the pooled CLIP text embedding of each phrase (``pooler_output``), in ``positive_embeddings``;
 - initial noise: ``torch.randn(1, 4, H/8, W/8)`` from a CPU generator (then moved to the device), here seeded
   per image with ``derive_seed(run_seed, experiment, image_id)`` so images do not depend on sharding;
-- sampler maths in float32 whatever the UNet dtype (the original ran the UNet under fp16 autocast with float32
-  latents); decode with 1/0.18215, clamp to [−1, 1], (x+1)/2·255 and TRUNCATION to uint8 as the original;
+- precision (``generation.precision``, :mod:`instdiff.model.precision`): ``autocast-fp16`` is ``inference.py``'s
+  (fp32 weights, the UNet under fp16 autocast, fp16 ε combined by guidance and PLMS, float32 latents), ``fp32`` is
+  ``eval_local.py``'s, ``bf16`` our fast mode; the text encoder and the VAE are float32 outside autocast in every
+  mode; decode with 1/0.18215, clamp to [−1, 1], (x+1)/2·255 and TRUNCATION to uint8 as the original;
 - output 512×512 whatever the layout's canvas (a 768×512 demo layout is squeezed, as the original).
 
 Layouts are sanitised first (:func:`prepare_layout`): more than 30 instances keep the first 30 (the original's
@@ -34,6 +36,7 @@ from PIL import Image
 
 from instdiff.errors import InputError
 from instdiff.layout import Instance, Layout
+from instdiff.model.precision import Precision
 from instdiff.sampler import ChainCondition, SamplerSettings, SamplerTrace, sample
 
 log = logging.getLogger(__name__)
@@ -42,7 +45,6 @@ MAX_INSTANCES = 30
 LATENT_SCALE = 0.18215
 OUTPUT_SIZE = 512
 EMBED_ROW = 768  # width of instdiff.conditioning's text_embeddings rows
-DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 LOCATIONS = ("box", "mask", "point", "scribble")
 # inference.py's negative prompt (eval_local.py prepends "cartoon style, painting style, "; the config says which).
 DEFAULT_NEGATIVE_PROMPT = (
@@ -144,27 +146,29 @@ class InstanceDiffusionPipeline:
     ``StableDiffusionXLImg2ImgPipeline``.
     """
 
-    def __init__(self, unet, vae, text_encoder, tokenizer, refiner=None, dtype: torch.dtype = torch.float32):
+    def __init__(self, unet, vae, text_encoder, tokenizer, refiner=None, precision: "str | Precision" = "fp32"):
         self.unet = unet
         self.vae = vae
         self.text_encoder = text_encoder
         self.tokenizer = tokenizer
         self.refiner = refiner
-        self.dtype = dtype
+        self.precision = Precision.named(precision)
 
     # ------------------------------------------------------------------ construction
 
     @classmethod
-    def from_folder(cls, folder, dtype: str | torch.dtype = "fp32", device: str | torch.device | None = None,
+    def from_folder(cls, folder, precision: "str | Precision" = "fp32", device: str | torch.device | None = None,
                     refiner: str | None = None) -> "InstanceDiffusionPipeline":
-        """Load a converted model folder (``instdiff.model.load_components``) and optionally the SDXL refiner."""
+        """Load a converted model folder (``instdiff.model.load_components``) and optionally the SDXL refiner; the
+        UNet gets the precision mode's weight dtype, the VAE and the text encoder stay float32."""
         from instdiff.model.convert import load_components
 
-        torch_dtype = DTYPES[dtype] if isinstance(dtype, str) else dtype
+        precision = Precision.named(precision)
         device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        comps = load_components(folder, dtype=torch_dtype, device=device)
-        ref = load_refiner(refiner, torch_dtype, device) if refiner else None
-        return cls(comps["unet"], comps["vae"], comps["text_encoder"], comps["tokenizer"], refiner=ref, dtype=torch_dtype)
+        comps = load_components(folder, dtype=torch.float32, device=device)
+        unet = precision.prepare_unet(comps["unet"])
+        ref = load_refiner(refiner, precision.refiner_dtype, device) if refiner else None
+        return cls(unet, comps["vae"], comps["text_encoder"], comps["tokenizer"], refiner=ref, precision=precision)
 
     @property
     def device(self) -> torch.device:
@@ -200,12 +204,13 @@ class InstanceDiffusionPipeline:
         return [Image.fromarray(a) for a in arr]
 
     def denoiser(self) -> Callable:
-        """The UNet as the sampler's denoiser: inputs cast to the UNet dtype, ε returned in float32.
+        """The UNet as the sampler's denoiser, in the precision mode's autocast: x and the contexts cast to the UNet's
+        weight dtype, grounding left float32 (its Fourier features are a float32 island), ε as the mode hands it on.
 
         It also offers ``prepare_grounding``: the instance tokens depend on neither x nor t, so the sampler runs
         the tokenizer (its ConvNeXt sees 30 masks of 512x512 per row) once per chain instead of at every step.
         """
-        return _UNetDenoiser(self.unet, self.dtype)
+        return _UNetDenoiser(self.unet, self.precision)
 
     def conditions(self, layout: Layout, settings: GenerationSettings) -> tuple[ChainCondition, list[ChainCondition]]:
         """The global chain's and each instance chain's (context, grounding) for a prepared layout.
@@ -316,23 +321,22 @@ class InstanceDiffusionPipeline:
 
 
 class _UNetDenoiser:
-    def __init__(self, unet, dtype: torch.dtype):
-        self.unet, self.dtype = unet, dtype
+    def __init__(self, unet, precision: Precision):
+        self.unet, self.precision = unet, precision
+        self.dtype = precision.unet_dtype
         if not hasattr(unet, "encode_grounding"):  # a UNet without a separate tokenizer step: tokenize every call
             self.prepare_grounding = None
 
-    def _cast(self, grounding):
-        return {k: (v.to(self.dtype) if torch.is_tensor(v) and v.is_floating_point() else v) for k, v in grounding.items()}
-
     def prepare_grounding(self, grounding: dict) -> dict:
         """Instance tokens for a batch of grounding rows (exactly what the UNet would compute at every step)."""
-        batch = next(iter(grounding.values())).shape[0]
-        return self.unet.encode_grounding(self._cast(grounding), batch)
+        batch, device = next((v.shape[0], v.device) for v in grounding.values() if torch.is_tensor(v))
+        with self.precision.autocast(device):
+            return self.unet.encode_grounding(grounding, batch)
 
     def __call__(self, x, t, ctx, grounding, gate_scale):
-        g = None if grounding is None else self._cast(grounding)
-        out = self.unet(x.to(self.dtype), t, ctx.to(self.dtype), g, gate_scale)
-        return getattr(out, "sample", out).float()
+        with self.precision.autocast(x.device):
+            out = self.unet(x.to(self.dtype), t, ctx.to(self.dtype), grounding, gate_scale)
+        return self.precision.eps(getattr(out, "sample", out))
 
 
 def load_refiner(name_or_path: str, dtype: torch.dtype, device: torch.device):

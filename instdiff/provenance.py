@@ -183,7 +183,8 @@ def build_manifest(
 
     Keys: ``run``, ``config_sha256`` (sha256 of the canonical JSON of the config), ``git`` (commit, dirty, branch),
     ``python``, ``platform``, ``torch``, ``packages``, ``seeds`` (run seed and per-experiment seeds),
-    ``checkpoints`` (name -> sha256), ``n_images`` (``data.max_images`` or ``"all"``), ``config`` (the config).
+    ``checkpoints`` (name -> sha256), ``n_images`` (``data.max_images`` or ``"all"``), ``precision`` (the
+    generation precision mode, :mod:`instdiff.precision`), ``config`` (the config).
     """
     data = config.get("data") or {}
     manifest = {
@@ -199,6 +200,7 @@ def build_manifest(
         "n_images": data.get("max_images") or "all",
         "data_source": data.get("source"),
         "models_source": (config.get("models") or {}).get("source"),
+        "precision": (config.get("generation") or {}).get("precision"),
         "config": dict(config),
     }
     return scrub(manifest, environ)
@@ -215,7 +217,7 @@ def write_manifest(path: str | Path, config: Mapping[str, Any], workflow_root: s
 
 
 def manifest_summary(manifest: Mapping[str, Any] | None) -> str:
-    """One line for table footers: config hash, commit, N, seeds, checkpoints, key package versions."""
+    """One line for table footers: config hash, commit, N, seeds, precision, checkpoints, key package versions."""
     if not manifest:
         return "manifest: not embedded in the metric files"
     git = manifest.get("git") or {}
@@ -225,4 +227,5 @@ def manifest_summary(manifest: Mapping[str, Any] | None) -> str:
     pk = manifest.get("packages") or {}
     versions = ", ".join(f"{k} {pk[k]}" for k in ("torch", "ultralytics", "pycocotools", "torchmetrics") if pk.get(k))
     return (f"run {manifest.get('run')}; config sha256 {str(manifest.get('config_sha256'))[:12]}; git {commit}; "
-            f"N images {manifest.get('n_images')}; run seed {seeds}; checkpoints sha256: {ckpts}; {versions}")
+            f"N images {manifest.get('n_images')}; run seed {seeds}; precision {manifest.get('precision')}; "
+            f"checkpoints sha256: {ckpts}; {versions}")

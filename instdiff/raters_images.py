@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from instdiff.errors import InputError
+from instdiff.io import is_temp
 from instdiff.raters_table import VARIANTS
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp"}
@@ -30,7 +31,9 @@ class StudyImage:
 
 
 def _images_in(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    # A killed write leaves ``.{id}.{random}.tmp.png``: never a study picture (nor is any hidden file).
+    return sorted(p for p in folder.iterdir()
+                  if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not is_temp(p) and not p.name.startswith("."))
 
 
 def discover_images(folder: str | Path) -> list[StudyImage]:

@@ -123,8 +123,11 @@ class PLMSSchedule:
         return len(self.timesteps)
 
     def update(self, x: torch.Tensor, eps: torch.Tensor, i: int) -> torch.Tensor:
-        """DDIM (η = 0) update of x from timestep index i with ε′ (same float32 op order as the original)."""
+        """DDIM (η = 0) update of x from timestep index i with ε′ (same float32 op order as the original).
+
+        An fp16 ε′ (autocast-fp16) is promoted first: the original multiplies it by float32 (b,1,1,1) tensors."""
         dt = x.dtype
+        eps = eps.to(dt)
         a_t = self.a_t[i].to(dt)
         a_prev = self.a_prev[i].to(dt)
         s1m = self.sqrt_one_minus_a_t[i].to(dt)

@@ -35,10 +35,11 @@ def download(name: str, path: str | Path, expected_sha256: str | None = None, re
     from instdiff.ultralytics_env import setup
 
     _split(name)
+    url = ASSETS_URL.format(release=release, name=name)
+    checkpoints.require_pin(expected_sha256, name, url)
     setup()
     from ultralytics.utils.downloads import safe_download
 
-    url = ASSETS_URL.format(release=release, name=name)
     with atomic_path(path) as tmp:
         tmp.unlink()  # safe_download skips a file that already exists
         safe_download(url=url, file=tmp, retry=3, min_bytes=1e5, progress=False, unzip=False)
@@ -77,6 +78,15 @@ def load(path: str | Path):
     if not path.exists():
         raise InputError(path, "detector weights are missing", "run the rule that downloads or builds the detector")
     setup()
+    import ultralytics.nn.tasks
     from ultralytics import YOLO
 
-    return YOLO(str(path))
+    if not ultralytics.nn.tasks.SAFE_LOAD:
+        raise RuntimeError("ultralytics was imported before instdiff.ultralytics_env.setup(), so its safe loading "
+                           "(ULTRALYTICS_SAFE_LOAD) is off; import it only through setup()")
+    try:
+        return YOLO(str(path))
+    except TypeError as exc:  # ultralytics' message for unreadable files and for types outside its allow-list
+        raise InputError(path, f"not a loadable Ultralytics checkpoint ({str(exc).strip()[:300]})",
+                         "use the official weights (their SHA256 is pinned in models.sha256) or rebuild the tiny "
+                         "model") from None

@@ -8,6 +8,7 @@
 # Needs INSTDIFF_MODEL from rules/models.smk (included before this file).
 
 from instdiff.generate import refiner_from_config, settings_from_config
+from instdiff.precision import generation_precision
 
 
 rule generate:
@@ -24,7 +25,7 @@ rule generate:
         settings=lambda wc: settings_from_config(EXPERIMENTS[wc.experiment], config["generation"]),
         refiner=lambda wc: refiner_from_config(EXPERIMENTS[wc.experiment]),
         image_format=config["generation"].get("image_format", "png"),
-        dtype=config["generation"].get("dtype", "fp16"),
+        precision=generation_precision(config["generation"], "generation section of the config"),
     log:
         LOG("generate/{experiment}/{shard}-of-{nshards}"),
     wildcard_constraints:

@@ -15,6 +15,6 @@ run_shard(
     run_seed=snakemake.params.run_seed,  # noqa: F821
     settings=dict(snakemake.params.settings),  # noqa: F821
     image_format=snakemake.params.image_format,  # noqa: F821
-    dtype=snakemake.params.dtype,  # noqa: F821
+    precision=snakemake.params.precision,  # noqa: F821
     refiner=snakemake.params.refiner,  # noqa: F821
 )

@@ -16,6 +16,7 @@ import os
 from pathlib import Path
 
 from instdiff.errors import InputError
+from instdiff.precision import PRECISIONS, removed_dtype_error
 
 DEFAULT_MODEL = os.environ.get("INSTDIFF_MODEL", "resources/models/instancediffusion")
 
@@ -35,7 +36,10 @@ def register(subparsers) -> None:
     p.add_argument("--steps", type=int, default=50)
     p.add_argument("--num-images", type=int, default=1)
     p.add_argument("--negative-prompt", default=None, help="default: inference.py's negative prompt")
-    p.add_argument("--dtype", choices=["fp32", "fp16", "bf16"], default=None, help="default: fp16 on GPU, fp32 on CPU")
+    p.add_argument("--precision", choices=PRECISIONS, default=None,
+                   help="autocast-fp16: the original inference.py (fp32 weights under fp16 autocast); fp32: "
+                        "eval_local.py; bf16: fast mode. Default: autocast-fp16 on GPU, fp32 on CPU")
+    p.add_argument("--dtype", default=None, help=argparse.SUPPRESS)  # removed: answered with what to use instead
     p.add_argument("--device", default=None, help="default: cuda if available, else cpu")
     p.add_argument("--sequential", action="store_true", help="one UNet call per chain and guidance pass (the original's order)")
     p.add_argument("--refiner", default=None, help="SDXL refiner (folder or hub id) for the cascade")
@@ -51,7 +55,11 @@ def run(args) -> int:
     from instdiff.generate import save_image
     from instdiff.pipeline import DEFAULT_NEGATIVE_PROMPT, GenerationSettings, InstanceDiffusionPipeline, prepare_layout
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s: %(message)s")
+    from instdiff.logging_setup import setup
+
+    setup()
+    if args.dtype is not None:
+        raise removed_dtype_error(args.dtype, field="--dtype")
     layout = complete_from_masks(read_demo(args.layout), args.seed)
     model = Path(args.model)
     if not model.is_dir():
@@ -60,13 +68,13 @@ def run(args) -> int:
     if args.num_images < 1:
         raise InputError(None, "--num-images must be at least 1", "pass a positive number", "--num-images")
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    dtype = args.dtype or ("fp16" if str(device).startswith("cuda") else "fp32")
+    precision = args.precision or ("autocast-fp16" if str(device).startswith("cuda") else "fp32")
     settings = GenerationSettings(
         location=args.config, steps=args.steps, guidance_scale=args.guidance_scale, alpha=args.alpha, mis=args.mis,
         negative_prompt=DEFAULT_NEGATIVE_PROMPT if args.negative_prompt is None else args.negative_prompt,
         batched=not args.sequential, refiner_strength=args.cascade_strength,
     )
-    pipe = InstanceDiffusionPipeline.from_folder(model, dtype=dtype, device=device,
+    pipe = InstanceDiffusionPipeline.from_folder(model, precision=precision, device=device,
                                                  refiner=args.refiner if args.cascade_strength > 0 else None)
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -88,7 +96,7 @@ def run(args) -> int:
         notes = out.notes
     print_json({
         "layout": str(args.layout), "images": images, "refined": refined, "preview": str(preview),
-        "seed": args.seed, "model": str(model), "dtype": dtype, "device": str(device),
+        "seed": args.seed, "model": str(model), "precision": precision, "device": str(device),
         "settings": settings.to_dict(), "n_instances": len(layout.instances), "notes": notes, "timings": timings,
     })
     return 0

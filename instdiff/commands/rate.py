@@ -19,26 +19,32 @@ def register(subparsers) -> None:
     p.add_argument("--captions", default=None, help="captions: layouts .jsonl or a {image_id: caption} .json")
     p.add_argument("--seed", type=int, default=2024, help="study seed for the picture order (default 2024)")
     p.add_argument("--criteria", nargs="+", default=CRITERIA, choices=CRITERIA, help="criteria to ask (default: all)")
+    p.add_argument("--skip-bad-journal-lines", action="store_true",
+                   help="move unreadable lines of the answers journal to {out}.journal.skipped.jsonl and go on")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
     from instdiff.cli import print_json
     from instdiff.logging_setup import setup
-    from instdiff.raters_page import RatingSession, make_server
+    from instdiff.raters_images import discover_images
+    from instdiff.raters_page import RatingSession, check_rater_name, make_server, out_lock
 
     setup()
-    out = args.out or f"ratings_{args.rater.strip()}.csv"
-    session = RatingSession(args.images, args.rater, out, args.seed, args.captions, args.criteria)
-    server = make_server(session, args.port)
-    host, port = server.server_address[:2]
-    log.info("rater %s: %d pictures, %d already rated; open http://%s:%d/ (Ctrl-C to stop)",
-             session.rater, len(session.items), session.n_done(), host, port)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    out = args.out or f"ratings_{check_rater_name(args.rater)}.csv"
+    discover_images(args.images)  # a wrong folder is reported before the lock file is created
+    with out_lock(out):
+        session = RatingSession(args.images, args.rater, out, args.seed, args.captions, args.criteria,
+                                skip_bad_lines=args.skip_bad_journal_lines)
+        server = make_server(session, args.port)
+        host, port = server.server_address[:2]
+        log.info("rater %s: %d pictures, %d already rated; open http://%s:%d/ (Ctrl-C to stop)",
+                 session.rater, len(session.items), session.n_done(), host, port)
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            server.server_close()
     print_json({**session.summary(), "url": f"http://{host}:{port}/"})
     return 0

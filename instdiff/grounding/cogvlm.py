@@ -74,6 +74,22 @@ def to_cogvlm_text(detections: list[Detection]) -> str:
     return " ".join(f"a {d.label} {format_group([norm_xyxy_to_cogvlm(d.box)])}" for d in detections) + "."
 
 
+COMMIT = re.compile(r"[0-9a-f]{40}")
+
+
+def check_pinned(settings: dict[str, Any]) -> None:
+    """CogVLM runs the hub's Python code (``trust_remote_code``): only at a pinned commit, never a branch like
+    ``main`` that can change under us."""
+    from instdiff.errors import InputError
+
+    for key in ("revision", "tokenizer_revision"):
+        value = settings.get(key)
+        if not (isinstance(value, str) and COMMIT.fullmatch(value)):
+            raise InputError(None, f"{key} is {value!r}, not a 40-hex commit; CogVLM runs remote code",
+                             "pin the commit you reviewed (e.g. the one in config/config.yaml)",
+                             f"llm.grounding.scorers.cogvlm.{key}")
+
+
 class CogVLMScorer:
     """Loads the model once; :meth:`detect` runs the grounding query on one image (greedy decoding)."""
 
@@ -83,6 +99,7 @@ class CogVLMScorer:
         import torch
         from transformers import AutoModelForCausalLM, LlamaTokenizer
 
+        check_pinned(settings)
         self.settings = settings
         self.device = device
         self.query = settings.get("query", GROUNDING_QUERY)

@@ -17,9 +17,28 @@ from instdiff.grounding.boxes import clip_unit, padded_square_px_to_norm_xyxy
 log = logging.getLogger(__name__)
 
 
+def require_revision(settings: dict[str, Any]) -> None:
+    """A hub id loads only at a pinned commit (a branch such as ``main`` can change under a release run); a local
+    folder (the smoke run's tiny models) needs none."""
+    import re
+    from pathlib import Path
+
+    from instdiff.errors import InputError
+
+    if Path(settings["model"]).is_dir():
+        return
+    revision = settings.get("revision")
+    if not (isinstance(revision, str) and re.fullmatch(r"[0-9a-f]{40}", revision)):
+        kind = settings.get("kind", "scorer")
+        raise InputError(None, f"{settings['model']} has no pinned revision ({revision!r})",
+                         f"set llm.grounding.scorers.<name>.revision to the 40-hex commit you checked "
+                         f"(https://huggingface.co/{settings['model']}/commits/main)", f"{kind}.revision")
+
+
 def _load(settings: dict[str, Any], device: str):
     from transformers import AutoModelForZeroShotObjectDetection, AutoProcessor
 
+    require_revision(settings)
     kwargs = {"revision": settings["revision"]} if settings.get("revision") else {}
     processor = AutoProcessor.from_pretrained(settings["model"], **kwargs)
     model = AutoModelForZeroShotObjectDetection.from_pretrained(settings["model"], **kwargs).to(device).eval()

@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from instdiff.errors import InputError
+from instdiff.redact import register as register_secret
+from instdiff.redact import scrub, scrub_obj
 from instdiff.llm.cache import RequestCache, request_hash
 from instdiff.llm.prompt import build_messages, repair_message, response_format
 from instdiff.llm.validate import check_reply
@@ -30,6 +32,7 @@ API_KEY_ENV = "OPENAI_API_KEY"
 def api_key_from_env() -> str:
     """The API key from the environment, or a clear error before any work is done."""
     key = os.environ.get(API_KEY_ENV, "").strip()
+    register_secret(key)  # servers echo it in error bodies: mask it in every text we log or store
     if not key:
         raise InputError(
             None,
@@ -67,11 +70,23 @@ class LlmSettings:
 
 class LlmFailure(RuntimeError):
     """A layout that could not be obtained (refusal, replies still invalid after repairs, retries exhausted).
-    ``record`` holds everything that was exchanged, for the requests log."""
+    ``record`` holds everything that was exchanged, for the requests log (scrubbed of secrets)."""
 
     def __init__(self, message: str, record: dict[str, Any]):
-        super().__init__(message)
-        self.record = record
+        super().__init__(scrub(message))
+        self.record = scrub_obj(record, patterns=False)  # replies are data; the error text is the server's
+        if "error" in self.record:
+            self.record["error"] = scrub(self.record["error"])
+
+
+class LlmAuthFailure(LlmFailure):
+    """The server refused the credentials (401 / 403): every further request would fail the same way."""
+
+
+def _auth_refused(exc: Exception) -> bool:
+    import openai
+
+    return isinstance(exc, (openai.AuthenticationError, openai.PermissionDeniedError))
 
 
 @dataclass
@@ -141,7 +156,8 @@ class LayoutClient:
                 if not _retryable(exc) or attempt == s.max_attempts:
                     raise
                 wait = min(s.backoff_max_s, _retry_after(exc) or s.backoff_s * 2 ** (attempt - 1))
-                log.warning("request failed (%s: %s); retry %d/%d in %.2fs", type(exc).__name__, exc, attempt, s.max_attempts - 1, wait)
+                log.warning("request failed (%s: %s); retry %d/%d in %.2fs", type(exc).__name__, scrub(str(exc)), attempt,
+                            s.max_attempts - 1, wait)
                 self._sleep(wait)
         raise AssertionError("unreachable")
 
@@ -152,7 +168,7 @@ class LayoutClient:
         cached = self.cache.get(key)
         if cached is not None:
             return cached, key, True
-        response = self._send(request)
+        response = scrub_obj(self._send(request), patterns=False)  # the key never reaches the cache
         self.cache.put(key, request, response)
         return response, key, False
 
@@ -167,8 +183,9 @@ class LayoutClient:
                 response, key, cached = self.complete(messages)
             except Exception as exc:
                 record["status"] = "error"
-                record["error"] = f"{type(exc).__name__}: {exc}"
-                raise LlmFailure(f"layout {layout_id}: request failed ({record['error']})", record) from exc
+                record["error"] = scrub(f"{type(exc).__name__}: {exc}")
+                failure = LlmAuthFailure if _auth_refused(exc) else LlmFailure
+                raise failure(f"layout {layout_id}: request failed ({record['error']})", record) from None
             choice = (response.get("choices") or [{}])[0]
             message = choice.get("message") or {}
             attempt = Attempt(

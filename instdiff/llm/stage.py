@@ -50,7 +50,8 @@ def intended_boxes(layout: Layout) -> list[tuple[float, float, float, float]]:
 
 
 def _api_layouts(section: dict[str, Any], run_seed: int, cache_dir: str | Path, n: int):
-    from instdiff.llm.client import LayoutClient, LlmFailure, LlmSettings
+    from instdiff.errors import InputError
+    from instdiff.llm.client import API_KEY_ENV, LayoutClient, LlmAuthFailure, LlmFailure, LlmSettings
     from instdiff.llm.prompt import draw_scene_type
 
     settings = LlmSettings.from_config({**section.get("api", {}), "out_of_vocabulary": section.get("out_of_vocabulary", "reject")})
@@ -62,12 +63,17 @@ def _api_layouts(section: dict[str, Any], run_seed: int, cache_dir: str | Path, 
         try:
             layout, record = client.layout(layout_id, scene)
             layouts.append(layout)
+        except LlmAuthFailure as exc:  # every further request would be refused too: stop at the first
+            records.append(exc.record)
+            fatal = InputError(settings.base_url or "api.openai.com", f"the server refused the credentials ({exc})",
+                               f"check {API_KEY_ENV} and llm.api.base_url; nothing else was sent", API_KEY_ENV)
+            return layouts, records, [layout_id], fatal
         except LlmFailure as exc:
             log.error("%s", exc)
             record = exc.record
             failures.append(layout_id)
         records.append(record)
-    return layouts, records, failures
+    return layouts, records, failures, None
 
 
 def make_layouts(
@@ -87,11 +93,14 @@ def make_layouts(
         layouts = replay_layouts(section["replay"]["dir"], n, "drop" if oov == "drop" else "keep")
         records = [{"id": lay.id, "status": "replayed", "source_file": lay.meta["source_file"]} for lay in layouts]
         failures: list[str] = []
+        fatal = None
     elif source == "api":
-        layouts, records, failures = _api_layouts(section, run_seed, cache_dir, n)
+        layouts, records, failures, fatal = _api_layouts(section, run_seed, cache_dir, n)
     else:
         raise ValueError(f"llm.source must be replay or api, got {source!r}")
     write_jsonl(requests_path, records)  # written first: the log of what was paid for survives a failure below
+    if fatal is not None:
+        raise fatal
     max_failures = int(section.get("max_failures", 0))
     if len(failures) > max_failures:
         raise RuntimeError(

@@ -111,7 +111,43 @@ def check_results(data: Any, path: str | Path, gt, need_masks: bool = False) -> 
             "detect the experiment's own images (ids are the file stems) and score them against the matching annotations",
             "image_id",
         )
+    known_cats = _known_categories(gt)
+    for i, det in enumerate(data):
+        check_detection(det, i, path, gt, need_masks, known_cats)
     return data
+
+
+def _known_categories(gt) -> set:
+    from instdiff.synthetic import coco_categories
+
+    return set(gt.cats) | {c["id"] for c in coco_categories()}
+
+
+def check_detection(det: dict, i: int, path: str | Path, gt, need_masks: bool, known_cats: set) -> None:
+    """One detection's values: a known category, a score in [0, 1], a box inside its image (or a mask of its size).
+
+    NaN, negative or huge boxes, NaN scores and unknown categories would move AP silently; 3-number boxes, text
+    scores, garbage RLE and wrong-size masks would end in a pycocotools traceback.
+    """
+    from instdiff import records
+
+    fix = "write detections with `instdiff.detect` (COCO results: bbox [x, y, w, h] pixels, score in [0, 1])"
+    if isinstance(det["image_id"], bool):  # True == 1 would find image 1
+        raise InputError(path, f"image_id {det['image_id']!r} is not an id", fix, f"[{i}].image_id")
+    img = gt.imgs[det["image_id"]]
+    # A COCO detector reports all 80 classes; COCOeval ignores those the annotation file lacks. Anything else is
+    # a wrong label space.
+    records.member(det["category_id"], known_cats, path, f"[{i}].category_id",
+                   "use COCO category ids (1-90, the detector's label space) or those of the annotation file")
+    records.number(det["score"], path, f"[{i}].score", fix, lo=0.0, hi=1.0)
+    if need_masks:
+        segm = det["segmentation"]
+        if isinstance(segm, list):
+            records.polygons(segm, path, f"[{i}].segmentation", fix)
+        else:
+            records.rle_mask(segm, path, f"[{i}].segmentation", img["height"], img["width"], fix)
+    else:
+        records.xywh_box(det["bbox"], path, f"[{i}].bbox", img["width"], img["height"], fix)
 
 
 def results_by_image(results: Iterable[dict]) -> dict[Any, list[dict]]:
@@ -173,8 +209,15 @@ def evaluated_ids(done_path: str | Path | None, gt) -> list:
     ``None`` means every image of the annotation file (the original scripts' behaviour).
     """
     if done_path is None:
-        return image_order(gt)
+        ids = image_order(gt)
+        if not ids:
+            raise InputError(getattr(gt, "source", None), "the annotation file lists no images",
+                             "score against an annotation file with images (AP of nothing is undefined)", "images")
+        return ids
     ids = [as_image_id(img["id"]) for img in read_done(done_path)]
+    if not ids:
+        raise InputError(done_path, "the experiment lists no images", "generate the experiment's images first, "
+                         "then score them (AP of nothing is undefined)", "images")
     unknown = [i for i in ids if i not in gt.imgs]
     if unknown:
         raise InputError(done_path, f"{len(unknown)} image id(s) not in the annotation file: {unknown[:5]}",

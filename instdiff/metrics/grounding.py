@@ -188,10 +188,11 @@ MODES = ("legacy", "intended", "given")
 
 def read_extension_boxes(path) -> list[dict]:
     """Read one of the extension's JSON-lines box files (``{"description_id", "bboxes": [{bbox, category_name}]}``)."""
+    from pathlib import Path
+
     from instdiff.errors import InputError
     from instdiff.io import read_jsonl
-
-    from pathlib import Path
+    from instdiff.records import is_number
 
     if not Path(path).exists():
         raise InputError(path, "box file does not exist", "pass the extension's JSON-lines box file (e.g. cogvlm_bboxes.json)")
@@ -200,9 +201,12 @@ def read_extension_boxes(path) -> list[dict]:
         if not isinstance(row, dict) or not isinstance(row.get("bboxes"), list):
             raise InputError(path, f"line {k + 1} has no 'bboxes' list", "write one {description_id, bboxes} object per line", "bboxes")
         for j, b in enumerate(row["bboxes"]):
-            if "bbox" not in b or "category_name" not in b or len(b["bbox"]) != 4:
+            box = b.get("bbox") if isinstance(b, dict) else None
+            if (not isinstance(b, dict) or not isinstance(b.get("category_name"), str)
+                    or not isinstance(box, list) or len(box) != 4 or not all(is_number(v) for v in box)):
                 raise InputError(
-                    path, f"line {k + 1}, box {j}: needs 'bbox' (4 numbers) and 'category_name'", "fix the box entry", f"bboxes[{j}]"
+                    path, f"line {k + 1}, box {j}: needs 'bbox' (4 finite numbers) and 'category_name' (text), got {b!r}"[:200],
+                    "fix the box entry", f"line {k + 1}: bboxes[{j}]"
                 )
     return rows
 

@@ -15,6 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from instdiff.model.precision import autocast_off, upcast
+
 
 class ChannelsFirstLayerNorm(nn.Module):
     """LayerNorm over the channel axis of a (B, C, H, W) map, computed as the original does (mean, biased var)."""
@@ -26,10 +28,17 @@ class ChannelsFirstLayerNorm(nn.Module):
         self.eps = eps
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        mean = x.mean(1, keepdim=True)
-        var = (x - mean).pow(2).mean(1, keepdim=True)
-        x = (x - mean) / torch.sqrt(var + self.eps)
-        return self.weight[:, None, None] * x + self.bias[:, None, None]
+        # A float32 island (instdiff.model.precision), op for op as the original under CUDA autocast: the mean and
+        # x - mean in the input dtype, then autocast's float32 pow, so the variance, the normalisation and the affine
+        # (float32 weights) are float32. Its float32 result keeps the ConvNeXt residual stream in float32 there; with
+        # bf16 weights (no autocast) the result is cast to them for the next conv.
+        with autocast_off(x.device.type):
+            mean = x.mean(1, keepdim=True)
+            diff = upcast(x - mean)
+            var = diff.pow(2).mean(1, keepdim=True)
+            y = diff / torch.sqrt(var + self.eps)
+            y = upcast(self.weight)[:, None, None] * y + upcast(self.bias)[:, None, None]
+        return y.to(self.weight.dtype)
 
 
 class ConvNeXtBlock(nn.Module):

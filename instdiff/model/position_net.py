@@ -33,18 +33,25 @@ from instdiff.model.config import (
     PositionNetConfig,
 )
 from instdiff.model.convnext import ConvNeXtTrunk
+from instdiff.model.precision import at_least_fp32, autocast_off, upcast
 
 GROUNDING_KEYS = ("boxes", "masks", "positive_embeddings", "scribbles", "polygons", "segs", "points")
 
 
 def fourier_embed(x: torch.Tensor, num_freqs: int = FOURIER_FREQS, temperature: float = 100.0) -> torch.Tensor:
     """GLIGEN Fourier features: for f_k = temperature**(k/num_freqs) (evaluated in float32 like the original),
-    concat over k of [sin(f_k x), cos(f_k x)] along the last axis; output width 2*num_freqs*D, frequency-major."""
-    bands = temperature ** (torch.arange(num_freqs, dtype=torch.float32, device=x.device) / num_freqs)
-    parts = []
-    for f in bands.to(x.dtype):
-        parts += [torch.sin(f * x), torch.cos(f * x)]
-    return torch.cat(parts, dim=-1)
+    concat over k of [sin(f_k x), cos(f_k x)] along the last axis; output width 2*num_freqs*D, frequency-major.
+
+    A float32 island in every precision mode (instdiff.model.precision): half-precision coordinates or products
+    put phase errors of up to f_k*|x|*2^-11 (fp16) or 2^-8 (bf16) into sin/cos, with f_k up to ~75.
+    """
+    x = upcast(x)
+    with autocast_off(x.device.type):
+        bands = temperature ** (torch.arange(num_freqs, dtype=torch.float32, device=x.device) / num_freqs)
+        parts = []
+        for f in bands.to(x.dtype):
+            parts += [torch.sin(f * x), torch.cos(f * x)]
+        return torch.cat(parts, dim=-1)
 
 
 def _mlp(in_dim: int, mid_dim: int, out_dim: int) -> nn.Sequential:
@@ -105,7 +112,7 @@ class UniFusion(nn.Module):
         """ConvNeXt trunk output (B, C, 16, 16) for the stacked instance masks (B, 30, 512, 512)."""
         if segs.shape[-2:] != (SEG_RESOLUTION, SEG_RESOLUTION):  # nearest resize; a no-op (skipped) at 512
             segs = F.interpolate(segs, size=(SEG_RESOLUTION, SEG_RESOLUTION), mode="nearest")
-        return self.convnext_tiny_backbone(self.in_conv(segs))
+        return self.convnext_tiny_backbone(self.in_conv(segs.to(self.in_conv.weight.dtype)))
 
     def seg_tokens_pre_mlp(self, feat: torch.Tensor) -> torch.Tensor:
         """The original's reshape (not a pooling): contiguous (B,C,16,16) -> (B, C*256/64, 64) -> transpose."""
@@ -114,7 +121,9 @@ class UniFusion(nn.Module):
 
     def forward(self, boxes, masks, positive_embeddings, scribbles, polygons, segs, points, location: str | None = None):
         drops = effective_drops(location or self.location)
-        dtype = self.null_positive_feature.dtype
+        # Inputs, Fourier features and the null mixing in at least float32 (the original's dtypes under autocast);
+        # each MLP casts its input to its own weight dtype (a no-op with float32 weights, where autocast casts).
+        dtype = at_least_fp32(self.null_positive_feature.dtype)
         boxes, masks, text, scribbles, polygons, segs, points = (
             t.to(dtype) for t in (boxes, masks, positive_embeddings, scribbles, polygons, segs, points)
         )
@@ -122,31 +131,35 @@ class UniFusion(nn.Module):
         m = masks.unsqueeze(-1)
         zero = torch.zeros_like(m)
 
-        text = m * text + (1 - m) * self.null_positive_feature.view(1, 1, -1)
+        text = m * text + (1 - m) * self.null_positive_feature.to(dtype).view(1, 1, -1)
 
         m_box = zero if drops["boxes"] else m
-        box_emb = m_box * fourier_embed(boxes) + (1 - m_box) * self.null_position_feature.view(1, 1, -1)
+        box_emb = m_box * fourier_embed(boxes) + (1 - m_box) * self.null_position_feature.to(dtype).view(1, 1, -1)
         m_pt = zero if drops["points"] else m
-        pt_emb = m_pt * fourier_embed(points) + (1 - m_pt) * self.null_point_feature.view(1, 1, -1)
+        pt_emb = m_pt * fourier_embed(points) + (1 - m_pt) * self.null_point_feature.to(dtype).view(1, 1, -1)
         m_scr = zero if drops["scribbles"] else ((scribbles.sum(-1, keepdim=True) + m) > 0).to(dtype)
-        scr_emb = m_scr * fourier_embed(scribbles) + (1 - m_scr) * self.null_scribble_feature.view(1, 1, -1)
+        scr_emb = m_scr * fourier_embed(scribbles) + (1 - m_scr) * self.null_scribble_feature.to(dtype).view(1, 1, -1)
         m_poly = zero if drops["masks"] else ((polygons.sum(-1, keepdim=True) + m) > 0).to(dtype)
-        poly_emb = m_poly * fourier_embed(polygons) + (1 - m_poly) * self.null_polygon_feature.view(1, 1, -1)
+        poly_emb = m_poly * fourier_embed(polygons) + (1 - m_poly) * self.null_polygon_feature.to(dtype).view(1, 1, -1)
 
-        box_tok = self.linears_list[0](torch.cat([text, box_emb], -1))
-        pt_tok = self.linears_list[1](torch.cat([text, pt_emb], -1))
-        scr_tok = self.linears_list[2](torch.cat([text, scr_emb], -1))
-        poly_tok = self.linears_list[3](torch.cat([text, poly_emb], -1))
-        seg_tok = self.linears_list[4](self._seg_tokens(segs, drops["masks"], b) + self.pos_embedding)
+        box_tok = self._mlp(0, torch.cat([text, box_emb], -1))
+        pt_tok = self._mlp(1, torch.cat([text, pt_emb], -1))
+        scr_tok = self._mlp(2, torch.cat([text, scr_emb], -1))
+        poly_tok = self._mlp(3, torch.cat([text, poly_emb], -1))
+        seg_tok = self._mlp(4, self._seg_tokens(segs, drops["masks"], b, dtype) + self.pos_embedding.to(dtype))
 
         objs = torch.cat([box_tok, pt_tok, scr_tok, poly_tok, seg_tok], dim=1)
         drop_box_mask = bool(drops["boxes"] and drops["masks"])
         return objs, drop_box_mask
 
-    def _seg_tokens(self, segs: torch.Tensor, dropped: bool, b: int) -> torch.Tensor:
-        """m_seg*features + (1-m_seg)*null per batch element. Elements with m_seg = 0 skip the ConvNeXt: their
-        result is exactly the null token either way, and the unconditional / instance chains are mostly empty."""
-        null = self.null_seg_feature.view(1, 1, -1).expand(b, NUM_SEG_TOKENS, -1)
+    def _mlp(self, i: int, x: torch.Tensor) -> torch.Tensor:
+        mlp = self.linears_list[i]
+        return mlp(x.to(mlp[0].weight.dtype))
+
+    def _seg_tokens(self, segs: torch.Tensor, dropped: bool, b: int, dtype: torch.dtype) -> torch.Tensor:
+        """m_seg*features + (1-m_seg)*null per batch element, in ``dtype``. Elements with m_seg = 0 skip the ConvNeXt:
+        their result is exactly the null token either way, and the unconditional / instance chains are mostly empty."""
+        null = self.null_seg_feature.to(dtype).view(1, 1, -1).expand(b, NUM_SEG_TOKENS, -1)
         if dropped:
             return null.clone()
         active = (segs != 0).flatten(1).any(dim=1)
@@ -154,7 +167,7 @@ class UniFusion(nn.Module):
             return null.clone()
         out = null.clone()
         idx = active.nonzero().squeeze(1)
-        out[idx] = self.seg_tokens_pre_mlp(self.seg_features(segs[idx]))
+        out[idx] = self.seg_tokens_pre_mlp(self.seg_features(segs[idx])).to(dtype)
         return out
 
 

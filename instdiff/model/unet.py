@@ -24,6 +24,7 @@ from torch import nn
 from instdiff.model.config import ModelConfig, UNetConfig
 from instdiff.model.masked_attention import instance_attention_mask
 from instdiff.model.position_net import GROUNDING_KEYS, UniFusion, null_grounding
+from instdiff.model.precision import at_least_fp32, install_norm_islands
 from instdiff.model.scaleu import decoder_resnets, install_scaleu_hooks
 
 
@@ -124,6 +125,8 @@ class InstanceDiffusionUNet(nn.Module):
             self.register_parameter(f"scaleu_b_{idx}", nn.Parameter(torch.zeros(c_h)))
             self.register_parameter(f"scaleu_s_{idx}", nn.Parameter(torch.zeros(1)))
         self._hooks = install_scaleu_hooks(self.unet, self)
+        # LayerNorm / GroupNorm statistics in float32 in every precision mode (instdiff.model.precision).
+        install_norm_islands(self)
 
     def _backbone_channels(self, idx: int) -> int:
         """Channels of h (before the skip is concatenated) entering decoder resnet idx."""
@@ -157,7 +160,7 @@ class InstanceDiffusionUNet(nn.Module):
         """Run the instance tokenizer once: ``{"objs", "drop_box_mask"[, "att_masks"]}``. The tokens do not depend
         on the timestep or the latent, so a sampler may pass this dict as ``grounding`` at every step."""
         if grounding is None:
-            grounding = null_grounding(batch, self.config.position_net.in_dim, self.device, self.dtype)
+            grounding = null_grounding(batch, self.config.position_net.in_dim, self.device, at_least_fp32(self.dtype))
         missing = [k for k in GROUNDING_KEYS if k not in grounding]
         if missing:
             raise KeyError(f"grounding dict lacks {missing}; expected keys {GROUNDING_KEYS}")

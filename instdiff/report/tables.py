@@ -21,6 +21,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from instdiff.errors import InputError
 from instdiff.io import read_json, write_text
+from instdiff.precision import describe as describe_precision
 from instdiff.provenance import manifest_summary
 from instdiff.report.paper import PaperResults, load_paper_results
 from instdiff.stats import Interval, bootstrap_mean_ci, per_image_values, seeds_mean_ci
@@ -359,6 +360,8 @@ def _footer(spec: TableSpec, ctx: Context) -> list[str]:
     if len(hashes - {None}) > 1:
         lines.append("WARNING: the metric files come from different configs (config sha256: "
                      + ", ".join(sorted(h[:12] for h in hashes if h)) + ")")
+    if manifest is not None and manifest.get("precision"):
+        lines.append(f"Generation precision: {describe_precision(manifest['precision'])}")
     if ctx._n_images:
         lines.append("N images: " + ", ".join(f"{k} {v}" for k, v in sorted(ctx._n_images.items())))
     kid = " KID is shown x 1000." if spec.name == "fid" else ""

@@ -33,7 +33,10 @@ def test_rate_command_serves_and_reports(tmp_path):
                 url = m.group(1)
                 break
         assert url, "the command logs the page's URL"
-        req = urllib.request.Request(url + "api/answer", data=b'{"index": 1, "criterion": "overall", "score": 2}')
+        html = urllib.request.urlopen(url, timeout=10).read().decode()
+        token = re.search(r'name="instdiff-token" content="([^"]+)"', html).group(1)
+        req = urllib.request.Request(url + "api/answer", data=b'{"index": 1, "criterion": "overall", "score": 2}',
+                                     headers={"Content-Type": "application/json", "X-Instdiff-Token": token})
         assert json.loads(urllib.request.urlopen(req, timeout=10).read())["saved"]
     finally:
         proc.send_signal(signal.SIGINT)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 import urllib.error
 import urllib.request
@@ -137,16 +138,18 @@ def test_http_api(flat, tmp_path):
     thread.start()
     base = f"http://127.0.0.1:{server.server_address[1]}"
     try:
-        assert b"keydown" in urllib.request.urlopen(base + "/").read()
-        state = json.loads(urllib.request.urlopen(base + "/api/state").read())
+        html = urllib.request.urlopen(base + "/").read().decode()
+        assert "keydown" in html
+        token = {"X-Instdiff-Token": re.search(r'name="instdiff-token" content="([^"]+)"', html).group(1)}
+        state = json.loads(urllib.request.urlopen(urllib.request.Request(base + "/api/state", headers=token)).read())
         assert len(state["items"]) == 4 and state["resume"] == 0
         img = urllib.request.urlopen(base + "/image/0")
         assert img.headers["Content-Type"] == "image/png" and img.read() == session.items[0].path.read_bytes()
         req = urllib.request.Request(base + "/api/answer", data=json.dumps({"index": 0, "criterion": "overall",
-                                     "score": 5}).encode(), headers={"Content-Type": "application/json"})
+                                     "score": 5}).encode(), headers={"Content-Type": "application/json", **token})
         assert json.loads(urllib.request.urlopen(req).read())["answers"] == {"overall": 5}
         bad = urllib.request.Request(base + "/api/answer", data=json.dumps({"index": 0, "criterion": "overall",
-                                     "score": 9}).encode())
+                                     "score": 9}).encode(), headers={"Content-Type": "application/json", **token})
         with pytest.raises(urllib.error.HTTPError) as exc:
             urllib.request.urlopen(bad)
         assert exc.value.code == 400
