@@ -81,8 +81,9 @@ def _clean_checkpoint(src: Path, dest: Path, root: Path) -> None:
     """The trainer's final checkpoint (optimizer already stripped) with run-specific metadata made fixed: the
     training date, the git state and the temporary paths, so the file depends on the weights and settings only."""
     import torch
+    from ultralytics.nn.tasks import torch_safe_load
 
-    ckpt = torch.load(src, map_location="cpu", weights_only=False)  # the trainer's own output, written just now
+    ckpt, _ = torch_safe_load(str(src), safe_only=True)  # ultralytics' allow-list loader, as the runs load it
     ckpt["train_args"] = _relative(dict(ckpt.get("train_args") or {}), root)
     for key in ("model", "ema"):
         if ckpt.get(key) is None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import sys
+
 
 def register(subparsers) -> None:
     from instdiff.yolo_train import DEFAULTS
@@ -18,7 +21,6 @@ def register(subparsers) -> None:
 def _ultralytics_logs_to_stderr() -> None:
     """ultralytics logs to stdout; the command's stdout is its one JSON object."""
     import logging
-    import sys
 
     from instdiff.ultralytics_env import setup
 
@@ -38,5 +40,7 @@ def run(args) -> int:
 
     tasks = {"detect": ("",), "segment": ("-seg",), "both": ("-seg", "")}[args.task]
     settings = {key: getattr(args, key) for key in DEFAULTS}
-    print_json(train_tiny_detectors(args.out, tasks=tasks, **settings))
+    with contextlib.redirect_stdout(sys.stderr):  # ultralytics' progress bars write to stdout too
+        record = train_tiny_detectors(args.out, tasks=tasks, **settings)
+    print_json(record)
     return 0

@@ -29,8 +29,13 @@ def test_shipped_file_matches_its_record_and_loads_through_yolo(kind):
 def test_checkpoint_is_the_trainers_own_format_without_local_paths():
     import torch
 
+    from instdiff.ultralytics_env import setup
+
+    setup()
+    from ultralytics.nn.tasks import torch_safe_load
+
     path = yolo_train.assets_dir() / _record()["segment"]["file"]
-    ckpt = torch.load(path, map_location="cpu", weights_only=False)  # our own shipped file
+    ckpt, _ = torch_safe_load(str(path), safe_only=True)  # ultralytics' allow-list loader (ULTRALYTICS_SAFE_LOAD)
     assert {"model", "train_args", "version", "date", "train_metrics"} <= set(ckpt)
     assert ckpt["optimizer"] is None and ckpt["ema"] is None and ckpt["epoch"] == -1  # as strip_optimizer leaves it
     assert type(ckpt["model"]).__name__ == "SegmentationModel"
@@ -82,7 +87,7 @@ def test_smoke_upper_bound_clears_the_floors(tmp_path):
     dets = json.loads((tmp_path / "detections_box.json").read_text())
     ids = sorted({c["id"] for c in json.loads((tmp_path / "annotations_512.json").read_text())["categories"]})
     broken = {"category": [{**d, "category_id": ids[(ids.index(d["category_id"]) + 1) % len(ids)]} for d in dets],
-              "scale": [{**d, "bbox": [v * 1.25 for v in d["bbox"]]} for d in dets]}
+              "scale": [{**d, "bbox": [v * 0.8 for v in d["bbox"]]} for d in dets]}
     for name, bad in broken.items():
         (tmp_path / f"{name}.json").write_text(json.dumps(bad))
         doc = files.coco_file(tmp_path / "annotations_512.json", tmp_path / f"{name}.json",
@@ -102,3 +107,12 @@ def test_training_recipe_writes_loadable_recorded_checkpoints(tmp_path):
         assert yolo_models.load(path).task == kind
         assert str(tmp_path).encode() not in path.read_bytes() and b"instdiff-yolo-train-" not in path.read_bytes()
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([yolo_train.RECORD, *yolo_train.FILES.values()])
+
+
+def test_command_prints_one_json_object(tmp_path, capsys):
+    from instdiff.cli import main
+
+    assert main(["train-tiny-detector", "--out", str(tmp_path), "--task", "segment", "--n-train", "4", "--n-val", "4",
+                 "--epochs", "1", "--imgsz", "64", "--batch", "4"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out) == {"segment"} and out["segment"]["settings"]["n_train"] == 4
