@@ -17,6 +17,8 @@ COMMANDS = [
     "generate",
     "grounding_iou",
     "rate",
+    "convert",
+    "tiny_checkpoint",
     "train_tiny_detector",
 ]
 

@@ -33,8 +33,13 @@ def _register_tiny() -> None:
         open_clip.add_model_config(TINY_CONFIG)
 
 
-def download(arch: str, tag: str, path: str | Path, expected_sha256: str | None = None) -> dict:
-    """Fetch ``arch``/``tag`` through open_clip's own downloader and save it as a state dict at ``path``."""
+def download(arch: str, tag: str, path: str | Path, expected_sha256: str | None = None,
+             hub_cache: str | Path | None = None) -> dict:
+    """Fetch ``arch``/``tag`` through open_clip's own downloader and save it as a state dict at ``path``.
+
+    open_clip asks the Hugging Face hub for ``open_clip_model.safetensors`` first, then
+    ``open_clip_pytorch_model.bin``. ``hub_cache`` is a Hugging Face cache folder to use (with ``HF_HUB_OFFLINE=1``
+    a file already in it is found without the network); by default a temporary one, so nothing is left behind."""
     import open_clip
     import torch
     from open_clip.pretrained import download_pretrained
@@ -45,8 +50,8 @@ def download(arch: str, tag: str, path: str | Path, expected_sha256: str | None 
                          "models.clip_attribute")
     name = f"{arch}_{tag}"
     checkpoints.require_pin(expected_sha256, name, cfg.get("url") or cfg.get("hf_hub"))
-    with tempfile.TemporaryDirectory() as cache:
-        local = Path(download_pretrained(cfg, cache_dir=cache))
+    with tempfile.TemporaryDirectory() as tmp_cache:
+        local = Path(download_pretrained(cfg, cache_dir=str(hub_cache or tmp_cache)))
         source_sha = checkpoints.verify(local, expected_sha256)  # the published file, before we re-save it
         if local.suffix == ".safetensors":
             from safetensors.torch import load_file

@@ -1,14 +1,19 @@
 """Convert the original InstanceDiffusion checkpoint into a diffusers-style folder of safetensors, and load it.
 
-Input: ``instancediffusion_sd15.pth`` (or the tiny smoke checkpoint in the same layout), a dict with
-``ema`` (preferred, as the original ``load_model_ckpt`` does) or ``model`` (UNetModel incl. ``position_net.*`` and
-``scaleu_*``), ``autoencoder`` (ldm AutoencoderKL) and ``text_encoder`` (FrozenCLIPEmbedder: ``transformer.*``).
-It is read with ``torch.load(weights_only=True)``. Every tensor is accounted for: a key the model needs that the
-file lacks, or a key of the file that no parameter takes, stops the conversion with an InputError naming it.
+Input: ``instancediffusion_sd15.pth`` (or the tiny smoke checkpoint in the same container), the original's raw
+training checkpoint read by :mod:`instdiff.model.release_container` without running pickle code. Its UNet comes
+from ``ema`` (preferred, as the original ``load_model_ckpt`` does) or, with a logged warning when ``ema`` is absent
+or does not load, from ``model`` (UNetModel incl. ``position_net.*`` and ``scaleu_*``); ``autoencoder`` is the ldm
+AutoencoderKL; ``text_encoder`` is FrozenCLIPEmbedder with transformers-4.27 names (``transformer.text_model.*``) or
+5.x names (``transformer.*``). ``config_dict`` (when present) must describe the model being built; the
+``diffusion`` buffers must be the schedule the sampler uses; ``opt``, ``scheduler`` and ``iters`` are training state
+and are not converted. Every tensor is accounted for: a key the model needs that the file lacks, or a key of the
+file that no parameter takes, stops the conversion with an InputError naming it.
 
 Output folder::
 
-    instdiff_model.json   format, ModelConfig (sizes), which section was used, source file name
+    instdiff_model.json   format, ModelConfig (sizes), the conversion record: UNet section used (ema|model),
+                          text-encoder naming, config_dict keys checked, iters, source file name
     unet/                 diffusion_pytorch_model.safetensors (diffusers UNet names + position_net.* + scaleu_*)
     vae/                  diffusers AutoencoderKL (config.json + safetensors)
     text_encoder/         transformers CLIPTextModel (config.json + model.safetensors)
@@ -31,6 +36,7 @@ from torch import nn
 from instdiff.errors import InputError
 from instdiff.io import atomic_dir
 from instdiff.model import keymap
+from instdiff.model import release_container
 from instdiff.model.config import ModelConfig
 from instdiff.model.unet import InstanceDiffusionUNet
 
@@ -75,10 +81,16 @@ def load_section(module: nn.Module, section: dict, rename: Callable[[str], str |
     """
     target = module.state_dict()
     mapped: dict[str, torch.Tensor] = {}
+    source: dict[str, str] = {}
     for name, tensor in section.items():
         if name in ignore:
             continue
         new = rename(name)
+        if new in source:
+            raise InputError(path, f"tensors {source[new]!r} and {name!r} of section {section_name!r} both name the "
+                                   f"parameter {new!r}", "use a checkpoint written by one model",
+                             field=f"{section_name}/{name}")
+        source[new] = name
         if new is None or new not in target:
             raise InputError(path, f"unexpected tensor {name!r} in checkpoint section {section_name!r} "
                                    f"(no parameter of the model takes it)",
@@ -125,28 +137,29 @@ def vae_renamer(cfg: ModelConfig) -> _Renamer:
     return _Renamer(lambda n: keymap.vae_to_diffusers(n, cfg.vae), lambda n: keymap.vae_to_original(n, cfg.vae))
 
 
-def text_renamer() -> _Renamer:
-    return _Renamer(keymap.text_to_diffusers, keymap.text_to_original)
+def text_renamer(naming: str = keymap.TEXT_NAMINGS[0]) -> _Renamer:
+    return _Renamer(keymap.text_to_diffusers, lambda n: keymap.text_to_original(n, naming))
 
 
-def read_checkpoint(path: str | Path) -> tuple[dict, str]:
-    """The original file's sections; returns (checkpoint dict, name of the UNet section used: 'ema' or 'model')."""
-    path = Path(path)
-    if not path.exists():
-        raise InputError(path, "checkpoint file does not exist", "run the instancediffusion_checkpoint rule")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except Exception as exc:  # noqa: BLE001 - any unpickling failure is a bad file for the user
-        raise InputError(path, f"cannot read the checkpoint ({type(exc).__name__}: {exc})",
-                         "download it again (the sha256 check should catch a damaged file)") from None
-    if not isinstance(ckpt, dict):
-        raise InputError(path, f"top level is a {type(ckpt).__name__}, not a dict", "use the original checkpoint")
-    section = "ema" if "ema" in ckpt else "model"
-    for key in (section, "autoencoder", "text_encoder"):
-        if key not in ckpt:
-            raise InputError(path, f"missing top-level section {key!r}",
-                             "use the original InstanceDiffusion checkpoint", field=key)
-    return ckpt, section
+def read_checkpoint(path: str | Path, expected_sha256: str | None = None) -> tuple[dict, str]:
+    """The original file's sections; returns (checkpoint dict, the preferred UNet section: 'ema' or 'model')."""
+    ckpt = release_container.load_container(path, expected_sha256)
+    return ckpt, release_container.unet_sections(ckpt, path)[0]
+
+
+def build_unet_preferring_ema(cfg: ModelConfig, ckpt: dict, *, path) -> tuple[InstanceDiffusionUNet, str]:
+    """The UNet from ``ema``, else from ``model`` with a warning (the original's ``load_model_ckpt`` order)."""
+    sections = release_container.unet_sections(ckpt, path)
+    if sections[0] != "ema":
+        log.warning("%s has no 'ema' section: loading the non-EMA weights of 'model'", path)
+    for i, name in enumerate(sections):
+        try:
+            return build_unet(cfg, ckpt[name], path=path, section_name=name), name
+        except InputError as exc:
+            if i == len(sections) - 1:
+                raise
+            log.warning("section %r does not load (%s): loading the non-EMA weights of 'model'", name, exc)
+    raise AssertionError("unreachable")
 
 
 def build_unet(cfg: ModelConfig, ckpt_section: dict, *, path, section_name: str) -> InstanceDiffusionUNet:
@@ -167,26 +180,36 @@ def build_vae_from_original(cfg: ModelConfig, section: dict, *, path):
 
 def build_text_encoder_from_original(cfg: ModelConfig, section: dict, *, path):
     te = build_text_encoder(cfg)  # on CPU: CLIP's position_ids buffer is not in the state dict
-    pos = section.get(keymap.TEXT_POSITION_IDS)
-    if pos is not None and not torch.equal(pos.reshape(-1).long(), torch.arange(pos.numel())):
-        raise InputError(path, "text_encoder position_ids are not 0..76", "use the original checkpoint",
-                         field=f"text_encoder/{keymap.TEXT_POSITION_IDS}")
-    load_section(te, section, text_renamer(), path=path, section_name="text_encoder",
-                 ignore=(keymap.TEXT_POSITION_IDS,))
+    for name in keymap.TEXT_POSITION_IDS_NAMES:
+        pos = section.get(name)
+        if pos is not None and not torch.equal(pos.reshape(-1).long(), torch.arange(pos.numel())):
+            raise InputError(path, f"text_encoder position_ids are not 0..{pos.numel() - 1}",
+                             "use the original checkpoint", field=f"text_encoder/{name}")
+    naming = keymap.text_naming(section)
+    load_section(te, section, text_renamer(naming), path=path, section_name="text_encoder",
+                 ignore=keymap.TEXT_POSITION_IDS_NAMES)
     return te.eval()
 
 
 # ---------------------------------------------------------------------------------------------- conversion
 def convert_checkpoint(checkpoint: str | Path, tokenizer_dir: str | Path, out_dir: str | Path,
-                       config: ModelConfig | None = None) -> Path:
-    """Convert the original checkpoint (+ a CLIP tokenizer folder) into the diffusers-style ``out_dir``."""
+                       config: ModelConfig | None = None, size: str | None = None,
+                       expected_sha256: str | None = None) -> Path:
+    """Convert the original checkpoint (+ a CLIP tokenizer folder) into the diffusers-style ``out_dir``.
+    Nothing is written unless every check passes. Returns ``out_dir``; its record is ``conversion_record``."""
     from transformers import CLIPTokenizer
 
     cfg = config or ModelConfig.sd15()
+    size = size or next((name for name, make in SIZES.items() if make() == cfg), "custom")
     out_dir = Path(out_dir)
-    ckpt, section = read_checkpoint(checkpoint)
+    ckpt = release_container.load_container(checkpoint, expected_sha256)
+    content = release_container.config_content(ckpt, checkpoint)
+    checked = [] if content is None else release_container.check_architecture(content, cfg, checkpoint, size)
+    if content is None:
+        log.warning("%s has no config_dict: the architecture is checked by tensor names and shapes only", checkpoint)
+    release_container.check_diffusion(ckpt, checkpoint)
+    unet, section = build_unet_preferring_ema(cfg, ckpt, path=checkpoint)
     log.info("converting %s (UNet section %r)", checkpoint, section)
-    unet = build_unet(cfg, ckpt[section], path=checkpoint, section_name=section)
     vae = build_vae_from_original(cfg, ckpt["autoencoder"], path=checkpoint)
     te = build_text_encoder_from_original(cfg, ckpt["text_encoder"], path=checkpoint)
     try:
@@ -203,10 +226,21 @@ def convert_checkpoint(checkpoint: str | Path, tokenizer_dir: str | Path, out_di
         te.save_pretrained(tmp / "text_encoder", safe_serialization=True)
         tok.save_pretrained(tmp / "tokenizer")
         meta = {"format": FORMAT, "config": cfg.to_dict(), "unet_section": section,
-                "source": Path(checkpoint).name}
+                "sections": sorted(str(k) for k in ckpt), "text_encoder_naming": keymap.text_naming(ckpt["text_encoder"]),
+                "config_dict_checked": checked, "iters": _plain_int(ckpt.get("iters")), "size": size,
+                "source": Path(checkpoint).name, "source_sha256": expected_sha256}
         (tmp / "instdiff_model.json").write_text(json.dumps(meta, indent=2) + "\n")
     log.info("wrote %s", out_dir)
     return out_dir
+
+
+def _plain_int(value) -> int | None:
+    return int(value) if isinstance(value, (int, torch.Tensor)) else None
+
+
+def conversion_record(folder: str | Path) -> dict:
+    """``instdiff_model.json`` of a converted folder (format, sizes and the conversion record)."""
+    return json.loads((Path(folder) / "instdiff_model.json").read_text())
 
 
 def unet_flat_state_dict(unet: InstanceDiffusionUNet) -> dict[str, torch.Tensor]:
@@ -260,8 +294,10 @@ def load_components(folder: str | Path, dtype=torch.float32, device="cpu") -> di
 SIZES = {"sd15": ModelConfig.sd15, "tiny": ModelConfig.tiny}
 
 
-def convert_named(checkpoint: str | Path, tokenizer_dir: str | Path, out_dir: str | Path, size: str) -> Path:
+def convert_named(checkpoint: str | Path, tokenizer_dir: str | Path, out_dir: str | Path, size: str,
+                  expected_sha256: str | None = None) -> Path:
     """``convert_checkpoint`` with the model size given by name: ``sd15`` (the release) or ``tiny`` (smoke)."""
     if size not in SIZES:
         raise InputError(None, f"unknown model size {size!r}", f"use one of {sorted(SIZES)}", field="size")
-    return convert_checkpoint(checkpoint, tokenizer_dir, out_dir, SIZES[size]())
+    return convert_checkpoint(checkpoint, tokenizer_dir, out_dir, SIZES[size](), size=size,
+                              expected_sha256=expected_sha256)

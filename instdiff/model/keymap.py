@@ -1,8 +1,9 @@
 """Name maps between the original (ldm) checkpoint and our diffusers modules, both directions.
 
 The maps are built from the model structure (``UNetConfig`` / ``VAEConfig``) as a table of block prefixes, so the
-same code converts the released SD1.5-size checkpoint and the tiny smoke checkpoint, and the tiny factory writes the
-original names with the exact inverse. InstanceDiffusion's additions keep their names: ``position_net.*`` and
+same code converts the released SD1.5-size checkpoint and the tiny smoke checkpoint. The inverse maps only name keys in
+messages: the tiny checkpoint is written from the original's own layout (``original_layout.py``), so the converter is
+tested against names it did not produce. InstanceDiffusion's additions keep their names: ``position_net.*`` and
 ``scaleu_*`` unchanged, fusers inside their transformer block (``...transformer_blocks.0.fuser.*``), reference §2.3.
 """
 
@@ -133,12 +134,29 @@ def is_vae_attention_weight(diffusers_name: str) -> bool:
 
 
 TEXT_PREFIX = "transformer."  # FrozenCLIPEmbedder holds the HF CLIPTextModel as ``transformer``
-TEXT_POSITION_IDS = "transformer.text_model.embeddings.position_ids"  # a buffer, not a weight
+# transformers 4.27 (the release) nests the text tower as ``text_model.``; transformers 5.x's CLIPTextModel has no
+# such level. Both spellings are read; the release's is written back in messages.
+TEXT_MODEL_LEVEL = "text_model."
+TEXT_NAMINGS = ("transformers-4.27", "transformers-5")
+# ``position_ids`` is a buffer (persistent in 4.27, so in the release; not persistent in 5.x): checked, not loaded.
+TEXT_POSITION_IDS = "transformer.text_model.embeddings.position_ids"
+TEXT_POSITION_IDS_NAMES = (TEXT_POSITION_IDS, "transformer.embeddings.position_ids")
+
+
+def text_naming(names) -> str:
+    """Which transformers version wrote a text-encoder section, from its key names."""
+    nested = any(n.startswith(TEXT_PREFIX + TEXT_MODEL_LEVEL) for n in names)
+    return TEXT_NAMINGS[0] if nested else TEXT_NAMINGS[1]
 
 
 def text_to_diffusers(name: str) -> str | None:
-    return name[len(TEXT_PREFIX) :] if name.startswith(TEXT_PREFIX) else None
+    """``transformer.text_model.X`` (4.27) or ``transformer.X`` (5.x) -> ``X`` of our CLIPTextModel."""
+    if not name.startswith(TEXT_PREFIX):
+        return None
+    name = name[len(TEXT_PREFIX) :]
+    return name[len(TEXT_MODEL_LEVEL) :] if name.startswith(TEXT_MODEL_LEVEL) else name
 
 
-def text_to_original(name: str) -> str:
-    return TEXT_PREFIX + name
+def text_to_original(name: str, naming: str = TEXT_NAMINGS[0]) -> str:
+    level = TEXT_MODEL_LEVEL if naming == TEXT_NAMINGS[0] else ""
+    return TEXT_PREFIX + level + name

@@ -1,4 +1,4 @@
-"""The converter on the tiny original-format checkpoint: round trip, key accounting, ema preference, key maps."""
+"""The converter on the tiny release-container checkpoint: round trip, key accounting, ema preference, key maps."""
 
 from __future__ import annotations
 
@@ -41,8 +41,8 @@ def test_round_trip_keeps_every_tensor(converted, tiny_ckpt):
     comps = load_components(converted)
     assert read_model_config(converted) == TINY
     unet_sd = comps["unet"].state_dict()
-    assert len(unet_sd) == len(tiny_ckpt["model"])
-    for name, tensor in tiny_ckpt["model"].items():
+    assert len(unet_sd) == len(tiny_ckpt["ema"])
+    for name, tensor in tiny_ckpt["ema"].items():  # ema wins over model, as in the original's load_model_ckpt
         assert torch.equal(unet_sd[keymap.unet_to_diffusers(name, TINY.unet)], tensor), name
     vae_sd = comps["vae"].state_dict()
     for name, tensor in tiny_ckpt["autoencoder"].items():
@@ -67,28 +67,39 @@ def test_tiny_model_makes_512px_images(converted):
     assert img.shape == (1, 3, 512, 512)
 
 
-@pytest.mark.parametrize("section", ["model", "autoencoder", "text_encoder"])
+def _copy(tiny_ckpt) -> dict:
+    return {k: dict(v) if isinstance(v, dict) and k != "config_dict" else v for k, v in tiny_ckpt.items()}
+
+
+# A UNet key is only missing when both ema and model lack it: a broken ema falls back to model.
+SECTIONS = {"unet": ("ema", "model"), "autoencoder": ("autoencoder",), "text_encoder": ("text_encoder",)}
+
+
+@pytest.mark.parametrize("section", SECTIONS)
 def test_missing_key_names_the_key(tmp_path, tokenizer_dir, tiny_ckpt, section):
-    ckpt = {k: dict(v) if isinstance(v, dict) else v for k, v in tiny_ckpt.items()}
-    victim = sorted(k for k in ckpt[section] if k != keymap.TEXT_POSITION_IDS)[3]
-    del ckpt[section][victim]
+    ckpt = _copy(tiny_ckpt)
+    first = SECTIONS[section][0]
+    victim = sorted(k for k in ckpt[first] if k != keymap.TEXT_POSITION_IDS)[3]
+    for name in SECTIONS[section]:
+        del ckpt[name][victim]
     with pytest.raises(InputError, match="lacks") as err:
         convert_checkpoint(_save(tmp_path, ckpt), tokenizer_dir, tmp_path / "out", TINY)
     assert victim in str(err.value)
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize("section", ["model", "autoencoder", "text_encoder"])
+@pytest.mark.parametrize("section", SECTIONS)
 def test_unexpected_key_names_the_key(tmp_path, tokenizer_dir, tiny_ckpt, section):
-    ckpt = {k: dict(v) if isinstance(v, dict) else v for k, v in tiny_ckpt.items()}
-    ckpt[section]["input_blocks.99.0.extra.weight"] = torch.zeros(2)
+    ckpt = _copy(tiny_ckpt)
+    for name in SECTIONS[section]:
+        ckpt[name]["input_blocks.99.0.extra.weight"] = torch.zeros(2)
     with pytest.raises(InputError, match="unexpected tensor 'input_blocks.99.0.extra.weight'"):
         convert_checkpoint(_save(tmp_path, ckpt), tokenizer_dir, tmp_path / "out", TINY)
 
 
 def test_wrong_shape_and_missing_section(tmp_path, tokenizer_dir, tiny_ckpt):
-    ckpt = {k: dict(v) if isinstance(v, dict) else v for k, v in tiny_ckpt.items()}
-    ckpt["model"]["scaleu_b_0"] = torch.zeros(7)
+    ckpt = _copy(tiny_ckpt)
+    ckpt["model"]["scaleu_b_0"] = ckpt["ema"]["scaleu_b_0"] = torch.zeros(7)
     with pytest.raises(InputError, match="scaleu_b_0"):
         convert_checkpoint(_save(tmp_path, ckpt), tokenizer_dir, tmp_path / "out", TINY)
     del ckpt["autoencoder"]
@@ -106,10 +117,10 @@ def test_unet_built_from_given_section(tiny_ckpt):
 def test_read_checkpoint_picks_ema(tmp_path, tiny_ckpt):
     from instdiff.model.convert import read_checkpoint
 
-    ckpt = dict(tiny_ckpt, ema=tiny_ckpt["model"])
-    _, section = read_checkpoint(_save(tmp_path, ckpt))
-    assert section == "ema"
     _, section = read_checkpoint(_save(tmp_path, tiny_ckpt))
+    assert section == "ema"
+    no_ema = {k: v for k, v in tiny_ckpt.items() if k != "ema"}
+    _, section = read_checkpoint(_save(tmp_path, no_ema))
     assert section == "model"
 
 
