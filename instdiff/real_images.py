@@ -35,7 +35,9 @@ def squash_image(path: Path, size: int = SIZE) -> Image.Image:
             rgb = img.convert("RGB")
     except FileNotFoundError:
         raise InputError(path, "image file does not exist", "re-extract val2017.zip (rule unzip_coco)") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+    # ImportError: once ultralytics is imported in the process, its PIL.Image.open retries an undecodable file
+    # through pi-heif, which is not installed (offline, no auto-install).
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, ImportError) as exc:
         raise InputError(path, f"cannot be decoded as an image ({exc})",
                          "delete it and re-extract val2017.zip (rule unzip_coco)") from None
     return rgb.resize((size, size), resample=Image.Resampling.BICUBIC)
