@@ -17,6 +17,7 @@ report: "report/workflow.rst"
 
 
 include: "rules/common.smk"
+include: "rules/hub.smk"
 include: "rules/data.smk"
 include: "rules/models.smk"
 include: "rules/generate.smk"

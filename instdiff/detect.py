@@ -181,7 +181,7 @@ def run_detection(model_path: str | Path, done_path: str | Path, annotations_pat
 
         layout_ids = [lay.image_id if lay.image_id is not None else lay.id for lay in read_layouts(layouts_path)]
     images = experiment_images(done_path, gt, layout_ids)
-    from instdiff.metrics.files import resolve_device
+    from instdiff.device import resolve as resolve_device
 
     model = yolo_models.load(model_path)
     detections = predict(model, images, settings, model_path, device=resolve_device(device))

@@ -1,8 +1,12 @@
 # Shared definitions for every stage: config validation, path helpers, experiment queries.
 # Kept cheap: every SLURM job re-reads the Snakefile, so nothing here touches data.
+import ast
 from pathlib import Path
 
 from snakemake.utils import validate, min_version
+
+from instdiff.code_version import PACKAGE_DIR, code_hash
+from instdiff.hub import is_hub_id, slug
 
 min_version("9.19")
 
@@ -20,6 +24,8 @@ for _schema in sorted(SCHEMA_DIR.glob("*.schema.yaml")):
 RUN = config["run"]
 SMOKE = config["models"]["source"] == "tiny"
 EXPERIMENTS = config["experiments"]
+# cuda | cpu: what GPU jobs compute on (instdiff.device.require stops a cuda job that sees no GPU).
+DEVICE = config["device"]
 
 # Map each metric id of the config to the metric files it produces (docs/architecture.md).
 METRIC_FILES = {
@@ -46,13 +52,55 @@ def LOG(name):
     return R(f"logs/{name}.log")
 
 
+def BENCH(name):
+    """`benchmark:` file of a job, beside its log's name: wall time, memory and I/O measured by Snakemake."""
+    return R(f"benchmarks/{name}.tsv")
+
+
+def CODE(script):
+    """`params: code=CODE("x")`: a hash of scripts/x.py and the package code it imports (instdiff.code_version).
+    With `rerun-triggers` lacking `code` (profiles/default, slurm/), editing that code reruns exactly the rules
+    that run it, while touching a file (git checkout) reruns nothing."""
+    return code_hash(
+        WORKFLOW_ROOT / "scripts" / f"{script}.py", WORKFLOW_ROOT / "instdiff"
+    )
+
+
+def stable(value):
+    """A params value whose dicts are rebuilt in sorted key order: Snakemake compares params by their repr, so
+    reordering keys in a config file (or a YAML round trip) would otherwise rerun the rule.
+    """
+    if isinstance(value, dict):
+        return {k: stable(value[k]) for k in sorted(value)}
+    if isinstance(value, (list, tuple)):
+        return [stable(v) for v in value]
+    return value
+
+
+# What the run manifest (and, through it, every metric) depends on: the sections that shape images and numbers.
+# The llm, raters and report sections have their own rules; editing them must not rerun metrics or GPU jobs.
+MANIFEST_SECTIONS = (
+    "run",
+    "seed",
+    "device",
+    "data",
+    "models",
+    "generation",
+    "detection",
+    "experiments",
+    "fid",
+)
+
+
 def ENV(stage):
     """The pinned conda env of a stage (used with --software-deployment-method conda)."""
     return f"../envs/{stage}.yaml"
 
 
 def experiments_with(metric):
-    return [name for name, exp in EXPERIMENTS.items() if metric in exp.get("metrics", [])]
+    return [
+        name for name, exp in EXPERIMENTS.items() if metric in exp.get("metrics", [])
+    ]
 
 
 def generated_experiments():
@@ -65,7 +113,11 @@ def real_experiments():
 
 def layout_experiments(source):
     """Experiments whose layouts come from `source`: "coco" (rules/data.smk) or "llm" (rules/llm.smk)."""
-    return [name for name, exp in EXPERIMENTS.items() if exp.get("layouts", "coco") == source]
+    return [
+        name
+        for name, exp in EXPERIMENTS.items()
+        if exp.get("layouts", "coco") == source
+    ]
 
 
 def one_of(names):
@@ -84,6 +136,93 @@ def experiment_shards(name):
 def by_attempt(base):
     """A resource that grows with each retry: a job killed by SLURM for time or memory comes back with more."""
     return lambda wildcards, attempt: base * attempt
+
+
+def synthetic_default_images():
+    """write_synthetic_coco's default image count, read from its source: importing instdiff.synthetic would pull
+    numpy, pycocotools and scikit-image into every Snakefile parse."""
+    tree = ast.parse((PACKAGE_DIR / "synthetic.py").read_text())
+    func = next(
+        n
+        for n in tree.body
+        if isinstance(n, ast.FunctionDef) and n.name == "write_synthetic_coco"
+    )
+    names = [a.arg for a in func.args.args]
+    return ast.literal_eval(func.args.defaults[names.index("n_images") - len(names)])
+
+
+# Images of a full run before data.max_images: COCO val2017 holds 5,000; the synthetic set its writer's default.
+SOURCE_IMAGES = {
+    "coco": 5000,
+    "synthetic": synthetic_default_images(),
+}
+MODEL_LOAD_MINUTES = 5
+
+
+def experiment_images(name):
+    if EXPERIMENTS[name].get("layouts", "coco") == "llm":
+        return int(config.get("llm", {}).get("n_layouts", 100))
+    return int(
+        config["data"].get("max_images") or SOURCE_IMAGES[config["data"]["source"]]
+    )
+
+
+def generation_minutes(wildcards, attempt):
+    """A shard's wall time from its work: images per shard x generation.seconds_per_image, x1.5 for slower nodes,
+    plus the model load; scaled by the attempt, so a shard killed for time comes back with more.
+    """
+    per_shard = -(-experiment_images(wildcards.experiment) // int(wildcards.nshards))
+    seconds = per_shard * float(config["generation"]["seconds_per_image"]) * 1.5
+    return attempt * (MODEL_LOAD_MINUTES + int(-(-seconds // 60)))
+
+
+def hub_models():
+    """Every hub checkpoint the config names (rules/hub.smk): folder name -> repo, revision, and its config key."""
+    models = {}
+
+    def add(repo, revision, key):
+        if is_hub_id(repo):
+            models[slug(repo)] = {"repo": repo, "revision": revision, "key": key}
+
+    for name, exp in EXPERIMENTS.items():
+        refiner = exp.get("refiner") or {}
+        add(
+            refiner.get("model"),
+            refiner.get("revision"),
+            f"experiments.{name}.refiner.revision",
+        )
+    llm = config.get("llm") or {}
+    if llm.get("enabled", True):
+        for name, scorer in (llm.get("grounding") or {}).get("scorers", {}).items():
+            if not scorer.get("tiny"):
+                add(
+                    scorer.get("model"),
+                    scorer.get("revision"),
+                    f"llm.grounding.scorers.{name}.revision",
+                )
+                add(
+                    scorer.get("tokenizer"),
+                    scorer.get("tokenizer_revision"),
+                    f"llm.grounding.scorers.{name}.tokenizer_revision",
+                )
+    return models
+
+
+HUB = hub_models()
+
+
+def hub_local(name_or_path):
+    """What a job loads: the snapshot folder of a hub id (resources/hub/org--name), a local path as it is."""
+    return (
+        RES(f"hub/{slug(name_or_path)}")
+        if name_or_path and is_hub_id(name_or_path)
+        else name_or_path
+    )
+
+
+def hub_inputs(*names):
+    """The snapshot folders a job needs (inputs, so the localrule fetches them first)."""
+    return [hub_local(n) for n in names if n and is_hub_id(n)]
 
 
 def metric_outputs(experiment):
@@ -105,7 +244,8 @@ onstart:
     from instdiff.workflow_checks import placeholder_message, profile_placeholders
 
     _found = profile_placeholders(
-        workflow.resource_settings.default_resources, workflow.resource_settings.overwrite_resources
+        workflow.resource_settings.default_resources,
+        workflow.resource_settings.overwrite_resources,
     )
     if _found:
         raise WorkflowError(placeholder_message(_found))

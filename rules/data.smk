@@ -12,7 +12,9 @@ SUPPLIED_512 = config["data"].get("annotations_512")
 
 
 # Where the unzipped official files (data.source: coco) or their synthetic stand-in (synthetic) live.
-COCO_SOURCE = R("data/source") if config["data"]["source"] == "synthetic" else RES("coco")
+COCO_SOURCE = (
+    R("data/source") if config["data"]["source"] == "synthetic" else RES("coco")
+)
 
 
 localrules:
@@ -23,19 +25,22 @@ localrules:
 rule download_coco:
     output:
         RES("coco/{zipname}"),
-    params:
-        name="{zipname}",
     log:
         LOG("download_coco/{zipname}"),
+    benchmark:
+        BENCH("download_coco/{zipname}")
     wildcard_constraints:
         zipname="|".join(re.escape(z) for z in COCO_ZIPS),
     retries: 3
+    conda:
+        ENV("eval")
     threads: 1
     resources:
         mem_mb=500,
         runtime=120,
-    conda:
-        ENV("eval")
+    params:
+        code=CODE("download_coco"),
+        name="{zipname}",
     script:
         "../scripts/download_coco.py"
 
@@ -48,16 +53,19 @@ rule unzip_coco:
         images=directory(RES("coco/val2017")),
         instances=RES("coco/annotations/instances_val2017.json"),
         captions=RES("coco/annotations/captions_val2017.json"),
-    params:
-        dest=lambda wc, output: str(Path(output.instances).parent.parent),
     log:
         LOG("unzip_coco/unzip_coco"),
+    benchmark:
+        BENCH("unzip_coco/unzip_coco")
+    conda:
+        ENV("eval")
     threads: 1
     resources:
         mem_mb=1000,
         runtime=30,
-    conda:
-        ENV("eval")
+    params:
+        code=CODE("unzip_coco"),
+        dest=lambda wc, output: str(Path(output.instances).parent.parent),
     script:
         "../scripts/unzip_coco.py"
 
@@ -67,36 +75,44 @@ rule synthetic_coco:
         instances=R("data/source/annotations/instances_val2017.json"),
         captions=R("data/source/annotations/captions_val2017.json"),
         images=directory(R("data/source/val2017")),
-    params:
-        dest=lambda wc, output: str(Path(output.instances).parent.parent),
-        seed=config["seed"],
     log:
         LOG("synthetic_coco/synthetic_coco"),
+    benchmark:
+        BENCH("synthetic_coco/synthetic_coco")
+    retries: 0  # deterministic: a retry would fail the same way
+    conda:
+        ENV("eval")
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
-    conda:
-        ENV("eval")
+    params:
+        code=CODE("synthetic_coco"),
+        dest=lambda wc, output: str(Path(output.instances).parent.parent),
+        seed=config["seed"],
     script:
         "../scripts/synthetic_coco.py"
 
 
 rule annotations_512:
     input:
-        instances=f"{COCO_SOURCE}/annotations/instances_val2017.json",
         **({"supplied": SUPPLIED_512} if SUPPLIED_512 else {}),
+        instances=f"{COCO_SOURCE}/annotations/instances_val2017.json",
     output:
-        annotations=R("data/annotations_512.json"),
         **({"report": R("data/annotations_512_report.json")} if SUPPLIED_512 else {}),
+        annotations=R("data/annotations_512.json"),
     log:
         LOG("annotations_512/annotations_512"),
+    benchmark:
+        BENCH("annotations_512/annotations_512")
+    conda:
+        ENV("eval")
     threads: 1
     resources:
         mem_mb=8000,
         runtime=60,
-    conda:
-        ENV("eval")
+    params:
+        code=CODE("annotations_512"),
     script:
         "../scripts/annotations_512.py"
 
@@ -107,25 +123,28 @@ rule layouts:
         captions=f"{COCO_SOURCE}/annotations/captions_val2017.json",
     output:
         R("layouts/{experiment}.jsonl"),
+    log:
+        LOG("layouts/{experiment}"),
+    benchmark:
+        BENCH("layouts/{experiment}")
+    wildcard_constraints:
+        experiment=one_of(layout_experiments("coco")),
+    conda:
+        ENV("eval")
+    threads: 1
+    resources:
+        mem_mb=8000,
+        runtime=120,
     params:
+        code=CODE("layouts"),
         # only the settings that shape a layout, so unrelated config edits do not rebuild layouts
         settings=lambda wc: {
             "use_captions": bool(EXPERIMENTS[wc.experiment].get("use_captions", True)),
             "attributes": list(EXPERIMENTS[wc.experiment].get("attributes", [])),
         },
         seed=lambda wc: experiment_seed(wc.experiment),
-        quirks=config["data"].get("quirks", {}),
+        quirks=stable(config["data"].get("quirks", {})),
         max_images=config["data"].get("max_images"),
-    log:
-        LOG("layouts/{experiment}"),
-    wildcard_constraints:
-        experiment=one_of(layout_experiments("coco")),
-    threads: 1
-    resources:
-        mem_mb=8000,
-        runtime=120,
-    conda:
-        ENV("eval")
     script:
         "../scripts/layouts.py"
 
@@ -136,18 +155,21 @@ rule real_images:
         images=f"{COCO_SOURCE}/val2017",
     output:
         done=R("images/{experiment}/done.json"),
-    params:
-        out_dir=lambda wc, output: str(Path(output.done).parent),
-        max_images=config["data"].get("max_images"),
     log:
         LOG("real_images/{experiment}"),
+    benchmark:
+        BENCH("real_images/{experiment}")
     wildcard_constraints:
         experiment=one_of(real_experiments()),
+    conda:
+        ENV("eval")
     threads: 1
     resources:
         mem_mb=2000,
         runtime=60,
-    conda:
-        ENV("eval")
+    params:
+        code=CODE("real_images"),
+        out_dir=lambda wc, output: str(Path(output.done).parent),
+        max_images=config["data"].get("max_images"),
     script:
         "../scripts/real_images.py"

@@ -14,18 +14,21 @@ rule yolo_download:
     output:
         weights=RES("models/yolo/{detector}.pt"),
         record=RES("models/yolo/{detector}.pt.json"),
-    params:
-        expected_sha256=lambda wc: config["models"].get("sha256", {}).get(wc.detector),
-    localrule: True
-    retries: 2
     log:
         LOG("models/yolo_download/{detector}"),
+    benchmark:
+        BENCH("models/yolo_download/{detector}")
+    retries: 2
+    localrule: True
     conda:
         ENV("detect")
     threads: 1
     resources:
         mem_mb=2000,
         runtime=30,
+    params:
+        code=CODE("yolo_download"),
+        expected_sha256=lambda wc: config["models"].get("sha256", {}).get(wc.detector),
     script:
         "../scripts/yolo_download.py"
 
@@ -36,12 +39,18 @@ rule yolo_tiny:
         record=R("models/yolo/{detector}.pt.json"),
     log:
         LOG("models/yolo_tiny/{detector}"),
+    benchmark:
+        BENCH("models/yolo_tiny/{detector}")
+    retries: 0  # deterministic: a retry would fail the same way
     conda:
         ENV("detect")
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
+    params:
+        code=CODE("yolo_tiny"),
+        seed=config["seed"],
     script:
         "../scripts/yolo_tiny.py"
 
@@ -54,16 +63,20 @@ rule detect:
         layouts=R("layouts/{experiment}.jsonl"),
     output:
         R("detections/{experiment}/{detector}.json"),
-    params:
-        settings=config["detection"],
     log:
         LOG("detect/{experiment}/{detector}"),
+    benchmark:
+        BENCH("detect/{experiment}/{detector}")
     conda:
         ENV("detect")
     threads: 2
     resources:
         mem_mb=by_attempt(8000),
         runtime=by_attempt(120),
-        gpu=0 if SMOKE else 1,
+        gpu=1,  # always: the scheduler sees the real request (device: cpu computes on the CPU)
+    params:
+        code=CODE("detect"),
+        device=DEVICE,
+        settings=stable(config["detection"]),
     script:
         "../scripts/detect.py"

@@ -10,20 +10,25 @@ rule clip_download:
     output:
         weights=RES(f"models/clip/{CLIP['arch']}_{CLIP['pretrained']}.pt"),
         record=RES(f"models/clip/{CLIP['arch']}_{CLIP['pretrained']}.pt.json"),
-    params:
-        arch=CLIP["arch"],
-        pretrained=CLIP["pretrained"],
-        expected_sha256=config["models"].get("sha256", {}).get(f"{CLIP['arch']}_{CLIP['pretrained']}"),
-    localrule: True
-    retries: 2
     log:
         LOG("models/clip_download"),
+    benchmark:
+        BENCH("models/clip_download")
+    retries: 2
+    localrule: True
     conda:
         ENV("clip")
     threads: 1
     resources:
         mem_mb=8000,
         runtime=60,
+    params:
+        code=CODE("clip_download"),
+        arch=CLIP["arch"],
+        pretrained=CLIP["pretrained"],
+        expected_sha256=config["models"]
+        .get("sha256", {})
+        .get(f"{CLIP['arch']}_{CLIP['pretrained']}"),
     script:
         "../scripts/clip_download.py"
 
@@ -32,16 +37,20 @@ rule clip_tiny:
     output:
         weights=R("models/clip/tiny-clip.pt"),
         record=R("models/clip/tiny-clip.pt.json"),
-    params:
-        seed=config["seed"],
     log:
         LOG("models/clip_tiny"),
+    benchmark:
+        BENCH("models/clip_tiny")
+    retries: 0  # deterministic: a retry would fail the same way
     conda:
         ENV("clip")
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
+    params:
+        code=CODE("clip_tiny"),
+        seed=config["seed"],
     script:
         "../scripts/clip_tiny.py"
 
@@ -51,16 +60,19 @@ rule coco_bbox:
         unpack(metric_inputs("coco_bbox")),
     output:
         R("metrics/{experiment}/coco_bbox.json"),
-    params:
-        iou_type="bbox",
     log:
         LOG("metrics/coco_bbox/{experiment}"),
+    benchmark:
+        BENCH("metrics/coco_bbox/{experiment}")
     conda:
         ENV("eval")
     threads: 1
     resources:
-        mem_mb=8000,
+        mem_mb=by_attempt(6000),  # measured 2.3 GB peak (benchmarks/README.md); max_det 300 can triple it
         runtime=60,
+    params:
+        code=CODE("coco_metric"),
+        iou_type="bbox",
     script:
         "../scripts/coco_metric.py"
 
@@ -70,16 +82,19 @@ rule coco_segm:
         unpack(metric_inputs("coco_segm")),
     output:
         R("metrics/{experiment}/coco_segm.json"),
-    params:
-        iou_type="segm",
     log:
         LOG("metrics/coco_segm/{experiment}"),
+    benchmark:
+        BENCH("metrics/coco_segm/{experiment}")
     conda:
         ENV("eval")
     threads: 1
     resources:
-        mem_mb=8000,
+        mem_mb=by_attempt(6000),  # measured 2.3 GB peak (benchmarks/README.md); max_det 300 can triple it
         runtime=60,
+    params:
+        code=CODE("coco_metric"),
+        iou_type="segm",
     script:
         "../scripts/coco_metric.py"
 
@@ -89,17 +104,20 @@ rule pim_paper:
         unpack(metric_inputs("pim")),
     output:
         R("metrics/{experiment}/pim_{mode}_paper.json"),
-    params:
-        variant="paper",
-        run_seed=lambda wc: experiment_seed(wc.experiment),
     log:
         LOG("metrics/pim_{mode}_paper/{experiment}"),
+    benchmark:
+        BENCH("metrics/pim_{mode}_paper/{experiment}")
     conda:
         ENV("eval")
     threads: 1
     resources:
-        mem_mb=8000,
+        mem_mb=by_attempt(6000),  # measured 2.3 GB peak (benchmarks/README.md); max_det 300 can triple it
         runtime=60,
+    params:
+        code=CODE("pim_metric"),
+        variant="paper",
+        run_seed=lambda wc: experiment_seed(wc.experiment),
     script:
         "../scripts/pim_metric.py"
 
@@ -109,17 +127,20 @@ rule pim_corrected:
         unpack(metric_inputs("pim")),
     output:
         R("metrics/{experiment}/pim_{mode}_corrected.json"),
-    params:
-        variant="corrected",
-        run_seed=lambda wc: experiment_seed(wc.experiment),
     log:
         LOG("metrics/pim_{mode}_corrected/{experiment}"),
+    benchmark:
+        BENCH("metrics/pim_{mode}_corrected/{experiment}")
     conda:
         ENV("eval")
     threads: 1
     resources:
-        mem_mb=8000,
+        mem_mb=by_attempt(6000),  # measured 2.3 GB peak (benchmarks/README.md); max_det 300 can triple it
         runtime=60,
+    params:
+        code=CODE("pim_metric"),
+        variant="corrected",
+        run_seed=lambda wc: experiment_seed(wc.experiment),
     script:
         "../scripts/pim_metric.py"
 
@@ -130,18 +151,22 @@ rule attribute_gt:
         clip=clip_path(),
     output:
         R("metrics/{experiment}/attribute_gt.json"),
-    params:
-        variant="gt",
-        attribute=lambda wc: attribute_of(wc.experiment),
     log:
         LOG("metrics/attribute_gt/{experiment}"),
+    benchmark:
+        BENCH("metrics/attribute_gt/{experiment}")
     conda:
         ENV("clip")
     threads: 2
     resources:
         mem_mb=16000,
         runtime=120,
-        gpu=0 if SMOKE else 1,
+        gpu=1,  # always: the scheduler sees the real request (device: cpu computes on the CPU)
+    params:
+        code=CODE("attribute_metric"),
+        device=DEVICE,
+        variant="gt",
+        attribute=lambda wc: attribute_of(wc.experiment),
     script:
         "../scripts/attribute_metric.py"
 
@@ -152,17 +177,21 @@ rule attribute_detected:
         clip=clip_path(),
     output:
         R("metrics/{experiment}/attribute_detected.json"),
-    params:
-        variant="detected",
-        attribute=lambda wc: attribute_of(wc.experiment),
     log:
         LOG("metrics/attribute_detected/{experiment}"),
+    benchmark:
+        BENCH("metrics/attribute_detected/{experiment}")
     conda:
         ENV("clip")
     threads: 2
     resources:
         mem_mb=16000,
         runtime=120,
-        gpu=0 if SMOKE else 1,
+        gpu=1,  # always: the scheduler sees the real request (device: cpu computes on the CPU)
+    params:
+        code=CODE("attribute_metric"),
+        device=DEVICE,
+        variant="detected",
+        attribute=lambda wc: attribute_of(wc.experiment),
     script:
         "../scripts/attribute_metric.py"

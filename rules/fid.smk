@@ -10,8 +10,17 @@ INCEPTION_WEIGHTS = (
 )
 INCEPTION_SHA256 = f"{INCEPTION_WEIGHTS.rsplit('.', 1)[0]}.sha256.json"
 # The schema fills defaults; these cover a section validated without them.
-FID_DEFAULTS = {"feature": 2048, "resize": "tf1", "resolution": 512, "batch_size": 32, "kid_subsets": 100,
-                "kid_subset_size": 1000, "jpeg_quality": 75, "seed": 0, "random_inception_seed": 0}
+FID_DEFAULTS = {
+    "feature": 2048,
+    "resize": "tf1",
+    "resolution": 512,
+    "batch_size": 32,
+    "kid_subsets": 100,
+    "kid_subset_size": 1000,
+    "jpeg_quality": 75,
+    "seed": 0,
+    "random_inception_seed": 0,
+}
 FID = {**FID_DEFAULTS, **config["fid"]}
 
 
@@ -21,16 +30,19 @@ if SMOKE:
         output:
             weights=INCEPTION_WEIGHTS,
             sha256=INCEPTION_SHA256,
-        params:
-            seed=FID["random_inception_seed"],
         log:
             LOG("inception_weights"),
+        benchmark:
+            BENCH("inception_weights")
         conda:
             ENV("eval")
         threads: 1
         resources:
             mem_mb=2000,
             runtime=10,
+        params:
+            code=CODE("inception_random"),
+            seed=FID["random_inception_seed"],
         script:
             "../scripts/inception_random.py"
 
@@ -43,17 +55,20 @@ else:
         output:
             weights=INCEPTION_WEIGHTS,
             sha256=INCEPTION_SHA256,
-        params:
-            url=INCEPTION_URL,
         log:
             LOG("inception_weights"),
+        benchmark:
+            BENCH("inception_weights")
+        retries: 3
         conda:
             ENV("eval")
-        retries: 3
         threads: 1
         resources:
             mem_mb=1000,
             runtime=30,
+        params:
+            code=CODE("inception_download"),
+            url=INCEPTION_URL,
         script:
             "../scripts/inception_download.py"
 
@@ -64,20 +79,24 @@ rule fid_reference:
         weights=INCEPTION_WEIGHTS,
     output:
         R("fid/reference.npz"),
-    params:
-        feature=FID["feature"],
-        resize=FID["resize"],
-        resolution=FID["resolution"],
-        batch_size=FID["batch_size"],
     log:
         LOG("fid_reference"),
+    benchmark:
+        BENCH("fid_reference")
     conda:
         ENV("eval")
     threads: 4
     resources:
         mem_mb=8000,
         runtime=60,
-        gpu=0 if SMOKE else 1,
+        gpu=1,  # always: the scheduler sees the real request (device: cpu computes on the CPU)
+    params:
+        code=CODE("fid_reference"),
+        device=DEVICE,
+        feature=FID["feature"],
+        resize=FID["resize"],
+        resolution=FID["resolution"],
+        batch_size=FID["batch_size"],
     script:
         "../scripts/fid_reference.py"
 
@@ -90,7 +109,20 @@ rule fid:
         manifest=R("manifest.json"),
     output:
         R("metrics/{experiment}/fid.json"),
+    log:
+        LOG("fid/{experiment}"),
+    benchmark:
+        BENCH("fid/{experiment}")
+    conda:
+        ENV("eval")
+    threads: 4
+    resources:
+        mem_mb=8000,
+        runtime=60,
+        gpu=1,  # always: the scheduler sees the real request (device: cpu computes on the CPU)
     params:
+        code=CODE("fid"),
+        device=DEVICE,
         feature=FID["feature"],
         resize=FID["resize"],
         resolution=FID["resolution"],
@@ -99,14 +131,5 @@ rule fid:
         jpeg_quality=FID["jpeg_quality"],
         batch_size=FID["batch_size"],
         seed=FID["seed"],
-    log:
-        LOG("fid/{experiment}"),
-    conda:
-        ENV("eval")
-    threads: 4
-    resources:
-        mem_mb=8000,
-        runtime=60,
-        gpu=0 if SMOKE else 1,
     script:
         "../scripts/fid.py"

@@ -15,30 +15,39 @@ rule generate:
     input:
         layouts=R("layouts/{experiment}.jsonl"),
         model=INSTDIFF_MODEL,  # rules/models.smk: the converted model folder
+        refiner=lambda wc: hub_inputs(refiner_from_config(EXPERIMENTS[wc.experiment])),
     output:
         manifest=R("images/{experiment}/shards/{shard}-of-{nshards}.json"),
-    params:
-        out_dir=lambda wc: R(f"images/{wc.experiment}"),
-        shard=lambda wc: int(wc.shard),
-        nshards=lambda wc: int(wc.nshards),
-        run_seed=lambda wc: experiment_seed(wc.experiment),
-        settings=lambda wc: settings_from_config(EXPERIMENTS[wc.experiment], config["generation"]),
-        refiner=lambda wc: refiner_from_config(EXPERIMENTS[wc.experiment]),
-        image_format=config["generation"].get("image_format", "png"),
-        precision=generation_precision(config["generation"], "generation section of the config"),
     log:
         LOG("generate/{experiment}/{shard}-of-{nshards}"),
+    benchmark:
+        BENCH("generate/{experiment}/{shard}-of-{nshards}")
     wildcard_constraints:
         experiment="|".join(generated_experiments()) or "(?!)",
         shard=r"\d+",
         nshards=r"\d+",
-    threads: 2 if SMOKE else 8
-    resources:
-        gpu=0 if SMOKE else 1,
-        mem_mb=by_attempt(4000 if SMOKE else 32000),
-        runtime=by_attempt(30 if SMOKE else 480),
     conda:
         ENV("generate")
+    threads: 2 if SMOKE else 8
+    resources:
+        gpu=1,  # always: the scheduler sees the real request (device: cpu computes on the CPU)
+        mem_mb=by_attempt(4000 if SMOKE else 32000),
+        runtime=generation_minutes,
+    params:
+        code=CODE("generate"),
+        device=DEVICE,
+        out_dir=lambda wc: R(f"images/{wc.experiment}"),
+        shard=lambda wc: int(wc.shard),
+        nshards=lambda wc: int(wc.nshards),
+        run_seed=lambda wc: experiment_seed(wc.experiment),
+        settings=lambda wc: stable(
+            settings_from_config(EXPERIMENTS[wc.experiment], config["generation"])
+        ),
+        refiner=lambda wc: hub_local(refiner_from_config(EXPERIMENTS[wc.experiment])),
+        image_format=config["generation"].get("image_format", "png"),
+        precision=generation_precision(
+            config["generation"], "generation section of the config"
+        ),
     script:
         "../scripts/generate.py"
 
@@ -47,22 +56,28 @@ rule generate_done:
     input:
         layouts=R("layouts/{experiment}.jsonl"),
         manifests=lambda wc: [
-            R(f"images/{wc.experiment}/shards/{k}-of-{experiment_shards(wc.experiment)}.json")
+            R(
+                f"images/{wc.experiment}/shards/{k}-of-{experiment_shards(wc.experiment)}.json"
+            )
             for k in range(experiment_shards(wc.experiment))
         ],
     output:
         done=R("images/{experiment}/done.json"),
-    params:
-        out_dir=lambda wc: R(f"images/{wc.experiment}"),
     log:
         LOG("generate/{experiment}/done"),
+    benchmark:
+        BENCH("generate/{experiment}/done")
     wildcard_constraints:
         experiment="|".join(generated_experiments()) or "(?!)",
+    retries: 0  # deterministic: a retry would fail the same way
+    conda:
+        ENV("generate")
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
-    conda:
-        ENV("generate")
+    params:
+        code=CODE("generate_done"),
+        out_dir=lambda wc: R(f"images/{wc.experiment}"),
     script:
         "../scripts/generate_done.py"

@@ -5,7 +5,14 @@
 # R("images/llm/done.json") with the settings of experiments.llm (box config, alpha 0.8, mis 0.2, guidance 7.5).
 # The API key is read from OPENAI_API_KEY in the job's environment, never from config.
 
+
 include: "llm_common.smk"
+
+
+# Network only on the submit host: the extension's GitHub files, and the OpenAI-compatible API when source is api.
+localrules:
+    llm_extension_files,
+    llm_layouts,
 
 
 rule llm:
@@ -21,17 +28,20 @@ rule llm_extension_files:
         LLM_EXTENSION_FILES["pred"],
         LLM_EXTENSION_FILES["gt"],
         sources=LLM_EXTENSION_FILES["sources"],
-    params:
-        out_dir=lambda wc, output: parent_dir(output.sources),
     log:
         LOG("llm/extension_files"),
+    benchmark:
+        BENCH("llm/extension_files")
     retries: 2
+    conda:
+        ENV("llm")
     threads: 1
     resources:
         mem_mb=500,
         runtime=15,
-    conda:
-        ENV("llm")
+    params:
+        code=CODE("llm_extension_files"),
+        out_dir=lambda wc, output: parent_dir(output.sources),
     script:
         "../scripts/llm_extension_files.py"
 
@@ -43,18 +53,22 @@ rule llm_layouts:
         layouts=R("llm/layouts.jsonl"),
         generation=R("layouts/llm.jsonl"),
         requests=R("llm/requests.jsonl"),
-    params:
-        section=LLM,
-        seed=config["seed"],
-        cache_dir=RES("llm_cache"),  # shared by runs: the same request is never paid twice
     log:
         LOG("llm/layouts"),
+    benchmark:
+        BENCH("llm/layouts")
+    retries: 0  # deterministic: a retry would fail the same way
+    conda:
+        ENV("llm")
     threads: 1
     resources:
         mem_mb=1000,
         runtime=120,
-    conda:
-        ENV("llm")
+    params:
+        code=CODE("llm_layouts"),
+        section=stable(llm_layout_settings()),
+        seed=config["seed"],
+        cache_dir=RES("llm_cache"),  # shared by runs: the same request is never paid twice
     script:
         "../scripts/llm_layouts.py"
 
@@ -64,17 +78,28 @@ rule llm_visualize:
     input:
         layouts=R("llm/layouts.jsonl"),
     output:
-        R("llm/layout_images/index.json"),
-    params:
-        out_dir=lambda wc, output: parent_dir(output[0]),
+        # The folder holds {id}.png per layout and index.json; the report shows every picture.
+        report(
+            directory(R("llm/layout_images")),
+            patterns=["{id}.png"],
+            caption="../report/llm_layouts.rst",
+            category="LLM extension",
+            labels={"figure": "layout {id}"},
+        ),
     log:
         LOG("llm/visualize"),
+    benchmark:
+        BENCH("llm/visualize")
+    retries: 0  # deterministic: a retry would fail the same way
+    conda:
+        ENV("llm")
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
-    conda:
-        ENV("llm")
+    params:
+        code=CODE("llm_visualize"),
+        out_dir=lambda wc, output: output[0],
     script:
         "../scripts/llm_visualize.py"
 
@@ -82,19 +107,24 @@ rule llm_visualize:
 rule llm_tiny_scorer:
     output:
         directory(R("models/llm/{scorer}")),
-    params:
-        kind=lambda wc: LLM_SCORERS[wc.scorer]["kind"],
-        seed=config["seed"],
     log:
         LOG("llm/tiny_{scorer}"),
+    benchmark:
+        BENCH("llm/tiny_{scorer}")
     wildcard_constraints:
-        scorer="|".join(n for n in LLM_DETECTORS if LLM_SCORERS[n].get("tiny")) or "(?!)",
+        scorer="|".join(n for n in LLM_DETECTORS if LLM_SCORERS[n].get("tiny"))
+        or "(?!)",
+    retries: 0  # deterministic: a retry would fail the same way
+    conda:
+        ENV("llm")
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        ENV("llm")
+    params:
+        code=CODE("llm_tiny_scorer"),
+        kind=lambda wc: LLM_SCORERS[wc.scorer]["kind"],
+        seed=config["seed"],
     script:
         "../scripts/llm_tiny_scorer.py"
 
@@ -102,16 +132,20 @@ rule llm_tiny_scorer:
 rule llm_tiny_clip:
     output:
         directory(R("models/llm/clip")),
-    params:
-        seed=config["seed"],
     log:
         LOG("llm/tiny_clip"),
+    benchmark:
+        BENCH("llm/tiny_clip")
+    retries: 0  # deterministic: a retry would fail the same way
+    conda:
+        ENV("llm")
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        ENV("llm")
+    params:
+        code=CODE("llm_tiny_clip"),
+        seed=config["seed"],
     script:
         "../scripts/llm_tiny_clip.py"
 
@@ -124,22 +158,26 @@ rule llm_grounding:
         model=llm_scorer_model,
     output:
         R("llm/detections/{scorer}/{variant}.jsonl"),
-    params:
-        settings=lambda wc: llm_scorer_settings(wc.scorer),
-        images_dir=lambda wc, input: parent_dir(input.done),
-        image_format=config["generation"].get("image_format", "png"),
     log:
         LOG("llm/grounding_{scorer}_{variant}"),
+    benchmark:
+        BENCH("llm/grounding_{scorer}_{variant}")
     wildcard_constraints:
         scorer="|".join(LLM_DETECTORS) or "(?!)",
         variant="|".join(LLM_VARIANTS),
-    threads: 2 if SMOKE else 8
-    resources:
-        gpu=0 if SMOKE else 1,
-        mem_mb=4000 if SMOKE else 32000,
-        runtime=20 if SMOKE else 120,
     conda:
         ENV("llm")
+    threads: 2 if SMOKE else 8
+    resources:
+        gpu=1,  # always: the scheduler sees the real request (device: cpu computes on the CPU)
+        mem_mb=4000 if SMOKE else 32000,
+        runtime=20 if SMOKE else 120,
+    params:
+        code=CODE("llm_grounding"),
+        device=DEVICE,
+        settings=lambda wc: stable(llm_scorer_settings(wc.scorer)),
+        images_dir=lambda wc, input: parent_dir(input.done),
+        image_format=config["generation"].get("image_format", "png"),
     script:
         "../scripts/llm_grounding.py"
 
@@ -149,24 +187,29 @@ rule llm_grounding_vlm:
     input:
         layouts=R("llm/layouts.jsonl"),
         done=R("images/llm/done.json"),
+        model=llm_scorer_model,
     output:
         R("llm/detections/{scorer}/{variant}.jsonl"),
-    params:
-        settings=lambda wc: llm_scorer_settings(wc.scorer),
-        images_dir=lambda wc, input: parent_dir(input.done),
-        image_format=config["generation"].get("image_format", "png"),
     log:
         LOG("llm/grounding_{scorer}_{variant}"),
+    benchmark:
+        BENCH("llm/grounding_{scorer}_{variant}")
     wildcard_constraints:
         scorer="|".join(LLM_VLMS) or "(?!)",
         variant="|".join(LLM_VARIANTS),
+    conda:
+        ENV("cogvlm")
     threads: 8
     resources:
         gpu=1,
         mem_mb=64000,
         runtime=240,
-    conda:
-        ENV("cogvlm")
+    params:
+        code=CODE("llm_grounding"),
+        device=DEVICE,
+        settings=lambda wc: stable(llm_scorer_settings(wc.scorer)),
+        images_dir=lambda wc, input: parent_dir(input.done),
+        image_format=config["generation"].get("image_format", "png"),
     script:
         "../scripts/llm_grounding.py"
 
@@ -174,22 +217,28 @@ rule llm_grounding_vlm:
 rule llm_grounding_metrics:
     input:
         layouts=R("llm/layouts.jsonl"),
-        detections=expand(R("llm/detections/{{scorer}}/{variant}.jsonl"), variant=LLM_VARIANTS),
+        detections=expand(
+            R("llm/detections/{{scorer}}/{variant}.jsonl"), variant=LLM_VARIANTS
+        ),
     output:
         R("llm/grounding/{scorer}.json"),
-    params:
-        variants=LLM_VARIANTS,
-        matching=LLM.get("grounding", {}).get("matching", "hungarian"),
     log:
         LOG("llm/grounding_metrics_{scorer}"),
+    benchmark:
+        BENCH("llm/grounding_metrics_{scorer}")
     wildcard_constraints:
         scorer="|".join(LLM_SCORERS) or "(?!)",
+    retries: 0  # deterministic: a retry would fail the same way
+    conda:
+        ENV("llm")
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
-    conda:
-        ENV("llm")
+    params:
+        code=CODE("llm_grounding_metrics"),
+        variants=LLM_VARIANTS,
+        matching=LLM.get("grounding", {}).get("matching", "hungarian"),
     script:
         "../scripts/llm_grounding_metrics.py"
 
@@ -203,12 +252,17 @@ rule llm_grounding_legacy:
         R("llm/grounding/legacy.json"),
     log:
         LOG("llm/grounding_legacy"),
+    benchmark:
+        BENCH("llm/grounding_legacy")
+    retries: 0  # deterministic: a retry would fail the same way
+    conda:
+        ENV("llm")
     threads: 1
     resources:
         mem_mb=500,
         runtime=5,
-    conda:
-        ENV("llm")
+    params:
+        code=CODE("llm_grounding_legacy"),
     script:
         "../scripts/llm_grounding_legacy.py"
 
@@ -220,21 +274,25 @@ rule llm_clip:
         model=[R("models/llm/clip")] if LLM.get("clip", {}).get("tiny") else [],
     output:
         R("llm/clip.json"),
+    log:
+        LOG("llm/clip"),
+    benchmark:
+        BENCH("llm/clip")
+    conda:
+        ENV("llm")
+    threads: 2 if SMOKE else 8
+    resources:
+        gpu=1,  # always: the scheduler sees the real request (device: cpu computes on the CPU)
+        mem_mb=4000 if SMOKE else 16000,
+        runtime=20 if SMOKE else 60,
     params:
-        settings=llm_clip_settings(),
+        code=CODE("llm_clip"),
+        device=DEVICE,
+        settings=stable(llm_clip_settings()),
         variants=LLM_VARIANTS,
         images_dir=lambda wc, input: parent_dir(input.done),
         image_format=config["generation"].get("image_format", "png"),
         seed=config["seed"],
-    log:
-        LOG("llm/clip"),
-    threads: 2 if SMOKE else 8
-    resources:
-        gpu=0 if SMOKE else 1,
-        mem_mb=4000 if SMOKE else 16000,
-        runtime=20 if SMOKE else 60,
-    conda:
-        ENV("llm")
     script:
         "../scripts/llm_clip.py"
 
@@ -245,17 +303,26 @@ rule llm_table:
         legacy=R("llm/grounding/legacy.json"),
         clip=R("llm/clip.json"),
     output:
-        csv=R("tables/llm.csv"),
+        csv=report(
+            R("tables/llm.csv"),
+            caption="../report/llm_table.rst",
+            category="LLM extension",
+            labels={"table": "llm"},
+        ),
         md=R("tables/llm.md"),
-    params:
-        published=LLM.get("published", {}),
     log:
         LOG("llm/table"),
+    benchmark:
+        BENCH("llm/table")
+    retries: 0  # deterministic: a retry would fail the same way
+    conda:
+        ENV("llm")
     threads: 1
     resources:
         mem_mb=500,
         runtime=5,
-    conda:
-        ENV("llm")
+    params:
+        code=CODE("llm_table"),
+        published=stable(LLM.get("published", {})),
     script:
         "../scripts/llm_table.py"

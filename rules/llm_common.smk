@@ -18,16 +18,42 @@ LLM_EXTENSION_FILES = {
 # before any request when it is missing.
 
 
+# Keys of llm.api that change how requests travel, not what comes back: kept out of rule llm_layouts' params so that
+# editing them reruns nothing (the job still reads them, from the config).
+LLM_TRANSPORT_KEYS = ("timeout_s", "max_attempts", "backoff_s", "backoff_max_s")
+# Sections of other llm rules (scorers, CLIP, the table): they do not shape the layouts.
+LLM_NOT_LAYOUT = ("grounding", "clip", "legacy", "published", "image_variants")
+
+
+def llm_layout_settings():
+    """The llm settings that shape the layouts (rule llm_layouts' params)."""
+    section = {k: v for k, v in LLM.items() if k not in LLM_NOT_LAYOUT}
+    section["api"] = {
+        k: v for k, v in LLM.get("api", {}).items() if k not in LLM_TRANSPORT_KEYS
+    }
+    return section
+
+
 def llm_scorer_settings(name):
-    """A scorer's settings; a tiny scorer loads the model folder the smoke run builds."""
+    """A scorer's settings with local folders only: the smoke run's tiny model, or the hub snapshots of
+    rules/hub.smk (the job loads them offline; the pinned revisions stay, checked at load and recorded).
+    """
     settings = dict(LLM_SCORERS[name])
     if settings.get("tiny"):
         settings["model"] = R(f"models/llm/{name}")
+        return settings
+    for key in ("model", "tokenizer"):
+        if is_hub_id(settings.get(key)):
+            settings[f"{key}_repo"] = settings[key]
+            settings[key] = hub_local(settings[key])
     return settings
 
 
 def llm_scorer_model(wildcards):
-    return [R(f"models/llm/{wildcards.scorer}")] if LLM_SCORERS[wildcards.scorer].get("tiny") else []
+    scorer = LLM_SCORERS[wildcards.scorer]
+    if scorer.get("tiny"):
+        return [R(f"models/llm/{wildcards.scorer}")]
+    return hub_inputs(scorer.get("model"), scorer.get("tokenizer"))
 
 
 def llm_clip_settings():
@@ -41,8 +67,11 @@ def llm_replay_input(wildcards):
     return [LLM["replay"]["dir"]] if LLM.get("source", "replay") == "replay" else []
 
 
-LLM_TARGETS = [R("tables/llm.csv"), R("tables/llm.md"), R("llm/layout_images/index.json")] if LLM.get("enabled", True) else []
-
+LLM_TARGETS = (
+    [R("tables/llm.csv"), R("tables/llm.md"), R("llm/layout_images")]
+    if LLM.get("enabled", True)
+    else []
+)
 
 
 def parent_dir(path):

@@ -5,7 +5,9 @@ CLIP = config["models"]["clip_attribute"]
 
 def yolo_path(detector):
     """The detector's .pt file: built per run in the smoke config, downloaded once otherwise."""
-    return R(f"models/yolo/{detector}.pt") if SMOKE else RES(f"models/yolo/{detector}.pt")
+    return (
+        R(f"models/yolo/{detector}.pt") if SMOKE else RES(f"models/yolo/{detector}.pt")
+    )
 
 
 def detector_for(metric):

@@ -14,16 +14,20 @@ if SMOKE:
         output:
             checkpoint=INSTDIFF_CHECKPOINT,
             tokenizer=directory(INSTDIFF_TOKENIZER),
-        params:
-            seed=config["seed"],
         log:
             LOG("models/tiny_instancediffusion"),
+        benchmark:
+            BENCH("models/tiny_instancediffusion")
+        retries: 0  # deterministic: a retry would fail the same way
+        conda:
+            ENV("generate")
         threads: 1
         resources:
             mem_mb=2000,
             runtime=10,
-        conda:
-            ENV("generate")
+        params:
+            code=CODE("tiny_instancediffusion"),
+            seed=config["seed"],
         script:
             "../scripts/tiny_instancediffusion.py"
 
@@ -40,13 +44,17 @@ else:
             tokenizer=directory(INSTDIFF_TOKENIZER),
         log:
             LOG("models/instancediffusion_checkpoint"),
+        benchmark:
+            BENCH("models/instancediffusion_checkpoint")
         retries: 3
+        conda:
+            ENV("generate")
         threads: 1
         resources:
             mem_mb=1000,
             runtime=360,
-        conda:
-            ENV("generate")
+        params:
+            code=CODE("instancediffusion_checkpoint"),
         script:
             "../scripts/instancediffusion_checkpoint.py"
 
@@ -57,15 +65,18 @@ rule convert_instancediffusion:
         tokenizer=INSTDIFF_TOKENIZER,
     output:
         directory(INSTDIFF_MODEL),
-    params:
-        size="tiny" if SMOKE else "sd15",
     log:
         LOG("models/convert_instancediffusion"),
+    benchmark:
+        BENCH("models/convert_instancediffusion")
+    conda:
+        ENV("generate")
     threads: 2
     resources:
         mem_mb=2000 if SMOKE else 20000,
         runtime=10 if SMOKE else 60,
-    conda:
-        ENV("generate")
+    params:
+        code=CODE("convert_instancediffusion"),
+        size="tiny" if SMOKE else "sd15",
     script:
         "../scripts/convert_instancediffusion.py"

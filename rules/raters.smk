@@ -5,15 +5,29 @@
 RATERS = config["raters"]
 # Mirrors instdiff.raters_plots.FIGURES (kept literal so parsing the Snakefile imports no plotting library;
 # tests/unit/test_raters_rules.py checks they agree).
-RATERS_FIGURE_NAMES = ["histogram", "likert_criteria", "rater_boxplots", "rater_image_heatmap", "automatic_vs_human"]
-RATERS_FIGURES = expand(R("raters/figures/{name}.{ext}"), name=RATERS_FIGURE_NAMES, ext=["png", "pdf"])
+RATERS_FIGURE_NAMES = [
+    "histogram",
+    "likert_criteria",
+    "rater_boxplots",
+    "rater_image_heatmap",
+    "automatic_vs_human",
+]
+RATERS_FIGURES = expand(
+    R("raters/figures/{name}.{ext}"), name=RATERS_FIGURE_NAMES, ext=["png", "pdf"]
+)
 
 
 RATERS_SYNTHETIC = RATERS.get("synthetic") is not None
 # The tables analysed: the synthetic study's (written by rule raters_synthetic) or the configured ones.
-RATERS_RATINGS = [R("raters/synthetic/ratings.csv")] if RATERS_SYNTHETIC else list(RATERS.get("ratings", []))
+RATERS_RATINGS = (
+    [R("raters/synthetic/ratings.csv")]
+    if RATERS_SYNTHETIC
+    else list(RATERS.get("ratings", []))
+)
 RATERS_AUTOMATIC = (
-    [R("raters/synthetic/automatic_scores.csv")] if RATERS_SYNTHETIC else list(RATERS.get("automatic_scores", []))
+    [R("raters/synthetic/automatic_scores.csv")]
+    if RATERS_SYNTHETIC
+    else list(RATERS.get("automatic_scores", []))
 )
 # What `rule all` asks of this stage: nothing when no study is configured.
 RATERS_TARGETS = [R("raters/stats.json"), *RATERS_FIGURES] if RATERS_RATINGS else []
@@ -23,17 +37,21 @@ rule raters_synthetic:
     output:
         ratings=R("raters/synthetic/ratings.csv"),
         automatic=R("raters/synthetic/automatic_scores.csv"),
-    params:
-        seed=config["seed"],
-        design=RATERS.get("synthetic") or {},
     log:
         LOG("raters/synthetic"),
+    benchmark:
+        BENCH("raters/synthetic")
+    retries: 0  # deterministic: a retry would fail the same way
     conda:
         ENV("report")
     threads: 1
     resources:
         mem_mb=1000,
         runtime=5,
+    params:
+        code=CODE("raters_synthetic"),
+        seed=config["seed"],
+        design=stable(RATERS.get("synthetic") or {}),
     script:
         "../scripts/raters_synthetic.py"
 
@@ -46,23 +64,31 @@ rule raters_stats:
         stats=R("raters/stats.json"),
         # The PNGs go into the Snakemake HTML report (`snakemake --report`); the PDFs are for papers.
         figures=[
-            report(f, caption="../report/raters.rst", category="Human study") if f.endswith(".png") else f
+            (
+                report(f, caption="../report/raters.rst", category="Human study")
+                if f.endswith(".png")
+                else f
+            )
             for f in RATERS_FIGURES
         ],
-    params:
-        seed=config["seed"],
-        figures_dir=lambda wildcards, output: os.path.dirname(output.figures[0]),
-        images=RATERS.get("images"),
-        n_boot=RATERS.get("n_boot", 2000),
-        n_boot_alpha=RATERS.get("n_boot_alpha", 1000),
-        level=RATERS.get("level", 0.95),
     log:
         LOG("raters/stats"),
+    benchmark:
+        BENCH("raters/stats")
+    retries: 0  # deterministic: a retry would fail the same way
     conda:
         ENV("report")
     threads: 1
     resources:
         mem_mb=2000,
         runtime=15,
+    params:
+        code=CODE("raters_stats"),
+        seed=config["seed"],
+        figures_dir=lambda wildcards, output: os.path.dirname(output.figures[0]),
+        images=RATERS.get("images"),
+        n_boot=RATERS.get("n_boot", 2000),
+        n_boot_alpha=RATERS.get("n_boot_alpha", 1000),
+        level=RATERS.get("level", 0.95),
     script:
         "../scripts/raters_stats.py"

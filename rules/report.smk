@@ -1,18 +1,13 @@
 # The report: run manifest, FID (rules/fid.smk), the paper's tables (csv / md / tex / html), figures, and the
 # captions that `snakemake report --report results/{run}/report.html` shows.
-# Named targets: table1 table2 table3 table4 fid_table figures report; all_targets() feeds `rule all`.
+# Named targets: table1 table2 table3 table4 fid_table figures report. Each target is the rule that writes it, so
+# `-R table1` / `--forcerun figures` / `-f table1` rebuild exactly its files. all_targets() feeds `rule all`.
 include: "report_common.smk"
 include: "fid.smk"
 
 
 localrules:
     manifest,
-    table1,
-    table2,
-    table3,
-    table4,
-    fid_table,
-    figures,
     report,
 
 
@@ -21,18 +16,22 @@ rule manifest:
         checksums=REPORT.get("checksum_files", []),
     output:
         R("manifest.json"),
-    params:
-        # The whole config is a param, so any config change rebuilds the manifest and every metric after it.
-        config=config,
-        root=str(WORKFLOW_ROOT),
     log:
         LOG("manifest"),
+    benchmark:
+        BENCH("manifest")
+    retries: 0  # deterministic: a retry would fail the same way
     conda:
         ENV("eval")
     threads: 1
     resources:
         mem_mb=1000,
         runtime=5,
+    params:
+        code=CODE("manifest"),
+        # Only the sections metrics depend on (an edit to llm/raters/report reruns no metric), and no absolute
+        # path (a moved checkout reruns nothing): the script finds the repository from its own folder.
+        config=stable({k: config[k] for k in MANIFEST_SECTIONS if k in config}),
     script:
         "../scripts/manifest.py"
 
@@ -41,7 +40,7 @@ for _name in TABLES:
 
     rule:
         name:
-            TABLE_FILES[_name]
+            TABLE_RULES[_name]
         input:
             metrics=table_rule(_name)["metrics"],
             paper=PAPER_RESULTS,
@@ -54,89 +53,33 @@ for _name in TABLES:
                 category="Tables",
                 labels={"table": _name},
             ),
-        params:
-            name=_name,
-            metrics_dir=lambda wildcards, input: os.path.join(os.path.dirname(input.manifest), "metrics"),
         log:
             LOG(f"tables/{_name}"),
+        benchmark:
+            BENCH(f"tables/{_name}")
+        retries: 0  # deterministic: a retry would fail the same way
         conda:
             ENV("report")
         threads: 1
         resources:
             mem_mb=2000,
             runtime=10,
+        params:
+            code=CODE("table"),
+            name=_name,
+            metrics_dir=lambda wildcards, input: os.path.join(
+                os.path.dirname(input.manifest), "metrics"
+            ),
         script:
             "../scripts/table.py"
 
 
-rule table1:
-    input:
-        rules.table1_boxes.output,
-
-
-rule table2:
-    input:
-        rules.table2_masks.output,
-
-
-rule table3:
-    input:
-        rules.table3_pim.output,
-
-
-rule table4:
-    input:
-        rules.table4_attribute_binding.output,
-
-
-rule fid_table:
-    input:
-        rules.fid_by_format.output,
-
-
-rule figure_metrics:
+# One job writes every figure, so `-R figures` / `--forcerun figures` rebuilds exactly the figures (and nothing else).
+rule figures:
     input:
         metrics=all_table_metric_files(),
-        paper=PAPER_RESULTS,
-        manifest=R("manifest.json"),
-    output:
-        png=fig("metrics_vs_paper", "figure_metrics"),
-        pdf=R("figures/metrics_vs_paper.pdf"),
-    params:
-        metrics_dir=lambda wildcards, input: os.path.join(os.path.dirname(input.manifest), "metrics"),
-    log:
-        LOG("figures/metrics_vs_paper"),
-    conda:
-        ENV("report")
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=10,
-    script:
-        "../scripts/figure_metrics.py"
-
-
-rule figure_per_category:
-    input:
-        metrics=figure_files(["coco_bbox", "coco_segm"]),
-    output:
-        png=fig("per_category_ap", "figure_per_category"),
-        pdf=R("figures/per_category_ap.pdf"),
-    log:
-        LOG("figures/per_category_ap"),
-    conda:
-        ENV("report")
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=10,
-    script:
-        "../scripts/figure_per_category.py"
-
-
-rule figure_pim:
-    input:
-        metrics=figure_files(
+        per_category=figure_files(["coco_bbox", "coco_segm"]),
+        pim=figure_files(
             [
                 "pim_point_paper",
                 "pim_point_corrected",
@@ -144,77 +87,72 @@ rule figure_pim:
                 "pim_scribble_corrected",
             ]
         ),
+        fid=figure_files(["fid"]),
         paper=PAPER_RESULTS,
-    output:
-        png=fig("pim_distributions", "figure_pim"),
-        pdf=R("figures/pim_distributions.pdf"),
-    log:
-        LOG("figures/pim_distributions"),
-    conda:
-        ENV("report")
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=10,
-    script:
-        "../scripts/figure_pim.py"
-
-
-rule figure_fid:
-    input:
-        metrics=figure_files(["fid"]),
-    output:
-        png=fig("fid_vs_format", "figure_fid"),
-        pdf=R("figures/fid_vs_format.pdf"),
-    log:
-        LOG("figures/fid_vs_format"),
-    conda:
-        ENV("report")
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=10,
-    script:
-        "../scripts/figure_fid.py"
-
-
-rule figure_qualitative:
-    input:
-        layouts=R("layouts/{experiment}.jsonl"),
-        generated=R("images/{experiment}/done.json"),
-        real=R(f"images/{REAL_EXPERIMENT}/done.json"),
-    output:
-        png=report(
-            R("figures/qualitative_{experiment}.png"),
-            caption="../report/figure_qualitative.rst",
-            category="Figures",
-            subcategory="Qualitative",
-            labels={"figure": "qualitative", "experiment": "{experiment}"},
+        manifest=R("manifest.json"),
+        layouts=[R(f"layouts/{exp}.jsonl") for exp in qualitative_experiments()],
+        generated=[R(f"images/{exp}/done.json") for exp in qualitative_experiments()],
+        real=(
+            [R(f"images/{REAL_EXPERIMENT}/done.json")]
+            if qualitative_experiments()
+            else []
         ),
-        pdf=R("figures/qualitative_{experiment}.pdf"),
+    output:
+        metrics_vs_paper=[
+            fig("metrics_vs_paper", "figure_metrics"),
+            R("figures/metrics_vs_paper.pdf"),
+        ],
+        per_category_ap=[
+            fig("per_category_ap", "figure_per_category"),
+            R("figures/per_category_ap.pdf"),
+        ],
+        pim_distributions=[
+            fig("pim_distributions", "figure_pim"),
+            R("figures/pim_distributions.pdf"),
+        ],
+        fid_vs_format=[
+            fig("fid_vs_format", "figure_fid"),
+            R("figures/fid_vs_format.pdf"),
+        ],
+        qualitative=[
+            (
+                report(
+                    R(f"figures/qualitative_{exp}.png"),
+                    caption="../report/figure_qualitative.rst",
+                    category="Figures",
+                    subcategory="Qualitative",
+                    labels={"figure": "qualitative", "experiment": exp},
+                )
+                if ext == "png"
+                else R(f"figures/qualitative_{exp}.pdf")
+            )
+            for exp in qualitative_experiments()
+            for ext in ("png", "pdf")
+        ],
+    log:
+        LOG("figures"),
+    benchmark:
+        BENCH("figures")
+    retries: 0  # deterministic: a retry would fail the same way
+    conda:
+        ENV("report")
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
     params:
+        code=CODE("figures"),
+        metrics_dir=lambda wildcards, input: os.path.join(
+            os.path.dirname(input.manifest), "metrics"
+        ),
+        experiments=qualitative_experiments(),
         run_seed=config["seed"],
         k=REPORT.get("qualitative_images", 4),
-    log:
-        LOG("figures/qualitative_{experiment}"),
-    conda:
-        ENV("report")
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=10,
     script:
-        "../scripts/figure_qualitative.py"
-
-
-rule figures:
-    input:
-        FIGURES,
-        qualitative_figures(),
+        "../scripts/figures.py"
 
 
 rule report:
     input:
         table_outputs(),
-        FIGURES,
-        qualitative_figures(),
+        rules.figures.output,

@@ -1,14 +1,23 @@
 # Helpers of the report stage (functions and constants only; the rules are in report.smk).
 from instdiff.report.tables import TABLE_FILES, TABLES, table_inputs
 
+# The rule writing each table is named after its target (`snakemake table1`, `-R table1`); "fid" is a metric rule.
+TABLE_RULES = {name: "fid_table" if name == "fid" else name for name in TABLES}
+
 REPORT = config["report"]
-PAPER_RESULTS = str(WORKFLOW_ROOT / "config" / "paper_results.yaml")
+# Relative to the working directory (the checkout): an absolute path would rerun everything after a move.
+PAPER_RESULTS = "config/paper_results.yaml"
 TABLE_FORMATS = ("csv", "md", "tex")
 # The upper-bound experiment: the real images squashed to 512x512 (FID reference, qualitative grids).
 REAL_EXPERIMENT = next(iter(real_experiments()), None)
 FIGURES = [
     R(f"figures/{name}.{ext}")
-    for name in ("metrics_vs_paper", "per_category_ap", "pim_distributions", "fid_vs_format")
+    for name in (
+        "metrics_vs_paper",
+        "per_category_ap",
+        "pim_distributions",
+        "fid_vs_format",
+    )
     for ext in ("png", "pdf")
 ]
 
@@ -30,7 +39,8 @@ def figure_files(stems):
         R(f"metrics/{exp}/{stem}.json")
         for exp in EXPERIMENTS
         for stem in stems
-        if stem in [s for m in EXPERIMENTS[exp].get("metrics", []) for s in METRIC_FILES[m]]
+        if stem
+        in [s for m in EXPERIMENTS[exp].get("metrics", []) for s in METRIC_FILES[m]]
     ]
 
 
@@ -47,15 +57,21 @@ def fig(name, caption, **labels):
     )
 
 
-def qualitative_figures():
+def qualitative_experiments():
     # A grid needs the real images beside the generated ones.
-    if REAL_EXPERIMENT is None:
-        return []
-    return [R(f"figures/qualitative_{exp}.{ext}") for exp in generated_experiments() for ext in ("png", "pdf")]
+    return sorted(generated_experiments()) if REAL_EXPERIMENT is not None else []
+
+
+def qualitative_figures():
+    return [
+        R(f"figures/qualitative_{exp}.{ext}")
+        for exp in qualitative_experiments()
+        for ext in ("png", "pdf")
+    ]
 
 
 def table_outputs():
-    return [f for name in TABLES for f in getattr(rules, TABLE_FILES[name]).output]
+    return [f for name in TABLES for f in getattr(rules, TABLE_RULES[name]).output]
 
 
 def all_targets():

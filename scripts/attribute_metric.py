@@ -1,4 +1,5 @@
 """Snakemake entry point: attribute_gt.json / attribute_detected.json of an experiment."""
+from instdiff.device import require
 from instdiff.logging_setup import from_snakemake
 from instdiff.metrics.files import attribute_file
 
@@ -6,4 +7,4 @@ from_snakemake(snakemake)
 attribute_file(snakemake.input.annotations, snakemake.input.layouts, snakemake.input.images, snakemake.input.clip,
                snakemake.input.manifest, snakemake.output[0], snakemake.params.attribute,
                snakemake.wildcards.experiment, variant=snakemake.params.variant,
-               detections=snakemake.input.get("detections"))
+               detections=snakemake.input.get("detections"), device=require(snakemake.params.device))

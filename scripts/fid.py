@@ -1,4 +1,5 @@
 """Rule fid: FID / KID of one experiment's images against the cached reference."""
+from instdiff.device import require
 from instdiff.io import read_json
 from instdiff.logging_setup import from_snakemake
 from instdiff.metrics.fid import compute_fid
@@ -8,4 +9,5 @@ p = snakemake.params
 compute_fid(snakemake.input.images, snakemake.input.reference, snakemake.input.weights, snakemake.output[0],
             manifest=read_json(snakemake.input.manifest), experiment=snakemake.wildcards.experiment,
             feature=p.feature, resize=p.resize, resolution=p.resolution, kid_subsets=p.kid_subsets,
-            kid_subset_size=p.kid_subset_size, seed=p.seed, jpeg_quality=p.jpeg_quality, batch_size=p.batch_size)
+            kid_subset_size=p.kid_subset_size, seed=p.seed, jpeg_quality=p.jpeg_quality, batch_size=p.batch_size,
+            device=require(p.device))

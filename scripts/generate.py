@@ -1,6 +1,7 @@
 """Snakemake entry point of rule `generate`: one shard of one experiment (see rules/generate.smk)."""
 
 from instdiff.generate import run_shard
+from instdiff.device import require
 from instdiff.logging_setup import from_snakemake
 
 from_snakemake(snakemake)  # noqa: F821 (injected by Snakemake)
@@ -17,4 +18,5 @@ run_shard(
     image_format=snakemake.params.image_format,  # noqa: F821
     precision=snakemake.params.precision,  # noqa: F821
     refiner=snakemake.params.refiner,  # noqa: F821
+    device=require(snakemake.params.device),  # noqa: F821
 )

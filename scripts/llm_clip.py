@@ -1,6 +1,7 @@
 """Snakemake entry point of rule `llm_clip` (rules/llm.smk)."""
 
 from instdiff.llm.evaluate import clip_metric_file
+from instdiff.device import require
 from instdiff.logging_setup import from_snakemake
 
 from_snakemake(snakemake)  # noqa: F821 (injected by Snakemake)
@@ -12,4 +13,5 @@ clip_metric_file(
     variants=list(snakemake.params.variants),  # noqa: F821
     image_format=snakemake.params.image_format,  # noqa: F821
     run_seed=snakemake.params.seed,  # noqa: F821
+    device=require(snakemake.params.device),  # noqa: F821
 )

@@ -1,6 +1,7 @@
 """Snakemake entry point of rules `llm_grounding` / `llm_grounding_vlm` (rules/llm.smk)."""
 
 from instdiff.grounding.run import score_images
+from instdiff.device import require
 from instdiff.logging_setup import from_snakemake
 
 from_snakemake(snakemake)  # noqa: F821 (injected by Snakemake)
@@ -12,4 +13,5 @@ score_images(
     settings=dict(snakemake.params.settings),  # noqa: F821
     variant=snakemake.wildcards.variant,  # noqa: F821
     image_format=snakemake.params.image_format,  # noqa: F821
+    device=require(snakemake.params.device),  # noqa: F821
 )

@@ -4,8 +4,10 @@ from instdiff.llm.stage import make_layouts
 from instdiff.logging_setup import from_snakemake
 
 from_snakemake(snakemake)  # noqa: F821 (injected by Snakemake)
+# The transport keys (timeouts, retries) are read from the config: they are not params, so editing them reruns nothing.
+api = {**snakemake.config.get("llm", {}).get("api", {}), **snakemake.params.section.get("api", {})}  # noqa: F821
 make_layouts(
-    section=dict(snakemake.params.section),  # noqa: F821
+    section={**snakemake.params.section, "api": api},  # noqa: F821
     run_seed=snakemake.params.seed,  # noqa: F821
     layout_paths=[snakemake.output.layouts, snakemake.output.generation],  # noqa: F821
     requests_path=snakemake.output.requests,  # noqa: F821

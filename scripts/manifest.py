@@ -1,7 +1,10 @@
 """Rule manifest: write the run manifest (instdiff.provenance.write_manifest)."""
+from pathlib import Path
+
 from instdiff.logging_setup import from_snakemake
 from instdiff.provenance import write_manifest
 
 from_snakemake(snakemake)
-write_manifest(snakemake.output[0], snakemake.params.config, snakemake.params.root,
+# snakemake.scriptdir is scripts/ of this checkout: the git commit is read from its parent.
+write_manifest(snakemake.output[0], snakemake.params.config, Path(snakemake.scriptdir).parent,
                checksum_files=list(snakemake.input.checksums))

@@ -260,12 +260,12 @@ def fid_kid(real: np.ndarray, fake: np.ndarray, kid_subsets: int = 100, kid_subs
 
 def reference_statistics(real_done: str | Path, weights_path: str | Path, out_npz: str | Path,
                          feature: int = 2048, resize: str = "tf1", resolution: int = 512,
-                         batch_size: int = 32) -> dict[str, Any]:
+                         batch_size: int = 32, device: str | None = None) -> dict[str, Any]:
     """Extract and cache the real images' features (``.npz`` with ``features``, ``ids`` and the settings)."""
     pairs = read_image_list(real_done)
     if len(pairs) < 2:
         raise InputError(real_done, f"{len(pairs)} real images; FID needs at least 2", "check the data stage", "images")
-    extractor = load_extractor(weights_path, feature, resize)
+    extractor = load_extractor(weights_path, feature, resize, device)
     feats = extract_features([p for _, p in pairs], extractor, resolution, batch_size)
     with atomic_path(out_npz) as tmp:
         np.savez(tmp, features=feats, ids=np.array([i for i, _ in pairs]), feature=feature, resize=resize,
@@ -290,7 +290,7 @@ def compute_fid(experiment_done: str | Path, reference_npz: str | Path, weights_
                 out_json: str | Path, manifest: Mapping[str, Any] | None = None, experiment: str | None = None,
                 feature: int = 2048, resize: str = "tf1", resolution: int = 512, kid_subsets: int = 100,
                 kid_subset_size: int = 1000, seed: int = 0, jpeg_quality: int | None = JPEG_QUALITY,
-                batch_size: int = 32) -> dict[str, Any]:
+                batch_size: int = 32, device: str | None = None) -> dict[str, Any]:
     """Write ``metrics/{experiment}/fid.json``: FID/KID on the images as stored and on JPEG-``jpeg_quality`` copies."""
     weights_sha = file_sha256(weights_path)
     ref = _load_reference(reference_npz, feature, resize, resolution, weights_sha)
@@ -301,7 +301,7 @@ def compute_fid(experiment_done: str | Path, reference_npz: str | Path, weights_
     if experiment is None:
         experiment = str(read_json(experiment_done).get("experiment", Path(experiment_done).parent.name))
     files = [p for _, p in pairs]
-    extractor = load_extractor(weights_path, feature, resize)
+    extractor = load_extractor(weights_path, feature, resize, device)
     fake = extract_features(files, extractor, resolution, batch_size)
     values = fid_kid(real, fake, kid_subsets, kid_subset_size, seed)
     subset = values.pop("kid_subset_size")

@@ -36,12 +36,10 @@ def _write(out: str | Path, metric: str, variant: str | None, experiment: str, v
 
 
 def resolve_device(device: str) -> str:
-    """``auto``: the first GPU when there is one, else the CPU."""
-    if device != "auto":
-        return device
-    import torch
+    """``auto``: the first GPU when there is one, else the CPU (instdiff.device.resolve)."""
+    from instdiff.device import resolve
 
-    return "cuda:0" if torch.cuda.is_available() else "cpu"
+    return resolve(device)
 
 
 def pim_seed(run_seed: int, experiment: str, mode: str) -> int:

@@ -17,6 +17,10 @@ import time
 from pathlib import Path
 
 DAEMONS = ("slurmd", "slurmctld", "munged")
+# Names the overlay profile (tests/slurm_ci/config.yaml) routes to: the fake GRES has a model, like a real one.
+CPU_PARTITION = "cpu"
+GPU_PARTITION = "gpu"
+GPU_MODEL = "fake"
 
 
 def available() -> str | None:
@@ -104,13 +108,17 @@ class SlurmCluster:
                     f"StateSaveLocation={r}/state",
                     f"SlurmctldLogFile={r}/log/slurmctld.log",
                     f"SlurmdLogFile={r}/log/slurmd.log",
-                    f"NodeName={self.host} CPUs={cpus} RealMemory={_mem_mb()} Gres=gpu:2 State=UNKNOWN",
-                    "PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP",
+                    f"NodeName={self.host} CPUs={cpus} RealMemory={_mem_mb()} Gres=gpu:{GPU_MODEL}:2 State=UNKNOWN",
+                    # The one node serves both partitions, so the test can see where each rule was routed.
+                    f"PartitionName={CPU_PARTITION} Nodes=ALL Default=YES MaxTime=INFINITE State=UP",
+                    f"PartitionName={GPU_PARTITION} Nodes=ALL MaxTime=INFINITE State=UP",
                     "",
                 ]
             )
         )
-        (self.conf_dir / "gres.conf").write_text(f"NodeName={self.host} Name=gpu File={r}/gpu/fakegpu[0-1]\n")
+        (self.conf_dir / "gres.conf").write_text(
+            f"NodeName={self.host} Name=gpu Type={GPU_MODEL} File={r}/gpu/fakegpu[0-1]\n"
+        )
 
     def start(self, timeout: float = 30.0) -> None:
         self.write_config()
@@ -131,6 +139,20 @@ class SlurmCluster:
             time.sleep(0.3)
         self.stop()
         raise RuntimeError(f"SLURM node did not become idle within {timeout}s; see {self.root}/log")
+
+    def jobs(self) -> list[dict[str, str]]:
+        """Every job the controller still knows (MinJobAge keeps finished ones), as `scontrol show job -o` fields."""
+        out = subprocess.run(["scontrol", "show", "job", "-o"], capture_output=True, text=True, env=self.env).stdout
+        records = []
+        for line in out.splitlines():
+            fields = {}
+            for token in line.split():
+                key, sep, value = token.partition("=")
+                if sep:
+                    fields[key] = value
+            if fields:
+                records.append(fields)
+        return records
 
     def stop(self) -> None:
         for name in DAEMONS:

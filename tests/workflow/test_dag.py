@@ -63,3 +63,49 @@ def test_slurm_profile_dry_run_requests_gpus_and_shards(clean_copy):
 def test_lint_is_clean(clean_copy):
     proc = run_snakemake(["--lint", "--configfile", "config/smoke.yaml"], cwd=clean_copy)
     assert "Congratulations" in proc.stdout + proc.stderr
+
+
+PROFILE = yaml.safe_load((REPO / "slurm" / "config.yaml").read_text())
+CI_OVERLAY = yaml.safe_load((REPO / "tests" / "slurm_ci" / "config.yaml").read_text())
+
+
+@pytest.fixture(scope="module")
+def paper_jobs(clean_copy) -> list[dict[str, str]]:
+    proc = run_snakemake(["--profile", "slurm", "-n", "all", "--sdm", "env-modules"], cwd=clean_copy)
+    return _jobs(proc.stdout)
+
+
+def _resource(job: dict[str, str], name: str) -> str | None:
+    m = re.search(rf"\b{name}=([^,\s]+)", job.get("resources", ""))
+    return m.group(1) if m else None
+
+
+def test_gpu_rules_go_to_the_gpu_partition_with_a_gpu_model(paper_jobs):
+    gpu_rules = {j["rule"] for j in paper_jobs if _resource(j, "gpu") == "1"}
+    assert {"generate", "detect", "fid", "llm_grounding_vlm"} <= gpu_rules, gpu_rules
+    cpu_partition = PROFILE["default-resources"]["slurm_partition"]
+    for rule in gpu_rules:
+        site = PROFILE["set-resources"].get(rule, {})
+        assert site.get("slurm_partition") not in (None, cpu_partition), f"{rule}: no GPU partition in slurm/"
+        assert "gpu_model" in site, f"{rule}: no gpu_model in slurm/config.yaml"
+        ci = CI_OVERLAY["set-resources"].get(rule, {})
+        assert ci.get("slurm_partition") == "gpu" and ci.get("gpu_model"), f"{rule}: not routed in tests/slurm_ci"
+    # CogVLM needs a 40 GB card: its model placeholder is not the generic one.
+    assert PROFILE["set-resources"]["llm_grounding_vlm"]["gpu_model"] != PROFILE["set-resources"]["generate"]["gpu_model"]
+
+
+def test_generation_shards_ask_for_the_time_their_work_needs(paper_jobs):
+    config = PAPER
+    for job in (j for j in paper_jobs if j["rule"] == "generate"):
+        experiment = re.search(r"experiment=(\w+)", job["wildcards"]).group(1)
+        exp = config["experiments"][experiment]
+        n = exp.get("shards", config["generation"]["shards"])
+        images = config["llm"]["n_layouts"] if exp.get("layouts") == "llm" else 5000
+        work = -(-images // n) * config["generation"]["seconds_per_image"] / 60
+        runtime = int(_resource(job, "runtime"))
+        assert work < runtime <= 2 * work + 10, (experiment, runtime, work)
+
+
+def test_llm_generation_shards_fit_its_layouts():
+    llm = PAPER["experiments"]["llm"]
+    assert PAPER["llm"]["n_layouts"] / llm.get("shards", PAPER["generation"]["shards"]) >= 10

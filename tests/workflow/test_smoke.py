@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -79,19 +82,63 @@ def slurm_cluster(tmp_path_factory):
         cluster.stop()
 
 
+GPU_RULES = {"generate", "detect", "fid_reference", "fid", "attribute_gt", "attribute_detected"}
+
+
+def _cancel_first_running(cluster, comment_prefix: str, stop: threading.Event, cancelled: list[str]) -> None:
+    """Cancel the first job of a rule once it runs, as a node failure would: Snakemake must retry it."""
+    while not stop.is_set() and not cancelled:
+        for job in cluster.jobs():
+            if job.get("Comment", "").startswith(comment_prefix) and job.get("JobState") == "RUNNING":
+                subprocess.run(["scancel", job["JobId"]], env=cluster.env, check=False)
+                cancelled.append(job["JobId"])
+                return
+        time.sleep(0.5)
+
+
+def _minutes(limit: str) -> int:
+    """SLURM's TimeLimit ([D-]HH:MM:SS) in minutes."""
+    days, _, hms = limit.rpartition("-")
+    h, m, _s = (int(x) for x in hms.split(":"))
+    return int(days or 0) * 1440 + h * 60 + m
+
+
 def test_table1_through_real_slurm_matches_local_run(slurm_cluster, smoke_run, tmp_path):
     """Table 1's part of the smoke DAG (data, tiny models, sharded generation on the fake GPUs, detection, COCO
-    metrics, FID) submitted through the real `slurm` profile; every metric equals the local run's."""
+    metrics, FID) submitted through the real `slurm` profile; every metric equals the local run's. GPU rules ask
+    SLURM for a GPU of the configured model on the GPU partition, CPU rules go to the CPU partition, and a detection
+    job cancelled once comes back with its runtime scaled by the attempt."""
     root = copy_repo(tmp_path / "repo")
-    run_snakemake(["--profile", "slurm", "--profile", "tests/slurm_ci", "table1"], cwd=root, timeout=3000)
+    stop, cancelled = threading.Event(), []
+    canceller = threading.Thread(target=_cancel_first_running, args=(slurm_cluster, "rule_detect", stop, cancelled))
+    canceller.start()
+    try:
+        run_snakemake(["--profile", "slurm", "--profile", "tests/slurm_ci", "table1"], cwd=root, timeout=3000)
+    finally:
+        stop.set()
+        canceller.join()
     log_dir = root / ".snakemake" / "slurm_logs"
     logs = list(log_dir.rglob("*.log"))
     assert logs, "no SLURM job logs: jobs did not go through sbatch"
     rules = {p.relative_to(log_dir).parts[0] for p in logs}  # slurm_logs/rule_<name>[/<wildcards>]/<jobid>.log
     assert {"rule_generate", "rule_detect"} <= rules, rules
     assert any(r.startswith("group_scores") for r in rules), f"cheap scorers were not grouped: {rules}"
-    states = subprocess.run(["squeue", "-h", "-t", "all", "-o", "%T"], capture_output=True, text=True).stdout.split()
-    assert states and set(states) == {"COMPLETED"}, states
+    jobs = slurm_cluster.jobs()
+    assert cancelled, "no detection job was seen running"
+    states = {j["JobId"]: j["JobState"] for j in jobs}
+    assert {s for i, s in states.items() if i not in cancelled} == {"COMPLETED"}, states
+    for job in jobs:
+        rule = re.match(r"rule_([a-z0-9_]+?)(?:_wildcards_|$)", job.get("Comment", ""))
+        assert rule, job
+        gpu_rule = rule.group(1) in GPU_RULES
+        assert job["Partition"] == (slurm.GPU_PARTITION if gpu_rule else slurm.CPU_PARTITION), job
+        # sbatch --gpus=fake:1 shows as a per-job GPU request of that model (TresPerJob=gres/gpu:fake:1).
+        gpu_request = job.get("TresPerJob", "") + job.get("TresPerNode", "")
+        assert (f"gpu:{slurm.GPU_MODEL}:1" in gpu_request) == gpu_rule, job
+    first = next(j for j in jobs if j["JobId"] == cancelled[0])
+    retried = [j for j in jobs if j.get("Comment") == first["Comment"] and j["JobId"] != first["JobId"]]
+    assert len(retried) == 1 and retried[0]["JobState"] == "COMPLETED", retried
+    assert _minutes(retried[0]["TimeLimit"]) == 2 * _minutes(first["TimeLimit"]), (first, retried)
     ours = _metric_values(root)
     local = _metric_values(smoke_run)
     assert ours and all(key in local for key in ours)
