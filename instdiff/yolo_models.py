@@ -47,15 +47,21 @@ def download(name: str, path: str | Path, expected_sha256: str | None = None, re
     return checkpoints.record(path, source=url, model=name, kind="release")
 
 
+def shipped_tiny(name: str) -> dict:
+    """The record of the shipped tiny detector of ``name``'s task (file, arch, sha256, training settings)."""
+    from instdiff import yolo_train
+
+    _, task = _split(name)
+    return json.loads((yolo_train.assets_dir() / yolo_train.RECORD).read_text())[yolo_train.KEYS[task]]
+
+
 def build_tiny(name: str, path: str | Path) -> dict:
     """Copy the shipped tiny detector of ``name``'s task (detect or ``-seg``) to ``path``, checking its SHA256."""
     from instdiff import yolo_train
 
-    _, task = _split(name)
-    assets = yolo_train.assets_dir()
-    record_file = assets / yolo_train.RECORD
-    shipped = json.loads(record_file.read_text())[yolo_train.KEYS[task]]
-    src = assets / shipped["file"]
+    record_file = yolo_train.assets_dir() / yolo_train.RECORD
+    shipped = shipped_tiny(name)
+    src = yolo_train.assets_dir() / shipped["file"]
     if not src.exists():
         raise InputError(src, "the shipped tiny detector is missing",
                          "reinstall instdiff or run `instdiff train-tiny-detector`")
