@@ -21,6 +21,18 @@ log = logging.getLogger(__name__)
 ASSETS_RELEASE = "v8.4.0"  # the ultralytics assets release ultralytics 8.4.190 downloads from
 ASSETS_URL = "https://github.com/ultralytics/assets/releases/download/{release}/{name}.pt"
 KNOWN = ("yolov8n", "yolov8s", "yolov8m", "yolov8l", "yolov8x")
+# The shipped tiny detectors (written by instdiff.yolo_train, which this module must not import: the rule that
+# copies them would otherwise rerun whenever the training or evaluation code changes).
+TINY_FILES = {"": "yolov8n-tiny.pt", "-seg": "yolov8n-seg-tiny.pt"}
+TINY_RECORD = "tiny_detectors.json"
+TINY_KEYS = {"": "detect", "-seg": "segment"}  # record keys: the ultralytics task names
+
+
+def assets_dir() -> Path:
+    """The folder of the shipped tiny detectors inside the installed package."""
+    from importlib import resources
+
+    return Path(str(resources.files("instdiff").joinpath("assets/yolo")))
 
 
 def _split(name: str) -> tuple[str, str]:
@@ -49,19 +61,15 @@ def download(name: str, path: str | Path, expected_sha256: str | None = None, re
 
 def shipped_tiny(name: str) -> dict:
     """The record of the shipped tiny detector of ``name``'s task (file, arch, sha256, training settings)."""
-    from instdiff import yolo_train
-
     _, task = _split(name)
-    return json.loads((yolo_train.assets_dir() / yolo_train.RECORD).read_text())[yolo_train.KEYS[task]]
+    return json.loads((assets_dir() / TINY_RECORD).read_text())[TINY_KEYS[task]]
 
 
 def build_tiny(name: str, path: str | Path) -> dict:
     """Copy the shipped tiny detector of ``name``'s task (detect or ``-seg``) to ``path``, checking its SHA256."""
-    from instdiff import yolo_train
-
-    record_file = yolo_train.assets_dir() / yolo_train.RECORD
+    record_file = assets_dir() / TINY_RECORD
     shipped = shipped_tiny(name)
-    src = yolo_train.assets_dir() / shipped["file"]
+    src = assets_dir() / shipped["file"]
     if not src.exists():
         raise InputError(src, "the shipped tiny detector is missing",
                          "reinstall instdiff or run `instdiff train-tiny-detector`")

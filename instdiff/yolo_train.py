@@ -19,31 +19,24 @@ import logging
 import os
 import shutil
 import tempfile
-from importlib import resources
 from pathlib import Path
 
 from instdiff import checkpoints
 from instdiff.errors import InputError
 from instdiff.io import write_json
+from instdiff.yolo_models import TINY_FILES, TINY_KEYS, TINY_RECORD, assets_dir
 
 log = logging.getLogger(__name__)
 
 # The training recipe of the shipped files. Seed 7 != the smoke's run seed, so training and evaluation images differ.
 DEFAULTS = {"seed": 7, "n_train": 160, "n_val": 8, "epochs": 40, "detect_epochs": 3, "imgsz": 256, "batch": 16}
 TASKS = {"": "yolov8n.yaml", "-seg": "yolov8n-seg.yaml"}
-FILES = {"": "yolov8n-tiny.pt", "-seg": "yolov8n-seg-tiny.pt"}
-RECORD = "tiny_detectors.json"
+FILES, RECORD, KEYS = TINY_FILES, TINY_RECORD, TINY_KEYS
 FIXED_DATE = "2026-01-01T00:00:00+00:00"  # replaces the training date: the file depends on the weights only
 # Trainer settings: from scratch on CPU, no dataloader workers (deterministic order), no plots, no AMP.
 TRAIN_ARGS = {"device": "cpu", "workers": 0, "deterministic": True, "amp": False, "plots": False,
               "optimizer": "AdamW", "lr0": 0.003, "warmup_epochs": 1, "close_mosaic": 5, "patience": 0,
               "cache": False, "verbose": False}
-KEYS = {"": "detect", "-seg": "segment"}  # record keys: the ultralytics task names
-
-
-def assets_dir() -> Path:
-    """The folder of the shipped tiny detectors inside the installed package."""
-    return Path(str(resources.files("instdiff").joinpath("assets/yolo")))
 
 
 def _yolo_dataset(root: Path, seed: int, n_train: int, n_val: int) -> Path:

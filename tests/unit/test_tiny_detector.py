@@ -68,7 +68,7 @@ def test_build_tiny_refuses_a_file_that_differs_from_its_record(tmp_path, monkey
     record = json.loads((assets / yolo_train.RECORD).read_text())
     with (assets / record["detect"]["file"]).open("ab") as fh:
         fh.write(b"\0")
-    monkeypatch.setattr(yolo_train, "assets_dir", lambda: assets)
+    monkeypatch.setattr(yolo_models, "assets_dir", lambda: assets)
     with pytest.raises(InputError, match="SHA256"):
         yolo_models.build_tiny("yolov8m", tmp_path / "out.pt")
     assert not (tmp_path / "out.pt").exists()
