@@ -7,9 +7,22 @@ the image's resolution (retina masks) for segmentation models.
 Settings are the ultralytics validator's (``yolo val``, which produced the paper's numbers): conf 0.001,
 NMS IoU 0.7, max_det 300, imgsz 640, and its NMS (``multi_label=True``: a box may be kept for several classes;
 the plain predictor keeps one class per box) and rounding (bbox to 3 decimals, score to 5). Empty predicted
-masks are kept, as the validator keeps them. One deliberate difference: the validator letterboxes
-square images into rect batches padded by half a stride (672 x 672 at imgsz 640); predicting image by image
-uses 640 x 640 without padding, which changes the network input at the borders only.
+masks are kept, as the validator keeps them.
+
+Two modes (``detection.mode``):
+
+- ``predict``: ultralytics' predictor image by image (square 640 x 640 letterbox, masks by
+  ``process_mask_native`` at the image's size). Differs from ``yolo val`` in the network input at the borders.
+- ``validator`` (the paper config's default): the validator's own input and mask path. Images are ordered by
+  aspect ratio and batched (``detection.batch``) exactly as ``YOLODataset.set_rectangle`` does, the long side is
+  resized to ``imgsz`` as ``load_image`` does, and each batch is letterboxed to its rect shape, padded by half a
+  stride (672 x 672 for square images at imgsz 640), by ultralytics' ``LetterBox``; the network is the validator's
+  ``AutoBackend`` (fused), NMS and box scaling (``scale_boxes`` with the letterbox ``ratio_pad``) are its calls.
+  Masks follow ``detection.mask_path``: ``v8.0.119`` (the version the paper used: ``process_mask`` upsampled to
+  the letterbox size and thresholded, the padding cropped and ``cv2.resize``-d to the image, then cast to uint8 as
+  its ``single_encode`` did, so only pixels that stay exactly 1 are kept), or ``installed`` (this ultralytics'
+  validator: ``process_mask_native`` then ``scale_masks`` and ``.byte()``), which
+  ``tests/unit/test_validator_parity.py`` compares with the installed validator's ``save_json`` output.
 
 Before any prediction the images are checked to be exactly the experiment's: the ids of ``done.json`` equal
 those of the experiment's layouts, all are images of the annotation file, and every file exists at the
@@ -31,7 +44,10 @@ from instdiff.metrics.cocofiles import as_image_id, load_gt, read_done
 
 log = logging.getLogger(__name__)
 
-VALIDATOR_SETTINGS = {"conf": 0.001, "iou": 0.7, "max_det": 300, "imgsz": 640}
+VALIDATOR_SETTINGS = {"conf": 0.001, "iou": 0.7, "max_det": 300, "imgsz": 640, "mode": "predict",
+                      "mask_path": "v8.0.119", "batch": 16}
+MODES = ("predict", "validator")
+MASK_PATHS = ("v8.0.119", "installed")
 
 
 # --------------------------------------------------------------------------------------------- image checks
@@ -167,6 +183,151 @@ def predict(model, images: list[tuple[Any, Path]], settings: dict, model_path, d
     return detections
 
 
+# --------------------------------------------------------------------------------------------- validator mode
+
+
+def validator_batches(files: Sequence[Path], sizes: Sequence[tuple[int, int]], imgsz: int, stride: int, batch: int,
+                      pad: float = 0.5) -> list[tuple[list[int], tuple[int, int]]]:
+    """(indices into ``files``, letterbox (h, w)) per batch, as ``YOLODataset.set_rectangle`` builds them.
+
+    The dataset lists files sorted by path, then sorts them by aspect ratio h / w (numpy's default argsort, as
+    ultralytics), batches them in that order and gives each batch the rect shape
+    ``ceil(shape * imgsz / stride + pad) * stride``.
+    """
+    by_path = sorted(range(len(files)), key=lambda i: str(files[i]))
+    hw = np.array([(sizes[i][1], sizes[i][0]) for i in by_path], dtype=np.float64)
+    ar = hw[:, 0] / hw[:, 1]
+    irect = ar.argsort()
+    order = [by_path[i] for i in irect]
+    ar = ar[irect]
+    bi = np.floor(np.arange(len(order)) / batch).astype(int)
+    out = []
+    for b in range(int(bi[-1]) + 1 if len(order) else 0):
+        ari = ar[bi == b]
+        shape = [1, 1]
+        if ari.max() < 1:
+            shape = [ari.max(), 1]
+        elif ari.min() > 1:
+            shape = [1, 1 / ari.min()]
+        h, w = (np.ceil(np.array(shape) * imgsz / stride + pad).astype(int) * stride).tolist()
+        out.append(([order[i] for i in np.flatnonzero(bi == b)], (int(h), int(w))))
+    return out
+
+
+def _load_letterboxed(path: Path, imgsz: int, rect_shape: tuple[int, int]) -> tuple[np.ndarray, tuple, tuple]:
+    """``BaseDataset.load_image`` (long side to imgsz) + ``LetterBox(scaleup=False)`` to the batch's rect shape.
+    Returns the CHW RGB uint8 image, the original (h, w) and the validator's ``ratio_pad``."""
+    import math
+
+    import cv2
+    from ultralytics.data.augment import LetterBox
+    from ultralytics.utils.patches import imread
+
+    im = imread(str(path), flags=cv2.IMREAD_COLOR)  # BGR, as the dataset reads it
+    if im is None:
+        raise InputError(path, "not a readable image", "delete it and re-run the rule that wrote it")
+    h0, w0 = im.shape[:2]
+    r = imgsz / max(h0, w0)
+    if r != 1:
+        im = cv2.resize(im, (min(math.ceil(w0 * r), imgsz), min(math.ceil(h0 * r), imgsz)),
+                        interpolation=cv2.INTER_LINEAR)
+    hr, wr = im.shape[:2]
+    labels = LetterBox(new_shape=imgsz, scaleup=False)(
+        labels={"img": im, "rect_shape": rect_shape, "ratio_pad": (hr / h0, wr / w0)})
+    chw = np.ascontiguousarray(labels["img"].transpose(2, 0, 1)[::-1])  # BGR -> RGB, as the dataset's Format
+    return chw, (h0, w0), labels["ratio_pad"]
+
+
+def _masks_v8_0_119(protos, coef, boxes, lb_shape, orig_shape, ratio_pad) -> np.ndarray:
+    """ultralytics 8.0.119's validator masks: process_mask(upsample=True) at the letterbox size (> 0.5), the
+    padding cropped (int of the pad), cv2.resize (bilinear) to the image, cast to uint8 (truncation)."""
+    import cv2
+    from ultralytics.utils import ops
+
+    masks = ops.process_mask(protos, coef, boxes, lb_shape, upsample=True).cpu().numpy().astype(np.float32)
+    if not len(masks):
+        return np.zeros((0, *orig_shape), np.uint8)
+    pad_w, pad_h = ratio_pad[1]
+    top, left = int(pad_h), int(pad_w)
+    bottom, right = int(lb_shape[0] - pad_h), int(lb_shape[1] - pad_w)
+    # 8.0.119 resized the (h, w, n) stack in one cv2.resize; bilinear is per channel, so one mask at a time is the same
+    crops = masks[:, top:bottom, left:right]
+    return np.stack([cv2.resize(np.ascontiguousarray(m), (orig_shape[1], orig_shape[0])) for m in crops]).astype(np.uint8)
+
+
+def _masks_installed(protos, coef, boxes, lb_shape, orig_shape, ratio_pad) -> np.ndarray:
+    """The installed ultralytics validator's save_json masks: process_mask_native, scale_masks, byte()."""
+    from ultralytics.utils import ops
+
+    masks = ops.process_mask_native(protos, coef, boxes, shape=lb_shape)
+    return ops.scale_masks(masks[None], orig_shape, ratio_pad=ratio_pad)[0].byte().cpu().numpy()
+
+
+def predict_validator(model, images: list[tuple[Any, Path]], settings: dict, model_path,
+                      device: str = "cpu") -> list[dict]:
+    """Detections as ``yolo val`` computes them (see the module docstring), in image order then confidence order."""
+    import torch
+    from ultralytics.nn.autobackend import AutoBackend
+    from ultralytics.utils import nms, ops
+    from PIL import Image
+
+    class_map = coco91_map(model, model_path)
+    task = model.task
+    if task not in ("detect", "segment"):
+        raise InputError(model_path, f"detector task is {task!r}", "use a detect or segment YOLOv8 model")
+    if settings["mask_path"] not in MASK_PATHS:
+        raise InputError(None, f"unknown mask path {settings['mask_path']!r}", f"use one of {MASK_PATHS}",
+                         "detection.mask_path")
+    mask_fn = _masks_v8_0_119 if settings["mask_path"] == "v8.0.119" else _masks_installed
+    backend = AutoBackend(model.model, device=torch.device(device), fuse=True, verbose=False)
+    backend.eval()
+    stride = max(int(backend.stride), 32)
+    imgsz = int(settings["imgsz"])
+    files = [p for _, p in images]
+    sizes = []
+    for p in files:
+        with Image.open(p) as im:
+            sizes.append(im.size)
+    per_image: dict[int, list[dict]] = {}
+    batches = validator_batches(files, sizes, imgsz, stride, int(settings.get("batch", 16)))
+    for idx, shape in tqdm(batches, desc="detect (validator)", disable=len(batches) < 4):
+        loaded = [_load_letterboxed(files[i], imgsz, shape) for i in idx]
+        x = torch.from_numpy(np.stack([c for c, _, _ in loaded])).to(device).float() / 255
+        with torch.inference_mode():
+            preds = backend(x)
+        protos = None
+        if task == "segment":
+            protos = preds[0][1] if isinstance(preds[0], tuple) else preds[1]
+            preds = preds[0]
+        out = nms.non_max_suppression(preds, settings["conf"], settings["iou"], nc=0 if task == "detect" else len(model.names),
+                                      multi_label=True, agnostic=False, max_det=settings["max_det"])
+        for k, (i, det) in enumerate(zip(idx, out)):
+            _, orig, ratio_pad = loaded[k]
+            boxes = ops.scale_boxes(x.shape[2:], det[:, :4].clone(), orig, ratio_pad=ratio_pad)
+            rles = None
+            if task == "segment":
+                rles = encode_masks(mask_fn(protos[k], det[:, 6:], det[:, :4], tuple(x.shape[2:]), orig, ratio_pad))
+            per_image[i] = _coco_records(images[i][0], boxes.cpu().numpy().astype(np.float64),
+                                         det[:, 4].cpu().numpy().tolist(), det[:, 5].cpu().numpy().astype(int).tolist(),
+                                         rles, class_map)
+    return [d for i in range(len(images)) for d in per_image.get(i, [])]
+
+
+def _coco_records(image_id, xyxy: np.ndarray, conf: list, cls: list, rles: list | None, class_map) -> list[dict]:
+    """The validator's pred_to_json records: xywh from xyxy, bbox rounded to 3 decimals, score to 5."""
+    out = []
+    for k in range(len(cls)):
+        x0, y0, x1, y1 = xyxy[k]
+        w, h = x1 - x0, y1 - y0
+        cx, cy = x0 + w / 2, y0 + h / 2  # ops.xyxy2xywh, then the centre moved back to the corner
+        det = {"image_id": image_id, "category_id": class_map[cls[k]],
+               "bbox": [round(float(v), 3) for v in (cx - w / 2, cy - h / 2, w, h)], "score": round(conf[k], 5)}
+        if rles is not None:
+            det["segmentation"] = rles[k]
+        out.append(det)
+    return out
+
+
 def run_detection(model_path: str | Path, done_path: str | Path, annotations_path: str | Path,
                   out_path: str | Path, settings: dict | None = None, layouts_path: str | Path | None = None,
                   device: str = "auto") -> dict:
@@ -183,8 +344,11 @@ def run_detection(model_path: str | Path, done_path: str | Path, annotations_pat
     images = experiment_images(done_path, gt, layout_ids)
     from instdiff.device import resolve as resolve_device
 
+    if settings["mode"] not in MODES:
+        raise InputError(None, f"unknown detection mode {settings['mode']!r}", f"use one of {MODES}", "detection.mode")
     model = yolo_models.load(model_path)
-    detections = predict(model, images, settings, model_path, device=resolve_device(device))
+    run = predict_validator if settings["mode"] == "validator" else predict
+    detections = run(model, images, settings, model_path, device=resolve_device(device))
     write_json(out_path, detections, indent=None)
     summary = {"n_images": len(images), "n_detections": len(detections), "settings": settings, "model": str(model_path)}
     log.info("detections: %s", summary)

@@ -31,6 +31,7 @@ DEVICE = config["device"]
 METRIC_FILES = {
     "coco_bbox": ["coco_bbox"],
     "coco_segm": ["coco_segm"],
+    "coco_bbox_segmodel": ["coco_bbox_segmodel"],
     "pim_point": ["pim_point_paper", "pim_point_corrected"],
     "pim_scribble": ["pim_scribble_paper", "pim_scribble_corrected"],
     "attribute": ["attribute_gt", "attribute_detected"],
@@ -107,17 +108,39 @@ def generated_experiments():
     return [name for name, exp in EXPERIMENTS.items() if exp["kind"] == "generated"]
 
 
-def real_experiments():
-    return [name for name, exp in EXPERIMENTS.items() if exp["kind"] == "real"]
-
-
-def layout_experiments(source):
-    """Experiments whose layouts come from `source`: "coco" (rules/data.smk) or "llm" (rules/llm.smk)."""
+def real_experiments(resolution=None):
+    """Real-image experiments; ``resolution`` "squashed512" (the 512x512 upper bound) or "native" (real_fullres)."""
     return [
         name
         for name, exp in EXPERIMENTS.items()
-        if exp.get("layouts", "coco") == source
+        if exp["kind"] == "real"
+        and resolution in (None, exp.get("resolution", "squashed512"))
     ]
+
+
+def layout_experiments(source):
+    """Experiments whose layouts come from `source`: "coco" (rules/data.smk) or "llm" (rules/llm.smk).
+    A jpeg_copy experiment copies its source's layouts instead (rules/jpeg.smk)."""
+    return [
+        name
+        for name, exp in EXPERIMENTS.items()
+        if exp.get("layouts", "coco") == source and exp["kind"] != "jpeg_copy"
+    ]
+
+
+def jpeg_experiments():
+    return [name for name, exp in EXPERIMENTS.items() if exp["kind"] == "jpeg_copy"]
+
+
+def jpeg_source(name):
+    """The generated experiment a jpeg_copy experiment copies (checked when the config is read)."""
+    src = EXPERIMENTS[name].get("source")
+    if src not in generated_experiments():
+        raise WorkflowError(
+            f"config experiments.{name}.source is {src!r}: a jpeg_copy experiment copies a generated "
+            f"experiment; set it to one of {generated_experiments()}"
+        )
+    return src
 
 
 def one_of(names):
@@ -232,6 +255,10 @@ def metric_outputs(experiment):
         for metric in EXPERIMENTS[experiment].get("metrics", [])
         for stem in METRIC_FILES[metric]
     ]
+
+
+for _name in jpeg_experiments():
+    jpeg_source(_name)  # a bad source fails at parse time, before any job runs
 
 
 wildcard_constraints:

@@ -171,5 +171,8 @@ rule real_images:
         code=CODE("real_images"),
         out_dir=lambda wc, output: str(Path(output.done).parent),
         max_images=config["data"].get("max_images"),
+        resolution=lambda wc: EXPERIMENTS[wc.experiment].get(
+            "resolution", "squashed512"
+        ),
     script:
         "../scripts/real_images.py"

@@ -63,7 +63,7 @@ rule detect:
     input:
         model=lambda wc: yolo_path(wc.detector),
         images=R("images/{experiment}/done.json"),
-        annotations=R("data/annotations_512.json"),
+        annotations=lambda wc: annotations_for(wc.experiment),
         layouts=R("layouts/{experiment}.jsonl"),
     output:
         R("detections/{experiment}/{detector}.json"),

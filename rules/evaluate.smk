@@ -73,6 +73,7 @@ rule coco_bbox:
     params:
         code=CODE("coco_metric"),
         iou_type="bbox",
+        bootstrap=config["report"].get("bootstrap", {}),
     script:
         "../scripts/coco_metric.py"
 
@@ -95,6 +96,31 @@ rule coco_segm:
     params:
         code=CODE("coco_metric"),
         iou_type="segm",
+        bootstrap=config["report"].get("bootstrap", {}),
+    script:
+        "../scripts/coco_metric.py"
+
+
+rule coco_bbox_segmodel:
+    input:
+        unpack(metric_inputs("coco_bbox_segmodel")),
+    output:
+        R("metrics/{experiment}/coco_bbox_segmodel.json"),
+    log:
+        LOG("metrics/coco_bbox_segmodel/{experiment}"),
+    benchmark:
+        BENCH("metrics/coco_bbox_segmodel/{experiment}")
+    conda:
+        ENV("eval")
+    threads: 1
+    resources:
+        mem_mb=by_attempt(6000),  # as coco_bbox: the same evaluation on the seg model's boxes
+        runtime=60,
+    params:
+        code=CODE("coco_metric"),
+        iou_type="bbox",
+        bootstrap=config["report"].get("bootstrap", {}),
+        metric="coco_bbox_segmodel",
     script:
         "../scripts/coco_metric.py"
 
@@ -193,5 +219,6 @@ rule attribute_detected:
         device=DEVICE,
         variant="detected",
         attribute=lambda wc: attribute_of(wc.experiment),
+        conf=config["detection"].get("attribute_conf", 0.3),
     script:
         "../scripts/attribute_metric.py"

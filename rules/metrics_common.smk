@@ -11,7 +11,8 @@ def yolo_path(detector):
 
 
 def detector_for(metric):
-    """docs/architecture.md: boxes from models.detector_box, masks (segm AP, PiM) from models.detector_mask."""
+    """docs/architecture.md: boxes from models.detector_box, masks (segm AP, PiM) and the sensitivity row's boxes
+    (coco_bbox_segmodel) from models.detector_mask."""
     key = "detector_box" if metric in ("coco_bbox", "attribute") else "detector_mask"
     return config["models"][key]
 
@@ -28,8 +29,22 @@ def clip_path():
 
 def attribute_of(experiment):
     """The scored attribute list: textures when the phrases carry a texture prefix, else colours."""
-    attrs = EXPERIMENTS[experiment].get("attributes", [])
+    exp = EXPERIMENTS[experiment]
+    # A JPEG copy's phrases are its source's.
+    attrs = (
+        EXPERIMENTS[exp["source"]].get("attributes", [])
+        if exp["kind"] == "jpeg_copy"
+        else exp.get("attributes", [])
+    )
     return "textures" if "textures" in attrs else "colors"
+
+
+def annotations_for(experiment):
+    """The GT an experiment is scored against: the official file for native-resolution real images (real_fullres),
+    else the annotations squashed to 512x512 like the images."""
+    if EXPERIMENTS[experiment].get("resolution", "squashed512") == "native":
+        return f"{COCO_SOURCE}/annotations/instances_val2017.json"
+    return R("data/annotations_512.json")
 
 
 def metric_inputs(metric):
@@ -37,7 +52,7 @@ def metric_inputs(metric):
 
     def inputs(wc):
         files = {
-            "annotations": R("data/annotations_512.json"),
+            "annotations": annotations_for(wc.experiment),
             "layouts": R(f"layouts/{wc.experiment}.jsonl"),
             "images": R(f"images/{wc.experiment}/done.json"),
             "manifest": R("manifest.json"),

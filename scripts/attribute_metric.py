@@ -7,4 +7,5 @@ from_snakemake(snakemake)
 attribute_file(snakemake.input.annotations, snakemake.input.layouts, snakemake.input.images, snakemake.input.clip,
                snakemake.input.manifest, snakemake.output[0], snakemake.params.attribute,
                snakemake.wildcards.experiment, variant=snakemake.params.variant,
-               detections=snakemake.input.get("detections"), device=require(snakemake.params.device))
+               detections=snakemake.input.get("detections"), device=require(snakemake.params.device),
+               conf_threshold=snakemake.params.get("conf"))

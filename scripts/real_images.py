@@ -1,10 +1,12 @@
-"""Snakemake entry point of rule `real_images`: val2017 squashed to 512x512 PNG plus images/{experiment}/done.json."""
+"""Snakemake entry point of rule `real_images`: val2017 squashed to 512x512 PNG (or, at native resolution, the
+original files listed as they are) plus images/{experiment}/done.json."""
 
 from instdiff.logging_setup import from_snakemake
-from instdiff.real_images import real_images_512
+from instdiff.real_images import real_images_512, real_images_native
 
 from_snakemake(snakemake)  # noqa: F821 (injected by Snakemake)
-real_images_512(
+write = real_images_native if snakemake.params.resolution == "native" else real_images_512  # noqa: F821
+write(
     snakemake.input.instances,  # noqa: F821
     snakemake.input.images,  # noqa: F821
     snakemake.params.out_dir,  # noqa: F821

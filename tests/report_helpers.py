@@ -1,4 +1,5 @@
-"""Hand-made inputs for the report tests: metric files, image sets and layouts in the contract's formats."""
+"""Inputs for the report tests: small real inputs (COCO files, images, layouts) and metric files made from them by the
+real metric writers, never hand-written dicts."""
 
 from __future__ import annotations
 
@@ -11,34 +12,120 @@ MANIFEST = {"run": "smoke", "config_sha256": "c0ffee" * 10, "git": {"commit": "a
             "n_images": "all", "seeds": {"run": 2024}, "checkpoints": {"yolov8m": "12" * 32},
             "packages": {"torch": "2.13.0", "pycocotools": "2.0.11"}}
 
-
-def write_metric(root: Path, experiment: str, stem: str, values: dict, per_image=None, n_images=3, **extra) -> Path:
-    metric = stem.rsplit("_", 1)[0] if stem.startswith(("pim_", "attribute_")) else stem
-    variant = stem.rsplit("_", 1)[1] if stem.startswith(("pim_", "attribute_")) else None
-    data = {"metric": metric, "variant": variant, "experiment": experiment, "values": values, "n_images": n_images,
-            "per_image": per_image or [], "manifest": MANIFEST, **extra}
-    path = Path(root) / experiment / f"{stem}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data))
-    return path
+# Four 64x64 images with one or two "person" squares each; the detections hit some exactly, some partly and miss
+# one, so AP, PiM and the per-image values differ between images (bootstrap intervals have width).
+SIZE = 64
+GT_SQUARES = {1: [(4, 28, 4, 28)], 2: [(8, 40, 10, 50), (44, 60, 2, 20)], 3: [(20, 50, 20, 50)], 4: [(0, 16, 30, 60)]}
+DET_SQUARES = {1: [(4, 28, 4, 28)], 2: [(8, 40, 10, 40)], 3: [(24, 50, 20, 46), (0, 8, 0, 8)], 4: [(0, 16, 30, 40)]}
 
 
-def smoke_metrics(root: Path) -> None:
-    """A full set of metric files for the smoke config's experiments (fractions, as the metric code writes them)."""
-    coco = {"ap": 0.25, "ap50": 0.5, "ar": 0.375}
+def _square(r0, r1, c0, c1):
+    m = np.zeros((SIZE, SIZE), np.uint8)
+    m[r0:r1, c0:c1] = 1
+    return m
+
+
+def real_inputs(root: Path, manifest: dict | None = None) -> dict:
+    """The small real inputs every metric writer reads: COCO annotations, a COCO results file, images (their
+    done.json), layouts with points, scribbles and colour phrases (ann ids of the GT), the run manifest."""
+    from instdiff.layout import Instance, Layout, write_layouts
+    from tests.unit.metrics_data import dets, gt_file
+
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    gt = gt_file(root / "annotations.json", {i: [_square(*q) for q in sq] for i, sq in GT_SQUARES.items()},
+                 size=(SIZE, SIZE))
+    results = [d for i, sq in DET_SQUARES.items() for d in dets(i, [_square(*q) for q in sq])]
+    (root / "detections.json").write_text(json.dumps(results))
+    done = write_images(root / "images", "exp", list(GT_SQUARES), size=SIZE)
+    colours = ["red", "blue", "green", "black", "white"]
+    layouts, ann_id = [], 1
+    for i, squares in GT_SQUARES.items():
+        insts = []
+        for r0, r1, c0, c1 in squares:
+            box = (c0 / SIZE, r0 / SIZE, c1 / SIZE, r1 / SIZE)
+            cx, cy = (c0 + c1) / 2 / SIZE, (r0 + r1) / 2 / SIZE
+            insts.append(Instance(f"{colours[ann_id % 5]} person", box, category="person", category_id=1,
+                                  ann_id=ann_id, point=(cx, cy),
+                                  scribble=[(box[0] + 0.01, cy), (cx, cy), (box[2] + 0.05, cy)]))
+            ann_id += 1
+        layouts.append(Layout(id=str(i), caption=f"scene {i}", image_id=i, width=SIZE, height=SIZE, instances=insts))
+    write_layouts(root / "layouts.jsonl", layouts)
+    (root / "manifest.json").write_text(json.dumps(manifest or MANIFEST))
+    return {"annotations": gt, "detections": root / "detections.json", "done": done,
+            "layouts": root / "layouts.jsonl", "manifest": root / "manifest.json", "root": root}
+
+
+def tiny_encoder(root: Path):
+    """The real open_clip loading path on the tiny random CLIP the smoke builds."""
+    from instdiff import clip_models
+
+    path = Path(root) / "tiny-clip.pt"
+    if not path.is_file():
+        clip_models.build_tiny(path)
+    return clip_models.encoder(path, "cpu")
+
+
+def write_coco(metrics: Path, inputs: dict, experiment: str, iou_type: str = "bbox", resamples: int = 200,
+               metric: str | None = None) -> Path:
+    from instdiff.metrics.files import coco_file
+
+    out = Path(metrics) / experiment / f"{metric or 'coco_' + iou_type}.json"
+    coco_file(inputs["annotations"], inputs["detections"], inputs["done"], inputs["manifest"], out, iou_type,
+              experiment, bootstrap_resamples=resamples, metric=metric)
+    return out
+
+
+def write_pim(metrics: Path, inputs: dict, experiment: str, mode: str, variant: str) -> Path:
+    from instdiff.metrics.files import pim_file
+
+    out = Path(metrics) / experiment / f"pim_{mode}_{variant}.json"
+    pim_file(inputs["annotations"], inputs["detections"], inputs["done"], inputs["layouts"], inputs["manifest"], out,
+             mode, variant, experiment, run_seed=2024)
+    return out
+
+
+def write_attribute(metrics: Path, inputs: dict, experiment: str, variant: str, encoder) -> Path:
+    from instdiff.metrics.files import attribute_file
+
+    out = Path(metrics) / experiment / f"attribute_{variant}.json"
+    attribute_file(inputs["annotations"], inputs["layouts"], inputs["done"], "tiny-clip", inputs["manifest"], out,
+                   "colors", experiment, variant=variant, detections=inputs["detections"], encoder=encoder)
+    return out
+
+
+def write_fid(metrics: Path, inputs: dict, experiment: str) -> Path:
+    """fid.json from torch-fidelity's InceptionV3 with random weights (64-d features, 64 px: cheap, real path)."""
+    from instdiff.metrics import fid as F
+
+    root = inputs["root"]
+    weights = root / "inception.pth"
+    if not weights.is_file():
+        F.write_random_inception(weights, root / "inception.sha256.json", seed=0)
+        real = write_images(root / "real_images", "real", list(range(8)), size=SIZE, seed=5)
+        F.reference_statistics(real, weights, root / "ref.npz", feature=64, resolution=SIZE)
+    out = Path(metrics) / experiment / "fid.json"
+    F.compute_fid(inputs["done"], root / "ref.npz", weights, out, manifest=MANIFEST, experiment=experiment,
+                  feature=64, resolution=SIZE, kid_subsets=5)
+    return out
+
+
+def smoke_metrics(metrics: Path, inputs: dict, encoder=None, fid: bool = False) -> None:
+    """Every metric file of the smoke config's experiments, each written by its real writer."""
     for exp in ("box", "mask", "real"):
-        write_metric(root, exp, "coco_bbox", coco, per_category=[{"id": 1, "name": "person", "ap": 0.5},
-                                                                {"id": 3, "name": "car", "ap": 0.25}])
-        write_metric(root, exp, "coco_segm", {"ap": 0.125, "ap50": 0.25, "ar": 0.5})
-    pim = [{"image_id": i, "pim": v} for i, v in enumerate([1.0, 0.5, 0.0, 0.5])]
+        write_coco(metrics, inputs, exp, "bbox", resamples=50)
+        write_coco(metrics, inputs, exp, "segm", resamples=50)
     for exp, kinds in (("point", ["point"]), ("scribble", ["scribble"]), ("real", ["point", "scribble"])):
         for k in kinds:
-            write_metric(root, exp, f"pim_{k}_paper", {"pim": 0.5}, pim, n_images=4)
-            write_metric(root, exp, f"pim_{k}_corrected", {"pim": 0.25}, [{"image_id": 0, "pim": 0.25}, {"image_id": 1, "pim": 0.25}], n_images=2)
-    att = [{"image_id": i, "accuracy": a, "clip_local": c} for i, (a, c) in enumerate([(1.0, 0.3), (0.0, 0.2)])]
-    for exp in ("colors", "textures"):
-        write_metric(root, exp, "attribute_gt", {"accuracy": 0.5, "clip_local": 0.25}, att, n_images=2)
-        write_metric(root, exp, "attribute_detected", {"accuracy": 0.25, "clip_local": 0.2}, att, n_images=2)
+            write_pim(metrics, inputs, exp, k, "paper")
+            write_pim(metrics, inputs, exp, k, "corrected")
+    if encoder is not None:
+        for exp in ("colors", "textures"):
+            write_attribute(metrics, inputs, exp, "gt", encoder)
+            write_attribute(metrics, inputs, exp, "detected", encoder)
+    if fid:
+        for exp in ("box", "mask", "point", "scribble"):
+            write_fid(metrics, inputs, exp)
 
 
 def write_images(folder: Path, experiment: str, ids, size=512, seed=0, shift=0) -> Path:

@@ -8,7 +8,10 @@ def register(subparsers) -> None:
     p.add_argument("--gt", required=True, help="COCO annotation file (e.g. results/<run>/data/annotations_512.json)")
     p.add_argument("--pred", required=True, help="COCO results JSON (detections)")
     p.add_argument("--iou-type", required=True, choices=["bbox", "segm"])
-    p.add_argument("--images", help="done.json of an experiment: score only its images (default: every GT image)")
+    images = p.add_mutually_exclusive_group()
+    images.add_argument("--images", help="done.json of an experiment: score exactly its images")
+    images.add_argument("--all-gt", action="store_true",
+                        help="score every image of the annotation file (images without detections count as misses)")
     p.add_argument("--backend", default="pycocotools", choices=["pycocotools", "faster-coco-eval"])
     p.set_defaults(func=run)
 
@@ -18,9 +21,19 @@ def run(args) -> int:
     from instdiff.metrics import cocofiles
     from instdiff.metrics.coco_ap import coco_eval
 
+    from instdiff.errors import InputError
+
+    # Scoring a subset against every GT image silently deflates AP, so the image set is always explicit.
+    if not args.images and not args.all_gt:
+        raise InputError(None, "no image set given: AP over every GT image is lower than over the images you "
+                         "detected when those are a subset",
+                         "pass --images results/<run>/images/<experiment>/done.json (the experiment's images) or "
+                         "--all-gt (every image of --gt)", "--images")
     gt = cocofiles.load_gt(args.gt)
-    ids = cocofiles.evaluated_ids(args.images, gt)
+    ids = cocofiles.evaluated_ids(args.images or None, gt)
     results = cocofiles.load_results(args.pred, gt, need_masks=args.iou_type == "segm")
     out = coco_eval(gt, results, args.iou_type, ids, backend=args.backend)
-    print_json({"gt": args.gt, "pred": args.pred, "iou_type": args.iou_type, "backend": args.backend, **out})
+    out.pop("evaluator")
+    print_json({"gt": args.gt, "pred": args.pred, "iou_type": args.iou_type, "backend": args.backend,
+                "images": args.images or "all-gt", **out})
     return 0

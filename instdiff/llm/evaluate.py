@@ -13,7 +13,8 @@ import logging
 from pathlib import Path
 from typing import Any, Mapping
 
-from instdiff.io import read_json, read_jsonl, write_json
+from instdiff.io import read_json, read_jsonl
+from instdiff.metrics.record import validate, write_record
 from instdiff.layout import read_layouts
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,7 @@ def grounding_metric_file(
         "per_image": per_image,
         "manifest": _manifest(manifest_path),
     }
-    write_json(out_path, result)
+    write_record(out_path, validate(result, out_path))
     return result
 
 
@@ -80,7 +81,7 @@ def legacy_metric_file(pred_path: str | Path, gt_path: str | Path, out_path: str
                      "note": "legacy = both box sets read as xywh, best IoU per (image, label): the published 0.42"},
         "manifest": _manifest(manifest_path),
     }
-    write_json(out_path, result)
+    write_record(out_path, validate(result, out_path))
     return result
 
 
@@ -124,5 +125,5 @@ def clip_metric_file(
         "per_image": per_image,
         "manifest": _manifest(manifest_path),
     }
-    write_json(out_path, result)
+    write_record(out_path, validate(result, out_path))
     return result

@@ -11,7 +11,8 @@ import io
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from instdiff.io import read_json, write_text
+from instdiff.io import write_text
+from instdiff.metrics.record import read_record
 
 COLUMNS = ["quantity", "scorer", "images", "reference", "matching", "published", "ours", "n"]
 GROUNDING_METRICS = ("mean_iou", "recall", "precision", "success_at_0.5", "auc")
@@ -26,7 +27,7 @@ def _fmt(v: Any) -> str:
 def build_rows(grounding: Sequence[str | Path], clip: str | Path | None, legacy: str | Path | None, published: Mapping[str, float]) -> list[dict]:
     rows: list[dict] = []
     if legacy:
-        v = read_json(legacy)["values"]
+        v = read_record(legacy, "grounding").values
         rows.append({"quantity": "mean_iou", "scorer": "cogvlm (shipped boxes)", "images": "raw", "reference": "legacy xywh misreading",
                      "matching": "best-per-label", "published": published.get("cogvlm_mean_iou"),
                      "ours": v.get("legacy.best-per-label.mean_iou"), "n": v.get("legacy.best-per-label.n_pairs")})
@@ -37,19 +38,19 @@ def build_rows(grounding: Sequence[str | Path], clip: str | Path | None, legacy:
                                  "matching": matching, "published": None,
                                  "ours": v.get(f"{ref}.{matching}.{metric}"), "n": v.get(f"{ref}.{matching}.n_gt")})
     for path in grounding:
-        data = read_json(path)
-        v, scorer = data["values"], data["variant"]
-        for variant in data["settings"]["variants"]:
+        data = read_record(path, "grounding")
+        v, scorer = data.values, data.variant
+        for variant in data.settings["variants"]:
             for ref in ("intended", "given"):
                 for metric in GROUNDING_METRICS:
                     rows.append({"quantity": metric, "scorer": scorer, "images": variant, "reference": ref,
-                                 "matching": data["settings"]["matching"], "published": None,
+                                 "matching": data.settings["matching"], "published": None,
                                  "ours": v.get(f"{variant}.{ref}.{metric}"), "n": v.get(f"{variant}.{ref}.n_gt")})
     if clip:
-        data = read_json(clip)
-        v = data["values"]
-        name = f"clip {data['settings'].get('arch')}"
-        for variant in data["settings"]["variants"]:
+        data = read_record(clip, "clip_global")
+        v = data.values
+        name = f"clip {data.settings.get('arch')}"
+        for variant in data.settings["variants"]:
             # The extension scored the SDXL-refined images: its number compares with our refined row.
             pub = published.get("clip_mean") if variant == "refined" else None
             rows.append({"quantity": "clip_global_mean", "scorer": name, "images": variant, "reference": "caption",

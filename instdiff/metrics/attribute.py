@@ -13,10 +13,13 @@ first 30 instances with phrase "<attr> <name>" (e.g. "red dog") and normalised b
 Accuracy and CLIP_local are averaged per image, then over the images that have at least one scored instance.
 
 Variant ``detected``: the crop is the box of the detection matched to the GT instance instead of the GT box.
-Detections are matched greedily (PiM's rule: for each GT in order the unmatched detection of highest box IoU,
-ties to the earlier, i.e. more confident, detection) and a pair needs IoU >= ``iou_threshold`` (0.5). A GT
-instance without a matched detection counts as incorrect (accuracy 0) and has no CLIP_local value; the counts
-are reported.
+Only detections with confidence >= ``conf_threshold`` take part (``DETECTION_CONF`` = 0.3, GenEval's threshold: the
+detector runs at conf 0.001 for AP, where nearly every GT instance finds some low-confidence box). A detection
+matches only a GT instance of its own category; among those, matching is greedy (PiM's rule: for each GT in order
+the unmatched detection of highest box IoU, ties to the earlier, i.e. more confident, detection) and a pair needs
+IoU >= ``iou_threshold`` (0.5). A GT instance without a match is a miss: it is left out of BOTH accuracy and
+CLIP_local (neither has a value for an object that was not drawn), and the number and rate of misses are reported
+(``n_unmatched``, ``miss_rate``) so a high accuracy on few detected objects cannot pass unseen.
 
 The encoder is anything with ``encode_images(list[PIL.Image]) -> (n, d)`` and ``encode_texts(list[str]) -> (n, d)``
 (:class:`ImageTextEncoder`); :class:`OpenClipEncoder` wraps open_clip (ViT-L-14 ``laion2b_s32b_b82k``).
@@ -41,6 +44,7 @@ COLORS = ["black", "white", "red", "green", "yellow", "blue", "pink", "purple"]
 TEXTURES = ["rubber", "fluffy", "metallic", "wooden", "plastic", "fabric", "leather", "glass"]
 ATTRIBUTES = {"colors": COLORS, "textures": TEXTURES}
 MAX_INSTANCES = 30  # eval_attribute_binding.py's max_objs
+DETECTION_CONF = 0.3  # GenEval's detector confidence threshold; the detected variant's default
 LABEL_TEMPLATE = "a {} object"
 
 
@@ -60,6 +64,7 @@ class Item:
     file: str
     phrases: list[str]
     boxes: list[Sequence[float]]  # one per phrase; None = no box (unmatched detection)
+    category_ids: list[int] | None = None  # one per phrase (COCO ids); the detected variant matches within a class
 
 
 @dataclass
@@ -69,7 +74,7 @@ class ImageResult:
     similarity: list[float] = field(default_factory=list)
     correct: list[int] = field(default_factory=list)
     skipped: int = 0  # zero-size crops
-    unmatched: int = 0  # detected variant: GT instances without a detection (counted as incorrect)
+    unmatched: int = 0  # detected variant: GT instances without a detection (misses, in neither column)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -140,17 +145,19 @@ def score_items(items: Sequence[Item], image_dir: str | Path, attribute: str, en
             res.similarity = [float(v) for v in np.sum(img_feats * txt_feats, axis=-1)]
             pred = np.argmax(img_feats @ label_feats.T, axis=-1)  # first maximum on ties
             res.correct = [int(p == g) for p, g in zip(pred, gt)]
-        res.correct += [0] * res.unmatched  # a missing instance cannot show the attribute
         per_image.append(res)
     acc = [np.mean(r.correct) for r in per_image if r.correct]
     sim = [np.mean(r.similarity) for r in per_image if r.similarity]
+    n_scored = sum(len(r.correct) for r in per_image)
+    n_missed = sum(r.unmatched for r in per_image)
     return {
         "accuracy": float(np.mean(acc)) if acc else float("nan"),
         "clip_local": float(np.mean(sim)) if sim else float("nan"),
         "n_images": len(acc),
-        "n_instances": sum(len(r.correct) for r in per_image),
+        "n_instances": n_scored,
         "n_skipped_empty_crops": sum(r.skipped for r in per_image),
-        "n_unmatched": sum(r.unmatched for r in per_image),
+        "n_unmatched": n_missed,
+        "miss_rate": n_missed / (n_scored + n_missed) if n_scored + n_missed else 0.0,
         "per_image": [r.to_dict() for r in per_image],
     }
 
@@ -186,28 +193,35 @@ def items_from_layouts(layouts: Sequence, files: dict[str, str]) -> list[Item]:
         if str(lay.id) not in files:
             continue
         items.append(Item(lay.image_id if lay.image_id is not None else lay.id, files[str(lay.id)],
-                          [inst.phrase for inst in lay.instances], [inst.box for inst in lay.instances]))
+                          [inst.phrase for inst in lay.instances], [inst.box for inst in lay.instances],
+                          [inst.category_id for inst in lay.instances]))
     return sorted(items, key=lambda it: (str(type(it.image_id)), it.image_id))
 
 
 def items_with_detections(items: Sequence[Item], detections: dict[Any, list[dict]], image_sizes: dict[Any, tuple[int, int]],
-                          iou_threshold: float = 0.5) -> list[Item]:
+                          iou_threshold: float = 0.5, conf_threshold: float = DETECTION_CONF,
+                          source: str | Path | None = None) -> list[Item]:
     """Replace each GT box by the box of its matched detection (None when unmatched); see module docstring."""
     from instdiff.layout import box_iou, coco_xywh_px_to_norm_xyxy
     from instdiff.metrics.pim import greedy_match
 
     out = []
     for item in items:
+        if item.category_ids is None or any(c is None for c in item.category_ids[:MAX_INSTANCES]):
+            raise InputError(source, f"image {item.image_id!r}: an instance has no category_id; the detected variant "
+                             "matches detections of the same class", "build layouts with the data stage (it records "
+                             "category_id)", "instances[].category_id")
         w, h = image_sizes[item.image_id]
-        dets = detections.get(item.image_id, [])
+        dets = [d for d in detections.get(item.image_id, []) if d["score"] >= conf_threshold]
         det_boxes = [coco_xywh_px_to_norm_xyxy(d["bbox"], w, h) for d in dets]
-        gt_boxes = item.boxes[:MAX_INSTANCES]
-        iou = np.array([[box_iou(g, d) for d in det_boxes] for g in gt_boxes], dtype=np.float64).reshape(
-            len(gt_boxes), len(det_boxes))
+        gt_boxes, gt_cats = item.boxes[:MAX_INSTANCES], item.category_ids[:MAX_INSTANCES]
+        # Another class's box is no partner: its IoU is set to -1, below any threshold.
+        iou = np.array([[box_iou(g, b) if c == d["category_id"] else -1.0 for b, d in zip(det_boxes, dets)]
+                        for g, c in zip(gt_boxes, gt_cats)], dtype=np.float64).reshape(len(gt_boxes), len(det_boxes))
         boxes: list = [None] * len(gt_boxes)
         for g, p in greedy_match(iou, iou_threshold):
             boxes[g] = det_boxes[p]
-        out.append(Item(item.image_id, item.file, list(item.phrases[:MAX_INSTANCES]), boxes))
+        out.append(Item(item.image_id, item.file, list(item.phrases[:MAX_INSTANCES]), boxes, list(gt_cats)))
     return out
 
 

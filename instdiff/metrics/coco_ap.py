@@ -5,7 +5,10 @@ Table 1; see reference §5.1):
 
 - ``ap``   = stats[0]: AP averaged over IoU thresholds 0.50:0.05:0.95, all areas, at most 100 detections;
 - ``ap50`` = stats[1]: AP at IoU 0.50;
-- ``ar``   = stats[8]: AR averaged over IoU 0.50:0.95, all areas, at most 100 detections per image.
+- ``ar`` = ``ar100`` = stats[8]: AR averaged over IoU 0.50:0.95, all areas, at most 100 detections per image;
+- ``per_category``: AP of each category (``eval["precision"]`` averaged over IoU thresholds and recall points,
+  area "all", 100 detections; null for a category without GT in the evaluated images);
+- ``intervals``: percentile bootstrap CIs of ap / ap50 / ar100 over images (:func:`bootstrap_intervals`).
 
 ``iou_type`` is ``bbox`` (box IoU) or ``segm`` (mask IoU). Only the evaluated image ids count
 (``COCOeval.params.imgIds``), so a subset of generated images is scored against exactly its own GT.
@@ -50,18 +53,81 @@ def coco_eval(gt, results: list[dict], iou_type: str, image_ids: Sequence | None
     if iou_type == "segm":
         dets = [d for d in dets if "segmentation" in d]
     run = _pycocotools if backend == "pycocotools" else _faster
-    stats = np.asarray(run(gt, dets, iou_type, ids), dtype=np.float64)
+    ev = run(gt, dets, iou_type, ids)
+    stats = np.asarray(ev.stats[:12], dtype=np.float64)
     return {
         "ap": float(stats[0]),
         "ap50": float(stats[1]),
         "ar": float(stats[8]),
+        "ar100": float(stats[8]),
         "stats": {name: float(v) for name, v in zip(STAT_NAMES, stats)},
+        "per_category": per_category_ap(ev, gt),
         "n_images": len(ids),
         "n_detections": len(dets),
+        "evaluator": ev,
     }
 
 
-def _pycocotools(gt, dets: list[dict], iou_type: str, ids: list) -> np.ndarray:
+def per_category_ap(ev, gt) -> list[dict]:
+    """AP per category from an accumulated evaluator (area "all", the last maxDets, i.e. 100)."""
+    precision = np.asarray(ev.eval["precision"])  # [T, R, K, A, M]; -1 where a category has no GT
+    out = []
+    for k, cat_id in enumerate(ev.params.catIds):
+        p = precision[:, :, k, 0, -1]
+        p = p[p > -1]
+        out.append({"id": int(cat_id), "name": str(gt.cats[cat_id].get("name", cat_id)),
+                    "ap": float(p.mean()) if p.size else None})
+    return out
+
+
+def bootstrap_intervals(ev, resamples: int, seed: int, level: float = 0.95) -> dict[str, dict]:
+    """Percentile bootstrap CIs of ap, ap50 and ar100 over images (pycocotools evaluator only).
+
+    Each resample draws the evaluated images with replacement (``numpy.random.default_rng(seed)``) and
+    re-accumulates pycocotools' per-image matches (``evalImgs``) for those images, so detections are matched once
+    and a duplicated image counts its GT and detections twice. Only area "all" at 100 detections is accumulated.
+    """
+    import copy
+
+    pe = ev._paramsEval
+    n_img, n_area = len(pe.imgIds), len(pe.areaRng)
+    n_cat = len(pe.catIds) if pe.useCats else 1
+    if n_img < 2 or resamples < 1:
+        return {}
+    rng = np.random.default_rng(seed)
+    draws = {"ap": [], "ap50": [], "ar100": []}
+    boot = copy.copy(ev)
+    for _ in range(resamples):
+        idx = rng.integers(0, n_img, size=n_img)
+        p = copy.deepcopy(pe)
+        p.imgIds = list(range(n_img))
+        p.areaRng, p.areaRngLbl, p.maxDets = [pe.areaRng[0]], [pe.areaRngLbl[0]], [pe.maxDets[-1]]
+        boot._paramsEval = p
+        boot.params = p
+        boot.evalImgs = [ev.evalImgs[k * n_area * n_img + j] for k in range(n_cat) for j in idx]
+        with quiet():
+            boot.accumulate(p)
+        prec, rec = boot.eval["precision"][:, :, :, 0, 0], boot.eval["recall"][:, :, 0, 0]
+        draws["ap"].append(_mean_valid(prec))
+        draws["ap50"].append(_mean_valid(prec[0]))
+        draws["ar100"].append(_mean_valid(rec))
+    alpha = (1.0 - level) / 2.0
+    out = {}
+    for key, vals in draws.items():
+        low, high = np.quantile(np.asarray(vals), [alpha, 1.0 - alpha])
+        out[key] = {"low": float(low), "high": float(high), "level": level, "resamples": int(resamples),
+                    "seed": int(seed), "method": "image bootstrap, percentile"}
+    out["ar"] = dict(out["ar100"])
+    return out
+
+
+def _mean_valid(a: np.ndarray) -> float:
+    """pycocotools' summarize: the mean over entries > -1, or -1 when there are none."""
+    v = a[a > -1]
+    return float(v.mean()) if v.size else -1.0
+
+
+def _pycocotools(gt, dets: list[dict], iou_type: str, ids: list):
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
 
@@ -78,7 +144,7 @@ def _pycocotools(gt, dets: list[dict], iou_type: str, ids: list) -> np.ndarray:
         ev.evaluate()
         ev.accumulate()
         ev.summarize()
-    return ev.stats
+    return ev
 
 
 def _faster(gt, dets: list[dict], iou_type: str, ids: list) -> np.ndarray:
@@ -95,4 +161,4 @@ def _faster(gt, dets: list[dict], iou_type: str, ids: list) -> np.ndarray:
         ev.evaluate()
         ev.accumulate()
         ev.summarize()
-    return np.asarray(ev.stats[:12])
+    return ev

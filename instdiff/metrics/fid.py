@@ -13,6 +13,8 @@ Definitions (computed by torchmetrics 1.9 on features of torch-fidelity's Incept
   over subsets. Subsets are drawn from a torch generator seeded with ``seed``.
 - ``fid_jpeg75`` / ``kid_*_jpeg75``: the same with every generated image round-tripped through PIL JPEG at quality
   75 (what the original ``eval_local.py`` saved), against the same reference; shows how much the format moves FID.
+  Only for images stored losslessly: JPEG files (``generation.image_format: jpeg75`` or a ``jpeg_copy``
+  experiment) are already what the paper scored, so they are not compressed twice (``settings.stored_format``).
 
 The reference (real-image) features are extracted once per (weights, feature, resize, resolution) and cached in an
 ``.npz`` whose sha256 every FID file records. Images must all be ``resolution`` x ``resolution`` (the real images are
@@ -31,6 +33,7 @@ import numpy as np
 
 from instdiff.errors import InputError
 from instdiff.io import atomic_path, read_json, write_json
+from instdiff.metrics.record import validate, write_record
 
 log = logging.getLogger(__name__)
 
@@ -286,6 +289,11 @@ def _load_reference(path: str | Path, feature: int, resize: str, resolution: int
     return ref
 
 
+def stored_format(files: Sequence[str | Path]) -> str:
+    """"jpeg" when every image file is a JPEG (by suffix, as generation and jpeg_copy name them), else "png"."""
+    return "jpeg" if files and all(Path(f).suffix.lower() in (".jpg", ".jpeg") for f in files) else "png"
+
+
 def compute_fid(experiment_done: str | Path, reference_npz: str | Path, weights_path: str | Path,
                 out_json: str | Path, manifest: Mapping[str, Any] | None = None, experiment: str | None = None,
                 feature: int = 2048, resize: str = "tf1", resolution: int = 512, kid_subsets: int = 100,
@@ -305,6 +313,9 @@ def compute_fid(experiment_done: str | Path, reference_npz: str | Path, weights_
     fake = extract_features(files, extractor, resolution, batch_size)
     values = fid_kid(real, fake, kid_subsets, kid_subset_size, seed)
     subset = values.pop("kid_subset_size")
+    stored = stored_format(files)
+    if stored == "jpeg":
+        jpeg_quality = None  # already JPEG: a second compression would score a format nobody used
     if jpeg_quality is not None:
         fake_jpeg = extract_features(files, extractor, resolution, batch_size, jpeg_quality=jpeg_quality)
         jv = fid_kid(real, fake_jpeg, kid_subsets, kid_subset_size, seed)
@@ -336,9 +347,10 @@ def compute_fid(experiment_done: str | Path, reference_npz: str | Path, weights_
             "kid_subset_size": subset,
             "kid_seed": int(seed),
             "jpeg_quality": jpeg_quality,
+            "stored_format": stored,
         },
         "manifest": dict(manifest or {}),
     }
-    write_json(out_json, result)
+    write_record(out_json, validate(result, out_json))
     log.info("FID %s: %.3f (N=%d vs %d real)", experiment, values["fid"], len(pairs), real.shape[0])
     return result

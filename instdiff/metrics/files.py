@@ -1,8 +1,7 @@
 """Metric files (``metrics/{experiment}/{metric}.json``, docs/architecture.md): one function per file kind,
 each reading the stage inputs, computing one metric and writing it atomically with the run manifest.
 
-Format: ``{"metric", "variant", "experiment", "values": {numbers only}, "n_images", "settings", "per_image",
-"manifest"}``.
+Format and validation: :mod:`instdiff.metrics.record` (shared with every reader).
 """
 
 from __future__ import annotations
@@ -12,25 +11,19 @@ from pathlib import Path
 from typing import Any
 
 from instdiff.errors import InputError
-from instdiff.io import read_json, write_json
+from instdiff.io import read_json
 from instdiff.metrics import cocofiles
+from instdiff.metrics.record import MetricRecord, write_record
 
 log = logging.getLogger(__name__)
 
 
 def _write(out: str | Path, metric: str, variant: str | None, experiment: str, values: dict, n_images: int,
-           settings: dict, per_image: list | None, manifest_path: str | Path | None) -> dict:
-    doc = {
-        "metric": metric,
-        "variant": variant,
-        "experiment": experiment,
-        "values": {k: float(v) for k, v in values.items()},
-        "n_images": int(n_images),
-        "settings": settings,
-        "per_image": per_image,
-        "manifest": read_json(manifest_path) if manifest_path else None,
-    }
-    write_json(out, doc)
+           settings: dict, per_image: list | None, manifest_path: str | Path | None, **extra) -> dict:
+    record = MetricRecord(metric=metric, variant=variant, experiment=experiment,
+                          values={k: float(v) for k, v in values.items()}, n_images=int(n_images), settings=settings,
+                          per_image=per_image, manifest=read_json(manifest_path) if manifest_path else None, **extra)
+    doc = write_record(out, record)
     log.info("%s %s %s: %s over %d images", experiment, metric, variant or "", doc["values"], n_images)
     return doc
 
@@ -50,18 +43,32 @@ def pim_seed(run_seed: int, experiment: str, mode: str) -> int:
 
 
 def coco_file(annotations: str, detections: str, done: str, manifest: str | None, out: str, iou_type: str,
-              experiment: str, backend: str = "pycocotools") -> dict:
-    """``coco_bbox.json`` / ``coco_segm.json``: AP, AP50, AR on the experiment's images."""
-    from instdiff.metrics.coco_ap import coco_eval
+              experiment: str, backend: str = "pycocotools", bootstrap_resamples: int = 200,
+              bootstrap_seed: int = 0, metric: str | None = None) -> dict:
+    """``coco_bbox.json`` / ``coco_segm.json``: AP, AP50, AR@100 on the experiment's images, AP per category and
+    image-bootstrap CIs (``bootstrap_resamples`` 0: none). ``metric`` names the file's metric when it is not
+    ``coco_{iou_type}`` (``coco_bbox_segmodel``: box AP of the segmentation model's detections)."""
+    from instdiff.metrics.coco_ap import bootstrap_intervals, coco_eval
+    from instdiff.metrics.ultralytics_ap import ultralytics_metrics
 
     gt = cocofiles.load_gt(annotations)
     ids = cocofiles.evaluated_ids(done, gt)
     results = cocofiles.load_results(detections, gt, need_masks=iou_type == "segm")
     r = coco_eval(gt, results, iou_type, ids, backend=backend)
-    values = {"ap": r["ap"], "ap50": r["ap50"], "ar": r["ar"], **{f"stats_{k}": v for k, v in r["stats"].items()}}
+    ul = ultralytics_metrics(gt, results, iou_type, ids)  # the same detections, ultralytics' own matching and curves
+    values = {"ap": r["ap"], "ap50": r["ap50"], "ar": r["ar"], "ar100": r["ar100"], "r": ul["r"], "p": ul["p"],
+              "ultralytics_map50": ul["map50"], "ultralytics_map": ul["map"],
+              **{f"stats_{k}": v for k, v in r["stats"].items()}}
+    # The bootstrap re-accumulates pycocotools' per-image matches; faster-coco-eval keeps them elsewhere.
+    intervals = bootstrap_intervals(r["evaluator"], bootstrap_resamples, bootstrap_seed) \
+        if backend == "pycocotools" else {}
     settings = {"iou_type": iou_type, "backend": backend, "detections": str(detections),
-                "n_detections": r["n_detections"], "definition": "pycocotools stats[0], stats[1], stats[8]"}
-    return _write(out, f"coco_{iou_type}", None, experiment, values, r["n_images"], settings, None, manifest)
+                "n_detections": r["n_detections"], "definition": "ap, ap50, ar100 (= ar): pycocotools stats[0], stats[1], stats[8]; r, p: "
+                              "ultralytics ap_per_class recall / precision at the max-F1 confidence, IoU 0.5 "
+                              "(instdiff/metrics/ultralytics_ap.py)",
+                "bootstrap": {"resamples": bootstrap_resamples, "seed": bootstrap_seed, "unit": "image"}}
+    return _write(out, metric or f"coco_{iou_type}", None, experiment, values, r["n_images"], settings, None, manifest,
+                  per_category=r["per_category"], intervals=intervals or None)
 
 
 def pim_file(annotations: str, detections: str, done: str, layouts: str, manifest: str | None, out: str, mode: str,
@@ -104,11 +111,11 @@ def attribute_kind(attributes: list[str], experiment: str) -> str:
 
 def attribute_file(annotations: str, layouts: str, done: str, clip_model: str, manifest: str | None, out: str,
                    attribute: str, experiment: str, variant: str = "gt", detections: str | None = None,
-                   iou_threshold: float = 0.5, device: str = "auto", encoder=None) -> dict:
+                   iou_threshold: float = 0.5, device: str = "auto", encoder=None, conf_threshold: float | None = None) -> dict:
     """``attribute_gt.json`` / ``attribute_detected.json``. ``encoder`` overrides the CLIP model (tests)."""
     from instdiff import clip_models
     from instdiff.layout import read_layouts
-    from instdiff.metrics.attribute import items_from_layouts, items_with_detections, score_items
+    from instdiff.metrics.attribute import DETECTION_CONF, items_from_layouts, items_with_detections, score_items
 
     gt = cocofiles.load_gt(annotations)
     done_images = cocofiles.read_done(done)
@@ -122,15 +129,22 @@ def attribute_file(annotations: str, layouts: str, done: str, clip_model: str, m
         for it in items:
             if it.image_id not in sizes:
                 raise InputError(layouts, f"image {it.image_id!r} is not in {annotations}", "use matching files", "image_id")
-        items = items_with_detections(items, cocofiles.results_by_image(results), sizes, iou_threshold)
+        conf_threshold = DETECTION_CONF if conf_threshold is None else conf_threshold
+        items = items_with_detections(items, cocofiles.results_by_image(results), sizes, iou_threshold,
+                                      conf_threshold, source=layouts)
     elif variant != "gt":
         raise InputError(None, f"unknown attribute variant {variant!r}", "use gt or detected", "variant")
     enc = encoder if encoder is not None else clip_models.encoder(clip_model, resolve_device(device))
     r = score_items(items, Path(done).parent, attribute, enc, source=layouts)
     per_image = r.pop("per_image")
     values = {"accuracy": r["accuracy"], "clip_local": r["clip_local"], "n_instances": r["n_instances"],
-              "n_skipped_empty_crops": r["n_skipped_empty_crops"], "n_unmatched": r["n_unmatched"]}
+              "n_skipped_empty_crops": r["n_skipped_empty_crops"], "n_unmatched": r["n_unmatched"],
+              "miss_rate": r["miss_rate"]}
+    detected = variant == "detected"
     settings = {"attribute": attribute, "variant": variant, "clip_model": str(clip_model),
                 "prompt": "a {attr} object", "detections": None if detections is None else str(detections),
-                "iou_threshold": iou_threshold if variant == "detected" else None}
+                "iou_threshold": iou_threshold if detected else None,
+                "conf_threshold": conf_threshold if detected else None,
+                "matching": "same class, greedy by box IoU; misses left out of accuracy and CLIP_local alike"
+                            if detected else None}
     return _write(out, "attribute", variant, experiment, values, r["n_images"], settings, per_image, manifest)

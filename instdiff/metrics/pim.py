@@ -171,7 +171,7 @@ class ImageScore:
             "image_id": self.image_id,
             "matched_pairs": [list(p) for p in self.matched_pairs],
             "scores": self.scores,
-            "mean": self.mean,
+            "pim": self.mean,
             "skipped": self.skipped,
             "unmatched": self.unmatched,
             "out_of_canvas": self.out_of_canvas,

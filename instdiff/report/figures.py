@@ -4,9 +4,8 @@ qualitative grids and FID vs image format.
 A figure whose inputs are missing is still drawn, with the text of what to run, so the report never shows an empty
 frame pretending to be a result.
 
-Inputs beyond the table contract: a COCO metric file may carry ``per_category``: a list of
-``{"id": <91-id>, "name": str, "ap": fraction or null}`` (pycocotools ``eval["precision"]`` averaged over IoU
-thresholds and recall for area "all", maxDets 100; -1 / no GT -> null), or a mapping name -> ap.
+Every input is read through :mod:`instdiff.metrics.record` (the writers' schema): ``per_category`` of the COCO
+files, ``per_image`` ``pim`` of the PiM files, ``values`` of the FID files.
 """
 
 from __future__ import annotations
@@ -22,6 +21,7 @@ from instdiff.errors import InputError
 from instdiff.io import atomic_path, read_json
 from instdiff.report.tables import (TABLES, Context, build_table, experiments_by_format, metric_path,
                                     read_metric_file)
+from instdiff.metrics.record import MetricRecord
 from instdiff.report.paper import load_paper_results
 from instdiff.seeding import derive_seed
 from instdiff.stats import per_image_values
@@ -90,15 +90,10 @@ def metrics_vs_paper(config: Mapping[str, Any], metrics_dir: str | Path, paper_r
 
 # ----------------------------------------------------------------------------------------------- per-category AP
 
-def _per_category(data: Mapping[str, Any]) -> list[tuple[str, float]]:
-    pc = data.get("per_category")
-    if isinstance(pc, Mapping):
-        items = [(str(k), v) for k, v in pc.items()]
-    elif isinstance(pc, list):
-        items = [(str(r.get("name", r.get("id"))), r.get("ap")) for r in pc if isinstance(r, Mapping)]
-    else:
-        return []
-    return [(n, float(v)) for n, v in items if isinstance(v, (int, float)) and math.isfinite(v) and v >= 0]
+def _per_category(data: MetricRecord) -> list[tuple[str, float]]:
+    """(name, AP) of every category with GT (the writer stores null for the others)."""
+    return [(str(r["name"]), float(r["ap"])) for r in data.per_category or []
+            if r["ap"] is not None and math.isfinite(r["ap"]) and r["ap"] >= 0]
 
 
 def per_category_ap(files: Sequence[str | Path], outputs: Sequence[str | Path], top: int = 80) -> None:
@@ -111,7 +106,7 @@ def per_category_ap(files: Sequence[str | Path], outputs: Sequence[str | Path], 
             data = read_metric_file(f)
             cats = _per_category(data)
             if cats:
-                series.append((f"{data.get('experiment', f.parent.name)} / {f.stem}", sorted(cats, key=lambda t: t[1])[-top:]))
+                series.append((f"{data.experiment} / {f.stem}", sorted(cats, key=lambda t: t[1])[-top:]))
     if not series:
         fig, ax = plt.subplots(figsize=(6, 2))
         _message(ax, "No per-category AP: the COCO metric files have no 'per_category' key "
@@ -142,7 +137,7 @@ def pim_distributions(files: Sequence[str | Path], outputs: Sequence[str | Path]
             panels.append((f"{f.parent.name}/{f.stem}", None, f"missing: run `snakemake --cores 1 {f}`"))
             continue
         data = read_metric_file(f)
-        vals = per_image_values(data.get("per_image"), "pim")
+        vals = per_image_values(data.per_image, "pim")
         panels.append((f"{f.parent.name}/{f.stem}", [100 * v for v in vals] if vals else None,
                        None if vals else f"{f}: no per_image PiM values"))
     if not panels:
@@ -166,22 +161,23 @@ def pim_distributions(files: Sequence[str | Path], outputs: Sequence[str | Path]
 
 # ----------------------------------------------------------------------------------------------- FID vs format
 
-def fid_vs_format(files: Sequence[str | Path], outputs: Sequence[str | Path]) -> None:
-    """FID of each experiment on the images as stored (PNG) and on JPEG-75 copies."""
+def fid_vs_format(files: Sequence[str | Path], outputs: Sequence[str | Path], stored: str = "PNG") -> None:
+    """FID of each experiment on the images as stored (``stored``: PNG or JPEG-75) and, for stored PNGs, on
+    JPEG-75 round trips."""
     plt = _mpl()
     rows = []
     for f in files:
         f = Path(f)
         if f.is_file():
-            v = read_metric_file(f)["values"]
+            v = read_metric_file(f).values
             rows.append((f.parent.name, v.get("fid"), v.get("fid_jpeg75")))
     fig, ax = plt.subplots(figsize=(max(4, 1.2 * len(rows) + 2), 3.2))
     if not rows:
         _message(ax, "No FID files: run `snakemake --cores 1 fid_table` (rules fid_reference and fid).")
     else:
         x = np.arange(len(rows))
-        ax.bar(x - 0.2, [r[1] if r[1] is not None else np.nan for r in rows], 0.4, label="PNG (as stored)")
-        ax.bar(x + 0.2, [r[2] if r[2] is not None else np.nan for r in rows], 0.4, label="JPEG-75 copies")
+        ax.bar(x - 0.2, [r[1] if r[1] is not None else np.nan for r in rows], 0.4, label=f"as stored ({stored})")
+        ax.bar(x + 0.2, [r[2] if r[2] is not None else np.nan for r in rows], 0.4, label="PNG -> JPEG-75 round trip")
         ax.set_xticks(x, [r[0] for r in rows])
         ax.set_ylabel("FID (lower is better)")
         ax.legend(fontsize=8)

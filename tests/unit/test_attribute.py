@@ -69,7 +69,7 @@ def test_crop_rounds_half_to_even():
 
 
 def test_detected_variant_uses_matched_detection_boxes(images):
-    item = Item(1, "1.png", ["red car", "blue cat"], [(0, 0, 0.5, 0.5), (0.5, 0, 1, 0.5)])
+    item = Item(1, "1.png", ["red car", "blue cat"], [(0, 0, 0.5, 0.5), (0.5, 0, 1, 0.5)], [3, 17])
     detections = {1: [  # xywh pixels of the 100x100 image
         {"image_id": 1, "bbox": [0, 0, 48, 50], "score": 0.9, "category_id": 3},  # IoU 0.96 with GT 0
         {"image_id": 1, "bbox": [60, 60, 40, 40], "score": 0.8, "category_id": 17},  # IoU 0 with GT 1
@@ -77,8 +77,26 @@ def test_detected_variant_uses_matched_detection_boxes(images):
     (matched,) = items_with_detections([item], detections, {1: (100, 100)}, iou_threshold=0.5)
     assert matched.boxes[0] == pytest.approx((0, 0, 0.48, 0.5)) and matched.boxes[1] is None
     r = score_items([matched], images, "colors", OneHotColour())
-    assert r["per_image"][0]["correct"] == [1, 0] and r["n_unmatched"] == 1
-    assert r["accuracy"] == pytest.approx(0.5)
+    # The miss is in neither column: accuracy and CLIP_local are over the one detected instance; the miss is counted.
+    assert r["per_image"][0]["correct"] == [1] and len(r["per_image"][0]["similarity"]) == 1
+    assert r["n_unmatched"] == 1 and r["miss_rate"] == 0.5 and r["n_instances"] == 1
+    assert r["accuracy"] == pytest.approx(1.0)
+
+
+def test_detected_variant_matches_within_the_class_above_the_confidence_threshold():
+    item = Item(1, "1.png", ["red car", "blue cat"], [(0, 0, 0.5, 0.5), (0.5, 0, 1, 0.5)], [3, 17])
+    exact = [[0, 0, 50, 50], [50, 0, 50, 50]]
+    wrong_class = {1: [{"bbox": exact[0], "score": 0.9, "category_id": 17},
+                       {"bbox": exact[1], "score": 0.9, "category_id": 3}]}
+    (m,) = items_with_detections([item], wrong_class, {1: (100, 100)})
+    assert m.boxes == [None, None]                     # class-agnostic matching would pair both
+    low = {1: [{"bbox": exact[0], "score": 0.29, "category_id": 3}, {"bbox": exact[1], "score": 0.3, "category_id": 17}]}
+    (m,) = items_with_detections([item], low, {1: (100, 100)})
+    assert m.boxes[0] is None and m.boxes[1] == pytest.approx((0.5, 0, 1, 0.5))   # GenEval's 0.3: kept at >= 0.3
+    (m,) = items_with_detections([item], low, {1: (100, 100)}, conf_threshold=0.001)
+    assert m.boxes[0] is not None
+    with pytest.raises(InputError, match="category_id"):
+        items_with_detections([Item(1, "1.png", ["red car"], [(0, 0, 1, 1)])], low, {1: (100, 100)})
 
 
 def test_phrase_without_attribute_is_an_input_error(images):

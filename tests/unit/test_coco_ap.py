@@ -103,3 +103,26 @@ def test_segm_needs_masks(gt, tmp_path):
     path.write_text(json.dumps([{"image_id": 1, "category_id": 1, "bbox": [0, 0, 4, 4], "score": 0.5}]))
     with pytest.raises(InputError, match="segmentation"):
         load_results(path, gt, need_masks=True)
+
+
+@pytest.mark.parametrize("iou_type", ["bbox", "segm"])
+def test_ultralytics_r_by_hand_differs_from_coco_ar100(tmp_path, iou_type):
+    """Four GT squares; exact hits at confidence 0.9, 0.85, 0.8, then 20 false positives at 0.3 and the fourth exact
+    hit at 0.1.
+
+    COCO AR@100 counts every hit within 100 detections: 4/4 = 1.0. ultralytics' R is recall at the confidence of
+    maximum (smoothed) mean F1: keeping the three confident hits gives F1 = 2 * 1 * 0.75 / 1.75 = 0.857, while
+    going down to 0.1 to find the fourth gives precision 4/24 and F1 = 0.286, so R = 3/4.
+    """
+    from instdiff.metrics.ultralytics_ap import ultralytics_metrics
+
+    gts = [square(100, 100, 0, 20, 0, 20), square(100, 100, 0, 20, 40, 60), square(100, 100, 50, 70, 0, 20),
+           square(100, 100, 50, 70, 50, 70)]
+    gt = load_gt(gt_file(tmp_path / "gt.json", {1: gts}, size=(100, 100)))
+    fps = [square(100, 100, 80 + i % 4 * 4, 82 + i % 4 * 4, 80 + i // 4 * 3, 82 + i // 4 * 3) for i in range(20)]
+    preds = dets(1, gts[:3] + fps + [gts[3]], scores=[0.9, 0.85, 0.8] + [0.3] * 20 + [0.1])
+    assert coco_eval(gt, preds, iou_type)["ar100"] == pytest.approx(1.0)
+    ul = ultralytics_metrics(gt, preds, iou_type)
+    assert ul["r"] == pytest.approx(0.75) and ul["n_classes"] == 1
+    # Without the false positives the fourth hit is inside the max-F1 set: R = 1.
+    assert ultralytics_metrics(gt, dets(1, gts, scores=[0.9, 0.85, 0.8, 0.1]), iou_type)["r"] == pytest.approx(1.0)

@@ -108,15 +108,27 @@ def test_tiny_clip_loads_through_the_release_call(run):
 
 def test_commands_print_one_json_object(run, capsys):
     assert main(["coco-eval", "--gt", str(run / "annotations_512.json"), "--pred", str(run / "yolov8m-seg.json"),
-                 "--iou-type", "segm"]) == 0
+                 "--iou-type", "segm", "--images", str(run / "done.json")]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert set(out) >= {"ap", "ap50", "ar", "stats"}
+    assert set(out) >= {"ap", "ap50", "ar", "stats"} and out["n_images"] == 2
     assert main(["pim", "--gt", str(run / "annotations_512.json"), "--pred", str(run / "yolov8m-seg.json"),
                  "--mode", "point", "--variant", "corrected", "--layouts", str(run / "colors.jsonl")]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["variant"] == "corrected" and "pim" in out
     assert main(["pim", "--gt", str(run / "done.json"), "--pred", str(run / "yolov8m-seg.json"), "--mode", "point"]) == 2
     assert "not a COCO instances file" in capsys.readouterr().err
+
+
+def test_coco_eval_needs_an_explicit_image_set(run, capsys):
+    args = ["coco-eval", "--gt", str(run / "annotations_512.json"), "--pred", str(run / "yolov8m.json"),
+            "--iou-type", "bbox"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "no image set given" in err and "--images" in err and "--all-gt" in err
+    assert main(args + ["--all-gt"]) == 0
+    assert json.loads(capsys.readouterr().out)["images"] == "all-gt"
+    with pytest.raises(SystemExit):  # both at once is an argparse usage error
+        main(args + ["--all-gt", "--images", str(run / "done.json")])
 
 
 def test_detection_refuses_images_that_are_not_the_experiments(run, tmp_path):

@@ -96,3 +96,20 @@ def test_bad_inputs(sets, inception, tmp_path):
     bad.write_text(json.dumps({"experiment": "x", "images": [{"id": "1", "file": "1.png"}], "n": 2}))
     with pytest.raises(InputError, match="'n' is 2"):
         F.read_image_list(bad)
+
+
+def test_jpeg_copies_are_scored_as_stored_and_equal_the_in_memory_round_trip(sets, inception, tmp_path):
+    """A jpeg_copy experiment holds what the round trip decodes: its FID (as stored, not compressed twice) equals
+    the source's fid_jpeg75."""
+    from instdiff.jpeg_variant import jpeg_copies
+
+    copy = jpeg_copies(sets["small"], tmp_path / "copy" / "done.json", "small_jpeg75")
+    assert [r["id"] for r in copy["images"]] == [str(i) for i in IDS]
+    src = _fid(sets, inception, "small", tmp_path / "src.json")
+    jpg = F.compute_fid(tmp_path / "copy" / "done.json", sets["ref"], inception[0], tmp_path / "jpg.json",
+                        manifest={"run": "t"}, feature=64, resolution=64, kid_subsets=5)
+    assert jpg["settings"]["stored_format"] == "jpeg" and jpg["settings"]["jpeg_quality"] is None
+    assert "fid_jpeg75" not in jpg["values"] and src["settings"]["stored_format"] == "png"
+    assert jpg["values"]["fid"] == pytest.approx(src["values"]["fid_jpeg75"], rel=1e-9)
+    with pytest.raises(InputError, match="already a JPEG"):
+        jpeg_copies(tmp_path / "copy" / "done.json", tmp_path / "twice" / "done.json", "x")

@@ -59,3 +59,25 @@ def test_layout_pictures_named_after_ids(tmp_path):
     files = draw_layouts(tmp_path / "layouts.jsonl", tmp_path / "vis")
     assert [f.name for f in files] == ["desc_001.png"]
     assert json.loads((tmp_path / "vis" / "index.json").read_text())["images"] == ["desc_001.png"]
+
+
+def test_table_reads_the_clip_file_the_writer_made(tmp_path):
+    """The LLM table's CLIP rows come from a file written by clip_metric_file on real images with the smoke's tiny
+    open_clip model (no hand-written metric dict)."""
+    from PIL import Image
+
+    from instdiff.llm.evaluate import clip_metric_file
+    from instdiff.metrics.clipscore import build_tiny_clip
+
+    write_case(tmp_path)
+    for variant_dir in (tmp_path / "images", tmp_path / "images" / "refined"):
+        variant_dir.mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (64, 64), (200, 30, 30)).save(variant_dir / "desc_001.png")
+    build_tiny_clip(tmp_path / "clip", seed=0)
+    settings = {"local_dir": str(tmp_path / "clip"), "batch_size": 2, "n_boot": 100}
+    doc = clip_metric_file(tmp_path / "layouts.jsonl", tmp_path / "images", tmp_path / "clip.json", settings,
+                           ["raw", "refined"], device="cpu")
+    rows = llm_table([], tmp_path / "clip.json", None, {"clip_mean": 0.31}, tmp_path / "t.csv", tmp_path / "t.md")
+    means = {r["images"]: r for r in rows if r["quantity"] == "clip_global_mean"}
+    assert means["raw"]["ours"] == doc["values"]["raw.mean"] and means["refined"]["published"] == 0.31
+    assert means["raw"]["published"] is None and means["raw"]["n"] == doc["values"]["raw.n"]

@@ -51,7 +51,7 @@ def test_paper_point_by_hand(hand):
     assert per[1]["matched_pairs"] == [[0, 0]] and per[1]["scores"] == [1]
     assert per[2]["matched_pairs"] == [[0, 1], [1, 2]] and per[2]["scores"] == [1] and per[2]["skipped"] == 1
     assert per[3]["matched_pairs"] == [[0, 0]] and per[3]["scores"] == [0] and per[3]["unmatched"] == 1
-    assert per[4]["matched_pairs"] == [] and per[4]["mean"] is None
+    assert per[4]["matched_pairs"] == [] and per[4]["pim"] is None
     assert r["pim"] == pytest.approx(2 / 3, abs=1e-15)
     assert r["n_images"] == 3 and r["n_pairs"] == 4 and r["n_scored"] == 3
 

@@ -17,8 +17,15 @@ def _csv(tmp_path, *rows, name="ratings.csv", header=HEADER):
     return path
 
 
-def test_reads_a_valid_table(tmp_path):
-    path = _csv(tmp_path, f"a,r1,overall,3,raw,{T}", f"a,r1,scene_fit,5,refined,{T}", f"b,r2,overall,1,raw,{T}")
+def _row(image, rater, criterion, score, variant):
+    return {"image_id": image, "rater_id": rater, "criterion": criterion, "score": score, "variant": variant,
+            "timestamp": T}
+
+
+def test_reads_a_valid_table_made_by_the_writer(tmp_path):
+    path = tmp_path / "ratings.csv"
+    write_ratings(path, [_row("a", "r1", "overall", 3, "raw"), _row("a", "r1", "scene_fit", 5, "refined"),
+                         _row("b", "r2", "overall", 1, "raw")])
     df = read_ratings(path)
     assert list(df.columns) == COLUMNS
     assert df["score"].tolist() == [3, 5, 1]

@@ -3,7 +3,7 @@ import json
 import pytest
 
 from instdiff.report import figures as FG
-from tests.report_helpers import smoke_metrics, write_images, write_layouts, write_metric
+from tests.report_helpers import real_inputs, smoke_metrics, write_coco, write_images, write_layouts
 
 PAPER = FG.Path(__file__).resolve().parents[2] / "config" / "paper_results.yaml"
 CONFIG = {"experiments": {e: {"kind": "generated", "metrics": []} for e in ("box", "mask", "point", "scribble", "colors", "textures")}}
@@ -14,10 +14,17 @@ def _ok(paths):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and pdf.read_bytes()[:5] == b"%PDF-"
 
 
-def test_every_figure_from_hand_made_metric_files(tmp_path):
-    m = tmp_path / "metrics"
-    smoke_metrics(m)
-    write_metric(m, "box", "fid", {"fid": 20.0, "fid_jpeg75": 21.0, "kid_mean": 0.01, "kid_std": 0.0})
+@pytest.fixture(scope="module")
+def metrics(tmp_path_factory):
+    """COCO, PiM and FID files made by their real writers from small real inputs."""
+    inputs = real_inputs(tmp_path_factory.mktemp("inputs"))
+    root = tmp_path_factory.mktemp("metrics")
+    smoke_metrics(root, inputs, fid=True)
+    return root
+
+
+def test_every_figure_from_the_writers_files(tmp_path, metrics):
+    m = metrics
     outs = {n: (tmp_path / f"{n}.png", tmp_path / f"{n}.pdf") for n in ("metrics", "cat", "pim", "fid")}
     FG.metrics_vs_paper(CONFIG, m, PAPER, outs["metrics"])
     FG.per_category_ap([m / "box" / "coco_bbox.json", m / "box" / "coco_segm.json"], outs["cat"])
@@ -27,6 +34,14 @@ def test_every_figure_from_hand_made_metric_files(tmp_path):
         _ok(paths)
 
 
+def test_pim_and_per_category_figures_find_the_writers_data(metrics):
+    """What the figures read is what the writers wrote (the `mean`/`pim` and missing per_category bugs)."""
+    rec = FG.read_metric_file(metrics / "point" / "pim_point_paper.json")
+    assert len(FG.per_image_values(rec.per_image, "pim")) == rec.values["n_images"] > 0
+    cats = FG._per_category(FG.read_metric_file(metrics / "box" / "coco_bbox.json"))
+    assert [n for n, _ in cats] == ["person"]   # "dog" has no GT: null, left out
+
+
 def test_figures_with_missing_inputs_still_say_what_to_run(tmp_path):
     outs = (tmp_path / "a.png", tmp_path / "a.pdf")
     FG.fid_vs_format([tmp_path / "box" / "fid.json"], outs)
@@ -34,12 +49,6 @@ def test_figures_with_missing_inputs_still_say_what_to_run(tmp_path):
     FG.pim_distributions([tmp_path / "point" / "pim_point_paper.json"], outs)
     FG.metrics_vs_paper(CONFIG, tmp_path, PAPER, outs)
     _ok(outs)
-
-
-def test_per_category_accepts_list_and_mapping():
-    assert FG._per_category({"per_category": [{"id": 1, "name": "person", "ap": 0.5}, {"id": 2, "name": "x", "ap": -1}]}) == [("person", 0.5)]
-    assert FG._per_category({"per_category": {"car": 0.25, "bus": None}}) == [("car", 0.25)]
-    assert FG._per_category({}) == []
 
 
 def test_sampler_is_seeded_and_independent_of_order():

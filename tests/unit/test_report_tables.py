@@ -1,16 +1,20 @@
 import csv
+import html
 import io
 import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from instdiff.errors import InputError
 from instdiff.report.paper import load_paper_results
-from instdiff.report.tables import TABLES, Context, build_table, make_table, table_inputs, to_csv, to_markdown
+from instdiff.stats import bootstrap_mean_ci
+from instdiff.report.tables import (TABLES, Context, _tex, build_table, experiments_by_format, make_table, table_inputs,
+                                    to_csv, to_html, to_latex, to_markdown)
 
-from tests.report_helpers import MANIFEST, smoke_metrics, write_metric
+from tests.report_helpers import real_inputs, smoke_metrics, tiny_encoder, write_coco
 
 ROOT = Path(__file__).resolve().parents[2]
 PAPER = ROOT / "config" / "paper_results.yaml"
@@ -23,47 +27,175 @@ def _config(experiments, **report):
 
 
 ATTR_CONFIG = _config({"colors": ["attribute"], "textures": ["attribute"]})
+SMOKE_CONFIG = _config({"box": ["coco_bbox", "coco_segm"], "mask": ["coco_bbox", "coco_segm"], "point": ["pim_point"],
+                        "scribble": ["pim_scribble"], "colors": ["attribute"], "textures": ["attribute"],
+                        "real": ["coco_bbox", "coco_segm", "pim_point", "pim_scribble"]})
 
 
-def test_table4_markdown_and_csv_exact(tmp_path):
-    per = [{"image_id": 1, "accuracy": 0.5, "clip_local": 0.25}, {"image_id": 2, "accuracy": 0.5, "clip_local": 0.25}]
-    for exp, acc in (("colors", 0.5), ("textures", 0.25)):
-        write_metric(tmp_path / "metrics", exp, "attribute_gt", {"accuracy": acc, "clip_local": 0.25}, per if exp == "colors" else None, 2)
-        write_metric(tmp_path / "metrics", exp, "attribute_detected", {"accuracy": 0.125, "clip_local": 0.2}, None, 2)
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory):
+    return real_inputs(tmp_path_factory.mktemp("inputs"))
+
+
+@pytest.fixture(scope="module")
+def metrics(tmp_path_factory, inputs):
+    """Every metric file the tables read, each made by its real writer from the small real inputs."""
+    root = tmp_path_factory.mktemp("metrics")
+    smoke_metrics(root, inputs, tiny_encoder(inputs["root"]))
+    return root
+
+
+def _v(path, key):
+    return json.loads(Path(path).read_text())["values"][key]
+
+
+def test_table4_markdown_and_csv_exact(tmp_path, metrics):
     outs = [tmp_path / "t4.md", tmp_path / "t4.csv"]
-    make_table("table4", ATTR_CONFIG, tmp_path / "metrics", PAPER, outs)
+    make_table("table4", ATTR_CONFIG, metrics, PAPER, outs)
     md = outs[0].read_text().splitlines()
-    assert md[2:10] == [
-        "| Method | Acc_color | CLIP_local (color) | Acc_texture | CLIP_local (texture) |",
-        "|---|---|---|---|---|",
-        "| InstanceDiffusion (paper) | 54.4 | 0.250 | 26.8 | 0.225 |",
-        "| Student reproduction (reported) | 53.3 | 0.248 | 26.9 | 0.226 |",
-        "| InstanceDiffusion (ours, GT-box crops as in the paper) | 50.0 [50.0, 50.0] | 0.250 [0.250, 0.250] | 25.0 | 0.250 |",
-        "| Δ ours − paper: InstanceDiffusion (ours, GT-box crops as in the paper) | -4.4 [-4.4, -4.4] | 0.000 [0.000, 0.000] | -1.8 | 0.025 |",
-        "| InstanceDiffusion (ours, detected-box crops, corrected) | 12.5 | 0.200 | 12.5 | 0.200 |",
-        "| Δ ours − paper: InstanceDiffusion (ours, detected-box crops, corrected) | -41.9 | -0.050 | -14.3 | -0.025 |",
+    acc = 100 * _v(metrics / "colors" / "attribute_gt.json", "accuracy")
+    det = 100 * _v(metrics / "textures" / "attribute_detected.json", "accuracy")
+    assert md[2:6] == [
+        "| Method | Acc_color | CLIP_local (color) | missed instances (color) [1] | Acc_texture | CLIP_local (texture) "
+        "| missed instances (texture) [1] |",
+        "|---|---|---|---|---|---|---|",
+        "| InstanceDiffusion (paper) [2] | 54.4 | 0.250 | – | 26.8 | 0.225 | – |",
+        "| Student reproduction (2024-05-30, final) [3, 4] | 53.3 | 0.248 | – | 26.9 | 0.226 | – |",
     ]
+    misses = int(_v(metrics / "colors" / "attribute_detected.json", "n_unmatched"))
+    assert misses > 0
+    detected = next(line for line in md if line.startswith("| InstanceDiffusion (ours, detected-box"))
+    assert detected.split(" | ")[3] == str(misses)
+    ours = next(line for line in md if line.startswith("| InstanceDiffusion (ours, GT-box"))
+    assert ours.split(" | ")[1].startswith(f"{acc:.1f} [")           # the per-image records give a CI
     footer = outs[0].read_text()
     assert "config sha256 c0ffeec0ffee" in footer and "git abababababab" in footer
     assert "checkpoints sha256: yolov8m 121212121212" in footer
     rows = list(csv.DictReader(io.StringIO(outs[1].read_text())))
     ours = [r for r in rows if r["kind"] == "ours" and r["measure"] == "textures.accuracy"]
-    assert [(r["value"], r["status"]) for r in ours] == [("25.0", "ok"), ("12.5", "ok")]
+    assert [r["status"] for r in ours] == ["ok", "ok"] and float(ours[1]["value"]) == pytest.approx(det, abs=1e-4)
     delta = next(r for r in rows if r["kind"] == "delta" and r["measure"] == "colors.accuracy")
-    assert float(delta["value"]) == pytest.approx(50.0 - 54.4)
+    assert float(delta["value"]) == pytest.approx(acc - 54.4, abs=1e-4)
 
 
-def test_bootstrap_ci_and_delta_shift(tmp_path):
-    per = [{"image_id": i, "pim": v} for i, v in enumerate([0.0, 1.0])]
-    write_metric(tmp_path, "point", "pim_point_paper", {"pim": 0.5}, per, 2)
-    ctx = Context(tmp_path, {"point": ["point"]}, load_paper_results(PAPER), bootstrap={"resamples": 4000, "seed": 3})
+def test_pim_table_has_bootstrap_ci_from_the_writers_per_image_records(metrics):
+    ctx = Context(metrics, {"point": ["point"], "scribble": ["scribble"]}, load_paper_results(PAPER),
+                  bootstrap={"resamples": 4000, "seed": 3})
     table = build_table(TABLES["table3"], ctx)
     ours = next(r for r in table.rows if r.kind == "ours")
+    data = json.loads((metrics / "point" / "pim_point_paper.json").read_text())
+    per = [r["pim"] for r in data["per_image"] if r["pim"] is not None]
     cell = ours.cells["point.pim"]
-    assert (cell.value, cell.low, cell.high) == (50.0, 0.0, 100.0)
+    assert cell.value == pytest.approx(100 * data["values"]["pim"])
+    iv = bootstrap_mean_ci(per, resamples=4000, seed=3)
+    assert (cell.low, cell.high) == pytest.approx((100 * iv.low, 100 * iv.high)) and cell.low < cell.high
     delta = table.rows[table.rows.index(ours) + 1]
     d = delta.cells["point.pim"]
-    assert (d.value, d.low, d.high) == pytest.approx((50.0 - 81.1, -81.1, 100.0 - 81.1))
+    assert (d.value, d.low, d.high) == pytest.approx((cell.value - 81.1, cell.low - 81.1, cell.high - 81.1))
+
+
+def test_coco_table_shows_the_writers_bootstrap_interval(metrics):
+    table = build_table(TABLES["table1"], Context(metrics, {"box": ["box"]}, load_paper_results(PAPER)))
+    data = json.loads((metrics / "box" / "coco_bbox.json").read_text())
+    cell = next(r for r in table.rows if r.kind == "ours").cells["box.ap"]
+    iv = data["intervals"]["ap"]
+    assert (cell.value, cell.low, cell.high) == pytest.approx((100 * data["values"]["ap"], 100 * iv["low"], 100 * iv["high"]))
+    assert cell.low < cell.value < cell.high
+
+
+@pytest.mark.parametrize("name, fmt", [("table1", "box"), ("table2", "mask")])
+def test_ar_both_ways_with_the_note_on_which_is_the_papers(name, fmt, metrics):
+    table = build_table(TABLES[name], Context(metrics, {fmt: [fmt]}, load_paper_results(PAPER)))
+    md = to_markdown(table)
+    data = json.loads((metrics / fmt / f"coco_{'bbox' if fmt == 'box' else 'segm'}.json").read_text())
+    ours = next(r for r in table.rows if r.kind == "ours")
+    assert ours.cells[f"{fmt}.ar100"].value == pytest.approx(100 * data["values"]["ar100"])
+    assert ours.cells[f"{fmt}.r"].value == pytest.approx(100 * data["values"]["r"])
+    note = table.footnotes.index(next(n for n in table.footnotes if n.startswith("AR is shown two ways"))) + 1
+    assert f"AR@100^{fmt} (COCO) [{note}] | R^{fmt} (ultralytics) [{note}]" in md
+    assert "believed to be ultralytics' R" in table.footnotes[note - 1]
+    # The paper's AR sits in the R column, the reproduction's in the AR@100 column.
+    paper = next(r for r in table.rows if r.label.startswith("InstanceDiffusion (paper)"))
+    repro = next(r for r in table.rows if r.label.startswith("Student reproduction (2024-05-30"))
+    published = load_paper_results(PAPER)
+    assert paper.cells[f"{fmt}.r"].value == published.methods["instancediffusion"].values[f"{fmt}.ar"]
+    assert paper.cells[f"{fmt}.ar100"].status == "not_reported"
+    assert repro.cells[f"{fmt}.ar100"].value == published.methods["reproduction"].values[f"{fmt}.ar"]
+
+
+def test_jpeg_copy_rows_appear_only_when_configured(tmp_path, inputs):
+    from tests.report_helpers import write_fid, write_pim
+
+    write_coco(tmp_path, inputs, "box", resamples=0)
+    write_fid(tmp_path, inputs, "box")
+    # The JPEG experiment's files, made by the same writers from other detections.
+    dets = json.loads(inputs["detections"].read_text())
+    alt = dict(inputs, detections=tmp_path / "alt.json")
+    alt["detections"].write_text(json.dumps(dets[1:]))
+    write_coco(tmp_path, alt, "box_jpeg75", resamples=0)
+    write_fid(tmp_path, inputs, "box_jpeg75")
+    cfg = _config({"box": ["coco_bbox", "fid"]})
+    plain = to_markdown(build_table(TABLES["table1"], Context(tmp_path, experiments_by_format(cfg), load_paper_results(PAPER))))
+    assert "JPEG-75 copies" not in plain and "| InstanceDiffusion (ours, images as stored: PNG) |" in plain
+    cfg["experiments"]["box_jpeg75"] = {"kind": "jpeg_copy", "source": "box", "metrics": ["coco_bbox", "fid"]}
+    assert experiments_by_format(cfg)["box@jpeg75"] == ["box_jpeg75"]
+    assert ("box_jpeg75", "coco_bbox") in table_inputs("table1", cfg) and ("box_jpeg75", "fid") in table_inputs("fid", cfg)
+    make_table("table1", cfg, tmp_path, PAPER, [tmp_path / "t1.md"])
+    row = next(line for line in (tmp_path / "t1.md").read_text().splitlines()
+               if line.startswith("| InstanceDiffusion (ours, JPEG-75 copies of the same images) |"))
+    ap = 100 * _v(tmp_path / "box_jpeg75" / "coco_bbox.json", "ap")
+    assert row.split(" | ")[1] == f"{ap:.1f}" and ap != 100 * _v(tmp_path / "box" / "coco_bbox.json", "ap")
+    assert "Δ ours − paper: InstanceDiffusion (ours, JPEG-75 copies of the same images)" in (tmp_path / "t1.md").read_text()
+    # A column the JPEG experiment does not compute is "–", not "missing": the config did not ask for it.
+    cfg["experiments"]["box_jpeg75"]["metrics"] = ["coco_bbox"]
+    make_table("table1", cfg, tmp_path, PAPER, [tmp_path / "t2.md"])
+    row = next(line for line in (tmp_path / "t2.md").read_text().splitlines()
+               if line.startswith("| InstanceDiffusion (ours, JPEG-75 copies of the same images) |"))
+    assert row.endswith("| – |") and "missing" not in row
+
+
+def test_box_ap_of_the_seg_models_boxes_is_a_sensitivity_row(tmp_path, inputs):
+    write_coco(tmp_path, inputs, "box", resamples=0)
+    dets = json.loads(inputs["detections"].read_text())
+    seg = dict(inputs, detections=tmp_path / "seg.json")
+    seg["detections"].write_text(json.dumps(dets[1:]))  # the seg model's detections differ from the box model's
+    write_coco(tmp_path, seg, "box", resamples=0, metric="coco_bbox_segmodel")
+    label = "| InstanceDiffusion (ours, box AP (yolov8m-seg boxes), sensitivity) |"
+    make_table("table1", _config({"box": ["coco_bbox"]}), tmp_path, PAPER, [tmp_path / "a.md"])
+    assert label not in (tmp_path / "a.md").read_text()          # not configured: no row
+    make_table("table1", _config({"box": ["coco_bbox", "coco_bbox_segmodel"]}), tmp_path, PAPER, [tmp_path / "b.md"])
+    row = next(line for line in (tmp_path / "b.md").read_text().splitlines() if line.startswith(label))
+    seg_ap = 100 * _v(tmp_path / "box" / "coco_bbox_segmodel.json", "ap")
+    assert row.split(" | ")[1] == f"{seg_ap:.1f}" and seg_ap != 100 * _v(tmp_path / "box" / "coco_bbox.json", "ap")
+    assert row.endswith("| – |")                                  # FID is not a detector measure
+
+
+def test_full_resolution_upper_bound_row_beside_the_squashed_one(tmp_path, inputs):
+    write_coco(tmp_path, inputs, "real", resamples=0)
+    write_coco(tmp_path, inputs, "real_fullres", resamples=0)
+    cfg = _config({"real": ["coco_bbox"], "real_fullres": ["coco_bbox"]})
+    make_table("table1", cfg, tmp_path, PAPER, [tmp_path / "t.md"])
+    text = (tmp_path / "t.md").read_text()
+    ap = 100 * _v(tmp_path / "real_fullres" / "coco_bbox.json", "ap")
+    assert f"| Upper bound, real images at full resolution, official annotations (ours) | {ap:.1f} |" in text
+    assert "| Upper bound, real images, squashed to 512x512 (ours) |" in text
+    assert "Δ ours − paper: Upper bound, real images at full resolution" in text
+    make_table("table1", _config({"real": ["coco_bbox"]}), tmp_path, PAPER, [tmp_path / "u.md"])
+    assert "full resolution" not in (tmp_path / "u.md").read_text()
+
+
+def test_fid_labels_follow_the_stored_format(tmp_path, inputs):
+    from tests.report_helpers import write_fid
+
+    write_fid(tmp_path, inputs, "box")
+    png = _config({"box": ["fid"]})
+    make_table("fid", png, tmp_path, PAPER, [tmp_path / "png.md"])
+    text = (tmp_path / "png.md").read_text()
+    assert "(ours, images as stored: PNG)" in text and "round-tripped through JPEG-75" in text
+    jpeg = dict(png, generation={"image_format": "jpeg75"})
+    make_table("fid", jpeg, tmp_path, PAPER, [tmp_path / "jpeg.md"])
+    text = (tmp_path / "jpeg.md").read_text()
+    assert "(ours, images as stored: JPEG-75)" in text and "PNG" not in text.split("\n\n")[1]
 
 
 def test_missing_inputs_name_the_command(tmp_path):
@@ -71,56 +203,110 @@ def test_missing_inputs_name_the_command(tmp_path):
     out = tmp_path / "t1.md"
     make_table("table1", cfg, tmp_path / "metrics", PAPER, [out], manifest_path=tmp_path / "manifest.json")
     text = out.read_text()
-    assert "missing [1]" in text
+    assert "missing [" in text
     assert f"run `snakemake --cores 1 {tmp_path / 'metrics' / 'box' / 'coco_bbox.json'}`" in text
     assert "run `snakemake --cores 1" in text and "(rule manifest)" in text
     # No cell of "our" rows is a blank or a made-up number.
-    ours = [line for line in text.splitlines() if line.startswith("| InstanceDiffusion (ours)")][0]
-    assert re.fullmatch(r"\| InstanceDiffusion \(ours\)( \| missing \[\d\])+ \|", ours)
+    ours = [line for line in text.splitlines() if line.startswith("| InstanceDiffusion (ours, images as stored: PNG)")][0]
+    assert re.fullmatch(r"\| InstanceDiffusion \(ours, images as stored: PNG\)( \| (missing \[\d+\]|–))+ \|", ours)
 
 
-def test_unconfigured_experiment_says_what_to_add(tmp_path):
-    write_metric(tmp_path, "real", "coco_bbox", {"ap": 0.5, "ap50": 0.667, "ar": 0.6})
+def test_unconfigured_experiment_says_what_to_add(tmp_path, inputs):
+    write_coco(tmp_path, inputs, "real", resamples=0)
+    ap = 100 * _v(tmp_path / "real" / "coco_bbox.json", "ap")
     cfg = _config({"real": ["coco_bbox", "coco_segm"]})
     make_table("table1", cfg, tmp_path, PAPER, [tmp_path / "t.md"])
     text = (tmp_path / "t.md").read_text()
-    assert "| Upper bound, real images (ours) | 50.0 | 66.7 | 60.0 | – |" in text
-    assert "| Δ ours − paper: Upper bound, real images (ours) | -0.2 | 0.0 | -1.0 | – |" in text
+    assert f"| Upper bound, real images, squashed to 512x512 (ours) | {ap:.1f} |" in text
     assert "no experiment for 'box'" in text and "add it under 'experiments'" in text
 
 
-def test_replicate_seeds_mean_and_t_interval(tmp_path):
-    for exp, ap in (("box", 0.30), ("box_s1", 0.40), ("box_s2", 0.50)):
-        write_metric(tmp_path, exp, "coco_bbox", {"ap": ap, "ap50": 0.5, "ar": 0.5})
+def test_replicate_seeds_mean_and_t_interval(tmp_path, inputs):
+    for exp in ("box", "box_s1", "box_s2"):
+        write_coco(tmp_path, inputs, exp, resamples=0)
+    # A replicate with other detections: drop the first (an exact hit).
+    dets = json.loads(inputs["detections"].read_text())
+    alt = dict(inputs, detections=tmp_path / "alt.json")
+    alt["detections"].write_text(json.dumps(dets[1:]))
+    write_coco(tmp_path, alt, "box_s2", resamples=0)
+    aps = [100 * _v(tmp_path / e / "coco_bbox.json", "ap") for e in ("box", "box_s1", "box_s2")]
+    assert aps[0] == aps[1] != aps[2]
     cfg = _config({e: ["coco_bbox"] for e in ("box", "box_s1", "box_s2")}, replicates={"box": ["box", "box_s1", "box_s2"]})
     assert table_inputs("table1", cfg) == [("box", "coco_bbox"), ("box_s1", "coco_bbox"), ("box_s2", "coco_bbox")]
     make_table("table1", cfg, tmp_path, PAPER, [tmp_path / "t.csv"])
     rows = list(csv.DictReader(io.StringIO((tmp_path / "t.csv").read_text())))
     r = next(r for r in rows if r["kind"] == "ours" and r["measure"] == "box.ap")
-    half = 4.302652729749464 * 10.0 / 3 ** 0.5
-    assert float(r["value"]) == pytest.approx(40.0)
-    assert float(r["ci_low"]) == pytest.approx(40 - half, abs=1e-4) and r["n_images"] == "3"
+    half = 4.302652729749464 * float(np.std(aps, ddof=1)) / 3 ** 0.5
+    assert float(r["value"]) == pytest.approx(np.mean(aps), abs=1e-4)
+    assert float(r["ci_low"]) == pytest.approx(np.mean(aps) - half, abs=1e-4) and r["n_images"] == "3"
 
 
-def test_uncertain_values_are_marked_and_metric_without_key_is_an_error(tmp_path):
-    write_metric(tmp_path, "box", "coco_bbox", {"ap": 0.5})
+def test_a_metric_file_breaking_its_schema_is_one_clear_error(tmp_path, inputs):
+    path = write_coco(tmp_path, inputs, "box", resamples=0)
+    data = json.loads(path.read_text())
+    del data["values"]["ap50"]
+    path.write_text(json.dumps(data))
     ctx = Context(tmp_path, {"box": ["box"]}, load_paper_results(PAPER))
-    with pytest.raises(InputError, match="ap50"):
+    with pytest.raises(InputError, match="ap50") as exc:
         build_table(TABLES["table1"], ctx)
-    md = to_markdown(build_table(TABLES["table2"], Context(tmp_path, {}, load_paper_results(PAPER))))
-    assert "| DenseDiffusion (paper) | 35.0 (?) | 48.6 (?) |" in md
+    assert exc.value.field == "values.ap50"
 
 
-def test_smoke_metrics_build_every_table(tmp_path):
-    smoke_metrics(tmp_path)
-    cfg = _config({"box": ["coco_bbox", "coco_segm"], "mask": ["coco_bbox", "coco_segm"], "point": ["pim_point"],
-                   "scribble": ["pim_scribble"], "colors": ["attribute"], "textures": ["attribute"],
-                   "real": ["coco_bbox", "coco_segm", "pim_point", "pim_scribble"]})
+def _published(name):
+    return build_table(TABLES[name], Context(Path("/nonexistent"), {}, load_paper_results(PAPER)))
+
+
+def test_uncertain_and_conflicting_values_are_marked_and_explained():
+    t2, t3 = to_markdown(_published("table2")), to_markdown(_published("table3"))
+    row = re.search(r"\| DenseDiffusion \(paper\) \[(\d+)\] \| 35.0 \(\?\) \(!\) \[(\d+)\] \| 48.6 \(\?\) \|", t2)
+    assert row, t2
+    assert f"[{row.group(1)}] DenseDiffusion: the mask IoU cell holds two numbers" in t2
+    assert (f"[{row.group(2)}] DenseDiffusion mask.iou = 35.0 conflicts with the paper's own arithmetic: "
+            "InstanceDiffusion 61.6 − 35.0 = +26.6, but the 'vs. prev. SoTA' row says +25.4") in t2
+    gl = re.search(r"\| GLIGEN\* \(paper\) \[[\d, ]+\] \| – \| – \| 30.2 \(\?\) \| 32.4 \(\?\) \(!\) \[(\d+)\] \|", t3)
+    assert gl, t3
+    assert f"[{gl.group(1)}] GLIGEN* scribble.fid = 32.4 conflicts" in t3 and "27.3 − 32.4 = -5.1" in t3 and "says -4.9" in t3
+
+
+def test_published_values_keep_their_digits_and_both_revisions_are_dated():
+    t1, t3, t4 = (to_markdown(_published(n)) for n in ("table1", "table3", "table4"))
+    assert "| 23.9 |" in t1 and "23.90" not in t1                  # FID columns print 2 decimals for ours
+    assert "| 0.250 |" in t4
+    assert re.search(r"\| Student reproduction \(2024-05-27\) \[[\d, ]+\] \| – \| – \| 63.6 \(\?\) \| – \|", t3)
+    assert re.search(r"\| Student reproduction \(2024-05-30, final\) \[[\d, ]+\] \| 33.66 \(\?\) \| – \| 23.56 \(\?\) \| – \|", t3)
+    assert "Difference -8.8" in t3 and "Δ ours − reproduction uses the final one" in t3
+
+
+@pytest.mark.parametrize("name", sorted(TABLES))
+def test_every_footnote_is_in_every_format(name, metrics):
+    table = build_table(TABLES[name], Context(metrics, experiments_by_format(SMOKE_CONFIG), load_paper_results(PAPER)))
+    assert table.footnotes
+    md, tex, html_, csv_ = to_markdown(table), to_latex(table), to_html(table), to_csv(table)
+    for i, note in enumerate(table.footnotes, 1):
+        assert f"[{i}] {note}" in md
+        assert f"[{i}] {_tex(note)}" + "\\\\" in tex and f"\n% [{i}]" not in tex   # printed, not a comment
+        assert f"[{i}] {html.escape(note)}" in html_
+    # every [n] mark a cell or row carries has its note
+    marks = {int(n) for cell in re.findall(r"\[([\d, ]+)\]", "\n".join(md.split("\n\n")[0:2])) for n in cell.split(",")}
+    assert marks <= set(range(1, len(table.footnotes) + 1))
+
+
+def test_delta_against_the_reproduction(metrics):
+    table = build_table(TABLES["table3"], Context(metrics, {"point": ["point"]}, load_paper_results(PAPER)))
+    ours = next(r for r in table.rows if r.kind == "ours")
+    d = next(r for r in table.rows if r.label == f"Δ ours − reproduction (2024-05-30, final): {ours.label}")
+    assert d.cells["point.pim"].value == pytest.approx(ours.cells["point.pim"].value - 33.66)
+
+
+def test_smoke_metrics_build_every_table(tmp_path, metrics):
     for name in TABLES:
         outs = [tmp_path / f"{name}.{ext}" for ext in ("csv", "md", "tex", "html")]
-        make_table(name, cfg, tmp_path, PAPER, outs)
+        make_table(name, SMOKE_CONFIG, metrics, PAPER, outs)
         assert all(o.stat().st_size > 0 for o in outs)
     assert "\\begin{tabular}" in (tmp_path / "table2.tex").read_text()
+    # Table 3 shows CIs (the PiM writer's per-image records reach the reader).
+    t3 = (tmp_path / "table3.md").read_text()
+    assert re.search(r"\| InstanceDiffusion \(ours, PiM as in eval_pim.py, images as stored: PNG\) \| [\d.]+ \[[\d.]+, [\d.]+\]", t3)
 
 
 def test_paper_results_transcription():
@@ -132,15 +318,28 @@ def test_paper_results_transcription():
     assert p.methods["upper_bound"].values == {"box.ap": 50.2, "box.ap50": 66.7, "box.ar": 61.0,
                                                "mask.ap": 40.8, "mask.ap50": 63.5, "mask.ar": 58.0}
     assert p.methods["reproduction"].values["point.pim"] == 33.66
+    assert p.methods["reproduction_2024_05_27"].values == {"scribble.pim": 63.6}
+    # The reproduction's published differences are its numbers minus the paper's.
+    for mid in ("reproduction", "reproduction_2024_05_27"):
+        for k, d in p.methods[mid].published_deltas.items():
+            assert p.methods[mid].values[k] - idf[k] == pytest.approx(d, abs=1e-9)
     # Each published delta "vs. prev. SoTA" is InstanceDiffusion minus a baseline of the same column.
     import yaml
 
     deltas = yaml.safe_load(PAPER.read_text())["paper_deltas_vs_prev_sota"]["values"]
-    for k in ("box.ap", "box.ap50", "box.ar", "mask.ap", "mask.ap50", "mask.ar"):
-        baselines = [m.values[k] for mid, m in p.methods.items()
-                     if k in m.values and mid not in ("instancediffusion", "upper_bound", "reproduction",
-                                                      "instancediffusion_hybrid")]
-        assert idf[k] - max(baselines) == pytest.approx(deltas[k], abs=0.051)
+    not_baselines = ("instancediffusion", "upper_bound", "reproduction", "reproduction_2024_05_27",
+                     "instancediffusion_hybrid", "instancediffusion_attributes")
+    # Every cell whose arithmetic disagrees with the published delta is flagged `conflicts`, and only those.
+    flagged = {(mid, k) for mid, m in p.methods.items() for k in m.conflicts}
+    disagree = set()
+    for k, d in deltas.items():
+        baselines = {mid: m.values[k] for mid, m in p.methods.items() if k in m.values and mid not in not_baselines}
+        if not baselines:
+            continue
+        best = (min if k.endswith(".fid") else max)(baselines, key=baselines.get)
+        if abs(idf[k] - baselines[best] - d) > 0.051:
+            disagree.add((best, k))
+    assert disagree == flagged == {("densediffusion", "mask.iou"), ("gligen_star", "scribble.fid")}
 
 
 @pytest.mark.skipif(not (ROOT.parent.parent / "shared/reference/reproduction-extension.md").is_file()

@@ -1,7 +1,7 @@
 """The report stage through Snakemake: named targets, `snakemake --report`, and the HTML rendered in Chromium.
 
-Upstream stages are stood in for by hand-made files in the contract's formats (metric JSONs, image sets, layouts),
-so only the report stage's own rules run.
+Upstream stages are stood in for by metric files the real metric writers made from small real inputs (and image
+sets and layouts in the contract's formats), so only the report stage's own rules run.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from tests.conftest import REPO
-from tests.report_helpers import smoke_metrics, write_images, write_layouts
+from tests.report_helpers import real_inputs, smoke_metrics, tiny_encoder, write_images, write_layouts
 
 pytestmark = pytest.mark.workflow
 
@@ -60,7 +60,8 @@ def make_workflow(root: Path, fid: bool = False, size: int = 64) -> Path:
     (root / "config.yaml").write_text(yaml.safe_dump(cfg))
     (root / "Snakefile").write_text(SNAKEFILE)
     res = root / "results" / "rep"
-    smoke_metrics(res / "metrics")
+    inputs = real_inputs(root / "metric_inputs")
+    smoke_metrics(res / "metrics", inputs, tiny_encoder(inputs["root"]))
     ids = [1, 2, 3, 4, 5, 6]
     for i, exp in enumerate(("box", "point", "colors")):
         write_images(res / "images" / exp, exp, ids, size=size, seed=10 + i)
@@ -103,7 +104,8 @@ def test_named_targets_build_tables_and_figures(built):
         for ext in ("csv", "md", "tex", "html"):
             assert (tables / f"{stem}.{ext}").stat().st_size > 0
     md = (tables / "table1_boxes.md").read_text()
-    assert "| Upper bound, real images (ours) | 25.0 | 50.0 | 37.5 | – |" in md
+    ap = 100 * json.loads((built / "results/rep/metrics/real/coco_bbox.json").read_text())["values"]["ap"]
+    assert f"| Upper bound, real images, squashed to 512x512 (ours) | {ap:.1f} [" in md
     assert "Run manifest: results/rep/manifest.json" in md
     # The fid table has no FID metric in this config: it says what to add, no blank numbers.
     fid = (tables / "fid_by_format.md").read_text()
@@ -147,4 +149,4 @@ def test_fid_chain_on_the_smoke_models(tmp_path):
     snakemake(root, "fid_table")
     fid = json.loads((root / "results/rep/metrics/box/fid.json").read_text())
     assert fid["values"]["fid"] >= 0 and fid["settings"]["feature"] == 64 and fid["manifest"]["run"] == "rep"
-    assert "InstanceDiffusion (ours, PNG)" in (root / "results/rep/tables/fid_by_format.md").read_text()
+    assert "InstanceDiffusion (ours, images as stored: PNG)" in (root / "results/rep/tables/fid_by_format.md").read_text()
