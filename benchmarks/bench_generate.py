@@ -2,9 +2,10 @@
 
 CPU, tiny model (the smoke model, converted from its original-format checkpoint):
     python benchmarks/bench_generate.py --size tiny --device cpu --steps 10 --instances 2 --images 2
-GPU, full-size model with random weights at the paper settings (bf16, batched), and the sequential fp32 baseline
-that mimics the original (one UNet call per chain and guidance pass):
-    python benchmarks/bench_generate.py --size full --device cuda --precision bf16 --images 5
+GPU, full-size model with random weights at the paper settings, ours (bf16, 8 layouts per group, their MIS and
+CFG rows stacked), and the sequential fp32 baseline that mimics the original (one UNet call per chain and guidance
+pass, one image at a time); benchmarks/gpu.sh runs these:
+    python benchmarks/bench_generate.py --size full --device cuda --precision bf16 --group 8 --images 16
     python benchmarks/bench_generate.py --size full --device cuda --precision fp32 --sequential --images 2
 (precision modes: instdiff.precision; benchmarks/bench_precision.py compares them on one image)
 Prints one JSON line: seconds per image, UNet seconds per image, the non-UNet overhead fraction, UNet calls and rows
@@ -65,16 +66,36 @@ def tiny_components(tmp: Path) -> Path:
     return convert_checkpoint(tmp / "ckpt.pth", tmp / "tokenizer", tmp / "model", config=ModelConfig.tiny())
 
 
+def byte_tokenizer(folder: Path):
+    """A CLIP tokenizer over the byte-level alphabet without merges (no open_clip needed on the GPU box); the
+    prompt context is 77 tokens whatever the vocabulary, so the UNet's cost is the same."""
+    from transformers import CLIPTokenizer
+
+    from instdiff.model.tiny import _bytes_to_unicode
+
+    folder.mkdir(parents=True, exist_ok=True)
+    chars = list(_bytes_to_unicode().values())
+    vocab = {c: i for i, c in enumerate(chars)}
+    vocab.update({c + "</w>": len(chars) + i for i, c in enumerate(chars)})
+    vocab["<|startoftext|>"], vocab["<|endoftext|>"] = len(vocab), len(vocab) + 1
+    (folder / "vocab.json").write_text(json.dumps(vocab))
+    (folder / "merges.txt").write_text("#version: 0.2\n")
+    return CLIPTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"), model_max_length=77,
+                         pad_token="<|endoftext|>")
+
+
 def full_random_pipeline(precision: str, device: str) -> InstanceDiffusionPipeline:
-    """SD1.5-size InstanceDiffusion with random weights (no checkpoint needed) and a byte-level CLIP tokenizer."""
+    """SD1.5-size InstanceDiffusion with random weights (no checkpoint needed), initialised on the device, and a
+    byte-level CLIP tokenizer."""
     from instdiff.model.config import ModelConfig
     from instdiff.model.convert import build_text_encoder, build_vae
-    from instdiff.model.tiny import build_clip_tokenizer
     from instdiff.model.unet import InstanceDiffusionUNet
 
     cfg = ModelConfig.sd15()
-    pipe = InstanceDiffusionPipeline(InstanceDiffusionUNet(cfg).to(device).eval(), build_vae(cfg).to(device).eval(),
-                                     build_text_encoder(cfg).to(device).eval(), build_clip_tokenizer(), precision=precision)
+    with torch.device(device):  # random init on the GPU: seconds instead of a minute on the CPU
+        unet, vae, te = InstanceDiffusionUNet(cfg).eval(), build_vae(cfg).eval(), build_text_encoder(cfg).eval()
+    pipe = InstanceDiffusionPipeline(unet, vae, te, byte_tokenizer(Path(tempfile.mkdtemp(prefix="bench_tok_"))),
+                                     precision=precision)
     pipe.unet = pipe.precision.prepare_unet(pipe.unet)  # the VAE and the text encoder stay float32
     return pipe
 
@@ -97,8 +118,10 @@ def main() -> None:
     ap.add_argument("--alpha", type=float, default=1.0)
     ap.add_argument("--instances", type=int, default=8)
     ap.add_argument("--location", default="mask")
-    ap.add_argument("--images", type=int, default=2)
-    ap.add_argument("--warmup", type=int, default=1)
+    ap.add_argument("--images", type=int, default=2, help="timed images (rounded up to whole groups)")
+    ap.add_argument("--group", type=int, default=1, help="layouts per group (generation.group_size)")
+    ap.add_argument("--max-batch", type=int, default=None, help="most rows per UNet call (generation.max_batch)")
+    ap.add_argument("--warmup", type=int, default=1, help="untimed groups first")
     ap.add_argument("--sequential", action="store_true", help="the original's call order (no batching)")
     args = ap.parse_args()
 
@@ -112,34 +135,47 @@ def main() -> None:
     timed = TimedUNet(pipe.unet)
     pipe.unet = timed
     settings = GenerationSettings(location=args.location, steps=args.steps, guidance_scale=args.guidance_scale,
-                                  alpha=args.alpha, mis=args.mis, batched=not args.sequential)
+                                  alpha=args.alpha, mis=args.mis, batched=not args.sequential,
+                                  max_batch=args.max_batch)
     lay = layout(args.instances)
+    n_groups = -(-args.images // args.group)
+
+    def run_group(first_seed: int) -> None:
+        seeds = list(range(first_seed, first_seed + args.group))
+        if args.group == 1:
+            pipe(lay, settings, seed=seeds[0])
+        else:
+            pipe.generate_group([lay] * args.group, settings, seeds=seeds)
+
     for i in range(args.warmup):
-        pipe(lay, settings, seed=1000 + i)
-    if args.device.startswith("cuda"):
+        run_group(1000 + i * args.group)
+    cuda = args.device.startswith("cuda")
+    if cuda:
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
     timed.seconds, timed.calls, timed.rows = 0.0, 0, 0
     t0 = time.perf_counter()
-    for i in range(args.images):
-        pipe(lay, settings, seed=i)
-    if args.device.startswith("cuda"):
+    for g in range(n_groups):
+        run_group(g * args.group)
+    if cuda:
         torch.cuda.synchronize()
+    n_images = n_groups * args.group
     total = time.perf_counter() - t0
-    per_image = total / args.images
-    unet_per_image = timed.seconds / args.images
+    per_image = total / n_images
+    unet_per_image = timed.seconds / n_images
     result = {
         "size": args.model or args.size, "device": args.device, "precision": args.precision,
-        "mode": "sequential" if args.sequential else "batched", "steps": args.steps, "mis": args.mis,
-        "guidance_scale": args.guidance_scale, "instances": args.instances, "images": args.images,
-        "s_per_image": round(per_image, 4), "unet_s_per_image": round(unet_per_image, 4),
+        "mode": "sequential" if args.sequential else "batched", "group": args.group, "max_batch": args.max_batch,
+        "steps": args.steps, "mis": args.mis, "guidance_scale": args.guidance_scale, "instances": args.instances,
+        "images": n_images, "s_per_image": round(per_image, 4), "unet_s_per_image": round(unet_per_image, 4),
         "other_s_per_image": round(per_image - unet_per_image, 4),
         "non_unet_fraction": round(1 - unet_per_image / per_image, 4),
-        "unet_calls_per_image": timed.calls / args.images, "unet_rows_per_image": timed.rows / args.images,
+        "unet_calls_per_image": timed.calls / n_images, "unet_rows_per_image": timed.rows / n_images,
         "load_s": round(load_s, 2), "torch_threads": torch.get_num_threads(),
     }
-    if args.device.startswith("cuda"):
+    if cuda:
         result["peak_mem_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
+        result["gpu"] = torch.cuda.get_device_name()
     print(json.dumps(result))
 
 

@@ -35,8 +35,6 @@ import random
 from typing import Any, Callable, Sequence
 
 import numpy as np
-from pycocotools import mask as mask_utils
-from skimage import measure
 
 from instdiff.layout import Instance, Layout, box_center
 
@@ -63,12 +61,16 @@ LEGACY_GLOBAL = _LegacyGlobal()
 
 def encode_mask(mask: np.ndarray) -> dict:
     """Binary (H, W) mask -> compressed COCO RLE with ``counts`` as a str (JSON-ready)."""
+    from pycocotools import mask as mask_utils  # imported here: box-only runs (the GPU benchmark) go without it
+
     rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
     return {"size": [int(rle["size"][0]), int(rle["size"][1])], "counts": rle["counts"].decode("ascii")}
 
 
 def decode_mask(rle: dict) -> np.ndarray:
     """COCO RLE (compressed, str or bytes counts, or uncompressed list counts) -> (H, W) uint8 0/1 mask."""
+    from pycocotools import mask as mask_utils
+
     h, w = (int(v) for v in rle["size"])
     counts = rle["counts"]
     if isinstance(counts, list):
@@ -126,6 +128,8 @@ def scribble_from_mask(mask: np.ndarray, rng: Any, k: int = N_SCRIBBLE_POINTS) -
 
 def _boundary_points(mask: np.ndarray, n_points: int) -> np.ndarray | None:
     """``n_points`` evenly indexed points of the padded mask's level-0.0 contours, as (x, y); None if no contour."""
+    from skimage import measure  # imported here: box-only runs (the GPU benchmark) go without scikit-image
+
     padded = np.pad(mask, pad_width=1, mode="constant", constant_values=0)
     chunks = []
     for contour in measure.find_contours(padded, 0.0):

@@ -82,6 +82,7 @@ def experiment_images(done_path: str | Path, gt, layout_ids: Sequence | None = N
         try:
             with Image.open(path) as im:
                 size = im.size
+                im.load()  # decode every pixel: a truncated PNG has a valid header and fails only here
         except Exception as exc:  # PIL raises several types for corrupt files
             raise InputError(path, f"not a readable image ({exc})", "delete it and re-run generation") from None
         if size != (int(info["width"]), int(info["height"])):

@@ -3,13 +3,17 @@
 Contract (``docs/architecture.md``):
 
 - input ``layouts/{experiment}.jsonl``; layouts are put in a canonical order (by ``image_id``, then ``id``) and
-  shard k of n takes the layouts whose index i in that order has ``i % n == k``;
+  the order is cut into groups of ``generation.group_size`` (B) layouts, group g = positions [gB, (g+1)B), and
+  shard k of n takes the groups with ``g % n == k`` (B = 1: the layouts with ``i % n == k``); a group's layouts are
+  sampled together (their MIS and CFG rows stacked in the same UNet calls);
 - image ``images/{experiment}/{id}.png`` (or ``{id}.jpg`` at JPEG quality 75 with ``image_format: jpeg75``), written
   atomically; the initial noise of each image comes from ``derive_seed(run_seed, experiment, id)``, so an image does
   not depend on n, k or on which other images exist;
-- resumable: an image whose file exists is skipped; a killed job loses at most the image in flight;
+- resumable: a group whose images all match their records (``instdiff.image_records``: layout hash, model content
+  hash, thread count, batching, file sha256, the file decodes) is skipped; any other group is generated again
+  whole; a killed job loses at most the group in flight;
 - ``images/{experiment}/shards/{k}-of-{n}.json``: the shard manifest (ids, seeds, settings, timings, notes), written
-  when the shard is complete; ``{k}-of-{n}.partial.json`` holds the progress while it runs;
+  when the shard is complete, with its throughput; ``{k}-of-{n}.partial.json`` holds the progress while it runs;
 - ``images/{experiment}/settings.json``: the settings the folder's images were made with; a run with other
   settings refuses to mix its images into the folder;
 - ``images/{experiment}/done.json`` (:func:`finalize`): written once every layout has its image; downstream
@@ -18,6 +22,8 @@ Contract (``docs/architecture.md``):
 
 from __future__ import annotations
 
+import glob
+import json
 import logging
 import time
 from pathlib import Path
@@ -25,7 +31,11 @@ from typing import Any, Callable, Iterable, Sequence
 
 from tqdm import tqdm
 
+from instdiff.checkpoints import sha256 as file_sha256
 from instdiff.errors import InputError
+from instdiff.image_records import (
+    RECORDS_DIR, REUSE_KEYS, folder_sha256, is_current, layout_sha256, read_record, write_record,
+)
 from instdiff.io import atomic_path, read_json, write_json
 from instdiff.layout import Layout, read_layouts
 from instdiff.precision import check_precision
@@ -53,6 +63,19 @@ def shard_indices(n_items: int, shard: int, nshards: int) -> list[int]:
     if nshards < 1 or not 0 <= shard < nshards:
         raise ValueError(f"shard must be in 0..{nshards - 1}, got {shard} of {nshards}")
     return list(range(shard, n_items, nshards))
+
+
+def shard_groups(n_items: int, shard: int, nshards: int, group_size: int = 1) -> list[list[int]]:
+    """Indices of shard ``shard`` of ``nshards``, in groups generated together (one batch of UNet calls).
+
+    Group g holds the canonical positions [g·B, (g+1)·B) and goes to shard g % n, so a shard is a union of whole
+    groups and a group's make-up never depends on the shard count. B = 1 is the plain round robin.
+    """
+    if group_size < 1:
+        raise ValueError(f"group_size must be >= 1, got {group_size}")
+    n_groups = -(-n_items // group_size)
+    return [list(range(g * group_size, min(n_items, (g + 1) * group_size)))
+            for g in shard_indices(n_groups, shard, nshards)]
 
 
 def image_file(out_dir: str | Path, layout_id: str, image_format: str = "png") -> Path:
@@ -87,7 +110,14 @@ def settings_from_config(experiment: dict[str, Any], generation: dict[str, Any])
         "negative_prompt": generation.get("negative_prompt", ""),
         "refiner_strength": float((experiment.get("refiner") or {}).get("strength", 0.0)),
         "refiner_steps": int((experiment.get("refiner") or {}).get("steps", 20)),
+        "max_batch": generation.get("max_batch"),
     }
+
+
+def generation_threads(generation: dict[str, Any], smoke: bool) -> int:
+    """The rule's threads and torch's pinned thread count (``generation.threads``; 2 on the smoke models, else 8)."""
+    threads = generation.get("threads")
+    return int(threads) if threads is not None else (2 if smoke else 8)
 
 
 def refiner_from_config(experiment: dict[str, Any]) -> str | None:
@@ -115,6 +145,23 @@ def check_folder_settings(out_dir: Path, fingerprint: dict[str, Any]) -> None:
 
 # --------------------------------------------------------------------------------------------- the runner
 
+# GenerationSettings fields that change how images are computed, not what they show: a change regenerates the
+# images (their records no longer match) instead of refusing the folder.
+EXECUTION_KEYS = ("batched", "max_batch")
+
+
+def pin_threads(torch_threads: int | None) -> int:
+    """Set torch's CPU thread count (None: keep the current one) and return it.
+
+    CPU reductions are split by thread count, so the same image computed under ``--cores 1`` and ``--cores 2``
+    can differ by one level on a few pixels; the count comes from the config, not from the cores Snakemake gave.
+    """
+    import torch
+
+    if torch_threads is not None:
+        torch.set_num_threads(int(torch_threads))
+    return torch.get_num_threads()
+
 
 def run_shard(
     layouts_path: str | Path,
@@ -131,76 +178,159 @@ def run_shard(
     device: str | None = None,
     refiner: str | None = None,
     pipeline: Callable | None = None,
+    group_size: int = 1,
+    torch_threads: int | None = None,
 ) -> dict[str, Any]:
     """Generate shard ``shard`` of ``nshards`` of an experiment; returns (and writes) the shard manifest.
 
     ``settings`` are :class:`instdiff.pipeline.GenerationSettings` fields; ``precision`` a mode of
     :mod:`instdiff.precision` (part of the folder's settings fingerprint). ``pipeline`` (an
-    ``InstanceDiffusionPipeline`` or anything with its call signature) is loaded from ``model_dir`` when not given,
-    and only if some image is missing.
+    ``InstanceDiffusionPipeline`` or anything with its call signature, plus ``generate_group`` when
+    ``group_size > 1``) is loaded from ``model_dir`` when not given, and only if some image is missing.
+    Images are generated ``group_size`` layouts at a time (:func:`shard_groups`); a group is regenerated whole
+    when any of its images is missing, stale or damaged, so its batches are always the same.
     """
     from instdiff.pipeline import GenerationSettings, InstanceDiffusionPipeline, prepare_layout
 
     out_dir, manifest_path = Path(out_dir), Path(manifest_path)
     gen = GenerationSettings(**settings)
     layouts = canonical_order(read_layouts(layouts_path))
-    mine = [layouts[i] for i in shard_indices(len(layouts), shard, nshards)]
+    groups = [[layouts[i] for i in g] for g in shard_groups(len(layouts), shard, nshards, group_size)]
+    n_mine = sum(len(g) for g in groups)
     fingerprint = {
-        "experiment": experiment, "run_seed": int(run_seed), "settings": gen.to_dict(), "image_format": image_format,
-        "precision": check_precision(precision, field="precision"),
-        "model": None if model_dir is None else str(model_dir),
+        "experiment": experiment, "run_seed": int(run_seed),
+        "settings": {k: v for k, v in gen.to_dict().items() if k not in EXECUTION_KEYS},
+        "image_format": image_format, "precision": check_precision(precision, field="precision"),
     }
     check_folder_settings(out_dir, fingerprint)
     partial_path = manifest_path.with_name(manifest_path.stem + ".partial.json")
-    log.info("%s shard %d of %d: %d of %d layouts", experiment, shard, nshards, len(mine), len(layouts))
+    log.info("%s shard %d of %d: %d of %d layouts in %d groups of up to %d", experiment, shard, nshards, n_mine,
+             len(layouts), len(groups), group_size)
 
+    _remove_stale_temps(out_dir, [lay.id for grp in groups for lay in grp])
+    threads = pin_threads(torch_threads)
+    common = {
+        "model_sha256": None if model_dir is None else folder_sha256(model_dir),
+        "torch_threads": threads,
+        "batch": {"group_size": int(group_size), "batched": gen.batched, "max_batch": gen.max_batch},
+    }
+    with_refined = gen.refiner_strength > 0
     records: list[dict[str, Any]] = []
-    todo = [lay for lay in mine if not image_file(out_dir, lay.id, image_format).exists()]
-    todo_ids = {lay.id for lay in todo}
-    for lay in mine:
-        if lay.id not in todo_ids:
-            rec = _record(lay, run_seed, experiment, image_format, "existing")
-            notes = prepare_layout(lay)[1]  # deterministic: the notes the generating run recorded
-            if notes:
-                rec["notes"] = notes
-            records.append(rec)
-    log.info("%d images already exist, %d to generate", len(mine) - len(todo), len(todo))
+    todo: list[list[dict[str, Any]]] = []
+    for grp in groups:
+        recs = [_record(lay, run_seed, experiment, image_format, common) for lay in grp]
+        if all(is_current(out_dir, r["file"], r, with_refined) for r in recs):
+            for lay, rec in zip(grp, recs):
+                rec.update({k: v for k, v in read_record(out_dir, lay.id).items() if k.endswith("sha256")})
+                rec["status"] = "existing"
+                notes = prepare_layout(lay)[1]  # deterministic: the notes the generating run recorded
+                if notes:
+                    rec["notes"] = notes
+            records.extend(recs)
+        else:
+            todo.append(recs)
+    n_todo = sum(len(g) for g in todo)
+    log.info("%d images already exist, %d to generate", n_mine - n_todo, n_todo)
 
     t_start = time.perf_counter()
     if todo and pipeline is None:
         t_load = time.perf_counter()
         pipeline = InstanceDiffusionPipeline.from_folder(model_dir, precision=precision, device=device, refiner=refiner)
         log.info("loaded the model from %s in %.1f s", model_dir, time.perf_counter() - t_load)
-    for lay in tqdm(todo, desc=f"{experiment} {shard}-of-{nshards}", unit="img", mininterval=5.0):
-        rec = _record(lay, run_seed, experiment, image_format, "generated")
+    by_id = {lay.id: lay for lay in layouts}
+    progress = Throughput(n_todo)
+    t_gen = time.perf_counter()
+    for recs in tqdm(todo, desc=f"{experiment} {shard}-of-{nshards}", unit="group", mininterval=5.0):
         t0 = time.perf_counter()
-        out = pipeline(lay, gen, seed=rec["seed"])
-        save_image(out.images[0], out_dir / rec["file"], image_format)
-        if out.refined:
-            save_image(out.refined[0], out_dir / "refined" / rec["file"], image_format)
-        rec["seconds"] = round(time.perf_counter() - t0, 4)
-        rec["timings"] = {k: round(v, 4) for k, v in out.timings.items()}
-        if out.notes:
-            rec["notes"] = list(out.notes)
-            log.info("%s: %s", lay.id, "; ".join(out.notes))
-        records.append(rec)
+        outs = _generate_group(pipeline, [by_id[r["id"]] for r in recs], gen, [r["seed"] for r in recs])
+        for rec, out in zip(recs, outs):
+            _save_outputs(out_dir, rec, out, image_format)
+        seconds = time.perf_counter() - t0
+        for rec, out in zip(recs, outs):
+            rec["seconds"] = round(seconds / len(recs), 4)
+            rec["timings"] = {k: round(v, 4) for k, v in out.timings.items()}
+            if out.notes:
+                rec["notes"] = list(out.notes)
+                log.info("%s: %s", rec["id"], "; ".join(out.notes))
+        records.extend(recs)
+        log.info("%s", progress.update(len(recs)))
         write_json(partial_path, _manifest(experiment, shard, nshards, fingerprint, records, complete=False))
 
-    manifest = _manifest(experiment, shard, nshards, fingerprint, _in_order(records, mine), complete=True)
+    order = [lay for grp in groups for lay in grp]
+    manifest = _manifest(experiment, shard, nshards, fingerprint, _in_order(records, order), complete=True)
     manifest["timings"]["wall_s"] = round(time.perf_counter() - t_start, 3)
+    manifest["throughput"] = progress.summary(time.perf_counter() - t_gen)
     write_json(manifest_path, manifest)
     partial_path.unlink(missing_ok=True)
     log.info("%s shard %d of %d done: %d generated", experiment, shard, nshards, manifest["n_generated"])
     return manifest
 
 
-def _record(lay: Layout, run_seed: int, experiment: str, image_format: str, status: str) -> dict[str, Any]:
+def _remove_stale_temps(out_dir: Path, ids: Sequence[str]) -> None:
+    """Delete the temporary files a killed write of this shard's images left (``io.atomic_path`` names them
+    ``.{stem}.<random>.tmp{suffix}``); other shards' ids are not touched, as they may be writing now."""
+    for folder in (out_dir, out_dir / "refined", out_dir / RECORDS_DIR):
+        if not folder.is_dir():
+            continue
+        for layout_id in ids:
+            for tmp in folder.glob(f".{glob.escape(layout_id)}.*.tmp*"):
+                tmp.unlink(missing_ok=True)
+
+
+def _generate_group(pipeline, layouts: Sequence[Layout], gen, seeds: Sequence[int]) -> list:
+    if len(layouts) == 1:
+        return [pipeline(layouts[0], gen, seed=seeds[0])]
+    return pipeline.generate_group(layouts, gen, seeds=seeds)
+
+
+def _save_outputs(out_dir: Path, rec: dict[str, Any], out, image_format: str) -> None:
+    """Image, then its refined copy, then the record: a record exists only once both files are complete."""
+    save_image(out.images[0], out_dir / rec["file"], image_format)
+    rec["sha256"] = file_sha256(out_dir / rec["file"])
+    if out.refined:
+        refined = out_dir / "refined" / rec["file"]
+        save_image(out.refined[0], refined, image_format)
+        rec["refined_sha256"] = file_sha256(refined)
+    write_record(out_dir, {k: rec[k] for k in ("id", "file", "sha256", *REUSE_KEYS)}
+                 | ({"refined_sha256": rec["refined_sha256"]} if out.refined else {}))
+
+
+class Throughput:
+    """Images per second and the ETA of a shard's remaining images, for the log and the manifest."""
+
+    def __init__(self, total: int):
+        self.total, self.done, self.t0 = total, 0, time.perf_counter()
+
+    def update(self, n: int) -> str:
+        self.done += n
+        elapsed = time.perf_counter() - self.t0
+        rate = self.done / elapsed if elapsed > 0 else float("inf")
+        eta = (self.total - self.done) / rate if rate > 0 else float("inf")
+        return f"{self.done}/{self.total} images, {rate:.3f} images/s, ETA {_hms(eta)}"
+
+    def summary(self, elapsed: float) -> dict[str, Any]:
+        if not self.done:
+            return {"n_generated": 0, "images_per_s": None, "s_per_image": None}
+        return {"n_generated": self.done, "images_per_s": round(self.done / elapsed, 4),
+                "s_per_image": round(elapsed / self.done, 4)}
+
+
+def _hms(seconds: float) -> str:
+    if seconds == float("inf"):
+        return "unknown"
+    s = int(round(seconds))
+    return f"{s // 3600:d}:{s // 60 % 60:02d}:{s % 60:02d}"
+
+
+def _record(lay: Layout, run_seed: int, experiment: str, image_format: str, common: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": lay.id,
         "file": image_file(".", lay.id, image_format).name,
         "seed": image_seed(run_seed, experiment, lay.id),
-        "status": status,
+        "status": "generated",
         "n_instances": len(lay.instances),
+        "layout_sha256": layout_sha256(lay),
+        **common,
     }
 
 
@@ -233,11 +363,13 @@ def _manifest(experiment, shard, nshards, fingerprint, records, complete: bool) 
 
 def finalize(layouts_path: str | Path, manifests: Sequence[str | Path], out_dir: str | Path,
              done_path: str | Path, experiment: str) -> dict[str, Any]:
-    """Check that every layout has exactly one image and write ``images/{experiment}/done.json``.
+    """Check that every layout has exactly one current image and write ``images/{experiment}/done.json``.
 
-    ``done.json``: ``{experiment, n_images, n (= n_images), image_format, fingerprint, images: [{id, file, seed}] in canonical
-    layout order, shards: [{manifest, n_images, n_generated, generate_s}], notes: {id: [...]}}``; ``file`` is
-    relative to the folder holding ``done.json``.
+    Refused: a layout without an image, an image made from another version of its layout, images of different
+    models or thread counts, a file whose bytes differ from those recorded, a missing refined copy.
+    ``done.json``: ``{experiment, n_images, n (= n_images), image_format, fingerprint, images: [{id, file, seed}] in
+    canonical layout order, shards: [{manifest, n_images, n_generated, generate_s}], notes: {id: [...]}}``;
+    ``file`` is relative to the folder holding ``done.json``.
     """
     out_dir = Path(out_dir)
     layouts = canonical_order(read_layouts(layouts_path))
@@ -252,7 +384,7 @@ def finalize(layouts_path: str | Path, manifests: Sequence[str | Path], out_dir:
         elif m["fingerprint"] != fingerprint:
             raise InputError(path, "shard was generated with other settings than the others", "rerun every shard")
         shards.append({"manifest": Path(path).name, "n_images": m["n_images"], "n_generated": m["n_generated"],
-                       "generate_s": m["timings"]["generate_s"]})
+                       "generate_s": m["timings"]["generate_s"], "throughput": m.get("throughput")})
         for rec in m["images"]:
             if rec["id"] in entries:
                 raise InputError(path, f"image {rec['id']} appears in two shards", "rerun with one shard count")
@@ -261,6 +393,8 @@ def finalize(layouts_path: str | Path, manifests: Sequence[str | Path], out_dir:
     if missing:
         raise InputError(out_dir, f"{len(missing)} layouts have no image (first: {missing[:5]})",
                          "rerun the generate shards of this experiment")
+    with_refined = bool(fingerprint and fingerprint["settings"].get("refiner_strength", 0) > 0)
+    _check_current(out_dir, layouts, entries, with_refined)
     images = [{k: entries[lay.id][k] for k in ("id", "file", "seed")} for lay in layouts]
     done = {
         "experiment": experiment,
@@ -274,6 +408,31 @@ def finalize(layouts_path: str | Path, manifests: Sequence[str | Path], out_dir:
     }
     write_json(done_path, done)
     return done
+
+
+def _check_current(out_dir: Path, layouts: Sequence[Layout], entries: dict[str, dict], with_refined: bool) -> None:
+    """Every image is of its current layout, all of one model / thread count, with the recorded bytes."""
+    stale = [lay.id for lay in layouts if entries[lay.id].get("layout_sha256") != layout_sha256(lay)]
+    if stale:
+        raise InputError(out_dir, f"{len(stale)} images were generated from other versions of their layouts "
+                         f"(first: {stale[:5]})", "rerun the generate shards of this experiment")
+    for key in ("model_sha256", "torch_threads", "batch"):
+        values = {json.dumps(e.get(key), sort_keys=True) for e in entries.values()}
+        if len(values) > 1:
+            raise InputError(out_dir, f"images were generated with different {key} ({sorted(values)[:3]})",
+                             "rerun the generate shards of this experiment")
+    for lay in layouts:
+        rec = entries[lay.id]
+        files = [(out_dir / rec["file"], rec.get("sha256"))]
+        if with_refined:
+            files.append((out_dir / "refined" / rec["file"], rec.get("refined_sha256")))
+        for path, digest in files:
+            if not path.is_file():
+                raise InputError(path, "image is missing (the refiner's copy of a generated image?)",
+                                 "rerun the generate shards of this experiment")
+            if digest is None or file_sha256(path) != digest:
+                raise InputError(path, "image bytes differ from those its shard recorded (changed or damaged)",
+                                 "delete it and rerun the generate shards of this experiment")
 
 
 def read_done(done_path: str | Path) -> list[Path]:

@@ -37,7 +37,7 @@ from PIL import Image
 from instdiff.errors import InputError
 from instdiff.layout import Instance, Layout
 from instdiff.model.precision import Precision
-from instdiff.sampler import ChainCondition, SamplerSettings, SamplerTrace, sample
+from instdiff.sampler import ChainCondition, SamplerSettings, SamplerTrace, sample, sample_group
 
 log = logging.getLogger(__name__)
 
@@ -287,10 +287,7 @@ class InstanceDiffusionPipeline:
 
         # 4. PLMS with CFG, the alpha schedule and the multi-instance sampler.
         t1 = time.perf_counter()
-        sampler_settings = SamplerSettings(
-            steps=settings.steps, guidance_scale=settings.guidance_scale, alpha=settings.alpha, mis=settings.mis,
-            batched=settings.batched, max_batch=settings.max_batch,
-        )
+        sampler_settings = _sampler_settings(settings)
         sampler_trace = SamplerTrace() if trace else None
         latents = sample(
             self.denoiser(), latents, global_cond, instance_conds, uncond_context, sampler_settings,
@@ -300,6 +297,12 @@ class InstanceDiffusionPipeline:
         if output_type == "latent":
             return PipelineOutput([], latents, timings=timings, notes=notes, trace=sampler_trace)
 
+        out = self._finish(latents, layout, settings, generator, timings, notes)
+        out.trace = sampler_trace
+        return out
+
+    def _finish(self, latents: torch.Tensor, layout: Layout, settings: GenerationSettings,
+                generator: torch.Generator, timings: dict[str, float], notes: list[str]) -> PipelineOutput:
         # 5. Decode to a 512×512 image.
         t2 = time.perf_counter()
         images = self.decode_latents(latents)
@@ -314,7 +317,43 @@ class InstanceDiffusionPipeline:
             refined = refine(self.refiner, layout.caption, images, settings.refiner_strength, settings.refiner_steps,
                              generator)
             timings["refine_s"] = time.perf_counter() - t3
-        return PipelineOutput(images, latents, refined=refined, timings=timings, notes=notes, trace=sampler_trace)
+        return PipelineOutput(images, latents, refined=refined, timings=timings, notes=notes)
+
+    @torch.no_grad()
+    def generate_group(self, layouts: Sequence[Layout], settings: GenerationSettings | None = None,
+                       seeds: Sequence[int] | None = None) -> list[PipelineOutput]:
+        """One image per layout, the layouts sampled together (:func:`instdiff.sampler.sample_group`).
+
+        Each image keeps its own seed, conditions and MIS chains, so it matches ``self(layout, seed=...)`` up to
+        the UNet's batch effects. Timings are the group's, divided evenly among its images.
+        """
+        settings = settings or GenerationSettings()
+        seeds = list(seeds) if seeds is not None else [0] * len(layouts)
+        t0 = time.perf_counter()
+        prepared = [prepare_layout(lay) for lay in layouts]
+        if hasattr(self.unet, "set_location"):
+            self.unet.set_location(settings.location)
+        conds = [self.conditions(lay, settings) for lay, _ in prepared]
+        uncond_context = self.encode_prompt([settings.negative_prompt])
+        generators = [torch.Generator("cpu").manual_seed(int(s)) for s in seeds]
+        x_Ts = [self.prepare_latents(g) for g in generators]
+        t1 = time.perf_counter()
+        latents = sample_group(self.denoiser(), x_Ts, [c[0] for c in conds], [c[1] for c in conds], uncond_context,
+                               _sampler_settings(settings))
+        t2 = time.perf_counter()
+        n = len(layouts)
+        outs = []
+        for (lay, notes), lat, gen in zip(prepared, latents, generators):
+            timings = {"prepare_s": (t1 - t0) / n, "sample_s": (t2 - t1) / n}
+            outs.append(self._finish(lat, lay, settings, gen, timings, notes))
+        return outs
+
+
+def _sampler_settings(settings: GenerationSettings) -> SamplerSettings:
+    return SamplerSettings(
+        steps=settings.steps, guidance_scale=settings.guidance_scale, alpha=settings.alpha, mis=settings.mis,
+        batched=settings.batched, max_batch=settings.max_batch,
+    )
 
 
 # --------------------------------------------------------------------------------------------- refiner

@@ -369,3 +369,50 @@ def sample(
     return run_plms_steps(
         x, guided([global_cond]), schedule, scales, range(start, settings.steps), history, trace, ["global_"], progress
     )
+
+
+def sample_group(
+    denoiser: Denoiser,
+    x_Ts: Sequence[torch.Tensor],
+    global_conds: Sequence[ChainCondition],
+    instance_conds: Sequence[Sequence[ChainCondition]],
+    uncond_context: torch.Tensor,
+    settings: SamplerSettings,
+    alphas_cumprod: torch.Tensor | None = None,
+    progress: Callable[[], None] | None = None,
+) -> list[torch.Tensor]:
+    """:func:`sample` for several images at once: every image's chains and both guidance passes share each
+    denoiser call (split into ``settings.max_batch`` rows at most).
+
+    All images share the settings, so their MIS merges fall on the same step: the instance rows end there and
+    the calls after the merge hold two rows per image. PLMS arithmetic is elementwise, so an image's numbers
+    differ from :func:`sample` only by the denoiser's batch effects. Returns one (1, C, H, W) latent per image.
+    """
+    if not settings.batched:
+        return [sample(denoiser, x, g, ic, uncond_context, settings, alphas_cumprod)
+                for x, g, ic in zip(x_Ts, global_conds, instance_conds)]
+    schedule = PLMSSchedule.make(settings.steps, alphas_cumprod)
+    scales = alpha_schedule(settings.steps, settings.alpha)
+    m = min(mis_step_count(settings.steps, settings.mis), settings.steps)
+
+    def guided(conds: Sequence[ChainCondition]) -> GuidedEps:
+        return GuidedEps(denoiser, conds, uncond_context, settings.guidance_scale, True, settings.max_batch)
+
+    history: list[torch.Tensor] = []
+    if m > 0:
+        chains = [[g] + list(ic) for g, ic in zip(global_conds, instance_conds)]
+        sizes = [len(c) for c in chains]
+        starts = [sum(sizes[:k]) for k in range(len(sizes))]
+        x = torch.cat([xt.detach().expand(n, *xt.shape[1:]) for xt, n in zip(x_Ts, sizes)], dim=0).clone()
+        x = run_plms_steps(x, guided([c for cs in chains for c in cs]), schedule, scales, range(m), history,
+                           progress=progress)
+        # The same merge as sample(): the plain mean of an image's chain latents; the global chain's history goes on.
+        x = torch.cat([torch.stack(list(x[s : s + n].split(1, dim=0)), dim=0).mean(dim=0)
+                       for s, n in zip(starts, sizes)], dim=0)
+        rows = torch.tensor(starts, device=x.device)
+        history = [h.index_select(0, rows) for h in history]
+    else:
+        x = torch.cat([xt.detach() for xt in x_Ts], dim=0).clone()
+    x = run_plms_steps(x, guided(list(global_conds)), schedule, scales, range(m, settings.steps), history,
+                       progress=progress)
+    return list(x.split(1, dim=0))

@@ -3,11 +3,12 @@
 # Contract for downstream rules: depend on R("images/{experiment}/done.json") and read the image list from it
 # (instdiff.generate.read_done). It is written only when every layout of the experiment has its image.
 # Shard k of n takes the layouts at positions i with i % n == k of the canonical order (image_id, id); per-image
-# seeds come from (run seed, experiment, image id), so the images do not depend on n. Images are not declared as
+# seeds come from (run seed, experiment, image id), so the images do not depend on n. With generation.group_size
+# B > 1, groups of B consecutive layouts are sampled together and shard k takes groups g % n == k. Images are not declared as
 # outputs on purpose: a failed or killed shard keeps its finished images and a rerun generates only the missing.
 # Needs INSTDIFF_MODEL from rules/models.smk (included before this file).
 
-from instdiff.generate import refiner_from_config, settings_from_config
+from instdiff.generate import generation_threads, refiner_from_config, settings_from_config
 from instdiff.precision import generation_precision
 
 
@@ -28,7 +29,7 @@ rule generate:
         nshards=r"\d+",
     conda:
         ENV("generate")
-    threads: 2 if SMOKE else 8
+    threads: generation_threads(config["generation"], SMOKE)
     resources:
         gpu=1,  # always: the scheduler sees the real request (device: cpu computes on the CPU)
         mem_mb=by_attempt(4000 if SMOKE else 32000),
@@ -48,6 +49,9 @@ rule generate:
         precision=generation_precision(
             config["generation"], "generation section of the config"
         ),
+        group_size=config["generation"].get("group_size", 1),
+        # Pinned from the config, not from the cores Snakemake grants: torch's CPU results depend on the count.
+        torch_threads=generation_threads(config["generation"], SMOKE),
     script:
         "../scripts/generate.py"
 

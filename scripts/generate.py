@@ -19,4 +19,6 @@ run_shard(
     precision=snakemake.params.precision,  # noqa: F821
     refiner=snakemake.params.refiner,  # noqa: F821
     device=require(snakemake.params.device),  # noqa: F821
+    group_size=snakemake.params.group_size,  # noqa: F821
+    torch_threads=snakemake.params.torch_threads,  # noqa: F821
 )

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from instdiff.errors import InputError
-from instdiff.generate import finalize, image_seed, read_done, run_shard, shard_indices
+from instdiff.generate import finalize, image_seed, read_done, run_shard, shard_groups, shard_indices
 from instdiff.layout import Instance, Layout, write_layouts
 
 SETTINGS = {"location": "box", "steps": 2, "guidance_scale": 7.5, "alpha": 0.75, "mis": 0.5,
@@ -58,6 +58,17 @@ def test_shard_indices_partition():
         shard_indices(10, 3, 3)
 
 
+def test_shard_groups_are_fixed_slices_of_the_canonical_order():
+    for n_items, b in ((10, 1), (10, 3), (7, 8), (0, 2)):
+        groups = {tuple(g) for k in range(3) for g in shard_groups(n_items, k, 3, b)}
+        # The groups do not depend on the shard count: the same slices [gB, (g+1)B) for any n.
+        assert groups == {tuple(g) for g in shard_groups(n_items, 0, 1, b)}
+        assert sorted(i for g in groups for i in g) == list(range(n_items))
+        assert all(list(g) == list(range(g[0], g[0] + len(g))) and g[0] % b == 0 for g in groups)
+    assert [i for g in shard_groups(10, 1, 3, 1) for i in g] == shard_indices(10, 1, 3)
+    assert shard_groups(10, 1, 2, 3) == [[3, 4, 5], [9]]
+
+
 def test_one_shard_and_three_shards_give_identical_pngs(tmp_path, pipe):
     layouts = tmp_path / "layouts.jsonl"
     write_layouts(layouts, _layouts())
@@ -78,6 +89,20 @@ def test_one_shard_and_three_shards_give_identical_pngs(tmp_path, pipe):
     # Documented edge cases are recorded: the clipped box and the empty layout.
     assert any("clipped" in n for n in done_a["notes"]["12"])
     assert any("no instances" in n for n in done_a["notes"]["3"])
+
+
+def test_batched_groups_one_shard_and_three_shards_give_identical_pngs(tmp_path, pipe):
+    """Groups of 2 layouts per UNet call: shard 2 of 3 gets no group, the others one each; same bytes as one shard."""
+    layouts = tmp_path / "layouts.jsonl"
+    write_layouts(layouts, _layouts())
+    a, b = tmp_path / "a", tmp_path / "b"
+    ma = _run(a, layouts, 0, 1, pipe, group_size=2)
+    mb = [_run(b, layouts, k, 3, pipe, group_size=2) for k in range(3)]
+    assert [[r["id"] for r in m["images"]] for m in mb] == [["3", "5"], ["7", "12"], []]
+    assert ma["images"][0]["batch"]["group_size"] == 2
+    for lay in _layouts():
+        assert (a / f"images/{lay.id}.png").read_bytes() == (b / f"images/{lay.id}.png").read_bytes(), lay.id
+    assert ma["throughput"]["n_generated"] == 4 and ma["throughput"]["s_per_image"] > 0
 
 
 def test_resume_after_kill_regenerates_only_missing(tmp_path, pipe):
