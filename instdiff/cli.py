@@ -19,6 +19,7 @@ COMMANDS = [
     "rate",
     "convert",
     "tiny_checkpoint",
+    "train_tiny_detector",
 ]
 
 

@@ -1,11 +1,15 @@
-"""The YOLOv8 detectors: the release weights (download + SHA256) or tiny random ones in the same ``.pt`` format.
+"""The YOLOv8 detectors: the release weights (download + SHA256) or the tiny smoke ones in the same ``.pt`` format.
 
-Both are loaded by :func:`load` through the same ``ultralytics.YOLO(path)`` call.
+The tiny smoke detectors are YOLOv8n / YOLOv8n-seg trained on the synthetic COCO set by ultralytics' trainer
+(``instdiff train-tiny-detector``, :mod:`instdiff.yolo_train`) and shipped in ``instdiff/assets/yolo/`` with their
+SHA256. Both kinds are loaded by :func:`load` through the same ``ultralytics.YOLO(path)`` call.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import shutil
 from pathlib import Path
 
 from instdiff import checkpoints
@@ -17,12 +21,18 @@ log = logging.getLogger(__name__)
 ASSETS_RELEASE = "v8.4.0"  # the ultralytics assets release ultralytics 8.4.190 downloads from
 ASSETS_URL = "https://github.com/ultralytics/assets/releases/download/{release}/{name}.pt"
 KNOWN = ("yolov8n", "yolov8s", "yolov8m", "yolov8l", "yolov8x")
-# The tiny smoke model: the smallest architecture of the same family and task.
-TINY_ARCH = {"": "yolov8n.yaml", "-seg": "yolov8n-seg.yaml"}
-# Initial classification bias of the tiny model: ultralytics initialises it to about -9 (class probability
-# ~1e-4, below the validator's conf 0.001, so a random model finds nothing); -4 (probability ~0.02) gives the
-# smoke run detections to score downstream.
-TINY_CLS_BIAS = -4.0
+# The shipped tiny detectors (written by instdiff.yolo_train, which this module must not import: the rule that
+# copies them would otherwise rerun whenever the training or evaluation code changes).
+TINY_FILES = {"": "yolov8n-tiny.pt", "-seg": "yolov8n-seg-tiny.pt"}
+TINY_RECORD = "tiny_detectors.json"
+TINY_KEYS = {"": "detect", "-seg": "segment"}  # record keys: the ultralytics task names
+
+
+def assets_dir() -> Path:
+    """The folder of the shipped tiny detectors inside the installed package."""
+    from importlib import resources
+
+    return Path(str(resources.files("instdiff").joinpath("assets/yolo")))
 
 
 def _split(name: str) -> tuple[str, str]:
@@ -49,30 +59,29 @@ def download(name: str, path: str | Path, expected_sha256: str | None = None, re
     return checkpoints.record(path, source=url, model=name, kind="release")
 
 
-def build_tiny(name: str, path: str | Path, seed: int = 0) -> dict:
-    """A random YOLOv8n(-seg) built from its yaml (same task and class list as ``name``), saved as ``.pt``."""
-    import torch
-
-    from instdiff.ultralytics_env import setup
-
+def shipped_tiny(name: str) -> dict:
+    """The record of the shipped tiny detector of ``name``'s task (file, arch, sha256, training settings)."""
     _, task = _split(name)
-    setup()
-    from ultralytics import YOLO
+    return json.loads((assets_dir() / TINY_RECORD).read_text())[TINY_KEYS[task]]
 
-    with torch.random.fork_rng(devices=[]):  # seed the init without touching the caller's RNG
-        torch.manual_seed(seed)
-        model = YOLO(TINY_ARCH[task])
-    from instdiff.synthetic import coco_categories
 
-    # The released files carry the 80 COCO class names (a yaml-built model has '0'..'79').
-    model.model.names = {i: c["name"] for i, c in enumerate(coco_categories())}
-    head = model.model.model[-1]
-    with torch.no_grad():
-        for branch in head.cv3:  # the per-scale classification convs
-            branch[-1].bias.fill_(TINY_CLS_BIAS)
+def build_tiny(name: str, path: str | Path) -> dict:
+    """Copy the shipped tiny detector of ``name``'s task (detect or ``-seg``) to ``path``, checking its SHA256."""
+    record_file = assets_dir() / TINY_RECORD
+    shipped = shipped_tiny(name)
+    src = assets_dir() / shipped["file"]
+    if not src.exists():
+        raise InputError(src, "the shipped tiny detector is missing",
+                         "reinstall instdiff or run `instdiff train-tiny-detector`")
     with atomic_path(path) as tmp:
-        model.save(tmp)
-    return checkpoints.record(path, model=name, arch=TINY_ARCH[task], kind="tiny", seed=seed)
+        shutil.copyfile(src, tmp)
+        try:
+            checkpoints.verify(tmp, shipped["sha256"])
+        except InputError:
+            raise InputError(src, f"SHA256 differs from {record_file.name}", "reinstall instdiff or run "
+                             "`instdiff train-tiny-detector` to retrain and record it") from None
+    return checkpoints.record(path, model=name, arch=shipped["arch"], kind="tiny",
+                              source=f"instdiff/assets/yolo/{src.name}", training=shipped["settings"])
 
 
 def load(path: str | Path):

@@ -151,7 +151,12 @@ rule layouts:
 
 rule real_images:
     input:
-        instances=R("data/annotations_512.json"),
+        # native images are checked against the sizes of the official file (the 512 file says 512x512 for all)
+        instances=lambda wc: (
+            f"{COCO_SOURCE}/annotations/instances_val2017.json"
+            if EXPERIMENTS[wc.experiment].get("resolution", "squashed512") == "native"
+            else R("data/annotations_512.json")
+        ),
         images=f"{COCO_SOURCE}/val2017",
     output:
         done=R("images/{experiment}/done.json"),

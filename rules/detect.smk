@@ -1,5 +1,9 @@
-# Detection stage: YOLOv8 detectors (release download or tiny random build) and their COCO results per experiment.
+# Detection stage: YOLOv8 detectors (release download, or the shipped tiny ones trained on the synthetic set) and
+# their COCO results per experiment.
 # Paths: smoke models live in the run (results/{run}/models/...), release models in the shared resources folder.
+
+
+from instdiff.yolo_models import shipped_tiny
 
 
 include: "metrics_common.smk"
@@ -49,7 +53,8 @@ rule yolo_tiny:
         runtime=10,
     params:
         code=CODE("yolo_tiny"),
-        seed=config["seed"],
+        # the shipped file's SHA256: retraining it (instdiff train-tiny-detector) reruns the copy and what follows
+        shipped=lambda wc: shipped_tiny(wc.detector)["sha256"],
     script:
         "../scripts/yolo_tiny.py"
 

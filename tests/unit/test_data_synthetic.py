@@ -11,7 +11,7 @@ from PIL import Image
 from instdiff import coco, conditioning
 from instdiff.errors import InputError
 from instdiff.real_images import real_images_512
-from instdiff.synthetic import RGB, coco_categories, write_synthetic_coco
+from instdiff.synthetic import CLASSES, RGB, SIZES, coco_categories, write_synthetic_coco
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +45,9 @@ def test_layout_and_cases(synth):
     assert {c["image_id"] for c in caps["annotations"]} == set(counts)
     for im in inst["images"]:
         with Image.open(out / "val2017" / im["file_name"]) as img:
-            assert img.size == (512, 512) and img.format == "JPEG"
+            assert img.size == (im["width"], im["height"]) and img.format == "JPEG"
+    sizes = {(im["width"], im["height"]) for im in inst["images"]}
+    assert sizes <= set(SIZES) and any(w > h for w, h in sizes) and any(w < h for w, h in sizes)
     coco.load_instances(out / "annotations/instances_val2017.json")  # valid COCO
 
 
@@ -59,13 +61,45 @@ def test_instances_painted_in_their_ann_id_colour(synth):
     im = next(i for i in inst["images"] if i["id"] == img_id)
     pixels = np.asarray(Image.open(out / "val2017" / im["file_name"]).convert("RGB"), dtype=np.float32)
     a = anns[0]
-    mask = coco.ann_to_mask(a["segmentation"], 512, 512).astype(bool)
+    mask = coco.ann_to_mask(a["segmentation"], im["height"], im["width"]).astype(bool)
     assert mask.sum() == pytest.approx(a["area"])
     colour = coco.COLORS[a["id"] % 8]
     mean = pixels[mask].mean(axis=0)
     dists = {name: np.linalg.norm(mean - np.asarray(rgb)) for name, rgb in RGB.items()}
     if coco.TEXTURES[a["id"] % 8] != "glass":  # glass blends with the background
         assert min(dists, key=dists.get) == colour
+
+
+def test_each_category_has_one_shape_and_one_colour(synth):
+    """Learnable classes: a category always comes with the same colour / texture index and the same outline."""
+    out, _ = synth
+    inst = json.loads((out / "annotations/instances_val2017.json").read_text())
+    names = {c["id"]: c["name"] for c in inst["categories"]}
+    order = list(CLASSES)
+    used = set()
+    for a in inst["annotations"]:
+        name = names[a["category_id"]]
+        assert name in CLASSES and a["id"] % 8 == order.index(name), (name, a["id"])
+        used.add(name)
+        if not a["iscrowd"]:
+            n_vertices = len(a["segmentation"][0]) // 2
+            assert n_vertices == {"rectangle": 4, "ellipse": 24, "triangle": 3, "diamond": 4, "star": 10,
+                                  "cross": 12, "hexagon": 6, "trapezoid": 4}[CLASSES[name]]
+    assert len(used) >= 6
+    assert len(set(CLASSES.values())) == len(CLASSES)
+
+
+def test_shapes_do_not_overlap(synth):
+    """Non-overlapping instances: a point test at a box centre sees the instance it asks about."""
+    out, _ = synth
+    inst = json.loads((out / "annotations/instances_val2017.json").read_text())
+    sizes = {im["id"]: (im["height"], im["width"]) for im in inst["images"]}
+    by_img = {}
+    for a in inst["annotations"]:
+        by_img.setdefault(a["image_id"], []).append(a)
+    for img_id, anns in by_img.items():
+        total = sum(coco.ann_to_mask(a["segmentation"], *sizes[img_id]).astype(int) for a in anns)
+        assert total.max() <= 1, img_id
 
 
 def test_deterministic_in_seed(synth, tmp_path):
@@ -85,7 +119,10 @@ def test_flows_through_the_data_stage(synth, tmp_path):
     out, _ = synth
     a512 = tmp_path / "a512.json"
     coco.derive_annotations_512(out / "annotations/instances_val2017.json", a512)
-    assert coco.compare_annotations(a512, out / "annotations/instances_val2017.json")["within_tolerance"]
+    # COCO-like sizes: the squash changes every image (a 640x640 one keeps its aspect but not its size)
+    report = coco.compare_annotations(a512, out / "annotations/instances_val2017.json")
+    assert report["images"]["n_size_differs"] == 12 and report["annotations"]["n_bbox_beyond_tolerance"] > 0
+    assert report["annotations"]["mask_iou"]["min"] > 0.9  # ... yet the masks, compared at 512x512, agree
     lays = coco.build_layouts(a512, out / "annotations/captions_val2017.json",
                               {"use_captions": True, "attributes": ["colors"]}, 2024, "colors")
     assert len(lays) == 12 and max(len(lay.instances) for lay in lays) == 30

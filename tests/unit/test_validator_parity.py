@@ -58,6 +58,9 @@ def no_nms_time_limit(monkeypatch):
     limit there, nothing else changes."""
     import functools
 
+    from instdiff.ultralytics_env import setup
+
+    setup()  # before ultralytics' first import (safe loading, offline)
     from ultralytics.utils import nms
 
     monkeypatch.setattr(nms, "non_max_suppression", functools.partial(nms.non_max_suppression, max_time_img=1e6))

@@ -42,6 +42,28 @@ def test_smoke_dag_reaches_the_tables(smoke_run):
             assert isinstance(v, (int, float)) and v == v or v is None, (key, vals)
 
 
+def test_smoke_upper_bound_measures_something(smoke_run):
+    """The shipped tiny detectors detect: the `real` row clears the floors, and the tables show those numbers."""
+    import csv
+
+    from instdiff.yolo_train import SMOKE_FLOORS
+
+    results = smoke_run / "results" / SMOKE["run"]
+    read = lambda name: json.loads((results / "metrics" / "real" / f"{name}.json").read_text())["values"]  # noqa: E731
+    got = {"box_ap50": read("coco_bbox")["ap50"], "mask_ap50": read("coco_segm")["ap50"],
+           "pim_point_paper": read("pim_point_paper")["pim"]}
+    for key, floor in SMOKE_FLOORS.items():
+        assert got[key] >= floor, (key, got[key], floor)
+    shown = {}
+    for stem in ("table1_boxes", "table2_masks", "table3_pim"):
+        with (results / "tables" / f"{stem}.csv").open() as fh:
+            for row in csv.DictReader(fh):
+                if row["kind"] == "upper bound" and row["value"]:
+                    shown.setdefault(row["measure"], []).append(float(row["value"]))
+    for measure, key in (("box.ap50", "box_ap50"), ("mask.ap50", "mask_ap50"), ("point.pim", "pim_point_paper")):
+        assert any(abs(v - 100 * got[key]) < 1e-3 for v in shown.get(measure, [])), (measure, shown.get(measure))
+
+
 def test_smoke_jpeg_variant_is_scored_end_to_end(smoke_run):
     """JPEG-75 copies of the same generated images (not regenerated) go through detection and every metric, and
     the tables show them beside the PNG rows."""
