@@ -43,7 +43,7 @@ def _coco_eval(tmp_path, capsys, dets, iou_type="bbox", gt=None):
     (tmp_path / "gt.json").write_text(json.dumps(gt or _gt()))
     (tmp_path / "pred.json").write_text(json.dumps(dets))  # json writes NaN for float("nan"), as numpy users do
     rc = main(["coco-eval", "--gt", str(tmp_path / "gt.json"), "--pred", str(tmp_path / "pred.json"),
-               "--iou-type", iou_type])
+               "--iou-type", iou_type, "--all-gt"])
     return rc, capsys.readouterr()
 
 

@@ -244,13 +244,15 @@ def test_manifest_and_footer_name_the_precision(tmp_path):
 def test_table_footer_names_the_precision(tmp_path):
     from instdiff.report.tables import make_table
     from tests.conftest import REPO as REPO_ROOT
-    from tests.report_helpers import MANIFEST, write_metric
+    from tests.report_helpers import MANIFEST, real_inputs, tiny_encoder, write_attribute
 
     cfg = {"run": "smoke", "seed": 1, "report": {},
            "experiments": {"colors": {"kind": "generated", "metrics": ["attribute"]}}}
-    values = {"accuracy": 0.5, "clip_local": 0.25}
-    for stem in ("attribute_gt", "attribute_detected"):
-        write_metric(tmp_path / "m", "colors", stem, values, None, 2, manifest={**MANIFEST, "precision": "autocast-fp16"})
+    # Metric files from the real writer, carrying a manifest that names the precision.
+    inputs = real_inputs(tmp_path / "in", manifest={**MANIFEST, "precision": "autocast-fp16"})
+    encoder = tiny_encoder(tmp_path / "in")
+    for variant in ("gt", "detected"):
+        write_attribute(tmp_path / "m", inputs, "colors", variant, encoder)
     out = tmp_path / "t4.md"
     make_table("table4", cfg, tmp_path / "m", REPO_ROOT / "config" / "paper_results.yaml", [out])
     text = out.read_text()
