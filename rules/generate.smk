@@ -8,7 +8,11 @@
 # outputs on purpose: a failed or killed shard keeps its finished images and a rerun generates only the missing.
 # Needs INSTDIFF_MODEL from rules/models.smk (included before this file).
 
-from instdiff.generate import generation_threads, refiner_from_config, settings_from_config
+from instdiff.generate import (
+    generation_threads,
+    refiner_from_config,
+    settings_from_config,
+)
 from instdiff.precision import generation_precision
 
 
