@@ -135,10 +135,11 @@ def test_yolo_file_is_an_ultralytics_checkpoint(tmp_path, name, cls):
     """The released ``.pt`` files are ultralytics checkpoint dicts after ``strip_optimizer``: the model as a pickled
     fp16 module with the 80 COCO class names, ``ema`` None, ``date`` and ``version``. The stand-in is written by
     ultralytics itself and has the same container; ``YOLO(path)`` reads the task from it."""
-    from instdiff import yolo_models
+    from instdiff import ultralytics_env, yolo_models
 
     path = tmp_path / f"{name}.pt"
     yolo_models.build_tiny(name, path)
+    ultralytics_env.setup()  # before the unpickling below imports ultralytics
     ckpt = torch.load(path, map_location="cpu", weights_only=False)  # our own file; ultralytics loads it this way
     assert type(ckpt["model"]).__name__ == cls and ckpt["ema"] is None
     assert {"date", "version"} <= set(ckpt)
