@@ -36,10 +36,12 @@ def test_smoke_dag_reaches_the_tables(smoke_run):
     for name, exp in SMOKE["experiments"].items():
         for metric in exp["metrics"]:
             assert any(key.startswith(f"{name}/{metric}") for key in values), f"no {metric} file for {name}"
-    # Every number in a metric file is a real number, never a stand-in.
+    # Every number in a metric file is a real number, never a stand-in. NaN means "undefined" and is allowed only
+    # where nothing was scored: attribute binding on detections of the smoke's noise images matches no instance.
     for key, vals in values.items():
+        undefined = vals.get("n_instances") == 0 or vals.get("n_images") == 0
         for v in vals.values():
-            assert isinstance(v, (int, float)) and v == v or v is None, (key, vals)
+            assert v is None or isinstance(v, (int, float)) and (v == v or undefined), (key, vals)
 
 
 def test_smoke_upper_bound_measures_something(smoke_run):
