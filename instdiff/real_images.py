@@ -30,18 +30,29 @@ log = logging.getLogger(__name__)
 SIZE = 512
 
 
-def squash_image(path: Path, size: int = SIZE) -> Image.Image:
-    """Open an image, convert to RGB and resize to ``size x size`` (bicubic, aspect ratio not kept)."""
+def decode_rgb(path: Path) -> Image.Image:
+    """Every pixel of a val2017 file, as RGB; a missing or damaged file is an InputError naming it."""
     try:
         with Image.open(path) as img:
             img.load()
-            rgb = img.convert("RGB")
+            return img.convert("RGB")
     except FileNotFoundError:
         raise InputError(path, "image file does not exist", "re-extract val2017.zip (rule unzip_coco)") from None
     except DECODE_ERRORS as exc:
         raise InputError(path, f"cannot be decoded as an image ({exc})",
                          "delete it and re-extract val2017.zip (rule unzip_coco)") from None
-    return rgb.resize((size, size), resample=Image.Resampling.BICUBIC)
+
+
+def squash_image(path: Path, size: int = SIZE) -> Image.Image:
+    """Open an image, convert to RGB and resize to ``size x size`` (bicubic, aspect ratio not kept)."""
+    return decode_rgb(path).resize((size, size), resample=Image.Resampling.BICUBIC)
+
+
+def _sorted_images(instances: str | Path | Mapping, max_images: int | None) -> list[dict]:
+    """The annotation file's images in id order, optionally the first ``max_images``."""
+    data, _ = load_instances(instances)
+    imgs = sorted(data["images"], key=lambda im: im["id"])
+    return imgs if max_images is None else imgs[: int(max_images)]
 
 
 def real_images_512(instances: str | Path | Mapping, image_dir: str | Path, out_dir: str | Path,
@@ -51,11 +62,8 @@ def real_images_512(instances: str | Path | Mapping, image_dir: str | Path, out_
     All images are written to a staging folder first and moved into place only when every image decoded, so a
     corrupt image raises an InputError naming it and leaves no new file behind. Returns the done record.
     """
-    data, _ = load_instances(instances)
+    imgs = _sorted_images(instances, max_images)
     image_dir, out_dir = Path(image_dir), Path(out_dir)
-    imgs = sorted(data["images"], key=lambda im: im["id"])
-    if max_images is not None:
-        imgs = imgs[: int(max_images)]
     out_dir.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(dir=out_dir, prefix=".staging-"))
     records = []
@@ -83,24 +91,13 @@ def real_images_native(instances: str | Path | Mapping, image_dir: str | Path, o
     Scored against the official annotation file, this is the protocol of ultralytics' published yolov8m /
     yolov8m-seg numbers (50.2 box / 40.8 mask AP), so the upper-bound row can check the detector setup itself.
     """
-    data, _ = load_instances(instances)
+    imgs = _sorted_images(instances, max_images)
     image_dir, out_dir = Path(image_dir), Path(out_dir)
-    imgs = sorted(data["images"], key=lambda im: im["id"])
-    if max_images is not None:
-        imgs = imgs[: int(max_images)]
     out_dir.mkdir(parents=True, exist_ok=True)
     records = []
     for img in tqdm(imgs, desc="real images (native)", mininterval=5):
         path = image_dir / img["file_name"]
-        try:
-            with Image.open(path) as im:
-                im.load()
-                size = im.size
-        except FileNotFoundError:
-            raise InputError(path, "image file does not exist", "re-extract val2017.zip (rule unzip_coco)") from None
-        except DECODE_ERRORS as exc:
-            raise InputError(path, f"cannot be decoded as an image ({exc})",
-                             "delete it and re-extract val2017.zip (rule unzip_coco)") from None
+        size = decode_rgb(path).size
         if size != (int(img["width"]), int(img["height"])):
             raise InputError(path, f"image is {size[0]}x{size[1]}, the annotation file says {img['width']}x"
                              f"{img['height']}", "use the images of the same val2017 release as the annotations")
