@@ -164,6 +164,10 @@ def _minutes(limit: str) -> int:
     return int(days or 0) * 1440 + h * 60 + m
 
 
+def generated_experiments() -> list[str]:
+    return [name for name, exp in SMOKE["experiments"].items() if exp["kind"] == "generated"]
+
+
 def _copy_finished_run(src: Path, dest: Path) -> Path:
     """The finished smoke run under another path, mtimes and Snakemake's job records kept (a moved checkout reruns
     nothing: tests/workflow/test_rerun.py), with the shared fixtures beside it as copy_repo puts them."""
@@ -181,13 +185,16 @@ def test_table1_through_real_slurm_matches_local_run(slurm_cluster, smoke_run, t
     partition, CPU rules go to the CPU partition, and a detection job cancelled once comes back with its runtime
     scaled by the attempt."""
     root = _copy_finished_run(smoke_run, tmp_path / "repo")
+    # Generation and everything below it on the way to table1 run again (-R generate, the README's rebuild command),
+    # without the generated images (a shard keeps the images it finds, so they would not be computed again); the
+    # models, the data, the layouts and the real images' detections are the smoke run's.
+    for name in generated_experiments():
+        shutil.rmtree(root / "results" / SMOKE["run"] / "images" / name)
     started = time.time()
     stop, cancelled = threading.Event(), []
     canceller = threading.Thread(target=_cancel_first_running, args=(slurm_cluster, "rule_detect", stop, cancelled))
     canceller.start()
     try:
-        # -R generate: the generation jobs and everything below them on the way to table1 run again (the README's
-        # rebuild command); the models, the data and the layouts are the smoke run's.
         run_snakemake(["--profile", "slurm", "--profile", "tests/slurm_ci", "table1", "-R", "generate"], cwd=root,
                       timeout=3000)
     finally:
@@ -218,8 +225,7 @@ def test_table1_through_real_slurm_matches_local_run(slurm_cluster, smoke_run, t
     assert not rules & {"rule_tiny_instancediffusion", "rule_yolo_tiny", "rule_synthetic_coco"}, rules
     metrics = root / "results" / SMOKE["run"] / "metrics"
     rewritten = {f"{p.parent.name}/{p.name}" for p in metrics.glob("*/*.json") if p.stat().st_mtime >= started}
-    generated = {n for n, e in SMOKE["experiments"].items() if e["kind"] == "generated"}
-    assert any(key.split("/")[0] in generated for key in rewritten), f"no metric of a generated experiment: {rewritten}"
+    assert any(key.split("/")[0] in generated_experiments() for key in rewritten), f"nothing regenerated: {rewritten}"
     ours = {key: v for key, v in _metric_values(root).items() if key in rewritten}
     local = _metric_values(smoke_run)
     assert ours and all(key in local for key in ours)
