@@ -234,6 +234,14 @@ def hub_models():
 HUB = hub_models()
 
 
+def download_pins():
+    """Config key -> value of every pin this run's downloads need: the hub snapshots' revisions and the CLIP
+    weights' revision and sha256 (llm_clip_pins, rules/llm_common.smk). Empty for the smoke run (tiny models only).
+    """
+    pins = {entry["key"]: entry["revision"] for entry in HUB.values()}
+    return {**pins, **llm_clip_pins()}
+
+
 def hub_local(name_or_path):
     """What a job loads: the snapshot folder of a hub id (resources/hub/org--name), a local path as it is."""
     return (
@@ -276,3 +284,12 @@ onstart:
     )
     if _found:
         raise WorkflowError(placeholder_message(_found))
+    # A download at a null revision would float: stop before submission, naming the keys (rules/hub.smk).
+    from instdiff.hub import unpinned, unpinned_message
+
+    _unpinned = unpinned(download_pins())
+    if _unpinned:
+        _configs = [str(f) for f in workflow.overwrite_configfiles] or [
+            "config/smoke.yaml"
+        ]
+        raise WorkflowError(unpinned_message(_unpinned, ", ".join(_configs)))
