@@ -93,9 +93,22 @@ MANIFEST_SECTIONS = (
 )
 
 
+# The conda env of each stage. The stages that run torch share one pinned env (envs/torch.yaml): one torch stack to
+# create and store, not five. CogVLM's remote code needs an older stack (envs/cogvlm.yaml); the report none.
+ENV_FILES = {
+    "generate": "torch",
+    "detect": "torch",
+    "clip": "torch",
+    "eval": "torch",
+    "llm": "torch",
+    "cogvlm": "cogvlm",
+    "report": "report",
+}
+
+
 def ENV(stage):
     """The pinned conda env of a stage (used with --software-deployment-method conda)."""
-    return f"../envs/{stage}.yaml"
+    return f"../envs/{ENV_FILES[stage]}.yaml"
 
 
 def experiments_with(metric):
