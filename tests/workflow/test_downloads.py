@@ -66,3 +66,10 @@ def test_unpinned_downloads_stop_the_paper_run_before_submission(clean_copy):
         assert f"{key}: None" in out, key
     assert "cogvlm.revision" not in out, "pinned commits are not listed"
     assert not (clean_copy / "resources").exists(), "nothing ran"
+
+
+def test_the_smoke_run_has_nothing_to_pin(clean_copy):
+    """The same start-of-run check passes for the smoke config (tiny models only), and its CLIP stand-in is built."""
+    run_snakemake(["--cores", "1", "results/smoke/models/llm/clip/tiny-clip.safetensors"], cwd=clean_copy)
+    record = json.loads((clean_copy / "results/smoke/models/llm/clip/tiny-clip.safetensors.json").read_text())
+    assert record["kind"] == "tiny" and record["preprocess"]["mean"][0] == pytest.approx(0.48145466)
