@@ -1,6 +1,7 @@
 # Shared definitions for every stage: config validation, path helpers, experiment queries.
 # Kept cheap: every SLURM job re-reads the Snakefile, so nothing here touches data.
 import ast
+import os
 from pathlib import Path
 
 from snakemake.utils import validate, min_version
@@ -302,7 +303,7 @@ onstart:
 
     _unpinned = unpinned(download_pins())
     if _unpinned:
-        _configs = [str(f) for f in workflow.overwrite_configfiles] or [
+        _configs = [os.path.relpath(f) for f in workflow.overwrite_configfiles] or [
             "config/smoke.yaml"
         ]
         raise WorkflowError(unpinned_message(_unpinned, ", ".join(_configs)))
