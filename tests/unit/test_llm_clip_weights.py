@@ -136,5 +136,20 @@ def test_the_clip_download_is_a_localrule_and_the_job_goes_offline():
     else_branch = rules[rules.index('if LLM_CLIP.get("tiny"):'):rules.index("rule llm_grounding:")]
     assert "localrules:\n        llm_clip_download," in else_branch
     assert "protected(LLM_CLIP_RELEASE)" in else_branch
-    job = (REPO / "scripts" / "llm_clip.py").read_text()
-    assert job.index("go_offline()") < job.index("from instdiff.llm.evaluate")
+    for script in ("llm_clip", "llm_grounding"):
+        job = (REPO / "scripts" / f"{script}.py").read_text()
+        first_import = min(job.index(line) for line in job.splitlines() if line.startswith("from instdiff.")
+                           and "import go_offline" not in line)
+        assert job.index("go_offline()") < first_import, script
+
+
+def test_go_offline_keeps_huggingface_hub_off_the_network(monkeypatch):
+    """huggingface_hub reads HF_HUB_OFFLINE when it is imported: in a fresh process after go_offline() it is on."""
+    import subprocess
+    import sys
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    code = ("from instdiff.hub import go_offline; go_offline(); import huggingface_hub.constants as c; "
+            "print(c.HF_HUB_OFFLINE)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "True"
