@@ -4,9 +4,10 @@ Face hub entry (SHA256 verified and recorded), or a tiny random model for the sm
 
 Each is a state-dict file (a torch file, or the hub's safetensors file kept byte for byte) with a JSON beside it
 (architecture, preprocessing, SHA256, source), loaded by :func:`load` through the same
-``open_clip.create_model_and_transforms(arch, pretrained=path)`` call. The preprocessing (mean, std, interpolation, resize mode) is passed explicitly, because open_clip only
-knows it from the pretrained *tag*, not from a file path: for ``laion2b_s32b_b82k`` it is mean = std = 0.5,
-bicubic resize of the shortest side, centre crop (reference §5.3).
+``open_clip.create_model_and_transforms(arch, pretrained=path)`` call. The preprocessing (mean, std,
+interpolation, resize mode) is passed explicitly, because open_clip only knows it from the pretrained *tag*, not
+from a file path: for ``laion2b_s32b_b82k`` it is mean = std = 0.5, bicubic resize of the shortest side, centre
+crop (reference §5.3).
 """
 
 from __future__ import annotations
