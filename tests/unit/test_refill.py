@@ -118,3 +118,48 @@ def test_refill_equals_one_at_a_time_on_a_real_unet_within_its_batch_effect(tmp_
     tol = 2 * delta * _error_gain(4, 7.5)
     for a, b in zip(alone, together):
         assert (a - b).abs().max().item() <= tol, (delta, tol)
+
+
+class RowRecorder(torch.nn.Module):
+    """Wraps a UNet; records the rows of every call."""
+
+    def __init__(self, unet):
+        super().__init__()
+        self.inner, self.per_call = unet, []
+
+    def set_location(self, location):
+        self.inner.set_location(location)
+
+    def forward(self, sample, *args):
+        self.per_call.append(sample.shape[0])
+        return self.inner(sample, *args)
+
+
+def test_shards_identical_with_refill(tmp_path):
+    """Groups of 3 with max_batch 10: the first group's third layout (2 instances, 6 rows) starts at its
+    neighbours' merge. One shard and three shards write the same bytes (a batch's make-up is the group's)."""
+    from instdiff.generate import run_shard
+    from instdiff.layout import write_layouts
+    from tests.unit.test_generate import _layouts
+    from tests.unit.tiny_stack import tiny_pipeline
+
+    pipe = tiny_pipeline(tmp_path / "tiny")
+    pipe.unet = RowRecorder(pipe.unet)
+    layouts = tmp_path / "layouts.jsonl"
+    write_layouts(layouts, _layouts())
+    settings = {"location": "box", "steps": 4, "guidance_scale": 7.5, "alpha": 0.75, "mis": 0.5,
+                "negative_prompt": "lowres", "max_batch": 10}
+
+    def run(out, k, n):
+        return run_shard(layouts, None, out, out / "shards" / f"{k}-of-{n}.json", "box", k, n, 2024, settings,
+                         pipeline=pipe, group_size=3)
+
+    run(tmp_path / "a", 0, 1)
+    # Canonical order 3, 5, 7 | 12 with 0, 1, 2 | 1 instances: 2 + 4 rows, then 7's 6 rows join at the merge;
+    # the next step, 3 and 5 are at step 3 (gate 0 with alpha 0.75), 7 at step 0 (gate 1): two calls.
+    assert pipe.unet.per_call[:6] == [6, 6, 6, 10, 4, 6]
+    manifests = [run(tmp_path / "b", k, 3) for k in range(3)]
+    assert [[r["id"] for r in m["images"]] for m in manifests] == [["3", "5", "7"], ["12"], []]
+    for lay in _layouts():
+        a, b = (tmp_path / x / f"{lay.id}.png" for x in "ab")
+        assert a.read_bytes() == b.read_bytes(), lay.id
