@@ -321,7 +321,7 @@ class InstanceDiffusionPipeline:
 
     @torch.no_grad()
     def generate_group(self, layouts: Sequence[Layout], settings: GenerationSettings | None = None,
-                       seeds: Sequence[int] | None = None, refill: bool = True) -> list[PipelineOutput]:
+                       seeds: Sequence[int] | None = None, refill: bool = False) -> list[PipelineOutput]:
         """One image per layout, the layouts sampled together (:func:`instdiff.sampler.sample_group`).
 
         Each image keeps its own seed, conditions and MIS chains, so it matches ``self(layout, seed=...)`` up to

@@ -166,7 +166,9 @@ class SamplerSettings:
     mis: float = 0.0
     batched: bool = True
     max_batch: int | None = None  # split a batched call into chunks of at most this many rows (memory)
-    refill: bool = True  # sample_group: start a group's next images as rows free up, up to max_batch rows a call
+    # sample_group: start a group's next images as rows free up, up to max_batch rows a call. Off by default: at
+    # the same group and max_batch, all-at-once calls split into max_batch rows take fewer calls (benchmarks/README.md).
+    refill: bool = False
 
 
 @dataclass

@@ -61,7 +61,7 @@ def test_refill_equals_one_at_a_time_with_a_row_independent_denoiser(mis, alpha,
     """Images at different steps share calls (and an alpha schedule splits calls by gate scale): the toy
     denoiser treats rows independently, so no number may change."""
     x_Ts, globs, insts, unc = _images([2, 0, 1, 3])
-    s = SamplerSettings(steps=10, guidance_scale=g, alpha=alpha, mis=mis, max_batch=max_batch)
+    s = SamplerSettings(steps=10, guidance_scale=g, alpha=alpha, mis=mis, max_batch=max_batch, refill=True)
     alone = [sample(ToyDenoiser(), x, gl, ic, unc, s) for x, gl, ic in zip(x_Ts, globs, insts)]
     together = sample_group(ToyDenoiser(), x_Ts, globs, insts, unc, s)
     for a, b in zip(alone, together):
@@ -72,7 +72,8 @@ def test_denoiser_calls_follow_the_schedule():
     """The hand-checked group through sample_group: the denoiser sees exactly the scheduler's rows per call."""
     x_Ts, globs, insts, unc = _images([2, 0, 1])
     den = RowLog()
-    sample_group(den, x_Ts, globs, insts, unc, SamplerSettings(steps=4, guidance_scale=7.5, mis=0.5, max_batch=8))
+    sample_group(den, x_Ts, globs, insts, unc,
+                 SamplerSettings(steps=4, guidance_scale=7.5, mis=0.5, max_batch=8, refill=True))
     assert den.per_call == [8, 8, 8, 8, 8, 4, 2, 2]
     den = RowLog()
     sample_group(den, x_Ts, globs, insts, unc,
@@ -101,7 +102,7 @@ def test_refill_equals_one_at_a_time_on_a_real_unet_within_its_batch_effect(tmp_
     insts = [[ChainCondition(torch.randn(1, 77, 32, generator=g), grounding(1)) for _ in range(n)] for n in counts]
     x_Ts = [torch.randn(1, 4, 64, 64, generator=g) for _ in counts]
     unc = torch.randn(1, 77, 32, generator=g)
-    s = SamplerSettings(steps=4, guidance_scale=7.5, mis=0.5, max_batch=8)
+    s = SamplerSettings(steps=4, guidance_scale=7.5, mis=0.5, max_batch=8, refill=True)
 
     den = pipe.denoiser()
     t = torch.full((3,), 751, dtype=torch.int64)
@@ -135,6 +136,19 @@ class RowRecorder(torch.nn.Module):
         return self.inner(sample, *args)
 
 
+class Refilling:
+    """A pipeline whose groups refill (run_shard calls ``generate_group(layouts, settings, seeds=...)``)."""
+
+    def __init__(self, pipe):
+        self.pipe = pipe
+
+    def __call__(self, *args, **kwargs):
+        return self.pipe(*args, **kwargs)
+
+    def generate_group(self, *args, **kwargs):
+        return self.pipe.generate_group(*args, refill=True, **kwargs)
+
+
 def test_shards_identical_with_refill(tmp_path):
     """Groups of 3 with max_batch 10: the first group's third layout (2 instances, 6 rows) starts at its
     neighbours' merge. One shard and three shards write the same bytes (a batch's make-up is the group's)."""
@@ -152,7 +166,7 @@ def test_shards_identical_with_refill(tmp_path):
 
     def run(out, k, n):
         return run_shard(layouts, None, out, out / "shards" / f"{k}-of-{n}.json", "box", k, n, 2024, settings,
-                         pipeline=pipe, group_size=3)
+                         pipeline=Refilling(pipe), group_size=3)
 
     run(tmp_path / "a", 0, 1)
     # Canonical order 3, 5, 7 | 12 with 0, 1, 2 | 1 instances: 2 + 4 rows, then 7's 6 rows join at the merge;
