@@ -8,6 +8,10 @@ starts the next pending image whenever its first evaluation fits in the rows the
 
 The schedule depends only on the group's images and the settings, never on the shard count, so shards stay
 byte-identical. Pure integer bookkeeping: the sampler (:func:`instdiff.sampler.sample_group`) owns the tensors.
+
+Refill is opt-in: at the same group and ``max_batch``, starting every image at once and cutting each step's rows
+into ``max_batch`` calls takes fewer calls, because staggered starts lengthen the group's chain of dependent steps
+(:meth:`RowScheduler.call_rows` counts both; ``benchmarks/README.md``).
 """
 
 from __future__ import annotations
