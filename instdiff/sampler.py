@@ -167,7 +167,7 @@ class SamplerSettings:
     batched: bool = True
     max_batch: int | None = None  # split a batched call into chunks of at most this many rows (memory)
     # sample_group: start a group's next images as rows free up, up to max_batch rows a call. Off by default: at
-    # the same group and max_batch, all-at-once calls split into max_batch rows take fewer calls (benchmarks/README.md).
+    # the same group and max_batch, all-at-once calls cut into max_batch rows are fewer (benchmarks/README.md).
     refill: bool = False
 
 
@@ -390,9 +390,9 @@ def sample_group(
     denoiser call (split into ``settings.max_batch`` rows at most).
 
     With ``settings.refill`` and a ``max_batch``, images start as rows free up (:class:`RowScheduler`): when an
-    image's MIS merge drops its instance rows, or it finishes, the next images of the group start, so calls stay
-    near ``max_batch`` rows. Otherwise every image starts at once and, sharing the settings, all merge on the
-    same step. Each image runs its own PLMS arithmetic (elementwise, as :func:`sample`), so its numbers differ
+    image's MIS merge drops its instance rows, or it finishes, the next images of the group start into the freed
+    rows (opt-in: :mod:`instdiff.row_scheduler` says why). Otherwise every image starts at once and, sharing the
+    settings, all merge on the same step. Each image runs its own PLMS arithmetic (elementwise, as :func:`sample`), so its numbers differ
     from :func:`sample` only by the denoiser's batch effects. Returns one (1, C, H, W) latent per image;
     ``progress`` is called once per shared evaluation.
     """
