@@ -393,8 +393,8 @@ def sample_group(
     image's MIS merge drops its instance rows, or it finishes, the next images of the group start into the freed
     rows (opt-in: :mod:`instdiff.row_scheduler` says why). Otherwise every image starts at once and, sharing the
     settings, all merge on the same step. Each image runs its own PLMS arithmetic (elementwise, as :func:`sample`),
-    so its numbers differ from :func:`sample` only by the denoiser's batch effects. Returns one (1, C, H, W) latent per image;
-    ``progress`` is called once per shared evaluation.
+    so its numbers differ from :func:`sample` only by the denoiser's batch effects. Returns one (1, C, H, W)
+    latent per image; ``progress`` is called once per shared evaluation.
     """
     if not settings.batched:
         return [sample(denoiser, x, g, ic, uncond_context, settings, alphas_cumprod)
