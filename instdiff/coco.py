@@ -42,14 +42,12 @@ from instdiff import conditioning
 from instdiff.errors import InputError
 from instdiff.io import read_json, write_json
 from instdiff.layout import Instance, Layout, coco_xywh_px_to_norm_xyxy, write_layouts
+from instdiff.original_constants import COLORS, MAX_OBJS, TEXTURES
 from instdiff.seeding import derive_seed
 
 log = logging.getLogger(__name__)
 
 CANVAS = 512
-MAX_OBJS = 30
-COLORS = ["black", "white", "red", "green", "yellow", "blue", "pink", "purple"]
-TEXTURES = ["rubber", "fluffy", "metallic", "wooden", "plastic", "fabric", "leather", "glass"]
 SEG_QUIRK_MODES = ("faithful", "original")
 RNG_MODES = ("seeded", "legacy")
 

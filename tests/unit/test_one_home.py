@@ -1,0 +1,54 @@
+"""Each concept has one home: a second definition of the original's constants, or of the box type anywhere under ``instdiff/`` fails here (an AST scan, so comments and docstrings do not count)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[2] / "instdiff"
+ORIGINAL_CONSTANTS = ("MAX_OBJS", "MAX_INSTANCES", "N_SCRIBBLE_POINTS", "N_POLYGON_POINTS", "SEG_RESOLUTION", "SEG_SIZE",
+                      "NUM_SEG_TOKENS", "FOURIER_FREQS", "LATENT_SCALE", "TEXT_EMBED_DIM", "EMBED_ROW", "COLORS",
+                      "TEXTURES")
+HOMES = {name: "original_constants.py" for name in ORIGINAL_CONSTANTS} | {"Box": "layout.py"}
+
+
+def _modules() -> list[tuple[str, ast.Module]]:
+    return [(p.relative_to(PACKAGE).as_posix(), ast.parse(p.read_text(), str(p))) for p in sorted(PACKAGE.rglob("*.py"))]
+
+
+def _bound_names(tree: ast.Module):
+    """Names a module binds by assignment, class or function definition (imports are uses, not definitions)."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                for sub in ast.walk(target):
+                    if isinstance(sub, ast.Name):
+                        yield sub.id
+        elif isinstance(node, (ast.AnnAssign, ast.AugAssign)) and isinstance(node.target, ast.Name):
+            yield node.target.id
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            yield node.name
+
+
+MODULES = _modules()
+
+
+@pytest.mark.parametrize("name,home", sorted(HOMES.items()))
+def test_defined_only_in_its_home(name, home):
+    where = sorted(rel for rel, tree in MODULES if name in set(_bound_names(tree)))
+    assert where in ([home], []), f"{name} is defined in {where}; its one home is instdiff/{home}: import it from there"
+    if name in ("MAX_OBJS", "N_SCRIBBLE_POINTS", "LATENT_SCALE", "COLORS", "TEXTURES", "TEXT_EMBED_DIM", "Box"):
+        assert where == [home], f"{name} must be defined in instdiff/{home}"
+
+
+@pytest.mark.parametrize("literal", [0.18215, 768])
+def test_original_numbers_are_not_written_as_literals(literal):
+    """The VAE scale and the CLIP text width appear as numbers only in the constants' home (and in the model's
+    component sizes, where 768 is one width among many: ``model/``)."""
+    where = sorted({rel for rel, tree in MODULES if rel != "original_constants.py" and not rel.startswith("model/")
+                    for node in ast.walk(tree)
+                    if isinstance(node, ast.Constant) and type(node.value) is type(literal) and node.value == literal})
+    assert where == [], f"the literal {literal} is written in {where}: use instdiff.original_constants"
+
