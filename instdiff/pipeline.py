@@ -34,6 +34,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from instdiff.device import resolve_device
 from instdiff.errors import InputError
 from instdiff.layout import Instance, Layout
 from instdiff.model.precision import Precision
@@ -162,7 +163,7 @@ class InstanceDiffusionPipeline:
         from instdiff.model.convert import load_components
 
         precision = Precision.named(precision)
-        device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        device = torch.device(resolve_device(device))
         comps = load_components(folder, dtype=torch.float32, device=device)
         unet = precision.prepare_unet(comps["unet"])
         ref = load_refiner(refiner, precision.refiner_dtype, device) if refiner else None

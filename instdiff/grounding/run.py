@@ -12,6 +12,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from instdiff.device import resolve_device
 from instdiff.errors import InputError
 from instdiff.grounding.base import layout_queries
 from instdiff.io import write_jsonl
@@ -48,11 +49,7 @@ def score_images(
     if missing:
         raise InputError(missing[0], f"{len(missing)} images are missing", "run the generation stage for experiment 'llm' first")
     if scorer is None:
-        if device is None:
-            import torch
-
-            device = "cuda" if torch.cuda.is_available() else "cpu"
-        scorer = build_scorer(scorer_name, settings, device)
+        scorer = build_scorer(scorer_name, settings, resolve_device(device))
     query_field = settings.get("query_field", "phrase")  # CogVLM ignores queries: it names what it sees
     rows = []
     for lay, path in tqdm(list(zip(layouts, paths)), desc=f"grounding {scorer_name} {variant}", unit="img"):

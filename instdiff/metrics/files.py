@@ -10,6 +10,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from instdiff.device import resolve_device
 from instdiff.errors import InputError
 from instdiff.io import read_json
 from instdiff.metrics import cocofiles
@@ -26,13 +27,6 @@ def _write(out: str | Path, metric: str, variant: str | None, experiment: str, v
     doc = write_record(out, record)
     log.info("%s %s %s: %s over %d images", experiment, metric, variant or "", doc["values"], n_images)
     return doc
-
-
-def resolve_device(device: str) -> str:
-    """``auto``: the first GPU when there is one, else the CPU (instdiff.device.resolve)."""
-    from instdiff.device import resolve
-
-    return resolve(device)
 
 
 def pim_seed(run_seed: int, experiment: str, mode: str) -> int:
@@ -134,7 +128,7 @@ def attribute_file(annotations: str, layouts: str, done: str, clip_model: str, m
                                       conf_threshold, source=layouts)
     elif variant != "gt":
         raise InputError(None, f"unknown attribute variant {variant!r}", "use gt or detected", "variant")
-    enc = encoder if encoder is not None else clip_models.encoder(clip_model, resolve_device(device))
+    enc = encoder if encoder is not None else clip_models.encoder(clip_model, resolve_device(device, gpu="cuda:0"))
     r = score_items(items, Path(done).parent, attribute, enc, source=layouts)
     per_image = r.pop("per_image")
     values = {"accuracy": r["accuracy"], "clip_local": r["clip_local"], "n_instances": r["n_instances"],

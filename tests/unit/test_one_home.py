@@ -1,4 +1,5 @@
-"""Each concept has one home: a second definition of the original's constants, or of the box type anywhere under ``instdiff/`` fails here (an AST scan, so comments and docstrings do not count)."""
+"""Each concept has one home: a second definition of the original's constants, of the box type or of the device
+resolution anywhere under ``instdiff/`` fails here (an AST scan, so comments and docstrings do not count)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "instdiff"
 ORIGINAL_CONSTANTS = ("MAX_OBJS", "MAX_INSTANCES", "N_SCRIBBLE_POINTS", "N_POLYGON_POINTS", "SEG_RESOLUTION", "SEG_SIZE",
                       "NUM_SEG_TOKENS", "FOURIER_FREQS", "LATENT_SCALE", "TEXT_EMBED_DIM", "EMBED_ROW", "COLORS",
                       "TEXTURES")
-HOMES = {name: "original_constants.py" for name in ORIGINAL_CONSTANTS} | {"Box": "layout.py"}
+HOMES = {name: "original_constants.py" for name in ORIGINAL_CONSTANTS} | {"Box": "layout.py", "resolve_device": "device.py"}
 
 
 def _modules() -> list[tuple[str, ast.Module]]:
@@ -39,7 +40,7 @@ MODULES = _modules()
 def test_defined_only_in_its_home(name, home):
     where = sorted(rel for rel, tree in MODULES if name in set(_bound_names(tree)))
     assert where in ([home], []), f"{name} is defined in {where}; its one home is instdiff/{home}: import it from there"
-    if name in ("MAX_OBJS", "N_SCRIBBLE_POINTS", "LATENT_SCALE", "COLORS", "TEXTURES", "TEXT_EMBED_DIM", "Box"):
+    if name in ("MAX_OBJS", "N_SCRIBBLE_POINTS", "LATENT_SCALE", "COLORS", "TEXTURES", "TEXT_EMBED_DIM", "Box", "resolve_device"):
         assert where == [home], f"{name} must be defined in instdiff/{home}"
 
 
@@ -52,3 +53,10 @@ def test_original_numbers_are_not_written_as_literals(literal):
                     if isinstance(node, ast.Constant) and type(node.value) is type(literal) and node.value == literal})
     assert where == [], f"the literal {literal} is written in {where}: use instdiff.original_constants"
 
+
+def test_no_inline_device_fallback():
+    """``"cuda" if torch.cuda.is_available() else "cpu"`` is written once, in instdiff.device.resolve_device."""
+    where = sorted(rel for rel, tree in MODULES if rel != "device.py" for node in ast.walk(tree)
+                   if isinstance(node, ast.IfExp) and "cuda.is_available" in ast.unparse(node.test)
+                   and "'cpu'" in ast.unparse(node.orelse))
+    assert where == [], f"a device fallback is written in {where}: call instdiff.device.resolve_device"
