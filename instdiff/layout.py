@@ -222,7 +222,5 @@ def write_layouts(path: str | Path, layouts: Iterable[Layout]) -> None:
 def read_layouts(path: str | Path) -> list[Layout]:
     from instdiff.io import read_jsonl
 
-    path = Path(path)
-    if not path.exists():
-        raise InputError(path, "layout file does not exist", "run the 'layouts' rule or correct the path")
-    return [parse_layout(raw, f"{path}:{i}") for i, raw in enumerate(read_jsonl(path), 1)]
+    rows = read_jsonl(path, "layout file", "run the 'layouts' rule or correct the path")
+    return [parse_layout(raw, f"{path}:{i}") for i, raw in enumerate(rows, 1)]

@@ -188,15 +188,11 @@ MODES = ("legacy", "intended", "given")
 
 def read_extension_boxes(path) -> list[dict]:
     """Read one of the extension's JSON-lines box files (``{"description_id", "bboxes": [{bbox, category_name}]}``)."""
-    from pathlib import Path
-
     from instdiff.errors import InputError
     from instdiff.io import read_jsonl
     from instdiff.records import is_number
 
-    if not Path(path).exists():
-        raise InputError(path, "box file does not exist", "pass the extension's JSON-lines box file (e.g. cogvlm_bboxes.json)")
-    rows = read_jsonl(path)
+    rows = read_jsonl(path, "box file", "pass the extension's JSON-lines box file (e.g. cogvlm_bboxes.json)")
     for k, row in enumerate(rows):
         if not isinstance(row, dict) or not isinstance(row.get("bboxes"), list):
             raise InputError(path, f"line {k + 1} has no 'bboxes' list", "write one {description_id, bboxes} object per line", "bboxes")
