@@ -38,7 +38,7 @@ import pandas as pd
 
 from instdiff.errors import InputError
 from instdiff.io import write_json
-from instdiff.raters_table import CRITERIA, SCORES, read_ratings
+from instdiff.raters_table import CRITERIA, SCORES, human_means, read_ratings
 from instdiff.seeding import derive_seed
 from instdiff.stats import bootstrap_mean_ci
 
@@ -340,14 +340,6 @@ def read_automatic_scores(paths: str | Path | Sequence[str | Path]) -> pd.DataFr
         frames.append(frame)
     out = pd.concat(frames, ignore_index=True)
     return out.dropna(subset=["value"])
-
-
-def human_means(df: pd.DataFrame, criterion: str | None, by_variant: bool) -> pd.Series:
-    """Mean human score per image (over raters, and over criteria when ``criterion`` is None)."""
-    if criterion is not None:
-        df = df[df["criterion"] == criterion]
-    keys = ["image_id", "variant"] if by_variant else ["image_id"]
-    return df.groupby(keys)["score"].mean()
 
 
 def kendall_tau(x: np.ndarray, y: np.ndarray, seed: int, n_boot: int = DEFAULT_N_BOOT,

@@ -60,3 +60,27 @@ def test_no_inline_device_fallback():
                    if isinstance(node, ast.IfExp) and "cuda.is_available" in ast.unparse(node.test)
                    and "'cpu'" in ast.unparse(node.orelse))
     assert where == [], f"a device fallback is written in {where}: call instdiff.device.resolve_device"
+
+
+def _imports(rel: str, tree: ast.Module) -> set[str]:
+    """instdiff modules a module imports, at top level or inside functions (a lazy import is still a dependency)."""
+    out = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            out.add(node.module)
+            out.update(f"{node.module}.{a.name}" for a in node.names)
+        elif isinstance(node, ast.Import):
+            out.update(a.name for a in node.names)
+    return {m for m in out if m.startswith("instdiff")}
+
+
+def _module_name(rel: str) -> str:
+    name = "instdiff." + rel[:-3].replace("/", ".")
+    return name[: -len(".__init__")] if name.endswith(".__init__") else name
+
+
+def test_no_module_imports_one_that_imports_it_back():
+    graph = {_module_name(rel): _imports(rel, tree) for rel, tree in MODULES}
+    pairs = sorted({tuple(sorted((a, b))) for a, deps in graph.items() for b in deps
+                    if b != a and b in graph and a in graph[b]})
+    assert pairs == [], f"import circles: {pairs}"
