@@ -14,6 +14,7 @@ from tqdm import tqdm
 
 from instdiff.device import resolve_device
 from instdiff.errors import InputError
+from instdiff.generate import image_file
 from instdiff.grounding.base import layout_queries
 from instdiff.io import write_jsonl
 from instdiff.layout import read_layouts
@@ -22,10 +23,9 @@ log = logging.getLogger(__name__)
 
 
 def image_path(images_dir: str | Path, layout_id: str, variant: str = "raw", image_format: str = "png") -> Path:
-    """``images/llm/{id}.png`` for the raw image, ``images/llm/refined/{id}.png`` for the SDXL-refined one."""
-    suffix = ".jpg" if image_format == "jpeg75" else ".png"
-    base = Path(images_dir) if variant == "raw" else Path(images_dir) / variant
-    return base / f"{layout_id}{suffix}"
+    """``images/llm/{id}.png`` for the raw image, ``images/llm/refined/{id}.png`` for the SDXL-refined one (the file
+    name as the generation stage wrote it: :func:`instdiff.generate.image_file`)."""
+    return image_file(Path(images_dir) if variant == "raw" else Path(images_dir) / variant, layout_id, image_format)
 
 
 def score_images(

@@ -102,3 +102,15 @@ def test_llm_table_bytes_through_the_report_renderer(tmp_path):
         '| mean_iou | cogvlm, shipped | raw | say "x" | best-per-label | 0.4200 | 0.1235 | 32 |\n'
         '| clip_global_sd | clip | refined | caption |  |  |  |  |\n'
         '\nfoot note\n')
+
+
+@pytest.mark.parametrize("image_format,suffix", [("png", ".png"), ("jpeg75", ".jpg")])
+def test_scored_image_path_is_the_generated_file_name(tmp_path, image_format, suffix):
+    from instdiff.errors import InputError
+    from instdiff.generate import image_file
+    from instdiff.grounding.run import image_path
+
+    assert image_path(tmp_path, "7", "raw", image_format) == image_file(tmp_path, "7", image_format) == tmp_path / f"7{suffix}"
+    assert image_path(tmp_path, "7", "refined", image_format) == tmp_path / "refined" / f"7{suffix}"
+    with pytest.raises(InputError, match="image_format"):
+        image_path(tmp_path, "7", "raw", "webp")
