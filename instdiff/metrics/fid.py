@@ -136,7 +136,6 @@ def _inception_skeleton():
 def load_extractor(weights_path: str | Path, feature: int = 2048, resize: str = "tf1", device: str | None = None):
     """torchmetrics' ``NoTrainInceptionV3`` (torch-fidelity's network) with the given weights file, on ``device``
     (default: CUDA when available)."""
-    import torch
     from torchmetrics.image.fid import NoTrainInceptionV3
 
     if resize not in RESIZE_MODES:
