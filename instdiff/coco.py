@@ -42,14 +42,13 @@ from instdiff import conditioning
 from instdiff.errors import InputError
 from instdiff.io import read_json, write_json
 from instdiff.layout import Instance, Layout, coco_xywh_px_to_norm_xyxy, write_layouts
+from instdiff.metrics.cocofiles import check_coco_dataset
+from instdiff.original_constants import COLORS, MAX_OBJS, TEXTURES
 from instdiff.seeding import derive_seed
 
 log = logging.getLogger(__name__)
 
 CANVAS = 512
-MAX_OBJS = 30
-COLORS = ["black", "white", "red", "green", "yellow", "blue", "pink", "purple"]
-TEXTURES = ["rubber", "fluffy", "metallic", "wooden", "plastic", "fabric", "leather", "glass"]
 SEG_QUIRK_MODES = ("faithful", "original")
 RNG_MODES = ("seeded", "legacy")
 
@@ -62,28 +61,16 @@ def _load(source: str | Path | Mapping, what: str) -> tuple[dict, str]:
     return read_json(source), str(source)
 
 
+INSTANCES_FIX = "pass an official COCO instances file (annotations/instances_val2017.json) or one derived from it"
+INSTANCES_KEYS = {"images": ("id", "width", "height", "file_name"),
+                  "annotations": ("id", "image_id", "category_id", "bbox", "segmentation"),
+                  "categories": ("id", "name")}
+
+
 def load_instances(source: str | Path | Mapping) -> tuple[dict, str]:
     """Read and check a COCO instances file; an InputError names the file and the first bad field."""
     data, name = _load(source, "instances")
-    fix = "pass an official COCO instances file (annotations/instances_val2017.json) or one derived from it"
-    if not isinstance(data, dict):
-        raise InputError(name, "not a COCO instances file (top level is not an object)", fix)
-    for key in ("images", "annotations", "categories"):
-        if not isinstance(data.get(key), list):
-            raise InputError(name, f"not a COCO instances file: {key!r} is missing or not a list", fix, key)
-    for i, img in enumerate(data["images"]):
-        for key in ("id", "width", "height", "file_name"):
-            if not isinstance(img, dict) or key not in img:
-                raise InputError(name, f"image entry lacks {key!r}", fix, f"images[{i}].{key}")
-    for i, ann in enumerate(data["annotations"]):
-        for key in ("id", "image_id", "category_id", "bbox", "segmentation"):
-            if not isinstance(ann, dict) or key not in ann:
-                raise InputError(name, f"annotation lacks {key!r}", fix, f"annotations[{i}].{key}")
-        if not (isinstance(ann["bbox"], list) and len(ann["bbox"]) == 4):
-            raise InputError(name, f"bbox must be [x, y, w, h], got {ann['bbox']!r}", fix, f"annotations[{i}].bbox")
-    for i, cat in enumerate(data["categories"]):
-        if not isinstance(cat, dict) or "id" not in cat or "name" not in cat:
-            raise InputError(name, "category lacks 'id' or 'name'", fix, f"categories[{i}]")
+    check_coco_dataset(data, name, INSTANCES_FIX, INSTANCES_KEYS, known_images_only=False)
     return data, name
 
 

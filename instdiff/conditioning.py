@@ -37,11 +37,8 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from instdiff.layout import Instance, Layout, box_center
+from instdiff.original_constants import MAX_OBJS, N_POLYGON_POINTS, N_SCRIBBLE_POINTS, SEG_RESOLUTION, TEXT_EMBED_DIM
 
-N_SCRIBBLE_POINTS = 20
-N_POLYGON_POINTS = 256
-MAX_OBJS = 30
-SEG_SIZE = 512
 ATT_MASK_SIZE = 64  # the latent resolution the masked attention works at
 LOCATIONS = ("box", "mask", "point", "scribble")
 
@@ -194,14 +191,14 @@ def instance_conditioning(mask: np.ndarray, width: int, height: int, rng: Any) -
 
 def _instance_seg(inst: Instance, first_row_quirk: bool) -> np.ndarray:
     """The (512, 512) float32 seg input of an instance; the first mask row broadcast when the quirk applies."""
-    seg = np.zeros((SEG_SIZE, SEG_SIZE), dtype=np.float32)
+    seg = np.zeros((SEG_RESOLUTION, SEG_RESOLUTION), dtype=np.float32)
     if inst.mask is None:
         return seg
     m = decode_mask(inst.mask)
-    if m.shape != (SEG_SIZE, SEG_SIZE):
+    if m.shape != (SEG_RESOLUTION, SEG_RESOLUTION):
         from PIL import Image
 
-        m = np.array(Image.fromarray(m).resize((SEG_SIZE, SEG_SIZE), resample=Image.Resampling.NEAREST))
+        m = np.array(Image.fromarray(m).resize((SEG_RESOLUTION, SEG_RESOLUTION), resample=Image.Resampling.NEAREST))
     seg[:] = m[0][None, :] if first_row_quirk else m
     return seg
 
@@ -223,11 +220,11 @@ def _empty(max_objs: int, with_att: bool) -> dict[str, np.ndarray]:
         "boxes": np.zeros((max_objs, 4), np.float32),
         "masks": np.zeros((max_objs,), np.float32),
         "text_masks": np.zeros((max_objs,), np.float32),
-        "text_embeddings": np.zeros((max_objs, 768), np.float32),
+        "text_embeddings": np.zeros((max_objs, TEXT_EMBED_DIM), np.float32),
         "polygons": np.zeros((max_objs, N_POLYGON_POINTS * 2), np.float32),
         "scribbles": np.zeros((max_objs, N_SCRIBBLE_POINTS * 2), np.float32),
         "points": np.zeros((max_objs, 2), np.float32),
-        "segs": np.zeros((max_objs, SEG_SIZE, SEG_SIZE), np.float32),
+        "segs": np.zeros((max_objs, SEG_RESOLUTION, SEG_RESOLUTION), np.float32),
     }
     if with_att:
         d["att_masks"] = np.zeros((max_objs, ATT_MASK_SIZE, ATT_MASK_SIZE), np.float32)
@@ -262,7 +259,7 @@ def seg_first_row_quirk(layout: Layout) -> bool:
 
 def _embeddings(text_embed_fn: Callable[[list[str]], Any], phrases: list[str]) -> np.ndarray:
     if not phrases:
-        return np.zeros((0, 768), np.float32)
+        return np.zeros((0, TEXT_EMBED_DIM), np.float32)
     emb = np.asarray(text_embed_fn(phrases), dtype=np.float32).reshape(len(phrases), -1)
     return emb
 

@@ -23,8 +23,8 @@ from instdiff import records
 from instdiff.errors import InputError
 from instdiff.io import read_json
 from instdiff.layout import Instance, Layout, coco_xywh_px_to_norm_xyxy
+from instdiff.original_constants import N_SCRIBBLE_POINTS
 
-N_SCRIBBLE_POINTS = 20
 PALETTE = [(230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48), (145, 30, 180),
            (70, 240, 240), (240, 50, 230), (210, 245, 60), (250, 190, 212), (0, 128, 128), (170, 110, 40)]
 

@@ -38,6 +38,7 @@ from typing import Any, Sequence
 import numpy as np
 from tqdm import tqdm
 
+from instdiff.device import resolve_device
 from instdiff.errors import InputError
 from instdiff.image_errors import DECODE_ERRORS
 from instdiff.io import write_json
@@ -344,13 +345,11 @@ def run_detection(model_path: str | Path, done_path: str | Path, annotations_pat
 
         layout_ids = [lay.image_id if lay.image_id is not None else lay.id for lay in read_layouts(layouts_path)]
     images = experiment_images(done_path, gt, layout_ids)
-    from instdiff.device import resolve as resolve_device
-
     if settings["mode"] not in MODES:
         raise InputError(None, f"unknown detection mode {settings['mode']!r}", f"use one of {MODES}", "detection.mode")
     model = yolo_models.load(model_path)
     run = predict_validator if settings["mode"] == "validator" else predict
-    detections = run(model, images, settings, model_path, device=resolve_device(device))
+    detections = run(model, images, settings, model_path, device=resolve_device(device, gpu="cuda:0"))
     write_json(out_path, detections, indent=None)
     summary = {"n_images": len(images), "n_detections": len(detections), "settings": settings, "model": str(model_path)}
     log.info("detections: %s", summary)

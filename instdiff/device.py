@@ -61,13 +61,18 @@ def unavailable_message(torch_version: str, cuda_build: str | None, driver: str 
             f"CPU. {'; '.join(facts)}. Fix: {fix}, or set `device: cpu` in the config to run on the CPU on purpose.")
 
 
-def resolve(device: str) -> str:
-    """``auto`` (the CLI's default, outside the workflow): the first GPU when there is one, else the CPU."""
-    if device != "auto":
+def resolve_device(device: str | None = None, gpu: str = "cuda") -> str:
+    """The device a caller leaves open: ``None`` or ``auto`` (the CLI's default, outside the workflow) is ``gpu``
+    when torch sees one, else the CPU; a named device is returned as is.
+
+    ``gpu`` is how the caller's library names the GPU: ``cuda`` for torch, ``cuda:0`` where an index is wanted
+    (ultralytics' ``select_device``). The workflow's jobs use :func:`require` instead: no fallback there.
+    """
+    if device is not None and device != "auto":
         return device
     import torch
 
-    return "cuda:0" if torch.cuda.is_available() else "cpu"
+    return gpu if torch.cuda.is_available() else "cpu"
 
 
 def require(device: str) -> str:

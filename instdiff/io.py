@@ -108,24 +108,40 @@ def write_text(path: str | Path, text: str) -> None:
         tmp.write_text(text)
 
 
-def read_json(path: str | Path) -> Any:
+MISSING_FIX = "run the rule that produces it or correct the path"
+
+
+def _missing(path: Path, what: str, fix: str):
+    from instdiff.errors import InputError
+
+    return InputError(path, f"{what} does not exist", fix)
+
+
+def read_json(path: str | Path, what: str = "file", missing_fix: str = MISSING_FIX) -> Any:
+    """The one JSON reader: a missing file or bad JSON is an InputError naming the file (``what`` names the kind of
+    file and ``missing_fix`` what to do, for the caller's message)."""
     from instdiff.errors import InputError
 
     path = Path(path)
     try:
         return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise InputError(path, "file does not exist", "run the rule that produces it or correct the path") from None
+    except (FileNotFoundError, IsADirectoryError):
+        raise _missing(path, what, missing_fix) from None
     except json.JSONDecodeError as exc:
         raise InputError(path, f"not valid JSON ({exc.msg} at line {exc.lineno})", "regenerate or repair the file") from None
 
 
-def read_jsonl(path: str | Path) -> list[Any]:
+def read_jsonl(path: str | Path, what: str = "file", missing_fix: str = MISSING_FIX) -> list[Any]:
+    """The one JSON-lines reader (blank lines skipped); errors as :func:`read_json`, with the line number."""
     from instdiff.errors import InputError
 
     path = Path(path)
     rows = []
-    with path.open() as fh:
+    try:
+        fh = path.open()
+    except (FileNotFoundError, IsADirectoryError):
+        raise _missing(path, what, missing_fix) from None
+    with fh:
         for lineno, line in enumerate(fh, 1):
             if not line.strip():
                 continue

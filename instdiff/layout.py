@@ -20,7 +20,12 @@ Point = tuple[float, float]
 
 # --------------------------------------------------------------------------------------------- conversions
 # Names say the format: xywh = (x_min, y_min, width, height); xyxy = (x_min, y_min, x_max, y_max);
-# px = pixels of a width x height canvas; norm = divided by the canvas size; cogvlm = integers in 0..999.
+# cxcywh = (x_centre, y_centre, width, height); px = pixels of a width x height canvas; norm = divided by the
+# canvas size; cogvlm = integers in 0..999.
+# The grounding scorers' formats: Grounding DINO's raw ``pred_boxes`` are normalised cxcywh, its post-processing
+# gives pixel corners of the ``target_sizes`` it is handed (-> normalize_xyxy). OWLv2's processor pads the image
+# to a square of side max(W, H) (bottom/right) before resizing, so corners in pixels of that square are pixel
+# corners of the image: divide by the *original* W and H (normalize_xyxy). CogVLM: cogvlm_to_norm_xyxy.
 
 
 def xywh_to_xyxy(box: Sequence[float]) -> Box:
@@ -31,6 +36,24 @@ def xywh_to_xyxy(box: Sequence[float]) -> Box:
 def xyxy_to_xywh(box: Sequence[float]) -> Box:
     x0, y0, x1, y1 = map(float, box)
     return (x0, y0, x1 - x0, y1 - y0)
+
+
+def cxcywh_to_xyxy(box: Sequence[float]) -> Box:
+    cx, cy, w, h = map(float, box)
+    return (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
+
+
+def misread_corners_as_xywh(box: Sequence[float]) -> Box:
+    """The extension's bug: ``inference.py`` read the LLM's corners ``[x1, y1, x2, y2]`` as ``[x, y, w, h]``.
+
+    The box it then used is ``[x1, y1, x1 + x2, y1 + y2]``, unclipped. Kept only to reproduce the published run.
+    """
+    return xywh_to_xyxy(box)
+
+
+def clip_unit(box: Sequence[float]) -> Box:
+    """Clip a normalised box to the canvas ``[0, 1]``."""
+    return tuple(min(1.0, max(0.0, float(v))) for v in box)  # type: ignore[return-value]
 
 
 def normalize_xyxy(box: Sequence[float], width: float, height: float) -> Box:
@@ -199,7 +222,5 @@ def write_layouts(path: str | Path, layouts: Iterable[Layout]) -> None:
 def read_layouts(path: str | Path) -> list[Layout]:
     from instdiff.io import read_jsonl
 
-    path = Path(path)
-    if not path.exists():
-        raise InputError(path, "layout file does not exist", "run the 'layouts' rule or correct the path")
-    return [parse_layout(raw, f"{path}:{i}") for i, raw in enumerate(read_jsonl(path), 1)]
+    rows = read_jsonl(path, "layout file", "run the 'layouts' rule or correct the path")
+    return [parse_layout(raw, f"{path}:{i}") for i, raw in enumerate(rows, 1)]

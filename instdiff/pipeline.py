@@ -34,17 +34,16 @@ import numpy as np
 import torch
 from PIL import Image
 
+from instdiff.device import resolve_device
 from instdiff.errors import InputError
 from instdiff.layout import Instance, Layout
 from instdiff.model.precision import Precision
+from instdiff.original_constants import LATENT_SCALE, MAX_OBJS, TEXT_EMBED_DIM
 from instdiff.sampler import ChainCondition, SamplerSettings, SamplerTrace, sample, sample_group
 
 log = logging.getLogger(__name__)
 
-MAX_INSTANCES = 30
-LATENT_SCALE = 0.18215
 OUTPUT_SIZE = 512
-EMBED_ROW = 768  # width of instdiff.conditioning's text_embeddings rows
 LOCATIONS = ("box", "mask", "point", "scribble")
 # inference.py's negative prompt (eval_local.py prepends "cartoon style, painting style, "; the config says which).
 DEFAULT_NEGATIVE_PROMPT = (
@@ -92,7 +91,7 @@ def _clip01(v: float) -> float:
     return min(1.0, max(0.0, v))
 
 
-def prepare_layout(layout: Layout, max_instances: int = MAX_INSTANCES) -> tuple[Layout, list[str]]:
+def prepare_layout(layout: Layout, max_instances: int = MAX_OBJS) -> tuple[Layout, list[str]]:
     """The layout the model sees, plus notes on what was changed.
 
     - more than ``max_instances`` instances: the first ``max_instances`` are kept (the original's 30 slots);
@@ -164,7 +163,7 @@ class InstanceDiffusionPipeline:
         from instdiff.model.convert import load_components
 
         precision = Precision.named(precision)
-        device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        device = torch.device(resolve_device(device))
         comps = load_components(folder, dtype=torch.float32, device=device)
         unet = precision.prepare_unet(comps["unet"])
         ref = load_refiner(refiner, precision.refiner_dtype, device) if refiner else None
@@ -222,10 +221,10 @@ class InstanceDiffusionPipeline:
 
         phrases = [inst.phrase for inst in layout.instances]
         unique = sorted(set(phrases))
-        emb = self.encode_phrases(unique).float().cpu().numpy() if unique else np.zeros((0, EMBED_ROW), np.float32)
+        emb = self.encode_phrases(unique).float().cpu().numpy() if unique else np.zeros((0, TEXT_EMBED_DIM), np.float32)
         # instdiff.conditioning stores 768-wide rows (CLIP ViT-L/14); a narrower text tower (the tiny smoke model) is
         # zero-padded there and cut back in model_grounding, which is exact.
-        cache = {p: np.pad(e, (0, max(0, EMBED_ROW - e.shape[0]))) for p, e in zip(unique, emb)}
+        cache = {p: np.pad(e, (0, max(0, TEXT_EMBED_DIM - e.shape[0]))) for p, e in zip(unique, emb)}
 
         def embed(ps: list[str]) -> np.ndarray:
             return np.stack([cache[p] for p in ps])

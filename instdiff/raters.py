@@ -38,8 +38,9 @@ import pandas as pd
 
 from instdiff.errors import InputError
 from instdiff.io import write_json
-from instdiff.raters_table import CRITERIA, SCORES, read_ratings
+from instdiff.raters_table import CRITERIA, SCORES, human_means, read_ratings
 from instdiff.seeding import derive_seed
+from instdiff.stats import bootstrap_mean_ci
 
 log = logging.getLogger(__name__)
 
@@ -132,12 +133,12 @@ def bootstrap_mean(df: pd.DataFrame, seed: int, n_boot: int = DEFAULT_N_BOOT, le
 
 def bootstrap_sample_mean(values: np.ndarray, seed: int, n_boot: int = DEFAULT_N_BOOT,
                           level: float = DEFAULT_LEVEL) -> dict:
-    """Mean of independent scores with a percentile bootstrap CI (used for the published histogram)."""
-    values = np.asarray(values, dtype=float)
-    rng = np.random.default_rng(seed)
-    w = _multiplicities(rng, n_boot, values.size)
-    boot = (w @ values) / values.size
-    return {"mean": float(values.mean()), "ci": _percentile_ci(boot, level), "n_ratings": int(values.size)}
+    """Mean of independent scores with a percentile bootstrap CI (used for the published histogram).
+
+    :func:`instdiff.stats.bootstrap_mean_ci`; a single score gives itself as the interval.
+    """
+    iv = bootstrap_mean_ci(np.asarray(values, dtype=float), level=level, resamples=n_boot, seed=seed, min_n=1)
+    return {"mean": iv.value, "ci": [iv.low, iv.high], "n_ratings": iv.n}
 
 
 def mean_table(df: pd.DataFrame, seed: int, n_boot: int = DEFAULT_N_BOOT, level: float = DEFAULT_LEVEL) -> dict:
@@ -339,14 +340,6 @@ def read_automatic_scores(paths: str | Path | Sequence[str | Path]) -> pd.DataFr
         frames.append(frame)
     out = pd.concat(frames, ignore_index=True)
     return out.dropna(subset=["value"])
-
-
-def human_means(df: pd.DataFrame, criterion: str | None, by_variant: bool) -> pd.Series:
-    """Mean human score per image (over raters, and over criteria when ``criterion`` is None)."""
-    if criterion is not None:
-        df = df[df["criterion"] == criterion]
-    keys = ["image_id", "variant"] if by_variant else ["image_id"]
-    return df.groupby(keys)["score"].mean()
 
 
 def kendall_tau(x: np.ndarray, y: np.ndarray, seed: int, n_boot: int = DEFAULT_N_BOOT,

@@ -10,13 +10,12 @@ Folder conventions understood by :func:`discover_images` (image files: .png, .jp
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from instdiff.errors import InputError
-from instdiff.io import is_temp
+from instdiff.io import is_temp, read_json, read_jsonl
 from instdiff.raters_table import VARIANTS
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp"}
@@ -69,24 +68,12 @@ def read_captions(path: str | Path) -> dict[str, str]:
     """Captions by image id: a ``.jsonl`` of layouts / records holding ``id`` (or ``image_id``) and ``caption``
     (the LLM stage's layouts file), or a ``.json`` object ``{image_id: caption}`` (or a list of such records)."""
     path = Path(path)
-    if not path.is_file():
-        raise InputError(path, "captions file does not exist", "pass a layouts .jsonl or a {id: caption} .json")
-    text = path.read_text(encoding="utf-8")
+    fix = "pass a layouts .jsonl or a {id: caption} .json (a JSON-lines file must be named .jsonl)"
     records: list = []
     if path.suffix == ".jsonl":
-        for lineno, line in enumerate(text.splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise InputError(path, f"line {lineno} is not valid JSON ({exc.msg})", "repair the file") from None
+        records = read_jsonl(path, "captions file", fix)
     else:
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InputError(path, f"not valid JSON ({exc.msg} at line {exc.lineno})",
-                             "repair the file (a JSON-lines file must be named .jsonl)") from None
+        data = read_json(path, "captions file", fix)
         if isinstance(data, dict):
             return {str(k): str(v) for k, v in data.items()}
         records = data if isinstance(data, list) else []

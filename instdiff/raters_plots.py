@@ -25,7 +25,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from instdiff.io import atomic_path  # noqa: E402
-from instdiff.raters_table import CRITERIA, CRITERION_LABELS, SCORES  # noqa: E402
+from instdiff.raters_table import CRITERIA, CRITERION_LABELS, SCORES, human_means  # noqa: E402
 from instdiff.seeding import rng  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -171,8 +171,6 @@ def fit_band(x: np.ndarray, y: np.ndarray, grid: np.ndarray, seed: int, n_boot: 
 
 
 def plot_automatic_vs_human(df: pd.DataFrame, auto: pd.DataFrame | None, stats: dict, seed: int):
-    from instdiff.raters import human_means
-
     metrics = sorted(auto["metric"].unique()) if auto is not None and not auto.empty else []
     if not metrics:
         fig, ax = plt.subplots(figsize=(5, 2))

@@ -142,6 +142,14 @@ def read_ratings(paths: str | Path | Sequence[str | Path], known_images: Iterabl
     return df
 
 
+def human_means(df: pd.DataFrame, criterion: str | None, by_variant: bool) -> pd.Series:
+    """Mean human score per image (over raters, and over criteria when ``criterion`` is None)."""
+    if criterion is not None:
+        df = df[df["criterion"] == criterion]
+    keys = ["image_id", "variant"] if by_variant else ["image_id"]
+    return df.groupby(keys)["score"].mean()
+
+
 def write_ratings(path: str | Path, rows: Iterable[dict]) -> int:
     """Write rows (dicts with :data:`COLUMNS`) atomically as a ratings CSV, sorted by key. Returns the row count."""
     rows = sorted(rows, key=lambda r: (str(r["rater_id"]), str(r["image_id"]), str(r["variant"]),

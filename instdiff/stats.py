@@ -38,13 +38,18 @@ def bootstrap_mean_ci(
     level: float = DEFAULT_LEVEL,
     resamples: int = DEFAULT_RESAMPLES,
     seed: int = DEFAULT_SEED,
+    min_n: int = 2,
 ) -> Interval:
-    """Percentile bootstrap CI of the mean of ``values`` (one value per image).
+    """Percentile bootstrap CI of the mean of ``values`` (one value per image, per rating, ...).
+
+    The one bootstrap of independent values in the project: report tables, the LLM stage's CLIP score and the
+    published human-study histogram all call it.
 
     Definition: draw ``resamples`` samples of size n with replacement from ``values`` using
     ``numpy.random.default_rng(seed)``; the interval is the (1-level)/2 and (1+level)/2 quantiles (numpy's default
     linear interpolation) of the resampled means. The point estimate is the plain mean. Non-finite values (images a
-    metric skips, e.g. no instances) are dropped first. With fewer than 2 values the interval is undefined (None).
+    metric skips, e.g. no instances) are dropped first. With fewer than ``min_n`` values the interval is undefined
+    (None); ``min_n=1`` reports a single value's degenerate interval (every resample is that value).
     """
     x = np.asarray([v for v in values if v is not None], dtype=np.float64)
     x = x[np.isfinite(x)]
@@ -52,7 +57,7 @@ def bootstrap_mean_ci(
     if n == 0:
         return Interval(float("nan"), None, None, 0, "bootstrap-percentile", level)
     mean = float(x.mean())
-    if n < 2:
+    if n < max(1, min_n):
         return Interval(mean, None, None, n, "bootstrap-percentile", level)
     rng = np.random.default_rng(seed)
     # Chunked so 5,000 images x 2,000 resamples does not need 80 MB at once.

@@ -6,7 +6,7 @@ COCO-like sizes (640x480, 427x640, ...), so squashing to 512x512 and scoring at 
 Categories are the real 80 COCO categories with their ids (``instdiff/assets/coco_categories.json``), of which
 the images use the eight of :data:`CLASSES`: each is bound to one shape and to one colour / texture index, so a
 detector can learn them (``instdiff.yolo_train``). An instance's colour and texture are ``COLORS[ann_id % 8]``
-and ``TEXTURES[ann_id % 8]`` (the attribute lists of ``instdiff.coco``), as the colours / textures experiments
+and ``TEXTURES[ann_id % 8]`` (the attribute lists of ``instdiff.original_constants``), as the colours / textures experiments
 ask for them: annotation ids are drawn with the residue of their category, so what the layout asks for is what
 the image shows. Shapes are COCO polygons painted over the pixels of their own mask and do not overlap.
 
@@ -27,15 +27,15 @@ import numpy as np
 from PIL import Image
 from pycocotools import mask as mask_utils
 
-from instdiff.coco import COLORS, TEXTURES
 from instdiff.io import atomic_path, write_json
+from instdiff.original_constants import COLORS, TEXTURES
 
 log = logging.getLogger(__name__)
 
 # (width, height) of COCO val2017's commonest image sizes, landscape and portrait.
 SIZES = ((640, 480), (640, 427), (480, 640), (427, 640), (500, 375), (640, 640))
 N_MANY = 34  # annotations on the "more than 30" image
-RGB = {  # the colour names of instdiff.coco.COLORS as sRGB
+RGB = {  # the colour names of instdiff.original_constants.COLORS as sRGB
     "black": (20, 20, 20), "white": (235, 235, 235), "red": (215, 35, 35), "green": (40, 165, 60),
     "yellow": (240, 215, 40), "blue": (40, 70, 215), "pink": (250, 170, 195), "purple": (125, 40, 150),
 }

@@ -18,10 +18,9 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     from instdiff.cli import print_json
-    from instdiff.metrics import cocofiles
-    from instdiff.metrics.coco_ap import coco_eval
-
     from instdiff.errors import InputError
+    from instdiff.metrics.coco_ap import coco_eval
+    from instdiff.metrics.files import evaluation_inputs
 
     # Scoring a subset against every GT image silently deflates AP, so the image set is always explicit.
     if not args.images and not args.all_gt:
@@ -29,9 +28,7 @@ def run(args) -> int:
                          "detected when those are a subset",
                          "pass --images results/<run>/images/<experiment>/done.json (the experiment's images) or "
                          "--all-gt (every image of --gt)", "--images")
-    gt = cocofiles.load_gt(args.gt)
-    ids = cocofiles.evaluated_ids(args.images or None, gt)
-    results = cocofiles.load_results(args.pred, gt, need_masks=args.iou_type == "segm")
+    gt, ids, results = evaluation_inputs(args.gt, args.pred, args.images or None, need_masks=args.iou_type == "segm")
     out = coco_eval(gt, results, args.iou_type, ids, backend=args.backend)
     out.pop("evaluator")
     print_json({"gt": args.gt, "pred": args.pred, "iou_type": args.iou_type, "backend": args.backend,

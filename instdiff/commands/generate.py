@@ -15,6 +15,7 @@ import logging
 import os
 from pathlib import Path
 
+from instdiff.device import resolve_device
 from instdiff.errors import InputError
 from instdiff.precision import PRECISIONS, removed_dtype_error
 
@@ -67,7 +68,7 @@ def run(args) -> int:
                          "run the models rule (snakemake models) or pass --model / set INSTDIFF_MODEL", "--model")
     if args.num_images < 1:
         raise InputError(None, "--num-images must be at least 1", "pass a positive number", "--num-images")
-    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    device = resolve_device(args.device)
     precision = args.precision or ("autocast-fp16" if str(device).startswith("cuda") else "fp32")
     settings = GenerationSettings(
         location=args.config, steps=args.steps, guidance_scale=args.guidance_scale, alpha=args.alpha, mis=args.mis,

@@ -19,21 +19,12 @@ def register(subparsers) -> None:
 def run(args) -> int:
     from instdiff.cli import print_json
     from instdiff.errors import InputError
-    from instdiff.metrics import cocofiles
-    from instdiff.metrics.pim import pim_corrected, pim_paper
+    from instdiff.metrics.files import evaluation_inputs, pim_values
 
-    gt = cocofiles.load_gt(args.gt)
-    ids = None if args.images is None else cocofiles.evaluated_ids(args.images, gt)
-    results = cocofiles.load_results(args.pred, gt, need_masks=True)
-    if args.variant == "paper":
-        out = pim_paper(gt, results, args.mode, seed=args.seed, image_ids=ids, results_path=args.pred)
-    else:
-        if not args.layouts:
-            raise InputError(None, "the corrected variant tests the conditioning points", "pass --layouts FILE", "--layouts")
-        from instdiff.layout import read_layouts
-
-        out = pim_corrected(gt, results, read_layouts(args.layouts), args.mode, image_ids=ids,
-                            results_path=args.pred, layouts_path=args.layouts)
+    gt, ids, results = evaluation_inputs(args.gt, args.pred, args.images, need_masks=True)
+    if args.variant == "corrected" and not args.layouts:
+        raise InputError(None, "the corrected variant tests the conditioning points", "pass --layouts FILE", "--layouts")
+    out = pim_values(gt, results, ids, args.mode, args.variant, args.seed, args.layouts, args.pred)
     if not args.per_image:
         out.pop("per_image")
     print_json({"gt": args.gt, "pred": args.pred, "mode": args.mode, "variant": args.variant, "seed": args.seed, **out})

@@ -12,7 +12,7 @@ import logging
 from typing import Any, Sequence
 
 from instdiff.grounding.base import Detection, Query
-from instdiff.grounding.boxes import clip_unit, padded_square_px_to_norm_xyxy
+from instdiff.layout import clip_unit, normalize_xyxy
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ class GroundingDinoScorer:
             )
             for query, result in zip(chunk, results):
                 for box, score in zip(result["boxes"].tolist(), result["scores"].tolist()):
-                    norm = clip_unit((box[0] / width, box[1] / height, box[2] / width, box[3] / height))
+                    norm = clip_unit(normalize_xyxy(box, width, height))
                     detections.append(Detection(query.label, norm, float(score), query.phrase))
         return detections, None
 
@@ -92,7 +92,8 @@ class Owlv2Scorer:
     """OWLv2: all phrases of an image in one forward; each box gets the phrase with the highest score.
 
     The processor pads to a square, so post-processing is given the padded size ``max(W, H)`` for both sides and the
-    boxes are then divided by the original W and H (:func:`padded_square_px_to_norm_xyxy`)."""
+    boxes are then divided by the original W and H (:func:`instdiff.layout.normalize_xyxy`): the padding sits
+    right and bottom, so pixel coordinates of the square are pixel coordinates of the image."""
 
     name = "owlv2"
 
@@ -115,7 +116,7 @@ class Owlv2Scorer:
         detections = []
         for box, score, label in zip(result["boxes"].tolist(), result["scores"].tolist(), result["labels"].tolist()):
             query = queries[int(label)]
-            detections.append(Detection(query.label, clip_unit(padded_square_px_to_norm_xyxy(box, width, height)), float(score), query.phrase))
+            detections.append(Detection(query.label, clip_unit(normalize_xyxy(box, width, height)), float(score), query.phrase))
         return detections, None
 
 

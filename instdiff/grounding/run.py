@@ -12,7 +12,9 @@ from typing import Any
 
 from tqdm import tqdm
 
+from instdiff.device import resolve_device
 from instdiff.errors import InputError
+from instdiff.generate import image_file
 from instdiff.grounding.base import layout_queries
 from instdiff.io import write_jsonl
 from instdiff.layout import read_layouts
@@ -21,10 +23,9 @@ log = logging.getLogger(__name__)
 
 
 def image_path(images_dir: str | Path, layout_id: str, variant: str = "raw", image_format: str = "png") -> Path:
-    """``images/llm/{id}.png`` for the raw image, ``images/llm/refined/{id}.png`` for the SDXL-refined one."""
-    suffix = ".jpg" if image_format == "jpeg75" else ".png"
-    base = Path(images_dir) if variant == "raw" else Path(images_dir) / variant
-    return base / f"{layout_id}{suffix}"
+    """``images/llm/{id}.png`` for the raw image, ``images/llm/refined/{id}.png`` for the SDXL-refined one (the file
+    name as the generation stage wrote it: :func:`instdiff.generate.image_file`)."""
+    return image_file(Path(images_dir) if variant == "raw" else Path(images_dir) / variant, layout_id, image_format)
 
 
 def score_images(
@@ -48,11 +49,7 @@ def score_images(
     if missing:
         raise InputError(missing[0], f"{len(missing)} images are missing", "run the generation stage for experiment 'llm' first")
     if scorer is None:
-        if device is None:
-            import torch
-
-            device = "cuda" if torch.cuda.is_available() else "cpu"
-        scorer = build_scorer(scorer_name, settings, device)
+        scorer = build_scorer(scorer_name, settings, resolve_device(device))
     query_field = settings.get("query_field", "phrase")  # CogVLM ignores queries: it names what it sees
     rows = []
     for lay, path in tqdm(list(zip(layouts, paths)), desc=f"grounding {scorer_name} {variant}", unit="img"):

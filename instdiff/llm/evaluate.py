@@ -13,6 +13,7 @@ import logging
 from pathlib import Path
 from typing import Any, Mapping
 
+from instdiff.device import resolve_device
 from instdiff.io import read_json, read_jsonl
 from instdiff.metrics.record import validate, write_record
 from instdiff.layout import read_layouts
@@ -101,10 +102,7 @@ def clip_metric_file(
     from instdiff.metrics.clipscore import clip_scores, load_clip, mean_with_ci
     from instdiff.seeding import derive_seed
 
-    if device is None:
-        import torch
-
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = resolve_device(device)
     layouts = read_layouts(layouts_path)
     model, preprocess, tokenizer = load_clip(dict(settings), device)  # once for every variant
     values: dict[str, float] = {}

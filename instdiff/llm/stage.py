@@ -14,7 +14,7 @@ from typing import Any, Sequence
 
 from tqdm import tqdm
 
-from instdiff.layout import Layout, box_center, write_layouts
+from instdiff.layout import Layout, box_center, clip_unit, misread_corners_as_xywh, write_layouts
 from instdiff.io import write_jsonl
 
 log = logging.getLogger(__name__)
@@ -32,15 +32,14 @@ def apply_box_format(layout: Layout, legacy_box_format: bool) -> Layout:
         return layout
     instances = []
     for inst in layout.instances:
-        x1, y1, x2, y2 = inst.box
-        given = (x1, y1, x1 + x2, y1 + y2)
+        given = misread_corners_as_xywh(inst.box)
         instances.append(replace(inst, box=given, point=box_center(given)))
     return replace(layout, instances=instances, meta={**layout.meta, "box_format_fed": "legacy_xywh"})
 
 
 def given_boxes(layout: Layout) -> list[tuple[float, float, float, float]]:
     """The boxes the generator received, clipped to the canvas: the region it could actually draw in."""
-    return [tuple(min(1.0, max(0.0, v)) for v in inst.box) for inst in layout.instances]  # type: ignore[misc]
+    return [clip_unit(inst.box) for inst in layout.instances]
 
 
 def intended_boxes(layout: Layout) -> list[tuple[float, float, float, float]]:

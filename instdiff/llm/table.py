@@ -6,13 +6,12 @@ the extension reported that exact quantity (config ``llm.published``), ``ours`` 
 
 from __future__ import annotations
 
-import csv
-import io
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from instdiff.io import write_text
 from instdiff.metrics.record import read_record
+from instdiff.report.tables import csv_text, markdown_grid
 
 COLUMNS = ["quantity", "scorer", "images", "reference", "matching", "published", "ours", "n"]
 GROUNDING_METRICS = ("mean_iou", "recall", "precision", "success_at_0.5", "auc")
@@ -62,14 +61,9 @@ def build_rows(grounding: Sequence[str | Path], clip: str | Path | None, legacy:
 
 
 def write_table(rows: list[dict], csv_path: str | Path, md_path: str | Path, footer: str = "") -> None:
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: _fmt(row.get(k)) for k in COLUMNS})
-    write_text(csv_path, buf.getvalue())
-    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-    lines += ["| " + " | ".join(_fmt(row.get(k)) for k in COLUMNS) + " |" for row in rows]
+    texts = [[_fmt(row.get(k)) for k in COLUMNS] for row in rows]
+    write_text(csv_path, csv_text(COLUMNS, texts))
+    lines = markdown_grid(COLUMNS, texts)
     if footer:
         lines += ["", footer]
     write_text(md_path, "\n".join(lines) + "\n")

@@ -37,13 +37,11 @@ from PIL import Image
 from tqdm import tqdm
 
 from instdiff.errors import InputError
+from instdiff.original_constants import COLORS, MAX_OBJS, TEXTURES
 
 log = logging.getLogger(__name__)
 
-COLORS = ["black", "white", "red", "green", "yellow", "blue", "pink", "purple"]
-TEXTURES = ["rubber", "fluffy", "metallic", "wooden", "plastic", "fabric", "leather", "glass"]
 ATTRIBUTES = {"colors": COLORS, "textures": TEXTURES}
-MAX_INSTANCES = 30  # eval_attribute_binding.py's max_objs
 DETECTION_CONF = 0.3  # GenEval's detector confidence threshold; the detected variant's default
 LABEL_TEMPLATE = "a {} object"
 
@@ -127,7 +125,7 @@ def score_items(items: Sequence[Item], image_dir: str | Path, attribute: str, en
             raise InputError(path, "generated image is missing", "re-run generation for this experiment")
         image = Image.open(path).convert("RGB")
         crops, phrases, gt = [], [], []
-        for i, (phrase, box) in enumerate(zip(item.phrases[:MAX_INSTANCES], item.boxes[:MAX_INSTANCES])):
+        for i, (phrase, box) in enumerate(zip(item.phrases[:MAX_OBJS], item.boxes[:MAX_OBJS])):
             label = attribute_label(phrase, labels, f"image {item.image_id} instance {i}", source)
             if box is None:
                 res.unmatched += 1
@@ -174,7 +172,7 @@ def items_from_coco(gt, attribute: str, image_ids: Sequence | None = None) -> li
     for img_id in ids:
         info = gt.imgs[img_id]
         w, h = float(info["width"]), float(info["height"])
-        anns = gt.imgToAnns.get(img_id, [])[:MAX_INSTANCES]
+        anns = gt.imgToAnns.get(img_id, [])[:MAX_OBJS]
         phrases = [f"{labels[a['id'] % len(labels)]} {gt.cats[a['category_id']]['name']}" for a in anns]
         boxes = [(a["bbox"][0] / w, a["bbox"][1] / h, (a["bbox"][0] + a["bbox"][2]) / w,
                   (a["bbox"][1] + a["bbox"][3]) / h) for a in anns]
@@ -207,21 +205,21 @@ def items_with_detections(items: Sequence[Item], detections: dict[Any, list[dict
 
     out = []
     for item in items:
-        if item.category_ids is None or any(c is None for c in item.category_ids[:MAX_INSTANCES]):
+        if item.category_ids is None or any(c is None for c in item.category_ids[:MAX_OBJS]):
             raise InputError(source, f"image {item.image_id!r}: an instance has no category_id; the detected variant "
                              "matches detections of the same class", "build layouts with the data stage (it records "
                              "category_id)", "instances[].category_id")
         w, h = image_sizes[item.image_id]
         dets = [d for d in detections.get(item.image_id, []) if d["score"] >= conf_threshold]
         det_boxes = [coco_xywh_px_to_norm_xyxy(d["bbox"], w, h) for d in dets]
-        gt_boxes, gt_cats = item.boxes[:MAX_INSTANCES], item.category_ids[:MAX_INSTANCES]
+        gt_boxes, gt_cats = item.boxes[:MAX_OBJS], item.category_ids[:MAX_OBJS]
         # Another class's box is no partner: its IoU is set to -1, below any threshold.
         iou = np.array([[box_iou(g, b) if c == d["category_id"] else -1.0 for b, d in zip(det_boxes, dets)]
                         for g, c in zip(gt_boxes, gt_cats)], dtype=np.float64).reshape(len(gt_boxes), len(det_boxes))
         boxes: list = [None] * len(gt_boxes)
         for g, p in greedy_match(iou, iou_threshold):
             boxes[g] = det_boxes[p]
-        out.append(Item(item.image_id, item.file, list(item.phrases[:MAX_INSTANCES]), boxes, list(gt_cats)))
+        out.append(Item(item.image_id, item.file, list(item.phrases[:MAX_OBJS]), boxes, list(gt_cats)))
     return out
 
 

@@ -17,6 +17,7 @@ import numpy as np
 from tqdm import tqdm
 
 from instdiff.errors import InputError
+from instdiff.stats import bootstrap_mean_ci
 
 log = logging.getLogger(__name__)
 
@@ -66,17 +67,16 @@ def clip_scores(images: Sequence, captions: Sequence[str], model, preprocess, to
 
 
 def mean_with_ci(values: Sequence[float], n_boot: int = 1000, level: float = 0.95, seed: int = 0) -> dict[str, float | None]:
-    """Mean, sample SD (ddof=1) and the percentile bootstrap CI of the mean (``n_boot`` resamples, seeded)."""
+    """Mean, sample SD (ddof=1) and the percentile bootstrap CI of the mean (:func:`instdiff.stats.bootstrap_mean_ci`,
+    ``n_boot`` resamples, seeded; one image gives its own score as the interval)."""
     x = np.asarray(values, dtype=float)
     if x.size == 0:
         return {"mean": None, "sd": None, "ci_low": None, "ci_high": None, "n": 0}
-    rng = np.random.default_rng(seed)
-    means = x[rng.integers(0, x.size, size=(n_boot, x.size))].mean(axis=1)
-    alpha = (1.0 - level) / 2.0
+    iv = bootstrap_mean_ci(x, level=level, resamples=n_boot, seed=seed, min_n=1)
     return {
-        "mean": float(x.mean()),
+        "mean": iv.value,
         "sd": float(x.std(ddof=1)) if x.size > 1 else 0.0,
-        "ci_low": float(np.quantile(means, alpha)),
-        "ci_high": float(np.quantile(means, 1.0 - alpha)),
-        "n": int(x.size),
+        "ci_low": iv.low,
+        "ci_high": iv.high,
+        "n": iv.n,
     }

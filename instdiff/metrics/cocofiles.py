@@ -35,29 +35,35 @@ def quiet() -> Iterator[None]:
 # --------------------------------------------------------------------------------------------- ground truth
 
 
-def check_coco_dataset(data: Any, path: str | Path) -> None:
-    """Raise one InputError naming the first thing that makes ``data`` not a COCO instances file."""
-    fix = "pass a COCO instances file (images, annotations, categories), e.g. data/annotations_512.json"
+COCO_FILE_FIX = "pass a COCO instances file (images, annotations, categories), e.g. data/annotations_512.json"
+# What scoring needs of each entry; the data stage asks for more (file names, boxes, masks, category names).
+SCORING_KEYS = {"images": ("id", "width", "height"), "annotations": ("id", "image_id", "category_id"),
+                "categories": ("id",)}
+
+
+def check_coco_dataset(data: Any, path: str | Path, fix: str = COCO_FILE_FIX,
+                       required: dict[str, tuple[str, ...]] = SCORING_KEYS, known_images_only: bool = True) -> None:
+    """The one COCO instances-file check: raise one InputError naming the first thing that makes ``data`` not a
+    COCO instances file, or an entry that lacks a key of ``required`` (per list). A ``bbox`` must be 4 numbers.
+    ``known_images_only``: every annotation must refer to a listed image (scoring; the data stage reads files whose
+    images are a subset of their annotations' and keeps only the listed ones)."""
     if not isinstance(data, dict):
-        raise InputError(path, f"expected a JSON object, got {type(data).__name__}", fix)
+        raise InputError(path, f"not a COCO instances file: expected a JSON object, got {type(data).__name__}", fix)
     for key in ("images", "annotations", "categories"):
         if not isinstance(data.get(key), list):
             raise InputError(path, f"not a COCO instances file: {key!r} is missing or not a list", fix, key)
-    for i, img in enumerate(data["images"]):
-        for key in ("id", "width", "height"):
-            if not isinstance(img, dict) or key not in img:
-                raise InputError(path, f"image entry has no {key!r}", fix, f"images[{i}].{key}")
+    for section in ("images", "annotations", "categories"):
+        for i, entry in enumerate(data[section]):
+            for key in required.get(section, ()):
+                if not isinstance(entry, dict) or key not in entry:
+                    raise InputError(path, f"{section[:-1]} entry has no {key!r}", fix, f"{section}[{i}].{key}")
     image_ids = {img["id"] for img in data["images"]}
     for i, ann in enumerate(data["annotations"]):
-        for key in ("id", "image_id", "category_id"):
-            if not isinstance(ann, dict) or key not in ann:
-                raise InputError(path, f"annotation has no {key!r}", fix, f"annotations[{i}].{key}")
-        if ann["image_id"] not in image_ids:
+        if "bbox" in ann and not (isinstance(ann["bbox"], list) and len(ann["bbox"]) == 4):
+            raise InputError(path, f"bbox must be [x, y, w, h], got {ann['bbox']!r}", fix, f"annotations[{i}].bbox")
+        if known_images_only and ann["image_id"] not in image_ids:
             raise InputError(path, f"annotation {ann['id']} refers to unknown image {ann['image_id']!r}", fix,
                              f"annotations[{i}].image_id")
-    for i, cat in enumerate(data["categories"]):
-        if not isinstance(cat, dict) or "id" not in cat:
-            raise InputError(path, "category has no 'id'", fix, f"categories[{i}].id")
 
 
 def load_gt(path: str | Path):

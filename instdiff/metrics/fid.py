@@ -31,6 +31,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from instdiff.device import resolve_device
 from instdiff.errors import InputError
 from instdiff.io import atomic_path, read_json, write_json
 from instdiff.metrics.record import validate, write_record
@@ -135,7 +136,6 @@ def _inception_skeleton():
 def load_extractor(weights_path: str | Path, feature: int = 2048, resize: str = "tf1", device: str | None = None):
     """torchmetrics' ``NoTrainInceptionV3`` (torch-fidelity's network) with the given weights file, on ``device``
     (default: CUDA when available)."""
-    import torch
     from torchmetrics.image.fid import NoTrainInceptionV3
 
     if resize not in RESIZE_MODES:
@@ -144,7 +144,7 @@ def load_extractor(weights_path: str | Path, feature: int = 2048, resize: str = 
         raise InputError(weights_path, "Inception weights file does not exist", "run rule inception_weights")
     net = NoTrainInceptionV3(name=INCEPTION_NAME, features_list=[str(feature)],
                              feature_extractor_weights_path=str(weights_path), antialias=(resize == "antialias"))
-    return net.to(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    return net.to(resolve_device(device))
 
 
 # ----------------------------------------------------------------------------------------------- images

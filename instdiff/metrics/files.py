@@ -10,6 +10,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from instdiff.device import resolve_device
 from instdiff.errors import InputError
 from instdiff.io import read_json
 from instdiff.metrics import cocofiles
@@ -28,18 +29,38 @@ def _write(out: str | Path, metric: str, variant: str | None, experiment: str, v
     return doc
 
 
-def resolve_device(device: str) -> str:
-    """``auto``: the first GPU when there is one, else the CPU (instdiff.device.resolve)."""
-    from instdiff.device import resolve
-
-    return resolve(device)
-
-
 def pim_seed(run_seed: int, experiment: str, mode: str) -> int:
     """The legacy-RNG seed of the paper variant: derived from the run, fitted to numpy's 32-bit seed range."""
     from instdiff.seeding import derive_seed
 
     return derive_seed(run_seed, experiment, f"pim_{mode}") % 2**32
+
+
+def evaluation_inputs(annotations: str | Path, detections: str | Path, done: str | Path | None, need_masks: bool):
+    """What every COCO-based metric reads, in this order (so errors come in the same order from the rules and the
+    CLI): the ground truth, the scored image ids and the detections.
+
+    The ids are the experiment's images (``done.json``), or None without one: no restriction, every image of the
+    annotation file (which must list some), and the metric itself sees every layout it is given.
+    """
+    gt = cocofiles.load_gt(annotations)
+    ids = cocofiles.evaluated_ids(done, gt)
+    results = cocofiles.load_results(detections, gt, need_masks=need_masks)
+    return gt, (None if done is None else ids), results
+
+
+def pim_values(gt, results, ids, mode: str, variant: str, seed: int | None, layouts: str | Path | None,
+               detections: str | Path) -> dict:
+    """PiM of one variant: ``paper`` (eval_pim.py, legacy-RNG ``seed``) or ``corrected`` (the layouts' points)."""
+    from instdiff.layout import read_layouts
+    from instdiff.metrics.pim import pim_corrected, pim_paper
+
+    if variant == "paper":
+        return pim_paper(gt, results, mode, seed=seed, image_ids=ids, results_path=detections)
+    if variant == "corrected":
+        return pim_corrected(gt, results, read_layouts(layouts), mode, image_ids=ids, results_path=detections,
+                             layouts_path=layouts)
+    raise InputError(None, f"unknown PiM variant {variant!r}", "use paper or corrected", "variant")
 
 
 def coco_file(annotations: str, detections: str, done: str, manifest: str | None, out: str, iou_type: str,
@@ -51,9 +72,7 @@ def coco_file(annotations: str, detections: str, done: str, manifest: str | None
     from instdiff.metrics.coco_ap import bootstrap_intervals, coco_eval
     from instdiff.metrics.ultralytics_ap import ultralytics_metrics
 
-    gt = cocofiles.load_gt(annotations)
-    ids = cocofiles.evaluated_ids(done, gt)
-    results = cocofiles.load_results(detections, gt, need_masks=iou_type == "segm")
+    gt, ids, results = evaluation_inputs(annotations, detections, done, need_masks=iou_type == "segm")
     r = coco_eval(gt, results, iou_type, ids, backend=backend)
     ul = ultralytics_metrics(gt, results, iou_type, ids)  # the same detections, ultralytics' own matching and curves
     values = {"ap": r["ap"], "ap50": r["ap50"], "ar": r["ar"], "ar100": r["ar100"], "r": ul["r"], "p": ul["p"],
@@ -75,23 +94,12 @@ def pim_file(annotations: str, detections: str, done: str, layouts: str, manifes
              variant: str, experiment: str, seed: int | None = None, run_seed: int | None = None) -> dict:
     """``pim_{mode}_{variant}.json``. The paper variant's legacy-RNG seed is ``seed``, or derived from
     ``run_seed`` (:func:`pim_seed`) when only that is given."""
-    from instdiff.layout import read_layouts
-    from instdiff.metrics.pim import pim_corrected, pim_paper
-
     if variant == "paper" and seed is None and run_seed is not None:
         seed = pim_seed(run_seed, experiment, mode)
     if variant != "paper":
         seed = None  # the corrected variant draws nothing
-    gt = cocofiles.load_gt(annotations)
-    ids = cocofiles.evaluated_ids(done, gt)
-    results = cocofiles.load_results(detections, gt, need_masks=True)
-    if variant == "paper":
-        r = pim_paper(gt, results, mode, seed=seed, image_ids=ids, results_path=detections)
-    elif variant == "corrected":
-        r = pim_corrected(gt, results, read_layouts(layouts), mode, image_ids=ids, results_path=detections,
-                          layouts_path=layouts)
-    else:
-        raise InputError(None, f"unknown PiM variant {variant!r}", "use paper or corrected", "variant")
+    gt, ids, results = evaluation_inputs(annotations, detections, done, need_masks=True)
+    r = pim_values(gt, results, ids, mode, variant, seed, layouts, detections)
     per_image = r.pop("per_image")
     values = {k: v for k, v in r.items()}
     settings = {"mode": mode, "variant": variant, "seed": seed, "detections": str(detections),
@@ -134,7 +142,7 @@ def attribute_file(annotations: str, layouts: str, done: str, clip_model: str, m
                                       conf_threshold, source=layouts)
     elif variant != "gt":
         raise InputError(None, f"unknown attribute variant {variant!r}", "use gt or detected", "variant")
-    enc = encoder if encoder is not None else clip_models.encoder(clip_model, resolve_device(device))
+    enc = encoder if encoder is not None else clip_models.encoder(clip_model, resolve_device(device, gpu="cuda:0"))
     r = score_items(items, Path(done).parent, attribute, enc, source=layouts)
     per_image = r.pop("per_image")
     values = {"accuracy": r["accuracy"], "clip_local": r["clip_local"], "n_instances": r["n_instances"],

@@ -37,7 +37,7 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from instdiff.layout import box_iou
+from instdiff.layout import box_iou, misread_corners_as_xywh
 
 MATCHINGS = ("hungarian", "best-per-label")
 LabeledBox = tuple[str, Sequence[float]]
@@ -174,8 +174,8 @@ def legacy_given_box(box: Sequence[float], width: float = 512, height: float = 5
     ``[x1, y1, x2, y2]`` -> ``[x1, y1, min(W, x1 + x2), min(H, y1 + y2)]`` (``inference.py`` adds the second pair
     as width and height; the canvas cuts it).
     """
-    x1, y1, x2, y2 = map(float, box)
-    return (x1, y1, min(float(width), x1 + x2), min(float(height), y1 + y2))
+    x0, y0, x1, y1 = misread_corners_as_xywh(box)
+    return (x0, y0, min(float(width), x1), min(float(height), y1))
 
 
 def extension_rows_to_boxes(row: dict) -> list[LabeledBox]:
@@ -188,15 +188,11 @@ MODES = ("legacy", "intended", "given")
 
 def read_extension_boxes(path) -> list[dict]:
     """Read one of the extension's JSON-lines box files (``{"description_id", "bboxes": [{bbox, category_name}]}``)."""
-    from pathlib import Path
-
     from instdiff.errors import InputError
     from instdiff.io import read_jsonl
     from instdiff.records import is_number
 
-    if not Path(path).exists():
-        raise InputError(path, "box file does not exist", "pass the extension's JSON-lines box file (e.g. cogvlm_bboxes.json)")
-    rows = read_jsonl(path)
+    rows = read_jsonl(path, "box file", "pass the extension's JSON-lines box file (e.g. cogvlm_bboxes.json)")
     for k, row in enumerate(rows):
         if not isinstance(row, dict) or not isinstance(row.get("bboxes"), list):
             raise InputError(path, f"line {k + 1} has no 'bboxes' list", "write one {description_id, bboxes} object per line", "bboxes")

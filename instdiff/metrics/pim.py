@@ -39,10 +39,10 @@ from tqdm import tqdm
 from instdiff.errors import InputError
 from instdiff.metrics import rle as rle_utils
 from instdiff.metrics.cocofiles import image_order, results_by_image, to_rle
+from instdiff.original_constants import N_SCRIBBLE_POINTS
 
 log = logging.getLogger(__name__)
 
-N_SCRIBBLE_POINTS = 20  # eval_pim.py's n_scribble_points
 MODES = ("point", "scribble")
 VARIANTS = ("paper", "corrected")
 

@@ -12,14 +12,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-# Fixed by the original code and its input pipeline (reference §8.3): never configurable.
-MAX_OBJS = 30
-N_SCRIBBLE_POINTS = 20
-N_POLYGON_POINTS = 256
-SEG_RESOLUTION = 512
-NUM_SEG_TOKENS = 64
-FOURIER_FREQS = 16
-LATENT_SCALE = 0.18215
+from instdiff.original_constants import LATENT_SCALE
 
 # test_drop_{boxes, points, scribbles, masks} of configs/test_{box,mask,point,scribble}.yaml (reference §3).
 LOCATION_DROPS: dict[str, dict[str, bool]] = {

@@ -23,14 +23,14 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-from instdiff.model.config import (
+from instdiff.model.config import ModelConfig
+from instdiff.original_constants import (
     FOURIER_FREQS,
     MAX_OBJS,
     N_POLYGON_POINTS,
     N_SCRIBBLE_POINTS,
     NUM_SEG_TOKENS,
     SEG_RESOLUTION,
-    ModelConfig,
 )
 
 

@@ -22,18 +22,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from instdiff.model.config import (
+from instdiff.model.config import LOCATION_DROPS, PositionNetConfig
+from instdiff.model.convnext import ConvNeXtTrunk
+from instdiff.model.precision import at_least_fp32, autocast_off, upcast
+from instdiff.original_constants import (
     FOURIER_FREQS,
-    LOCATION_DROPS,
     MAX_OBJS,
     N_POLYGON_POINTS,
     N_SCRIBBLE_POINTS,
     NUM_SEG_TOKENS,
     SEG_RESOLUTION,
-    PositionNetConfig,
 )
-from instdiff.model.convnext import ConvNeXtTrunk
-from instdiff.model.precision import at_least_fp32, autocast_off, upcast
 
 GROUNDING_KEYS = ("boxes", "masks", "positive_embeddings", "scribbles", "polygons", "segs", "points")
 

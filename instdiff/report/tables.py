@@ -487,15 +487,28 @@ def _footer(spec: TableSpec, ctx: Context) -> list[str]:
 
 # ----------------------------------------------------------------------------------------------- rendering
 
+def markdown_grid(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
+    """The lines of a Markdown table of texts: header, separator, one line per row (every table of the project)."""
+    return (["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * len(header)) + "|"]
+            + ["| " + " | ".join(cells) + " |" for cells in rows])
+
+
+def csv_text(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    """A CSV document (newline line ends, the csv module's quoting) of a header and rows."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(header)
+    w.writerows(rows)
+    return buf.getvalue()
+
+
 def _texts(table: Table) -> list[list[str]]:
     return [[row.label] + [row.cells[c.id].text(c.decimals) for c in table.columns] for row in table.rows]
 
 
 def to_markdown(table: Table) -> str:
     head = ["Method"] + [table.header(c) for c in table.columns]
-    out = [f"## {table.spec.title}", "", "| " + " | ".join(head) + " |", "|" + "|".join(["---"] * len(head)) + "|"]
-    for cells in _texts(table):
-        out.append("| " + " | ".join(cells) + " |")
+    out = [f"## {table.spec.title}", ""] + markdown_grid(head, _texts(table))
     out.append("")
     for i, note in enumerate(table.footnotes, 1):
         out.append(f"[{i}] {note}  ")
@@ -507,18 +520,16 @@ def to_markdown(table: Table) -> str:
 
 def to_csv(table: Table) -> str:
     """Long format, one row per (row, column): value and CI as numbers, status says why a value is absent."""
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["table", "row", "kind", "measure", "label", "value", "ci_low", "ci_high", "status", "uncertain",
-                "n_images", "source", "note"])
+    lines = []
     for row in table.rows:
         for c in table.columns:
             cell = row.cells[c.id]
             num = (lambda v: "" if v is None else repr(round(v, 6)))
             note = table.footnotes[cell.note - 1] if cell.note else ""
-            w.writerow([table.spec.name, row.label, row.kind, c.id, c.label, num(cell.value) if cell.status == "ok" else "",
-                        num(cell.low), num(cell.high), cell.status, int(cell.uncertain), cell.n or "", row.source, note])
-    return buf.getvalue()
+            lines.append([table.spec.name, row.label, row.kind, c.id, c.label, num(cell.value) if cell.status == "ok" else "",
+                          num(cell.low), num(cell.high), cell.status, int(cell.uncertain), cell.n or "", row.source, note])
+    return csv_text(["table", "row", "kind", "measure", "label", "value", "ci_low", "ci_high", "status", "uncertain",
+                     "n_images", "source", "note"], lines)
 
 
 _TEX_ESC = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}",

@@ -56,3 +56,13 @@ def test_driver_version_is_read_from_the_kernel_module_file(tmp_path, monkeypatc
                  "GCC version:  gcc version 12.2.0 (Debian 12.2.0-14)\n")
     monkeypatch.setattr(dev, "DRIVER_FILE", f)
     assert dev.nvidia_driver() == "570.86.15"
+
+
+@pytest.mark.parametrize("gpu_visible", [True, False])
+def test_resolve_device_fills_only_an_open_choice(monkeypatch, gpu_visible):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: gpu_visible)
+    assert dev.resolve_device("cpu") == "cpu" and dev.resolve_device("cuda:1") == "cuda:1"
+    assert dev.resolve_device(None) == dev.resolve_device("auto") == ("cuda" if gpu_visible else "cpu")
+    assert dev.resolve_device(None, gpu="cuda:0") == ("cuda:0" if gpu_visible else "cpu")

@@ -8,22 +8,26 @@ import pytest
 from PIL import Image
 
 from instdiff.grounding.base import Detection, layout_queries
-from instdiff.grounding.boxes import (
-    cxcywh_to_xyxy,
-    norm_xyxy_to_padded_square_px,
-    padded_square_px_to_norm_xyxy,
-    xyxy_to_cxcywh,
-)
 from instdiff.grounding.cogvlm import GROUNDING_QUERY, format_group, parse_grounding, to_cogvlm_text
 from instdiff.grounding.labels import to_category
-from instdiff.layout import Instance, Layout, cogvlm_to_norm_xyxy, denormalize_xyxy, norm_xyxy_to_cogvlm, normalize_xyxy, write_layouts
+from instdiff.layout import (
+    Instance,
+    Layout,
+    cogvlm_to_norm_xyxy,
+    cxcywh_to_xyxy,
+    denormalize_xyxy,
+    norm_xyxy_to_cogvlm,
+    normalize_xyxy,
+    write_layouts,
+)
 
 BOXES = [(0.1, 0.2, 0.5, 0.9), (0.0, 0.0, 1.0, 1.0), (0.25, 0.125, 0.375, 0.5)]
 
 
 @pytest.mark.parametrize("box", BOXES)
 def test_grounding_dino_formats_round_trip(box):
-    assert cxcywh_to_xyxy(xyxy_to_cxcywh(box)) == pytest.approx(box)
+    x0, y0, x1, y1 = box
+    assert cxcywh_to_xyxy(((x0 + x1) / 2, (y0 + y1) / 2, x1 - x0, y1 - y0)) == pytest.approx(box)
     # post-processed: absolute corners of target_sizes=(H, W)
     w, h = 640, 480
     assert normalize_xyxy(denormalize_xyxy(box, w, h), w, h) == pytest.approx(box)
@@ -33,8 +37,8 @@ def test_grounding_dino_formats_round_trip(box):
 @pytest.mark.parametrize("size", [(640, 480), (300, 700), (512, 512)])
 def test_owlv2_padded_square_round_trip(box, size):
     w, h = size
-    px = norm_xyxy_to_padded_square_px(box, w, h)
-    assert padded_square_px_to_norm_xyxy(px, w, h) == pytest.approx(box)
+    px = denormalize_xyxy(box, w, h)  # pixel corners of the padded max(W, H) square are pixel corners of the image
+    assert normalize_xyxy(px, w, h) == pytest.approx(box)
     # A box touching the bottom-right corner of a landscape image ends at y = H, inside the padded square (side W).
     if box == (0.0, 0.0, 1.0, 1.0) and w > h:
         assert px[3] == h < max(w, h)

@@ -81,3 +81,36 @@ def test_table_reads_the_clip_file_the_writer_made(tmp_path):
     means = {r["images"]: r for r in rows if r["quantity"] == "clip_global_mean"}
     assert means["raw"]["ours"] == doc["values"]["raw.mean"] and means["refined"]["published"] == 0.31
     assert means["raw"]["published"] is None and means["raw"]["n"] == doc["values"]["raw.n"]
+
+
+def test_llm_table_bytes_through_the_report_renderer(tmp_path):
+    """The LLM table is rendered by report.tables' CSV/Markdown helpers; these bytes are what its own writer gave."""
+    from instdiff.llm.table import write_table
+
+    rows = [{"quantity": "mean_iou", "scorer": "cogvlm, shipped", "images": "raw", "reference": 'say "x"',
+             "matching": "best-per-label", "published": 0.42, "ours": 0.123456, "n": 32},
+            {"quantity": "clip_global_sd", "scorer": "clip", "images": "refined", "reference": "caption", "matching": "",
+             "published": None, "ours": None, "n": None}]
+    write_table(rows, tmp_path / "t.csv", tmp_path / "t.md", "foot note")
+    assert (tmp_path / "t.csv").read_text() == (
+        'quantity,scorer,images,reference,matching,published,ours,n\n'
+        'mean_iou,"cogvlm, shipped",raw,"say ""x""",best-per-label,0.4200,0.1235,32\n'
+        'clip_global_sd,clip,refined,caption,,,,\n')
+    assert (tmp_path / "t.md").read_text() == (
+        '| quantity | scorer | images | reference | matching | published | ours | n |\n'
+        '|---|---|---|---|---|---|---|---|\n'
+        '| mean_iou | cogvlm, shipped | raw | say "x" | best-per-label | 0.4200 | 0.1235 | 32 |\n'
+        '| clip_global_sd | clip | refined | caption |  |  |  |  |\n'
+        '\nfoot note\n')
+
+
+@pytest.mark.parametrize("image_format,suffix", [("png", ".png"), ("jpeg75", ".jpg")])
+def test_scored_image_path_is_the_generated_file_name(tmp_path, image_format, suffix):
+    from instdiff.errors import InputError
+    from instdiff.generate import image_file
+    from instdiff.grounding.run import image_path
+
+    assert image_path(tmp_path, "7", "raw", image_format) == image_file(tmp_path, "7", image_format) == tmp_path / f"7{suffix}"
+    assert image_path(tmp_path, "7", "refined", image_format) == tmp_path / "refined" / f"7{suffix}"
+    with pytest.raises(InputError, match="image_format"):
+        image_path(tmp_path, "7", "raw", "webp")
