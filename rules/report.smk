@@ -65,7 +65,9 @@ for _name in TABLES:
         params:
             code=CODE("table"),
             name=_name,
-            metrics_dir=lambda wildcards, input: parent_dir(input.manifest) + "/metrics",
+            metrics_dir=lambda wildcards, input: os.path.join(
+                parent_dir(input.manifest), "metrics"
+            ),
         script:
             "../scripts/table.py"
 
@@ -138,7 +140,9 @@ rule figures:
         runtime=30,
     params:
         code=CODE("figures"),
-        metrics_dir=lambda wildcards, input: parent_dir(input.manifest) + "/metrics",
+        metrics_dir=lambda wildcards, input: os.path.join(
+            parent_dir(input.manifest), "metrics"
+        ),
         experiments=qualitative_experiments(),
         run_seed=config["seed"],
         k=REPORT.get("qualitative_images", 4),
