@@ -8,6 +8,7 @@ from snakemake.utils import validate, min_version
 
 from instdiff.code_version import PACKAGE_DIR, code_hash
 from instdiff.hub import is_hub_id, slug
+from instdiff.metrics.registry import detector_of, metric_files, scored_attribute
 
 min_version("9.19")
 
@@ -28,17 +29,6 @@ EXPERIMENTS = config["experiments"]
 # cuda | cpu: what GPU jobs compute on (instdiff.device.require stops a cuda job that sees no GPU).
 DEVICE = config["device"]
 
-# Map each metric id of the config to the metric files it produces (docs/architecture.md).
-METRIC_FILES = {
-    "coco_bbox": ["coco_bbox"],
-    "coco_segm": ["coco_segm"],
-    "coco_bbox_segmodel": ["coco_bbox_segmodel"],
-    "pim_point": ["pim_point_paper", "pim_point_corrected"],
-    "pim_scribble": ["pim_scribble_paper", "pim_scribble_corrected"],
-    "attribute": ["attribute_gt", "attribute_detected"],
-    "fid": ["fid"],
-}
-
 
 def R(path=""):
     """A path inside this run's results folder."""
@@ -52,6 +42,11 @@ def RES(path=""):
 
 def LOG(name):
     return R(f"logs/{name}.log")
+
+
+def parent_dir(path, levels=1):
+    """The folder `levels` above `path`: how a rule hands a script the folder of one of its files."""
+    return str(Path(path).parents[levels - 1])
 
 
 def BENCH(name):
@@ -271,11 +266,10 @@ def hub_inputs(*names):
 
 
 def metric_outputs(experiment):
-    """Every metric file an experiment asks for."""
+    """Every metric file an experiment asks for (instdiff/metrics/registry.py says which files a metric writes)."""
     return [
         R(f"metrics/{experiment}/{stem}.json")
-        for metric in EXPERIMENTS[experiment].get("metrics", [])
-        for stem in METRIC_FILES[metric]
+        for stem in metric_files(EXPERIMENTS[experiment].get("metrics", []))
     ]
 
 

@@ -65,7 +65,7 @@ rule unzip_coco:
         runtime=30,
     params:
         code=CODE("unzip_coco"),
-        dest=lambda wc, output: str(Path(output.instances).parent.parent),
+        dest=lambda wc, output: parent_dir(output.instances, 2),
     script:
         "../scripts/unzip_coco.py"
 
@@ -88,7 +88,7 @@ rule synthetic_coco:
         runtime=10,
     params:
         code=CODE("synthetic_coco"),
-        dest=lambda wc, output: str(Path(output.instances).parent.parent),
+        dest=lambda wc, output: parent_dir(output.instances, 2),
         seed=config["seed"],
     script:
         "../scripts/synthetic_coco.py"
@@ -174,7 +174,7 @@ rule real_images:
         runtime=60,
     params:
         code=CODE("real_images"),
-        out_dir=lambda wc, output: str(Path(output.done).parent),
+        out_dir=lambda wc, output: parent_dir(output.done),
         max_images=config["data"].get("max_images"),
         resolution=lambda wc: EXPERIMENTS[wc.experiment].get(
             "resolution", "squashed512"

@@ -6,9 +6,6 @@
 from instdiff.yolo_models import shipped_tiny
 
 
-include: "metrics_common.smk"
-
-
 wildcard_constraints:
     detector="[A-Za-z0-9]+(-seg)?",
 

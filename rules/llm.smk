@@ -6,9 +6,6 @@
 # The API key is read from OPENAI_API_KEY in the job's environment, never from config.
 
 
-include: "llm_common.smk"
-
-
 # Network only on the submit host: the extension's GitHub files, the OpenAI-compatible API when source is api, and
 # the CLIP weights.
 localrules:

@@ -93,7 +93,3 @@ LLM_TARGETS = (
     if LLM.get("enabled", True)
     else []
 )
-
-
-def parent_dir(path):
-    return str(Path(path).parent)

@@ -12,9 +12,8 @@ def yolo_path(detector):
 
 def detector_for(metric):
     """docs/architecture.md: boxes from models.detector_box, masks (segm AP, PiM) and the sensitivity row's boxes
-    (coco_bbox_segmodel) from models.detector_mask."""
-    key = "detector_box" if metric in ("coco_bbox", "attribute") else "detector_mask"
-    return config["models"][key]
+    (coco_bbox_segmodel) from models.detector_mask (instdiff.metrics.registry)."""
+    return config["models"][detector_of(metric)]
 
 
 def detections(experiment, metric):
@@ -28,15 +27,8 @@ def clip_path():
 
 
 def attribute_of(experiment):
-    """The scored attribute list: textures when the phrases carry a texture prefix, else colours."""
-    exp = EXPERIMENTS[experiment]
-    # A JPEG copy's phrases are its source's.
-    attrs = (
-        EXPERIMENTS[exp["source"]].get("attributes", [])
-        if exp["kind"] == "jpeg_copy"
-        else exp.get("attributes", [])
-    )
-    return "textures" if "textures" in attrs else "colors"
+    """The scored attribute list (colors or textures) of the attribute metric."""
+    return scored_attribute(EXPERIMENTS, experiment)
 
 
 def annotations_for(experiment):

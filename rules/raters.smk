@@ -85,7 +85,7 @@ rule raters_stats:
     params:
         code=CODE("raters_stats"),
         seed=config["seed"],
-        figures_dir=lambda wildcards, output: os.path.dirname(output.figures[0]),
+        figures_dir=lambda wildcards, output: parent_dir(output.figures[0]),
         images=RATERS.get("images"),
         n_boot=RATERS.get("n_boot", 2000),
         n_boot_alpha=RATERS.get("n_boot_alpha", 1000),

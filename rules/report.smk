@@ -2,8 +2,6 @@
 # captions that `snakemake report --report results/{run}/report.html` shows.
 # Named targets: table1 table2 table3 table4 fid_table figures report. Each target is the rule that writes it, so
 # `-R table1` / `--forcerun figures` / `-f table1` rebuild exactly its files. all_targets() feeds `rule all`.
-include: "report_common.smk"
-include: "fid.smk"
 
 
 localrules:
@@ -68,7 +66,7 @@ for _name in TABLES:
             code=CODE("table"),
             name=_name,
             metrics_dir=lambda wildcards, input: os.path.join(
-                os.path.dirname(input.manifest), "metrics"
+                parent_dir(input.manifest), "metrics"
             ),
         script:
             "../scripts/table.py"
@@ -143,7 +141,7 @@ rule figures:
     params:
         code=CODE("figures"),
         metrics_dir=lambda wildcards, input: os.path.join(
-            os.path.dirname(input.manifest), "metrics"
+            parent_dir(input.manifest), "metrics"
         ),
         experiments=qualitative_experiments(),
         run_seed=config["seed"],

@@ -41,8 +41,7 @@ def figure_files(stems):
         R(f"metrics/{exp}/{stem}.json")
         for exp in EXPERIMENTS
         for stem in stems
-        if stem
-        in [s for m in EXPERIMENTS[exp].get("metrics", []) for s in METRIC_FILES[m]]
+        if stem in metric_files(EXPERIMENTS[exp].get("metrics", []))
     ]
 
 

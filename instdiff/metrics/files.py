@@ -107,16 +107,6 @@ def pim_file(annotations: str, detections: str, done: str, layouts: str, manifes
     return _write(out, f"pim_{mode}", variant, experiment, values, values["n_images"], settings, per_image, manifest)
 
 
-def attribute_kind(attributes: list[str], experiment: str) -> str:
-    """Which attribute list is scored: the phrase's first word is the texture when both prefixes are set."""
-    if "textures" in attributes:
-        return "textures"
-    if "colors" in attributes:
-        return "colors"
-    raise InputError(None, f"experiment {experiment!r} has no attribute prefixes but asks for the attribute metric",
-                     "set experiments.<name>.attributes to [colors] or [textures]", f"experiments.{experiment}.attributes")
-
-
 def attribute_file(annotations: str, layouts: str, done: str, clip_model: str, manifest: str | None, out: str,
                    attribute: str, experiment: str, variant: str = "gt", detections: str | None = None,
                    iou_threshold: float = 0.5, device: str = "auto", encoder=None, conf_threshold: float | None = None) -> dict:

@@ -66,11 +66,6 @@ class MetricRecord:
     intervals: dict[str, dict] | None = None
     manifest: dict | None = None
 
-    @property
-    def stem(self) -> str:
-        return self.metric if self.variant is None or self.metric in ("coco_bbox", "coco_segm", "coco_bbox_segmodel", "fid") \
-            else f"{self.metric}_{self.variant}"
-
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 

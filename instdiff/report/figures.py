@@ -22,6 +22,7 @@ from instdiff.io import atomic_path, read_json
 from instdiff.report.tables import (TABLES, Context, build_table, experiments_by_format, metric_path,
                                     read_metric_file)
 from instdiff.metrics.record import MetricRecord
+from instdiff.metrics.registry import metric_of_file, metric_spec
 from instdiff.report.paper import load_paper_results
 from instdiff.seeding import derive_seed
 from instdiff.stats import per_image_values
@@ -138,7 +139,8 @@ def pim_distributions(files: Sequence[str | Path], outputs: Sequence[str | Path]
             continue
         data = read_metric_file(f)
         vals = per_image_values(data.per_image, "pim")
-        panels.append((f"{f.parent.name}/{f.stem}", [100 * v for v in vals] if vals else None,
+        scale = metric_of_file(f.stem).scale("pim")
+        panels.append((f"{f.parent.name}/{f.stem}", [scale * v for v in vals] if vals else None,
                        None if vals else f"{f}: no per_image PiM values"))
     if not panels:
         panels.append(("PiM", None, "no PiM metric files are configured"))
@@ -179,7 +181,7 @@ def fid_vs_format(files: Sequence[str | Path], outputs: Sequence[str | Path], st
         ax.bar(x - 0.2, [r[1] if r[1] is not None else np.nan for r in rows], 0.4, label=f"as stored ({stored})")
         ax.bar(x + 0.2, [r[2] if r[2] is not None else np.nan for r in rows], 0.4, label="PNG -> JPEG-75 round trip")
         ax.set_xticks(x, [r[0] for r in rows])
-        ax.set_ylabel("FID (lower is better)")
+        ax.set_ylabel(f"FID ({'higher' if metric_spec('fid').higher_is_better else 'lower'} is better)")
         ax.legend(fontsize=8)
     save_figure(fig, outputs)
 

@@ -22,6 +22,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from instdiff.errors import InputError
 from instdiff.io import read_json, write_text
 from instdiff.metrics.record import MetricRecord, read_record
+from instdiff.metrics.registry import metric_of_file
 from instdiff.precision import describe as describe_precision
 from instdiff.provenance import manifest_summary
 from instdiff.report.paper import PaperMethod, PaperResults, load_paper_results
@@ -29,7 +30,6 @@ from instdiff.stats import Interval, bootstrap_mean_ci, per_image_values, seeds_
 
 log = logging.getLogger(__name__)
 
-FRACTION_KEYS = {"ap", "ap50", "ar", "ar100", "r", "pim", "accuracy"}
 AR_NOTE = ("AR is shown two ways on the same detections: AR@100 is COCO's (pycocotools stats[8], IoU 0.50:0.95, 100 "
            "detections per image); R is ultralytics' (ap_per_class: recall at the confidence of maximum F1, IoU 0.5). "
            "The paper's AR column is believed to be ultralytics' R and is shown under R: its upper bound 61.0 for "
@@ -51,7 +51,6 @@ class Column:
     stem: str | None             # metric file stem for our value (None: no implementation exists)
     key: str                     # key in the metric file's ``values``
     decimals: int = 1
-    lower_is_better: bool = False
     note: str | None = None       # a footnote on the header (what the column means)
 
     @property
@@ -59,8 +58,9 @@ class Column:
         return self.id.split(".", 1)[0]
 
     @property
-    def scale(self) -> float:
-        return 100.0 if self.key in FRACTION_KEYS else 1.0
+    def higher_is_better(self) -> bool | None:
+        """The direction of the metric writing the column (None: no implementation)."""
+        return metric_of_file(self.stem).higher_is_better if self.stem else None
 
 
 @dataclass(frozen=True)
@@ -114,7 +114,7 @@ TABLES: dict[str, TableSpec] = {
         (Column("box.ap", "AP^box", "coco_bbox", "ap"), Column("box.ap50", "AP50^box", "coco_bbox", "ap50"),
          Column("box.ar100", "AR@100^box (COCO)", "coco_bbox", "ar100", note=AR_NOTE),
          Column("box.r", "R^box (ultralytics)", "coco_bbox", "r", note=AR_NOTE),
-         Column("box.fid", "FID (box)", "fid", "fid", 2, True)),
+         Column("box.fid", "FID (box)", "fid", "fid", 2)),
         (OursRow("InstanceDiffusion (ours, images as stored: {stored})", paper_method=ID),
          OursRow("InstanceDiffusion (ours, JPEG-75 copies of the same images)", paper_method=ID, variant="jpeg75"),
          OursRow("InstanceDiffusion (ours, box AP (yolov8m-seg boxes), sensitivity)", paper_method=ID, optional=True,
@@ -136,7 +136,7 @@ TABLES: dict[str, TableSpec] = {
          Column("mask.ap", "AP^mask", "coco_segm", "ap"), Column("mask.ap50", "AP50^mask", "coco_segm", "ap50"),
          Column("mask.ar100", "AR@100^mask (COCO)", "coco_segm", "ar100", note=AR_NOTE),
          Column("mask.r", "R^mask (ultralytics)", "coco_segm", "r", note=AR_NOTE),
-         Column("mask.fid", "FID (mask)", "fid", "fid", 2, True)),
+         Column("mask.fid", "FID (mask)", "fid", "fid", 2)),
         (OursRow("InstanceDiffusion (ours, images as stored: {stored})", paper_method=ID),
          OursRow("InstanceDiffusion (ours, JPEG-75 copies of the same images)", paper_method=ID, variant="jpeg75"),
          OursRow("Upper bound, real images at full resolution, official annotations (ours)", experiment="real_fullres",
@@ -147,8 +147,8 @@ TABLES: dict[str, TableSpec] = {
     ),
     "table3": TableSpec(
         "table3", "Table 3 (PiM): point and scribble inputs, points-in-mask (PiM) and FID",
-        (_pim("point", "PiM (points)", "paper"), Column("point.fid", "FID (points)", "fid", "fid", 2, True),
-         _pim("scribble", "PiM (scribbles)", "paper"), Column("scribble.fid", "FID (scribbles)", "fid", "fid", 2, True)),
+        (_pim("point", "PiM (points)", "paper"), Column("point.fid", "FID (points)", "fid", "fid", 2),
+         _pim("scribble", "PiM (scribbles)", "paper"), Column("scribble.fid", "FID (scribbles)", "fid", "fid", 2)),
         (OursRow("InstanceDiffusion (ours, PiM as in eval_pim.py, images as stored: {stored})", paper_method=ID),
          OursRow("InstanceDiffusion (ours, PiM as in eval_pim.py, JPEG-75 copies of the same images)", paper_method=ID,
                  variant="jpeg75", columns=("point.pim", "point.fid", "scribble.pim", "scribble.fid")),
@@ -181,7 +181,7 @@ TABLES: dict[str, TableSpec] = {
     ),
     "fid": TableSpec(
         "fid", "FID and KID per input format (generated vs real val2017 at 512x512; images as stored and as JPEG-75)",
-        tuple(Column(f"{f}.fid", f"FID ({f})", "fid", "fid", 2, True) for f in ("box", "mask", "point", "scribble")),
+        tuple(Column(f"{f}.fid", f"FID ({f})", "fid", "fid", 2) for f in ("box", "mask", "point", "scribble")),
         (OursRow("InstanceDiffusion (ours, images as stored: {stored})", paper_method=ID),
          OursRow("InstanceDiffusion (ours, stored PNGs round-tripped through JPEG-75 in memory)", paper_method=ID,
                  keys={f"{f}.fid": "fid_jpeg75" for f in ("box", "mask", "point", "scribble")}, stored_png_only=True),
@@ -277,14 +277,6 @@ class Context:
         return self._footnotes.index(text) + 1
 
 
-def stem_metric_id(stem: str) -> str:
-    """The config metric id that produces a metric file stem (docs/architecture.md)."""
-    for prefix in ("pim_point", "pim_scribble", "attribute"):
-        if stem.startswith(prefix):
-            return prefix
-    return stem
-
-
 def metric_path(metrics_dir: Path, experiment: str, stem: str) -> Path:
     return Path(metrics_dir) / experiment / f"{stem}.json"
 
@@ -307,13 +299,13 @@ def _our_cell(ctx: Context, col: Column, row: OursRow) -> Cell:
             f"no experiment for '{fmt}' with the metric that writes {stem}.json is configured: add it under "
             f"'experiments' in the config (see config/config.yaml), then run the rule that writes metrics/{fmt}/{stem}.json"))
     if ctx.experiment_metrics is not None:
-        metric_id = stem_metric_id(stem)
+        metric_id = metric_of_file(stem).id
         for exp in experiments:
             if metric_id not in ctx.experiment_metrics.get(exp, []):
                 return Cell(status="missing", note=ctx.footnote(
                     f"experiment '{exp}' does not list metric '{metric_id}' in the config: add it to "
                     f"experiments.{exp}.metrics, then run `snakemake --cores 1 {metric_path(ctx.metrics_dir, exp, stem)}`"))
-    scale = ctx.kid_scale if key.startswith("kid_") else (100.0 if key in FRACTION_KEYS else 1.0)
+    scale = ctx.kid_scale if key.startswith("kid_") else metric_of_file(stem).scale(key)
     values, per_image, n_images = [], None, None
     for exp in experiments:
         path = metric_path(ctx.metrics_dir, exp, stem)
@@ -399,7 +391,7 @@ def _row_configured(ctx: Context, spec: TableSpec, orow: OursRow, cols: Sequence
             continue
         for exp in ctx.experiments.get(orow.format_key(c), []):
             if ctx.experiment_metrics is not None:
-                if stem_metric_id(stem) in ctx.experiment_metrics.get(exp, []):
+                if metric_of_file(stem).id in ctx.experiment_metrics.get(exp, []):
                     return True
             elif metric_path(ctx.metrics_dir, exp, stem).is_file():
                 return True
@@ -628,7 +620,7 @@ def table_inputs(name: str, config: Mapping[str, Any]) -> list[tuple[str, str]]:
             if c.id not in cols or stem is None:
                 continue
             for exp in by_format.get(orow.format_key(c), []):
-                if stem_metric_id(stem) in experiments[exp].get("metrics", []) and (exp, stem) not in needed:
+                if metric_of_file(stem).id in experiments[exp].get("metrics", []) and (exp, stem) not in needed:
                     needed.append((exp, stem))
     return needed
 

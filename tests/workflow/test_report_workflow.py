@@ -31,6 +31,8 @@ report: "report/workflow.rst"
 
 
 include: "rules/common.smk"
+include: "rules/report_common.smk"
+include: "rules/fid.smk"
 include: "rules/report.smk"
 
 
