@@ -33,6 +33,7 @@ from tqdm import tqdm
 
 from instdiff.checkpoints import sha256 as file_sha256
 from instdiff.errors import InputError
+from instdiff.generation_settings import GenerationSettings
 from instdiff.image_records import (
     RECORDS_DIR, REUSE_KEYS, folder_sha256, is_current, layout_sha256, read_record, write_record,
 )
@@ -96,22 +97,6 @@ def save_image(image, path: Path, image_format: str) -> None:
 
 def image_seed(run_seed: int, experiment: str, layout_id: str) -> int:
     return derive_seed(run_seed, experiment, layout_id)
-
-
-def settings_from_config(experiment: dict[str, Any], generation: dict[str, Any]) -> dict[str, Any]:
-    """:class:`instdiff.pipeline.GenerationSettings` fields of an experiment (config ``experiments.<name>`` and
-    ``generation``), with the schema's defaults."""
-    return {
-        "location": experiment.get("location", "mask"),
-        "steps": int(experiment.get("steps", 50)),
-        "guidance_scale": float(experiment.get("guidance_scale", 7.5)),
-        "alpha": float(experiment.get("alpha", 1.0)),
-        "mis": float(experiment.get("mis", 0.36)),
-        "negative_prompt": generation.get("negative_prompt", ""),
-        "refiner_strength": float((experiment.get("refiner") or {}).get("strength", 0.0)),
-        "refiner_steps": int((experiment.get("refiner") or {}).get("steps", 20)),
-        "max_batch": generation.get("max_batch"),
-    }
 
 
 def generation_threads(generation: dict[str, Any], smoke: bool) -> int:
@@ -183,14 +168,14 @@ def run_shard(
 ) -> dict[str, Any]:
     """Generate shard ``shard`` of ``nshards`` of an experiment; returns (and writes) the shard manifest.
 
-    ``settings`` are :class:`instdiff.pipeline.GenerationSettings` fields; ``precision`` a mode of
+    ``settings`` are :class:`~instdiff.generation_settings.GenerationSettings` fields; ``precision`` a mode of
     :mod:`instdiff.precision` (part of the folder's settings fingerprint). ``pipeline`` (an
     ``InstanceDiffusionPipeline`` or anything with its call signature, plus ``generate_group`` when
     ``group_size > 1``) is loaded from ``model_dir`` when not given, and only if some image is missing.
     Images are generated ``group_size`` layouts at a time (:func:`shard_groups`); a group is regenerated whole
     when any of its images is missing, stale or damaged, so its batches are always the same.
     """
-    from instdiff.pipeline import GenerationSettings, InstanceDiffusionPipeline, prepare_layout
+    from instdiff.pipeline import InstanceDiffusionPipeline, prepare_layout
 
     out_dir, manifest_path = Path(out_dir), Path(manifest_path)
     gen = GenerationSettings(**settings)

@@ -35,6 +35,7 @@ import torch
 from PIL import Image
 
 from instdiff.errors import InputError
+from instdiff.generation_settings import GenerationSettings
 from instdiff.layout import Instance, Layout
 from instdiff.model.precision import Precision
 from instdiff.sampler import ChainCondition, SamplerSettings, SamplerTrace, sample, sample_group
@@ -45,34 +46,6 @@ MAX_INSTANCES = 30
 LATENT_SCALE = 0.18215
 OUTPUT_SIZE = 512
 EMBED_ROW = 768  # width of instdiff.conditioning's text_embeddings rows
-LOCATIONS = ("box", "mask", "point", "scribble")
-# inference.py's negative prompt (eval_local.py prepends "cartoon style, painting style, "; the config says which).
-DEFAULT_NEGATIVE_PROMPT = (
-    "longbody, lowres, bad anatomy, bad hands, missing fingers, extra digit, fewer digits, cropped, worst quality, low quality"
-)
-
-
-@dataclass
-class GenerationSettings:
-    """Everything that decides an image besides the layout and the seed."""
-
-    location: str = "mask"  # which test config: box | mask | point | scribble
-    steps: int = 50
-    guidance_scale: float = 7.5
-    alpha: float = 1.0
-    mis: float = 0.36
-    negative_prompt: str = DEFAULT_NEGATIVE_PROMPT
-    batched: bool = True
-    max_batch: int | None = None
-    refiner_strength: float = 0.0  # > 0: run the SDXL refiner cascade (inference.py's cascade_strength)
-    refiner_steps: int = 20
-
-    def __post_init__(self):
-        if self.location not in LOCATIONS:
-            raise ValueError(f"location must be one of {LOCATIONS}, got {self.location!r}")
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
 
 
 @dataclass

@@ -176,12 +176,12 @@ def test_shard_invariance_with_the_tiny_instancediffusion_model(tmp_path):
 
 
 def test_refiner_settings_come_from_the_experiment():
-    from instdiff.generate import refiner_from_config, settings_from_config
+    from instdiff.generate import refiner_from_config
     from instdiff.pipeline import GenerationSettings
 
     exp = {"location": "box", "mis": 0.2, "alpha": 0.8, "refiner": {"model": "sdxl-refiner", "strength": 0.4}}
-    settings = settings_from_config(exp, {"negative_prompt": "low quality"})
+    settings = GenerationSettings.from_config(exp, {"negative_prompt": "low quality"}).config_values()
     assert GenerationSettings(**settings).refiner_strength == 0.4 and settings["refiner_steps"] == 20
     assert refiner_from_config(exp) == "sdxl-refiner"
-    plain = settings_from_config({"location": "mask"}, {})
+    plain = GenerationSettings.from_config({"location": "mask"}, {}).config_values()
     assert plain["refiner_strength"] == 0.0 and refiner_from_config({"location": "mask"}) is None
