@@ -38,6 +38,7 @@ from instdiff.errors import InputError
 from instdiff.generation_settings import GenerationSettings
 from instdiff.layout import Instance, Layout
 from instdiff.model.precision import Precision
+from instdiff.refiner import load_refiner, refine
 from instdiff.sampler import ChainCondition, SamplerSettings, SamplerTrace, sample, sample_group
 
 log = logging.getLogger(__name__)
@@ -329,7 +330,7 @@ def _sampler_settings(settings: GenerationSettings) -> SamplerSettings:
     )
 
 
-# --------------------------------------------------------------------------------------------- refiner
+# --------------------------------------------------------------------------------------------- denoiser
 
 
 class _UNetDenoiser:
@@ -349,28 +350,3 @@ class _UNetDenoiser:
         with self.precision.autocast(x.device):
             out = self.unet(x.to(self.dtype), t, ctx.to(self.dtype), grounding, gate_scale)
         return self.precision.eps(getattr(out, "sample", out))
-
-
-def load_refiner(name_or_path: str, dtype: torch.dtype, device: torch.device):
-    """Load the SDXL refiner once (``stabilityai/stable-diffusion-xl-refiner-1.0`` in the original)."""
-    from diffusers import StableDiffusionXLImg2ImgPipeline
-
-    kwargs: dict[str, Any] = {"torch_dtype": dtype, "use_safetensors": True}
-    if dtype == torch.float16:
-        kwargs["variant"] = "fp16"
-    try:
-        pipe = StableDiffusionXLImg2ImgPipeline.from_pretrained(name_or_path, **kwargs)
-    except (OSError, ValueError):
-        kwargs.pop("variant", None)  # a local folder saved without the fp16 variant files
-        pipe = StableDiffusionXLImg2ImgPipeline.from_pretrained(name_or_path, **kwargs)
-    pipe.set_progress_bar_config(disable=True)
-    return pipe.to(device)
-
-
-def refine(refiner, prompt: str, images: Sequence[Image.Image], strength: float, steps: int,
-           generator: torch.Generator) -> list[Image.Image]:
-    """The cascade of ``inference.py``: img2img with the global caption, ``strength``, ``steps`` steps, defaults
-    otherwise (no negative prompt), but seeded (the original passed no generator, so its output was random)."""
-    out = refiner(prompt=[prompt] * len(images), image=list(images), strength=strength, num_inference_steps=steps,
-                  generator=generator)
-    return list(out.images)
