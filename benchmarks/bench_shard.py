@@ -18,15 +18,16 @@ t0 = time.perf_counter()
 
 import yaml  # noqa: E402
 
-from instdiff.generate import run_shard, settings_from_config  # noqa: E402
+from instdiff.generate import ShardJob  # noqa: E402
+from instdiff.generation_settings import GenerationSettings  # noqa: E402
 
 if __name__ == "__main__":
     cfg = yaml.safe_load(open("config/smoke.yaml"))
     exp, k, n, group, out = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
-    m = run_shard(f"results/smoke/layouts/{exp}.jsonl", "results/smoke/models/instancediffusion", out,
-                  f"{out}/shards/{k}-of-{n}.json", exp, k, n, cfg["seed"],
-                  settings_from_config(cfg["experiments"][exp], cfg["generation"]),
-                  dtype="fp32", device="cpu", group_size=group, torch_threads=2)
+    m = ShardJob(f"results/smoke/layouts/{exp}.jsonl", "results/smoke/models/instancediffusion", out,
+                 f"{out}/shards/{k}-of-{n}.json", exp, k, n, cfg["seed"],
+                 GenerationSettings.from_config(cfg["experiments"][exp], cfg["generation"], exp),
+                 precision="fp32", device="cpu", group_size=group, torch_threads=2).run()
     r = resource.getrusage(resource.RUSAGE_SELF)
     print(json.dumps({"exp": exp, "shard": f"{k}-of-{n}", "group": group, "n_generated": m["n_generated"],
                       "wall_s": round(time.perf_counter() - t0, 1), "cpu_s": round(r.ru_utime + r.ru_stime, 1),

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import logging
 import random
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -182,62 +183,99 @@ def compare_annotations(
     b, b_name = load_instances(supplied)
     a_imgs = {img["id"]: img for img in a["images"]}
     b_imgs = {img["id"]: img for img in b["images"]}
-    shared_imgs = sorted(set(a_imgs) & set(b_imgs))
-    size_diff = [i for i in shared_imgs if (a_imgs[i]["width"], a_imgs[i]["height"]) != (b_imgs[i]["width"], b_imgs[i]["height"])]
     a_anns = {ann["id"]: ann for ann in a["annotations"]}
     b_anns = {ann["id"]: ann for ann in b["annotations"]}
-    shared = sorted(set(a_anns) & set(b_anns))
-    cat_diff, crowd_diff, bbox_bad, mask_bad = [], [], [], []
-    bbox_d, area_d, ious = [], [], []
-    for ann_id in tqdm(shared, desc="compare annotations", mininterval=5):
-        x, y = a_anns[ann_id], b_anns[ann_id]
-        if x["category_id"] != y["category_id"]:
-            cat_diff.append(ann_id)
-        if int(x.get("iscrowd", 0)) != int(y.get("iscrowd", 0)):
-            crowd_diff.append(ann_id)
-        d = float(np.max(np.abs(np.asarray(x["bbox"], float) - np.asarray(y["bbox"], float))))
-        bbox_d.append(d)
-        if d > bbox_tol_px:
-            bbox_bad.append(ann_id)
-        if "area" in x and "area" in y:
-            area_d.append(abs(float(x["area"]) - float(y["area"])) / max(abs(float(y["area"])), 1e-9))
-        ia, ib = a_imgs.get(x["image_id"]), b_imgs.get(y["image_id"])
-        if ia is None or ib is None:
-            continue
-        ma = _resize_nearest(ann_to_mask(x["segmentation"], int(ia["height"]), int(ia["width"])))
-        mb = _resize_nearest(ann_to_mask(y["segmentation"], int(ib["height"]), int(ib["width"])))
-        union = np.logical_or(ma, mb).sum()
-        iou = float(np.logical_and(ma, mb).sum() / union) if union else 1.0
-        ious.append(iou)
-        if iou < mask_iou_min:
-            mask_bad.append(ann_id)
-    only_a_img, only_b_img = sorted(set(a_imgs) - set(b_imgs)), sorted(set(b_imgs) - set(a_imgs))
-    only_a_ann, only_b_ann = sorted(set(a_anns) - set(b_anns)), sorted(set(b_anns) - set(a_anns))
-    identical_structure = not (only_a_img or only_b_img or size_diff or only_a_ann or only_b_ann or cat_diff or crowd_diff)
+    diffs = _AnnotationDiffs()
+    for ann_id in tqdm(sorted(set(a_anns) & set(b_anns)), desc="compare annotations", mininterval=5):
+        diffs.add(ann_id, a_anns[ann_id], b_anns[ann_id], a_imgs, b_imgs, bbox_tol_px, mask_iou_min)
+    images = _image_section(a_imgs, b_imgs, max_listed)
+    annotations = _annotation_section(a_anns, b_anns, diffs, max_listed)
+    structure_differs = any(section[key] for section, key in (
+        (images, "n_only_ours"), (images, "n_only_supplied"), (images, "n_size_differs"),
+        (annotations, "n_only_ours"), (annotations, "n_only_supplied"),
+        (annotations, "n_category_differs"), (annotations, "n_iscrowd_differs"),
+    ))
     return {
         "ours": a_name,
         "supplied": b_name,
         "used": "ours",
-        "within_tolerance": identical_structure and not bbox_bad and not mask_bad,
+        "within_tolerance": not structure_differs and not diffs.bbox_bad and not diffs.mask_bad,
         "tolerances": {"bbox_px": bbox_tol_px, "mask_iou_min": mask_iou_min},
-        "images": {
-            "n_ours": len(a_imgs), "n_supplied": len(b_imgs), "n_shared": len(shared_imgs),
-            "only_ours": only_a_img[:max_listed], "n_only_ours": len(only_a_img),
-            "only_supplied": only_b_img[:max_listed], "n_only_supplied": len(only_b_img),
-            "size_differs": size_diff[:max_listed], "n_size_differs": len(size_diff),
-        },
-        "annotations": {
-            "n_ours": len(a_anns), "n_supplied": len(b_anns), "n_shared": len(shared),
-            "only_ours": only_a_ann[:max_listed], "n_only_ours": len(only_a_ann),
-            "only_supplied": only_b_ann[:max_listed], "n_only_supplied": len(only_b_ann),
-            "category_differs": cat_diff[:max_listed], "n_category_differs": len(cat_diff),
-            "iscrowd_differs": crowd_diff[:max_listed], "n_iscrowd_differs": len(crowd_diff),
-            "bbox_max_abs_diff_px": _summary(bbox_d),
-            "bbox_beyond_tolerance": bbox_bad[:max_listed], "n_bbox_beyond_tolerance": len(bbox_bad),
-            "area_rel_diff": _summary(area_d),
-            "mask_iou": _summary(ious),
-            "mask_iou_below_min": mask_bad[:max_listed], "n_mask_iou_below_min": len(mask_bad),
-        },
+        "images": images,
+        "annotations": annotations,
+    }
+
+
+@dataclass
+class _AnnotationDiffs:
+    """How the annotations both files hold differ: ids of each kind of mismatch and the per-annotation measures."""
+
+    category: list = field(default_factory=list)
+    iscrowd: list = field(default_factory=list)
+    bbox_bad: list = field(default_factory=list)
+    mask_bad: list = field(default_factory=list)
+    bbox_d: list = field(default_factory=list)
+    area_d: list = field(default_factory=list)
+    ious: list = field(default_factory=list)
+
+    def add(self, ann_id: int, x: dict, y: dict, a_imgs: dict, b_imgs: dict, bbox_tol_px: float,
+            mask_iou_min: float) -> None:
+        """Compare annotation ``ann_id`` of ours (``x``) with the supplied one (``y``)."""
+        if x["category_id"] != y["category_id"]:
+            self.category.append(ann_id)
+        if int(x.get("iscrowd", 0)) != int(y.get("iscrowd", 0)):
+            self.iscrowd.append(ann_id)
+        d = float(np.max(np.abs(np.asarray(x["bbox"], float) - np.asarray(y["bbox"], float))))
+        self.bbox_d.append(d)
+        if d > bbox_tol_px:
+            self.bbox_bad.append(ann_id)
+        if "area" in x and "area" in y:
+            self.area_d.append(abs(float(x["area"]) - float(y["area"])) / max(abs(float(y["area"])), 1e-9))
+        ia, ib = a_imgs.get(x["image_id"]), b_imgs.get(y["image_id"])
+        if ia is None or ib is None:
+            return
+        iou = _mask_iou_512(x, ia, y, ib)
+        self.ious.append(iou)
+        if iou < mask_iou_min:
+            self.mask_bad.append(ann_id)
+
+
+def _mask_iou_512(x: dict, ia: dict, y: dict, ib: dict) -> float:
+    """IoU of two annotations' masks, each decoded at its image's size and resized to 512x512 (1 when both empty)."""
+    ma = _resize_nearest(ann_to_mask(x["segmentation"], int(ia["height"]), int(ia["width"])))
+    mb = _resize_nearest(ann_to_mask(y["segmentation"], int(ib["height"]), int(ib["width"])))
+    union = np.logical_or(ma, mb).sum()
+    return float(np.logical_and(ma, mb).sum() / union) if union else 1.0
+
+
+def _image_section(a_imgs: dict, b_imgs: dict, max_listed: int) -> dict:
+    """The report's ``images`` block: ids in one file only and shared images whose size differs."""
+    shared = sorted(set(a_imgs) & set(b_imgs))
+    size_diff = [i for i in shared
+                 if (a_imgs[i]["width"], a_imgs[i]["height"]) != (b_imgs[i]["width"], b_imgs[i]["height"])]
+    only_a, only_b = sorted(set(a_imgs) - set(b_imgs)), sorted(set(b_imgs) - set(a_imgs))
+    return {
+        "n_ours": len(a_imgs), "n_supplied": len(b_imgs), "n_shared": len(shared),
+        "only_ours": only_a[:max_listed], "n_only_ours": len(only_a),
+        "only_supplied": only_b[:max_listed], "n_only_supplied": len(only_b),
+        "size_differs": size_diff[:max_listed], "n_size_differs": len(size_diff),
+    }
+
+
+def _annotation_section(a_anns: dict, b_anns: dict, diffs: _AnnotationDiffs, max_listed: int) -> dict:
+    """The report's ``annotations`` block: ids in one file only, then the shared annotations' differences."""
+    only_a, only_b = sorted(set(a_anns) - set(b_anns)), sorted(set(b_anns) - set(a_anns))
+    return {
+        "n_ours": len(a_anns), "n_supplied": len(b_anns), "n_shared": len(set(a_anns) & set(b_anns)),
+        "only_ours": only_a[:max_listed], "n_only_ours": len(only_a),
+        "only_supplied": only_b[:max_listed], "n_only_supplied": len(only_b),
+        "category_differs": diffs.category[:max_listed], "n_category_differs": len(diffs.category),
+        "iscrowd_differs": diffs.iscrowd[:max_listed], "n_iscrowd_differs": len(diffs.iscrowd),
+        "bbox_max_abs_diff_px": _summary(diffs.bbox_d),
+        "bbox_beyond_tolerance": diffs.bbox_bad[:max_listed], "n_bbox_beyond_tolerance": len(diffs.bbox_bad),
+        "area_rel_diff": _summary(diffs.area_d),
+        "mask_iou": _summary(diffs.ious),
+        "mask_iou_below_min": diffs.mask_bad[:max_listed], "n_mask_iou_below_min": len(diffs.mask_bad),
     }
 
 

@@ -26,6 +26,7 @@ import glob
 import json
 import logging
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
@@ -33,6 +34,7 @@ from tqdm import tqdm
 
 from instdiff.checkpoints import sha256 as file_sha256
 from instdiff.errors import InputError
+from instdiff.generation_settings import GenerationSettings
 from instdiff.image_records import (
     RECORDS_DIR, REUSE_KEYS, folder_sha256, is_current, layout_sha256, read_record, write_record,
 )
@@ -98,22 +100,6 @@ def image_seed(run_seed: int, experiment: str, layout_id: str) -> int:
     return derive_seed(run_seed, experiment, layout_id)
 
 
-def settings_from_config(experiment: dict[str, Any], generation: dict[str, Any]) -> dict[str, Any]:
-    """:class:`instdiff.pipeline.GenerationSettings` fields of an experiment (config ``experiments.<name>`` and
-    ``generation``), with the schema's defaults."""
-    return {
-        "location": experiment.get("location", "mask"),
-        "steps": int(experiment.get("steps", 50)),
-        "guidance_scale": float(experiment.get("guidance_scale", 7.5)),
-        "alpha": float(experiment.get("alpha", 1.0)),
-        "mis": float(experiment.get("mis", 0.36)),
-        "negative_prompt": generation.get("negative_prompt", ""),
-        "refiner_strength": float((experiment.get("refiner") or {}).get("strength", 0.0)),
-        "refiner_steps": int((experiment.get("refiner") or {}).get("steps", 20)),
-        "max_batch": generation.get("max_batch"),
-    }
-
-
 def generation_threads(generation: dict[str, Any], smoke: bool) -> int:
     """The rule's threads and torch's pinned thread count (``generation.threads``; 2 on the smoke models, else 8)."""
     threads = generation.get("threads")
@@ -163,107 +149,166 @@ def pin_threads(torch_threads: int | None) -> int:
     return torch.get_num_threads()
 
 
-def run_shard(
-    layouts_path: str | Path,
-    model_dir: str | Path | None,
-    out_dir: str | Path,
-    manifest_path: str | Path,
-    experiment: str,
-    shard: int,
-    nshards: int,
-    run_seed: int,
-    settings: dict[str, Any],
-    image_format: str = "png",
-    precision: str = "fp32",
-    device: str | None = None,
-    refiner: str | None = None,
-    pipeline: Callable | None = None,
-    group_size: int = 1,
-    torch_threads: int | None = None,
-) -> dict[str, Any]:
-    """Generate shard ``shard`` of ``nshards`` of an experiment; returns (and writes) the shard manifest.
+@dataclass
+class ShardJob:
+    """One generate job: shard ``shard`` of ``nshards`` of an experiment's layouts -> images and a shard manifest.
 
-    ``settings`` are :class:`instdiff.pipeline.GenerationSettings` fields; ``precision`` a mode of
-    :mod:`instdiff.precision` (part of the folder's settings fingerprint). ``pipeline`` (an
-    ``InstanceDiffusionPipeline`` or anything with its call signature, plus ``generate_group`` when
-    ``group_size > 1``) is loaded from ``model_dir`` when not given, and only if some image is missing.
-    Images are generated ``group_size`` layouts at a time (:func:`shard_groups`); a group is regenerated whole
-    when any of its images is missing, stale or damaged, so its batches are always the same.
+    ``settings``: :class:`~instdiff.generation_settings.GenerationSettings` (or its fields, as the rule's params
+    carry them); ``precision`` a mode of :mod:`instdiff.precision` (part of the folder's settings fingerprint).
+    :meth:`run` does the three steps in order, as a diffusers pipeline's ``__call__`` does its named steps:
+    :meth:`prepare` (which images exist, which groups to generate), :meth:`generate` (the missing groups) and
+    :meth:`write` (the shard manifest).
     """
-    from instdiff.pipeline import GenerationSettings, InstanceDiffusionPipeline, prepare_layout
 
-    out_dir, manifest_path = Path(out_dir), Path(manifest_path)
-    gen = GenerationSettings(**settings)
-    layouts = canonical_order(read_layouts(layouts_path))
-    groups = [[layouts[i] for i in g] for g in shard_groups(len(layouts), shard, nshards, group_size)]
-    n_mine = sum(len(g) for g in groups)
-    fingerprint = {
-        "experiment": experiment, "run_seed": int(run_seed),
-        "settings": {k: v for k, v in gen.to_dict().items() if k not in EXECUTION_KEYS},
-        "image_format": image_format, "precision": check_precision(precision, field="precision"),
-    }
-    check_folder_settings(out_dir, fingerprint)
-    partial_path = manifest_path.with_name(manifest_path.stem + ".partial.json")
-    log.info("%s shard %d of %d: %d of %d layouts in %d groups of up to %d", experiment, shard, nshards, n_mine,
-             len(layouts), len(groups), group_size)
+    layouts_path: Path
+    model_dir: Path | None
+    out_dir: Path
+    manifest_path: Path
+    experiment: str
+    shard: int
+    nshards: int
+    run_seed: int
+    settings: GenerationSettings
+    image_format: str = "png"
+    precision: str = "fp32"
+    device: str | None = None
+    refiner: str | None = None
+    group_size: int = 1
+    torch_threads: int | None = None
 
-    _remove_stale_temps(out_dir, [lay.id for grp in groups for lay in grp])
-    threads = pin_threads(torch_threads)
-    common = {
-        "model_sha256": None if model_dir is None else folder_sha256(model_dir),
-        "torch_threads": threads,
-        "batch": {"group_size": int(group_size), "batched": gen.batched, "max_batch": gen.max_batch},
-    }
-    with_refined = gen.refiner_strength > 0
-    records: list[dict[str, Any]] = []
-    todo: list[list[dict[str, Any]]] = []
-    for grp in groups:
-        recs = [_record(lay, run_seed, experiment, image_format, common) for lay in grp]
-        if all(is_current(out_dir, r["file"], r, with_refined) for r in recs):
-            for lay, rec in zip(grp, recs):
-                rec.update({k: v for k, v in read_record(out_dir, lay.id).items() if k.endswith("sha256")})
-                rec["status"] = "existing"
-                notes = prepare_layout(lay)[1]  # deterministic: the notes the generating run recorded
-                if notes:
-                    rec["notes"] = notes
-            records.extend(recs)
-        else:
-            todo.append(recs)
-    n_todo = sum(len(g) for g in todo)
-    log.info("%d images already exist, %d to generate", n_mine - n_todo, n_todo)
+    def __post_init__(self):
+        self.layouts_path, self.out_dir = Path(self.layouts_path), Path(self.out_dir)
+        self.manifest_path = Path(self.manifest_path)
+        if not isinstance(self.settings, GenerationSettings):
+            self.settings = GenerationSettings(**self.settings)
+        image_file(".", "x", self.image_format)  # an unknown format is an InputError naming the field
+        check_precision(self.precision, field="precision")
+        if self.nshards < 1 or not 0 <= self.shard < self.nshards:
+            raise ValueError(f"shard must be in 0..{self.nshards - 1}, got {self.shard} of {self.nshards}")
+        if self.group_size < 1:
+            raise ValueError(f"group_size must be >= 1, got {self.group_size}")
 
-    t_start = time.perf_counter()
-    if todo and pipeline is None:
-        t_load = time.perf_counter()
-        pipeline = InstanceDiffusionPipeline.from_folder(model_dir, precision=precision, device=device, refiner=refiner)
-        log.info("loaded the model from %s in %.1f s", model_dir, time.perf_counter() - t_load)
-    by_id = {lay.id: lay for lay in layouts}
-    progress = Throughput(n_todo)
-    t_gen = time.perf_counter()
-    for recs in tqdm(todo, desc=f"{experiment} {shard}-of-{nshards}", unit="group", mininterval=5.0):
-        t0 = time.perf_counter()
-        outs = _generate_group(pipeline, [by_id[r["id"]] for r in recs], gen, [r["seed"] for r in recs])
-        for rec, out in zip(recs, outs):
-            _save_outputs(out_dir, rec, out, image_format)
-        seconds = time.perf_counter() - t0
-        for rec, out in zip(recs, outs):
-            rec["seconds"] = round(seconds / len(recs), 4)
-            rec["timings"] = {k: round(v, 4) for k, v in out.timings.items()}
-            if out.notes:
-                rec["notes"] = list(out.notes)
-                log.info("%s: %s", rec["id"], "; ".join(out.notes))
-        records.extend(recs)
-        log.info("%s", progress.update(len(recs)))
-        write_json(partial_path, _manifest(experiment, shard, nshards, fingerprint, records, complete=False))
+    @property
+    def partial_path(self) -> Path:
+        """The progress manifest while the shard runs (removed when the complete one is written)."""
+        return self.manifest_path.with_name(self.manifest_path.stem + ".partial.json")
 
-    order = [lay for grp in groups for lay in grp]
-    manifest = _manifest(experiment, shard, nshards, fingerprint, _in_order(records, order), complete=True)
-    manifest["timings"]["wall_s"] = round(time.perf_counter() - t_start, 3)
-    manifest["throughput"] = progress.summary(time.perf_counter() - t_gen)
-    write_json(manifest_path, manifest)
-    partial_path.unlink(missing_ok=True)
-    log.info("%s shard %d of %d done: %d generated", experiment, shard, nshards, manifest["n_generated"])
-    return manifest
+    def run(self, pipeline: Callable | None = None) -> dict[str, Any]:
+        """Generate the shard; returns (and writes) the shard manifest.
+
+        ``pipeline`` (an ``InstanceDiffusionPipeline`` or anything with its call signature, plus ``generate_group``
+        when ``group_size > 1``) is loaded from ``model_dir`` when not given, and only if some image is missing.
+        Images are generated ``group_size`` layouts at a time (:func:`shard_groups`); a group is regenerated whole
+        when any of its images is missing, stale or damaged, so its batches are always the same.
+        """
+        plan = self.prepare()
+        t_start = time.perf_counter()
+        progress, t_gen = self.generate(plan, pipeline)
+        return self.write(plan, progress, t_start, t_gen)
+
+    def prepare(self) -> ShardPlan:
+        """Step 1: the shard's groups, the folder's settings guard, and which groups already have current images."""
+        from instdiff.pipeline import prepare_layout
+
+        gen = self.settings
+        layouts = canonical_order(read_layouts(self.layouts_path))
+        groups = [[layouts[i] for i in g] for g in shard_groups(len(layouts), self.shard, self.nshards,
+                                                                  self.group_size)]
+        n_mine = sum(len(g) for g in groups)
+        fingerprint = {
+            "experiment": self.experiment, "run_seed": int(self.run_seed),
+            "settings": {k: v for k, v in gen.to_dict().items() if k not in EXECUTION_KEYS},
+            "image_format": self.image_format, "precision": check_precision(self.precision, field="precision"),
+        }
+        check_folder_settings(self.out_dir, fingerprint)
+        log.info("%s shard %d of %d: %d of %d layouts in %d groups of up to %d", self.experiment, self.shard,
+                 self.nshards, n_mine, len(layouts), len(groups), self.group_size)
+
+        _remove_stale_temps(self.out_dir, [lay.id for grp in groups for lay in grp])
+        threads = pin_threads(self.torch_threads)
+        common = {
+            "model_sha256": None if self.model_dir is None else folder_sha256(self.model_dir),
+            "torch_threads": threads,
+            "batch": {"group_size": int(self.group_size), "batched": gen.batched, "max_batch": gen.max_batch},
+        }
+        with_refined = gen.refiner_strength > 0
+        plan = ShardPlan(layouts, groups, fingerprint)
+        for grp in groups:
+            recs = [_record(lay, self.run_seed, self.experiment, self.image_format, common) for lay in grp]
+            if all(is_current(self.out_dir, r["file"], r, with_refined) for r in recs):
+                for lay, rec in zip(grp, recs):
+                    rec.update({k: v for k, v in read_record(self.out_dir, lay.id).items() if k.endswith("sha256")})
+                    rec["status"] = "existing"
+                    notes = prepare_layout(lay)[1]  # deterministic: the notes the generating run recorded
+                    if notes:
+                        rec["notes"] = notes
+                plan.records.extend(recs)
+            else:
+                plan.todo.append(recs)
+        log.info("%d images already exist, %d to generate", n_mine - plan.n_todo, plan.n_todo)
+        return plan
+
+    def generate(self, plan: ShardPlan, pipeline: Callable | None = None) -> tuple[Throughput, float]:
+        """Step 2: the groups without current images, each saved with its records as soon as it is done (a killed
+        job loses at most the group in flight); returns the throughput and when generation started."""
+        from instdiff.pipeline import InstanceDiffusionPipeline
+
+        if plan.todo and pipeline is None:
+            t_load = time.perf_counter()
+            pipeline = InstanceDiffusionPipeline.from_folder(self.model_dir, precision=self.precision,
+                                                             device=self.device, refiner=self.refiner)
+            log.info("loaded the model from %s in %.1f s", self.model_dir, time.perf_counter() - t_load)
+        by_id = {lay.id: lay for lay in plan.layouts}
+        progress = Throughput(plan.n_todo)
+        t_gen = time.perf_counter()
+        desc = f"{self.experiment} {self.shard}-of-{self.nshards}"
+        for recs in tqdm(plan.todo, desc=desc, unit="group", mininterval=5.0):
+            t0 = time.perf_counter()
+            outs = _generate_group(pipeline, [by_id[r["id"]] for r in recs], self.settings, [r["seed"] for r in recs])
+            for rec, out in zip(recs, outs):
+                _save_outputs(self.out_dir, rec, out, self.image_format)
+            seconds = time.perf_counter() - t0
+            for rec, out in zip(recs, outs):
+                rec["seconds"] = round(seconds / len(recs), 4)
+                rec["timings"] = {k: round(v, 4) for k, v in out.timings.items()}
+                if out.notes:
+                    rec["notes"] = list(out.notes)
+                    log.info("%s: %s", rec["id"], "; ".join(out.notes))
+            plan.records.extend(recs)
+            log.info("%s", progress.update(len(recs)))
+            write_json(self.partial_path, self._manifest(plan.fingerprint, plan.records, complete=False))
+        return progress, t_gen
+
+    def write(self, plan: ShardPlan, progress: Throughput, t_start: float, t_gen: float) -> dict[str, Any]:
+        """Step 3: the complete shard manifest, its records in canonical order; the progress file goes."""
+        order = [lay for grp in plan.groups for lay in grp]
+        manifest = self._manifest(plan.fingerprint, _in_order(plan.records, order), complete=True)
+        manifest["timings"]["wall_s"] = round(time.perf_counter() - t_start, 3)
+        manifest["throughput"] = progress.summary(time.perf_counter() - t_gen)
+        write_json(self.manifest_path, manifest)
+        self.partial_path.unlink(missing_ok=True)
+        log.info("%s shard %d of %d done: %d generated", self.experiment, self.shard, self.nshards,
+                 manifest["n_generated"])
+        return manifest
+
+    def _manifest(self, fingerprint: dict[str, Any], records: list[dict], complete: bool) -> dict[str, Any]:
+        return _manifest(self.experiment, self.shard, self.nshards, fingerprint, records, complete)
+
+
+@dataclass
+class ShardPlan:
+    """What :meth:`ShardJob.prepare` found: the canonical layouts, the shard's groups, the folder fingerprint, the
+    records of the images already current and the groups still to generate (their records)."""
+
+    layouts: list[Layout]
+    groups: list[list[Layout]]
+    fingerprint: dict[str, Any]
+    records: list[dict[str, Any]] = field(default_factory=list)
+    todo: list[list[dict[str, Any]]] = field(default_factory=list)
+
+    @property
+    def n_todo(self) -> int:
+        return sum(len(g) for g in self.todo)
 
 
 def _remove_stale_temps(out_dir: Path, ids: Sequence[str]) -> None:

@@ -36,42 +36,16 @@ from PIL import Image
 
 from instdiff.device import resolve_device
 from instdiff.errors import InputError
+from instdiff.generation_settings import GenerationSettings
 from instdiff.layout import Instance, Layout
 from instdiff.model.precision import Precision
 from instdiff.original_constants import LATENT_SCALE, MAX_OBJS, TEXT_EMBED_DIM
+from instdiff.refiner import load_refiner, refine
 from instdiff.sampler import ChainCondition, SamplerSettings, SamplerTrace, sample, sample_group
 
 log = logging.getLogger(__name__)
 
 OUTPUT_SIZE = 512
-LOCATIONS = ("box", "mask", "point", "scribble")
-# inference.py's negative prompt (eval_local.py prepends "cartoon style, painting style, "; the config says which).
-DEFAULT_NEGATIVE_PROMPT = (
-    "longbody, lowres, bad anatomy, bad hands, missing fingers, extra digit, fewer digits, cropped, worst quality, low quality"
-)
-
-
-@dataclass
-class GenerationSettings:
-    """Everything that decides an image besides the layout and the seed."""
-
-    location: str = "mask"  # which test config: box | mask | point | scribble
-    steps: int = 50
-    guidance_scale: float = 7.5
-    alpha: float = 1.0
-    mis: float = 0.36
-    negative_prompt: str = DEFAULT_NEGATIVE_PROMPT
-    batched: bool = True
-    max_batch: int | None = None
-    refiner_strength: float = 0.0  # > 0: run the SDXL refiner cascade (inference.py's cascade_strength)
-    refiner_steps: int = 20
-
-    def __post_init__(self):
-        if self.location not in LOCATIONS:
-            raise ValueError(f"location must be one of {LOCATIONS}, got {self.location!r}")
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
 
 
 @dataclass
@@ -357,7 +331,7 @@ def _sampler_settings(settings: GenerationSettings) -> SamplerSettings:
     )
 
 
-# --------------------------------------------------------------------------------------------- refiner
+# --------------------------------------------------------------------------------------------- denoiser
 
 
 class _UNetDenoiser:
@@ -377,28 +351,3 @@ class _UNetDenoiser:
         with self.precision.autocast(x.device):
             out = self.unet(x.to(self.dtype), t, ctx.to(self.dtype), grounding, gate_scale)
         return self.precision.eps(getattr(out, "sample", out))
-
-
-def load_refiner(name_or_path: str, dtype: torch.dtype, device: torch.device):
-    """Load the SDXL refiner once (``stabilityai/stable-diffusion-xl-refiner-1.0`` in the original)."""
-    from diffusers import StableDiffusionXLImg2ImgPipeline
-
-    kwargs: dict[str, Any] = {"torch_dtype": dtype, "use_safetensors": True}
-    if dtype == torch.float16:
-        kwargs["variant"] = "fp16"
-    try:
-        pipe = StableDiffusionXLImg2ImgPipeline.from_pretrained(name_or_path, **kwargs)
-    except (OSError, ValueError):
-        kwargs.pop("variant", None)  # a local folder saved without the fp16 variant files
-        pipe = StableDiffusionXLImg2ImgPipeline.from_pretrained(name_or_path, **kwargs)
-    pipe.set_progress_bar_config(disable=True)
-    return pipe.to(device)
-
-
-def refine(refiner, prompt: str, images: Sequence[Image.Image], strength: float, steps: int,
-           generator: torch.Generator) -> list[Image.Image]:
-    """The cascade of ``inference.py``: img2img with the global caption, ``strength``, ``steps`` steps, defaults
-    otherwise (no negative prompt), but seeded (the original passed no generator, so its output was random)."""
-    out = refiner(prompt=[prompt] * len(images), image=list(images), strength=strength, num_inference_steps=steps,
-                  generator=generator)
-    return list(out.images)

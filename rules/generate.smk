@@ -8,11 +8,8 @@
 # outputs on purpose: a failed or killed shard keeps its finished images and a rerun generates only the missing.
 # Needs INSTDIFF_MODEL from rules/models.smk (included before this file).
 
-from instdiff.generate import (
-    generation_threads,
-    refiner_from_config,
-    settings_from_config,
-)
+from instdiff.generate import generation_threads, refiner_from_config
+from instdiff.generation_settings import GenerationSettings
 from instdiff.precision import generation_precision
 
 
@@ -46,7 +43,9 @@ rule generate:
         nshards=lambda wc: int(wc.nshards),
         run_seed=lambda wc: experiment_seed(wc.experiment),
         settings=lambda wc: stable(
-            settings_from_config(EXPERIMENTS[wc.experiment], config["generation"])
+            GenerationSettings.from_config(
+                EXPERIMENTS[wc.experiment], config["generation"], wc.experiment
+            ).config_values()
         ),
         refiner=lambda wc: hub_local(refiner_from_config(EXPERIMENTS[wc.experiment])),
         image_format=config["generation"].get("image_format", "png"),

@@ -2,12 +2,12 @@
 from instdiff.device import require
 from instdiff.io import read_json
 from instdiff.logging_setup import from_snakemake
-from instdiff.metrics.fid import compute_fid
+from instdiff.metrics.fid import FidSettings, compute_fid
 
 from_snakemake(snakemake)
 p = snakemake.params
+settings = FidSettings(feature=p.feature, resize=p.resize, resolution=p.resolution, kid_subsets=p.kid_subsets,
+                       kid_subset_size=p.kid_subset_size, seed=p.seed, jpeg_quality=p.jpeg_quality,
+                       batch_size=p.batch_size, device=require(p.device))
 compute_fid(snakemake.input.images, snakemake.input.reference, snakemake.input.weights, snakemake.output[0],
-            manifest=read_json(snakemake.input.manifest), experiment=snakemake.wildcards.experiment,
-            feature=p.feature, resize=p.resize, resolution=p.resolution, kid_subsets=p.kid_subsets,
-            kid_subset_size=p.kid_subset_size, seed=p.seed, jpeg_quality=p.jpeg_quality, batch_size=p.batch_size,
-            device=require(p.device))
+            settings=settings, manifest=read_json(snakemake.input.manifest), experiment=snakemake.wildcards.experiment)

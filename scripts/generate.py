@@ -1,11 +1,11 @@
 """Snakemake entry point of rule `generate`: one shard of one experiment (see rules/generate.smk)."""
 
-from instdiff.generate import run_shard
+from instdiff.generate import ShardJob
 from instdiff.device import require
 from instdiff.logging_setup import from_snakemake
 
 from_snakemake(snakemake)  # noqa: F821 (injected by Snakemake)
-run_shard(
+ShardJob(
     layouts_path=snakemake.input.layouts,  # noqa: F821
     model_dir=snakemake.input.model,  # noqa: F821
     out_dir=snakemake.params.out_dir,  # noqa: F821
@@ -21,4 +21,4 @@ run_shard(
     device=require(snakemake.params.device),  # noqa: F821
     group_size=snakemake.params.group_size,  # noqa: F821
     torch_threads=snakemake.params.torch_threads,  # noqa: F821
-)
+).run()

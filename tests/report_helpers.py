@@ -105,8 +105,8 @@ def write_fid(metrics: Path, inputs: dict, experiment: str) -> Path:
         real = write_images(root / "real_images", "real", list(range(8)), size=SIZE, seed=5)
         F.reference_statistics(real, weights, root / "ref.npz", feature=64, resolution=SIZE)
     out = Path(metrics) / experiment / "fid.json"
-    F.compute_fid(inputs["done"], root / "ref.npz", weights, out, manifest=MANIFEST, experiment=experiment,
-                  feature=64, resolution=SIZE, kid_subsets=5)
+    settings = F.FidSettings(feature=64, resolution=SIZE, kid_subsets=5)
+    F.compute_fid(inputs["done"], root / "ref.npz", weights, out, settings, manifest=MANIFEST, experiment=experiment)
     return out
 
 

@@ -20,6 +20,11 @@ from instdiff.errors import InputError
 from instdiff.precision import PRECISIONS, removed_dtype_error
 
 DEFAULT_MODEL = os.environ.get("INSTDIFF_MODEL", "resources/models/instancediffusion")
+# inference.py's negative prompt, this command's default as the script's: the config's default is the schema's ""
+# (eval_local.py prepends "cartoon style, painting style, "; config/config.yaml passes that one).
+INFERENCE_NEGATIVE_PROMPT = (
+    "longbody, lowres, bad anatomy, bad hands, missing fingers, extra digit, fewer digits, cropped, worst quality, low quality"
+)
 
 
 def register(subparsers) -> None:
@@ -54,7 +59,7 @@ def run(args) -> int:
     from instdiff.cli import print_json
     from instdiff.demo import complete_from_masks, draw_layout, read_demo
     from instdiff.generate import save_image
-    from instdiff.pipeline import DEFAULT_NEGATIVE_PROMPT, GenerationSettings, InstanceDiffusionPipeline, prepare_layout
+    from instdiff.pipeline import GenerationSettings, InstanceDiffusionPipeline, prepare_layout
 
     from instdiff.logging_setup import setup
 
@@ -72,7 +77,7 @@ def run(args) -> int:
     precision = args.precision or ("autocast-fp16" if str(device).startswith("cuda") else "fp32")
     settings = GenerationSettings(
         location=args.config, steps=args.steps, guidance_scale=args.guidance_scale, alpha=args.alpha, mis=args.mis,
-        negative_prompt=DEFAULT_NEGATIVE_PROMPT if args.negative_prompt is None else args.negative_prompt,
+        negative_prompt=INFERENCE_NEGATIVE_PROMPT if args.negative_prompt is None else args.negative_prompt,
         batched=not args.sequential, refiner_strength=args.cascade_strength,
     )
     pipe = InstanceDiffusionPipeline.from_folder(model, precision=precision, device=device,

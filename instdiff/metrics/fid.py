@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -44,7 +45,10 @@ INCEPTION_URL = "https://github.com/toshas/torch-fidelity/releases/download/v0.2
 INCEPTION_HASH_PREFIX = "6726825d"
 INCEPTION_NAME = "inception-v3-compat"
 RESIZE_MODES = ("tf1", "antialias")
+FEATURES = (64, 192, 768, 2048)  # the InceptionV3 feature layers torch-fidelity's network returns
 JPEG_QUALITY = 75
+# Smallest value of each count setting (config/schema/fid.schema.yaml): a KID subset needs two images.
+MINIMUM = {"resolution": 1, "kid_subsets": 1, "kid_subset_size": 2, "batch_size": 1}
 
 
 # ----------------------------------------------------------------------------------------------- weights files
@@ -296,14 +300,47 @@ def stored_format(files: Sequence[str | Path]) -> str:
     return "jpeg" if files and all(Path(f).suffix.lower() in (".jpg", ".jpeg") for f in files) else "png"
 
 
+@dataclass(frozen=True)
+class FidSettings:
+    """How FID / KID are computed (config section ``fid``, config/schema/fid.schema.yaml; these defaults are its).
+
+    ``jpeg_quality``: also score JPEG copies at this quality (None: off; images stored as JPEG are never compressed
+    twice, see :func:`stored_format`). ``device``: where the Inception runs (None: CUDA when available).
+    """
+
+    feature: int = 2048
+    resize: str = "tf1"
+    resolution: int = 512
+    kid_subsets: int = 100
+    kid_subset_size: int = 1000
+    seed: int = 0
+    jpeg_quality: int | None = JPEG_QUALITY
+    batch_size: int = 32
+    device: str | None = None
+
+    def __post_init__(self):
+        if self.feature not in FEATURES:
+            raise InputError(None, f"unknown Inception feature {self.feature!r}", f"use one of {FEATURES}",
+                             "fid.feature")
+        if self.resize not in RESIZE_MODES:
+            raise InputError(None, f"unknown resize mode {self.resize!r}", f"use one of {RESIZE_MODES}", "fid.resize")
+        for name in MINIMUM:
+            if int(getattr(self, name)) < MINIMUM[name]:
+                raise InputError(None, f"{name} must be at least {MINIMUM[name]}, got {getattr(self, name)!r}",
+                                 "set a positive number", f"fid.{name}")
+        if self.jpeg_quality is not None and not 1 <= int(self.jpeg_quality) <= 100:
+            raise InputError(None, f"jpeg_quality must be in 1..100 or null, got {self.jpeg_quality!r}",
+                             "set a PIL JPEG quality, or null to skip the JPEG scores", "fid.jpeg_quality")
+
+
 def compute_fid(experiment_done: str | Path, reference_npz: str | Path, weights_path: str | Path,
-                out_json: str | Path, manifest: Mapping[str, Any] | None = None, experiment: str | None = None,
-                feature: int = 2048, resize: str = "tf1", resolution: int = 512, kid_subsets: int = 100,
-                kid_subset_size: int = 1000, seed: int = 0, jpeg_quality: int | None = JPEG_QUALITY,
-                batch_size: int = 32, device: str | None = None) -> dict[str, Any]:
-    """Write ``metrics/{experiment}/fid.json``: FID/KID on the images as stored and on JPEG-``jpeg_quality`` copies."""
+                out_json: str | Path, settings: FidSettings = FidSettings(),
+                manifest: Mapping[str, Any] | None = None, experiment: str | None = None) -> dict[str, Any]:
+    """Write ``metrics/{experiment}/fid.json``: FID/KID on the images as stored and on JPEG copies
+    (``settings.jpeg_quality``)."""
+    s = settings
     weights_sha = file_sha256(weights_path)
-    ref = _load_reference(reference_npz, feature, resize, resolution, weights_sha)
+    ref = _load_reference(reference_npz, s.feature, s.resize, s.resolution, weights_sha)
     real = ref["features"]
     pairs = read_image_list(experiment_done)
     if len(pairs) < 2:
@@ -311,48 +348,61 @@ def compute_fid(experiment_done: str | Path, reference_npz: str | Path, weights_
     if experiment is None:
         experiment = str(read_json(experiment_done).get("experiment", Path(experiment_done).parent.name))
     files = [p for _, p in pairs]
-    extractor = load_extractor(weights_path, feature, resize, device)
-    fake = extract_features(files, extractor, resolution, batch_size)
-    values = fid_kid(real, fake, kid_subsets, kid_subset_size, seed)
-    subset = values.pop("kid_subset_size")
     stored = stored_format(files)
-    if stored == "jpeg":
-        jpeg_quality = None  # already JPEG: a second compression would score a format nobody used
-    if jpeg_quality is not None:
-        fake_jpeg = extract_features(files, extractor, resolution, batch_size, jpeg_quality=jpeg_quality)
-        jv = fid_kid(real, fake_jpeg, kid_subsets, kid_subset_size, seed)
-        tag = f"jpeg{int(jpeg_quality)}"
-        values.update({f"fid_{tag}": jv["fid"], f"kid_mean_{tag}": jv["kid_mean"], f"kid_std_{tag}": jv["kid_std"]})
-    real_ids = set(map(str, ref["ids"].tolist()))
-    gen_ids = {i for i, _ in pairs}
-    from importlib import metadata
-
+    # Already JPEG: a second compression would score a format nobody used.
+    jpeg_quality = None if stored == "jpeg" else s.jpeg_quality
+    values, subset = _scores(files, real, load_extractor(weights_path, s.feature, s.resize, s.device), s, jpeg_quality)
     result = {
         "metric": "fid",
-        "variant": resize,
+        "variant": s.resize,
         "experiment": experiment,
         "values": values,
         "n_images": len(pairs),
-        "settings": {
-            "implementation": f"torchmetrics {metadata.version('torchmetrics')} FrechetInceptionDistance/"
-                              f"KernelInceptionDistance on torch-fidelity {metadata.version('torch-fidelity')} "
-                              f"InceptionV3 ({INCEPTION_NAME})",
-            "mode": resize,
-            "feature": feature,
-            "resolution": resolution,
-            "n_generated": len(pairs),
-            "n_real": int(real.shape[0]),
-            "ids_not_in_reference": len(gen_ids - real_ids),
-            "reference_sha256": file_sha256(reference_npz),
-            "inception_sha256": weights_sha,
-            "kid_subsets": int(kid_subsets),
-            "kid_subset_size": subset,
-            "kid_seed": int(seed),
-            "jpeg_quality": jpeg_quality,
-            "stored_format": stored,
-        },
+        "settings": _record_settings(s, pairs, ref, reference_npz, weights_sha, subset, jpeg_quality, stored),
         "manifest": dict(manifest or {}),
     }
     write_record(out_json, validate(result, out_json))
     log.info("FID %s: %.3f (N=%d vs %d real)", experiment, values["fid"], len(pairs), real.shape[0])
     return result
+
+
+def _scores(files: Sequence[Path], real: np.ndarray, extractor, s: FidSettings,
+            jpeg_quality: int | None) -> tuple[dict[str, float], int]:
+    """FID / KID of the images as stored and, with ``jpeg_quality``, of their JPEG copies (``*_jpeg{q}`` keys);
+    returns the values and the KID subset size used."""
+    fake = extract_features(files, extractor, s.resolution, s.batch_size)
+    values = fid_kid(real, fake, s.kid_subsets, s.kid_subset_size, s.seed)
+    subset = values.pop("kid_subset_size")
+    if jpeg_quality is not None:
+        fake_jpeg = extract_features(files, extractor, s.resolution, s.batch_size, jpeg_quality=jpeg_quality)
+        jv = fid_kid(real, fake_jpeg, s.kid_subsets, s.kid_subset_size, s.seed)
+        tag = f"jpeg{int(jpeg_quality)}"
+        values.update({f"fid_{tag}": jv["fid"], f"kid_mean_{tag}": jv["kid_mean"], f"kid_std_{tag}": jv["kid_std"]})
+    return values, subset
+
+
+def _record_settings(s: FidSettings, pairs: Sequence[tuple[str, Path]], ref, reference_npz: str | Path,
+                     weights_sha: str, subset: int, jpeg_quality: int | None, stored: str) -> dict[str, Any]:
+    """The ``settings`` block of the FID file: implementation, inputs' hashes and what was actually used."""
+    from importlib import metadata
+
+    real_ids = set(map(str, ref["ids"].tolist()))
+    gen_ids = {i for i, _ in pairs}
+    return {
+        "implementation": f"torchmetrics {metadata.version('torchmetrics')} FrechetInceptionDistance/"
+                          f"KernelInceptionDistance on torch-fidelity {metadata.version('torch-fidelity')} "
+                          f"InceptionV3 ({INCEPTION_NAME})",
+        "mode": s.resize,
+        "feature": s.feature,
+        "resolution": s.resolution,
+        "n_generated": len(pairs),
+        "n_real": int(ref["features"].shape[0]),
+        "ids_not_in_reference": len(gen_ids - real_ids),
+        "reference_sha256": file_sha256(reference_npz),
+        "inception_sha256": weights_sha,
+        "kid_subsets": int(s.kid_subsets),
+        "kid_subset_size": subset,
+        "kid_seed": int(s.seed),
+        "jpeg_quality": jpeg_quality,
+        "stored_format": stored,
+    }

@@ -18,7 +18,7 @@ import pytest
 import torch
 
 from instdiff.errors import InputError
-from instdiff.generate import finalize, run_shard
+from instdiff.generate import ShardJob, finalize
 from instdiff.image_records import read_record
 from instdiff.io import is_temp
 from instdiff.layout import Instance, Layout, write_layouts
@@ -75,8 +75,8 @@ class Recording:
 
 def _run(tmp: Path, layouts: Path, pipeline, k: int = 0, n: int = 1, threads: int = THREADS, **kw):
     out = tmp / "images"
-    return run_shard(layouts, kw.pop("model_dir", None), out, out / "shards" / f"{k}-of-{n}.json", "box", k, n, 2024,
-                     {**SETTINGS, **kw.pop("settings", {})}, pipeline=pipeline, torch_threads=threads, **kw)
+    return ShardJob(layouts, kw.pop("model_dir", None), out, out / "shards" / f"{k}-of-{n}.json", "box", k, n, 2024,
+                    {**SETTINGS, **kw.pop("settings", {})}, torch_threads=threads, **kw).run(pipeline)
 
 
 def _finalize(tmp: Path, layouts: Path, n: int = 1):

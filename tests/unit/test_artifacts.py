@@ -111,7 +111,7 @@ def test_refiner_hub_folder_loads_through_load_refiner(refiner, tmp_path):  # no
     through the pipeline's ``load_refiner`` and refines exactly as the in-memory one."""
     from PIL import Image
 
-    from instdiff.pipeline import load_refiner, refine
+    from instdiff.refiner import load_refiner, refine
 
     folder = tmp_path / "stable-diffusion-xl-refiner-1.0"
     refiner.save_pretrained(folder, safe_serialization=True)

@@ -4,6 +4,7 @@ Small images (64x64) and the 64-d feature layer keep CPU time low; the code path
 """
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -35,8 +36,8 @@ def sets(tmp_path_factory, inception):
 
 
 def _fid(sets, inception, name, out, **kw):
-    return F.compute_fid(sets[name], sets["ref"], inception[0], out, manifest={"run": "t"}, feature=64,
-                         resolution=64, kid_subsets=5, **kw)
+    settings = F.FidSettings(**({"feature": 64, "resolution": 64, "kid_subsets": 5} | kw))
+    return F.compute_fid(sets[name], sets["ref"], inception[0], out, settings, manifest={"run": "t"})
 
 
 def test_random_weights_have_the_real_keys_and_load(inception):
@@ -89,7 +90,8 @@ def test_bad_inputs(sets, inception, tmp_path):
         F.reference_statistics(sets["real"], inception[0], tmp_path / "r.npz", feature=64, resolution=32)
     assert not (tmp_path / "r.npz").exists()
     with pytest.raises(InputError, match="feature"):
-        F.compute_fid(sets["same"], sets["ref"], inception[0], tmp_path / "x.json", feature=192, resolution=64)
+        F.compute_fid(sets["same"], sets["ref"], inception[0], tmp_path / "x.json",
+                      F.FidSettings(feature=192, resolution=64))
     with pytest.raises(InputError, match="run rule inception_weights"):
         F.load_extractor(tmp_path / "nope.pth")
     bad = tmp_path / "done.json"
@@ -107,9 +109,27 @@ def test_jpeg_copies_are_scored_as_stored_and_equal_the_in_memory_round_trip(set
     assert [r["id"] for r in copy["images"]] == [str(i) for i in IDS]
     src = _fid(sets, inception, "small", tmp_path / "src.json")
     jpg = F.compute_fid(tmp_path / "copy" / "done.json", sets["ref"], inception[0], tmp_path / "jpg.json",
-                        manifest={"run": "t"}, feature=64, resolution=64, kid_subsets=5)
+                        F.FidSettings(feature=64, resolution=64, kid_subsets=5), manifest={"run": "t"})
     assert jpg["settings"]["stored_format"] == "jpeg" and jpg["settings"]["jpeg_quality"] is None
     assert "fid_jpeg75" not in jpg["values"] and src["settings"]["stored_format"] == "png"
     assert jpg["values"]["fid"] == pytest.approx(src["values"]["fid_jpeg75"], rel=1e-9)
     with pytest.raises(InputError, match="already a JPEG"):
         jpeg_copies(tmp_path / "copy" / "done.json", tmp_path / "twice" / "done.json", "x")
+
+
+def test_fid_settings_defaults_are_the_schemas_and_bad_values_name_the_field():
+    import dataclasses
+
+    import yaml
+
+    schema = yaml.safe_load((Path(__file__).parents[2] / "config/schema/fid.schema.yaml").read_text())["properties"]
+    for f in dataclasses.fields(F.FidSettings):
+        if f.name in schema:
+            assert f.default == schema[f.name]["default"], f.name
+    for bad, field in [({"feature": 100}, "fid.feature"), ({"resize": "bicubic"}, "fid.resize"),
+                       ({"kid_subset_size": 1}, "fid.kid_subset_size"), ({"batch_size": 0}, "fid.batch_size"),
+                       ({"jpeg_quality": 0}, "fid.jpeg_quality")]:
+        with pytest.raises(InputError) as err:
+            F.FidSettings(**bad)
+        assert err.value.field == field
+    assert F.FidSettings(jpeg_quality=None).jpeg_quality is None

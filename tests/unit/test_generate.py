@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from instdiff.errors import InputError
-from instdiff.generate import finalize, image_seed, read_done, run_shard, shard_groups, shard_indices
+from instdiff.generate import ShardJob, finalize, image_seed, read_done, shard_groups, shard_indices
 from instdiff.layout import Instance, Layout, write_layouts
 
 SETTINGS = {"location": "box", "steps": 2, "guidance_scale": 7.5, "alpha": 0.75, "mis": 0.5,
@@ -46,8 +46,8 @@ class Counting:
 
 def _run(tmp: Path, layouts: Path, k: int, n: int, pipeline, **kw):
     out = tmp / "images"
-    return run_shard(layouts, None, out, out / "shards" / f"{k}-of-{n}.json", "box", k, n, 2024, SETTINGS,
-                     pipeline=pipeline, **kw)
+    return ShardJob(layouts, None, out, out / "shards" / f"{k}-of-{n}.json", "box", k, n, 2024, SETTINGS,
+                    **kw).run(pipeline)
 
 
 def test_shard_indices_partition():
@@ -136,8 +136,8 @@ def test_other_settings_refuse_to_mix_and_finalize_checks_images(tmp_path, pipe)
     write_layouts(layouts, _layouts()[:1])
     _run(tmp_path, layouts, 0, 1, pipe)
     with pytest.raises(InputError, match="other settings"):
-        run_shard(layouts, None, tmp_path / "images", tmp_path / "images/shards/0-of-1.json", "box", 0, 1, 2025,
-                  SETTINGS, pipeline=pipe)
+        ShardJob(layouts, None, tmp_path / "images", tmp_path / "images/shards/0-of-1.json", "box", 0, 1, 2025,
+                 SETTINGS).run(pipe)
     (tmp_path / "images/7.png").unlink()
     with pytest.raises(InputError, match="no image"):
         finalize(layouts, [tmp_path / "images/shards/0-of-1.json"], tmp_path / "images", tmp_path / "done.json", "box")
@@ -176,12 +176,54 @@ def test_shard_invariance_with_the_tiny_instancediffusion_model(tmp_path):
 
 
 def test_refiner_settings_come_from_the_experiment():
-    from instdiff.generate import refiner_from_config, settings_from_config
+    from instdiff.generate import refiner_from_config
     from instdiff.pipeline import GenerationSettings
 
     exp = {"location": "box", "mis": 0.2, "alpha": 0.8, "refiner": {"model": "sdxl-refiner", "strength": 0.4}}
-    settings = settings_from_config(exp, {"negative_prompt": "low quality"})
+    settings = GenerationSettings.from_config(exp, {"negative_prompt": "low quality"}).config_values()
     assert GenerationSettings(**settings).refiner_strength == 0.4 and settings["refiner_steps"] == 20
     assert refiner_from_config(exp) == "sdxl-refiner"
-    plain = settings_from_config({"location": "mask"}, {})
+    plain = GenerationSettings.from_config({"location": "mask"}, {}).config_values()
     assert plain["refiner_strength"] == 0.0 and refiner_from_config({"location": "mask"}) is None
+
+
+# --------------------------------------------------------------------------------------------- the shard job
+
+
+def _job(tmp_path: Path, **kw) -> ShardJob:
+    args = {"layouts_path": tmp_path / "layouts.jsonl", "model_dir": None, "out_dir": tmp_path / "images",
+            "manifest_path": tmp_path / "images/shards/0-of-1.json", "experiment": "box", "shard": 0, "nshards": 1,
+            "run_seed": 2024, "settings": SETTINGS}
+    return ShardJob(**(args | kw))
+
+
+@pytest.mark.parametrize("kw, error, field", [
+    ({"image_format": "webp"}, InputError, "generation.image_format"),
+    ({"precision": "fp16"}, InputError, "precision"),
+    ({"shard": 2, "nshards": 2}, ValueError, None),
+    ({"nshards": 0}, ValueError, None),
+    ({"group_size": 0}, ValueError, None),
+])
+def test_shard_job_refuses_bad_settings_before_touching_anything(tmp_path, kw, error, field):
+    with pytest.raises(error) as err:
+        _job(tmp_path, **kw)
+    if field:
+        assert err.value.field == field
+    assert not (tmp_path / "images").exists()
+
+
+def test_shard_job_settings_from_params_or_the_dataclass_are_the_same(tmp_path):
+    from instdiff.generation_settings import GenerationSettings
+
+    assert _job(tmp_path).settings == _job(tmp_path, settings=GenerationSettings(**SETTINGS)).settings
+    with pytest.raises(TypeError):
+        _job(tmp_path, settings={**SETTINGS, "locaton": "box"})
+
+
+def test_prepare_plans_every_group_of_a_fresh_folder_and_writes_no_image(tmp_path):
+    write_layouts(tmp_path / "layouts.jsonl", _layouts())
+    plan = _job(tmp_path, shard=1, nshards=2, group_size=1).prepare()
+    assert [lay.id for lay in plan.layouts] == ["3", "5", "7", "12"]  # canonical order (image_id)
+    assert [[r["id"] for r in recs] for recs in plan.todo] == [["5"], ["12"]] and plan.n_todo == 2
+    assert plan.records == [] and (tmp_path / "images/settings.json").is_file()
+    assert not list((tmp_path / "images").glob("*.png"))
