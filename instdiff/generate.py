@@ -36,7 +36,8 @@ from instdiff.checkpoints import sha256 as file_sha256
 from instdiff.errors import InputError
 from instdiff.generation_settings import GenerationSettings
 from instdiff.image_records import (
-    RECORDS_DIR, REUSE_KEYS, folder_sha256, is_current, layout_sha256, read_record, write_record,
+    IMAGE_FORMATS, RECORDS_DIR, REUSE_KEYS, folder_sha256, image_file, is_current, layout_sha256, read_record,
+    write_record,
 )
 from instdiff.io import atomic_path, read_json, write_json
 from instdiff.layout import Layout, read_layouts
@@ -44,9 +45,6 @@ from instdiff.precision import check_precision
 from instdiff.seeding import derive_seed
 
 log = logging.getLogger(__name__)
-
-IMAGE_FORMATS = {"png": ".png", "jpeg75": ".jpg"}
-
 
 # --------------------------------------------------------------------------------------------- sharding
 
@@ -78,13 +76,6 @@ def shard_groups(n_items: int, shard: int, nshards: int, group_size: int = 1) ->
     n_groups = -(-n_items // group_size)
     return [list(range(g * group_size, min(n_items, (g + 1) * group_size)))
             for g in shard_indices(n_groups, shard, nshards)]
-
-
-def image_file(out_dir: str | Path, layout_id: str, image_format: str = "png") -> Path:
-    if image_format not in IMAGE_FORMATS:
-        raise InputError(None, f"unknown image_format {image_format!r}", f"use one of {sorted(IMAGE_FORMATS)}",
-                         "generation.image_format")
-    return Path(out_dir) / f"{layout_id}{IMAGE_FORMATS[image_format]}"
 
 
 def save_image(image, path: Path, image_format: str) -> None:

@@ -24,12 +24,23 @@ from pathlib import Path
 from typing import Any
 
 from instdiff.checkpoints import sha256 as file_sha256
+from instdiff.errors import InputError
 from instdiff.io import write_json
 from instdiff.layout import Layout
 
 RECORDS_DIR = "records"
 # The fields that must equal the current run's for an image to be reused (besides the file hashes).
 REUSE_KEYS = ("layout_sha256", "model_sha256", "torch_threads", "batch")
+
+# The file a generated image is written to, by generation.image_format (every stage that reads images finds them here).
+IMAGE_FORMATS = {"png": ".png", "jpeg75": ".jpg"}
+
+
+def image_file(out_dir: str | Path, layout_id: str, image_format: str = "png") -> Path:
+    if image_format not in IMAGE_FORMATS:
+        raise InputError(None, f"unknown image_format {image_format!r}", f"use one of {sorted(IMAGE_FORMATS)}",
+                         "generation.image_format")
+    return Path(out_dir) / f"{layout_id}{IMAGE_FORMATS[image_format]}"
 
 
 def layout_sha256(layout: Layout) -> str:

@@ -7,6 +7,7 @@ from pathlib import Path
 from snakemake.utils import validate, min_version
 
 from instdiff.code_version import PACKAGE_DIR, code_hash
+from instdiff.envs import env_file
 from instdiff.hub import is_hub_id, slug
 from instdiff.metrics.registry import detector_of, metric_files, scored_attribute
 
@@ -89,22 +90,9 @@ MANIFEST_SECTIONS = (
 )
 
 
-# The conda env of each stage. The stages that run torch share one pinned env (envs/torch.yaml): one torch stack to
-# create and store, not five. CogVLM's remote code needs an older stack (envs/cogvlm.yaml); the report none.
-ENV_FILES = {
-    "generate": "torch",
-    "detect": "torch",
-    "clip": "torch",
-    "eval": "torch",
-    "llm": "torch",
-    "cogvlm": "cogvlm",
-    "report": "report",
-}
-
-
 def ENV(stage):
     """The pinned conda env of a stage (used with --software-deployment-method conda)."""
-    return f"../envs/{ENV_FILES[stage]}.yaml"
+    return f"../{env_file(stage)}"
 
 
 def experiments_with(metric):

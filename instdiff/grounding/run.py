@@ -14,7 +14,7 @@ from tqdm import tqdm
 
 from instdiff.device import resolve_device
 from instdiff.errors import InputError
-from instdiff.generate import image_file
+from instdiff.image_records import image_file
 from instdiff.grounding.base import layout_queries
 from instdiff.io import write_jsonl
 from instdiff.layout import read_layouts
@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 def image_path(images_dir: str | Path, layout_id: str, variant: str = "raw", image_format: str = "png") -> Path:
     """``images/llm/{id}.png`` for the raw image, ``images/llm/refined/{id}.png`` for the SDXL-refined one (the file
-    name as the generation stage wrote it: :func:`instdiff.generate.image_file`)."""
+    name as the generation stage wrote it: :func:`instdiff.image_records.image_file`)."""
     return image_file(Path(images_dir) if variant == "raw" else Path(images_dir) / variant, layout_id, image_format)
 
 

@@ -107,7 +107,7 @@ def test_llm_table_bytes_through_the_report_renderer(tmp_path):
 @pytest.mark.parametrize("image_format,suffix", [("png", ".png"), ("jpeg75", ".jpg")])
 def test_scored_image_path_is_the_generated_file_name(tmp_path, image_format, suffix):
     from instdiff.errors import InputError
-    from instdiff.generate import image_file
+    from instdiff.image_records import image_file
     from instdiff.grounding.run import image_path
 
     assert image_path(tmp_path, "7", "raw", image_format) == image_file(tmp_path, "7", image_format) == tmp_path / f"7{suffix}"

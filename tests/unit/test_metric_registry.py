@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from instdiff.envs import ENV_FILES, env_file
 from instdiff.errors import InputError
 from instdiff.metrics import registry
 from instdiff.metrics.record import SCHEMAS
@@ -51,7 +52,8 @@ def test_specs_agree_with_the_file_contract_and_the_envs():
         schema = SCHEMAS["pim_point" if spec.id.startswith("pim_point") else
                          "pim_scribble" if spec.id.startswith("pim_scribble") else spec.id]
         assert set(spec.keys) <= set(schema.values), f"{spec.id}: headline keys outside the file's values"
-        assert (ROOT / "envs" / f"{spec.env}.yaml").is_file(), f"{spec.id}: envs/{spec.env}.yaml is missing"
+        assert spec.env in ENV_FILES, f"{spec.id}: env {spec.env!r} is not a stage env of instdiff.envs"
+        assert (ROOT / env_file(spec.env)).is_file(), f"{spec.id}: {env_file(spec.env)} is missing"
         assert spec.detector in (None, "detector_box", "detector_mask")
 
 

@@ -137,7 +137,7 @@ class RowRecorder(torch.nn.Module):
 
 
 class Refilling:
-    """A pipeline whose groups refill (run_shard calls ``generate_group(layouts, settings, seeds=...)``)."""
+    """A pipeline whose groups refill (a ShardJob calls ``generate_group(layouts, settings, seeds=...)``)."""
 
     def __init__(self, pipe):
         self.pipe = pipe
@@ -152,7 +152,7 @@ class Refilling:
 def test_shards_identical_with_refill(tmp_path):
     """Groups of 3 with max_batch 10: the first group's third layout (2 instances, 6 rows) starts at its
     neighbours' merge. One shard and three shards write the same bytes (a batch's make-up is the group's)."""
-    from instdiff.generate import run_shard
+    from instdiff.generate import ShardJob
     from instdiff.layout import write_layouts
     from tests.unit.test_generate import _layouts
     from tests.unit.tiny_stack import tiny_pipeline
@@ -165,8 +165,9 @@ def test_shards_identical_with_refill(tmp_path):
                 "negative_prompt": "lowres", "max_batch": 10}
 
     def run(out, k, n):
-        return run_shard(layouts, None, out, out / "shards" / f"{k}-of-{n}.json", "box", k, n, 2024, settings,
-                         pipeline=Refilling(pipe), group_size=3)
+        job = ShardJob(layouts, None, out, out / "shards" / f"{k}-of-{n}.json", "box", k, n, 2024, settings,
+                       group_size=3)
+        return job.run(Refilling(pipe))
 
     run(tmp_path / "a", 0, 1)
     # Canonical order 3, 5, 7 | 12 with 0, 1, 2 | 1 instances: 2 + 4 rows, then 7's 6 rows join at the merge;
