@@ -33,7 +33,9 @@ rule generate:
         nshards=r"\d+",
     conda:
         ENV("generate")
-    threads: generation_threads(config["generation"], SMOKE)
+    # The claim only: torch's threads are pinned by params.torch_threads, so the images do not depend on it.
+    threads: cores(generation_threads(config["generation"], SMOKE))
+    priority: CRITICAL_PATH_PRIORITY
     resources:
         gpu=1,  # always: the scheduler sees the real request (device: cpu computes on the CPU)
         mem_mb=by_attempt(4000 if SMOKE else 32000),
