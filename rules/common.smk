@@ -164,8 +164,9 @@ def cores(release):
     return 1 if SMOKE else release
 
 
-# The chain every image, detection and metric waits for: the InstanceDiffusion model and its generation shards
-# start before the jobs that can wait (priority only orders ready jobs; it never delays a dependency).
+# The chain every image, detection and metric waits for (the COCO layouts, the InstanceDiffusion model, the
+# generation shards) starts before the jobs that can wait. A rule's priority is not passed to its inputs, so each
+# link of the chain carries it (rules/data.smk, models.smk, generate.smk).
 CRITICAL_PATH_PRIORITY = 10
 
 
