@@ -8,6 +8,7 @@ each file's sha256 is recorded beside the folder so a changed or truncated file 
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from instdiff.errors import InputError
 from instdiff.io import write_json
 
 COMMIT = re.compile(r"^[0-9a-f]{40}$")
+SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
 def slug(repo: str) -> str:
@@ -39,6 +41,30 @@ def require_pinned(repo: str, revision: str | None, config_key: str, config_file
             config_key,
         )
     return str(revision)
+
+
+def go_offline() -> None:
+    """Keep this process off the hub: a compute job loads local files only (huggingface_hub reads the variable
+    when it is first imported, so call this before anything imports it)."""
+    os.environ["HF_HUB_OFFLINE"] = "1"
+
+
+def unpinned(pins: dict[str, object]) -> list[str]:
+    """The config keys of ``pins`` (config key -> value) that pin nothing: a ``...revision`` that is not a 40-hex
+    commit (null, "main", a tag: all float), a ``...sha256`` that is not 64 hex digits."""
+    return [f"{key}: {value!r}" for key, value in pins.items()
+            if not (SHA256 if key.endswith("sha256") else COMMIT).match(str(value or ""))]
+
+
+def unpinned_message(keys: list[str], config_file: str) -> str:
+    """One pre-submission error for every unpinned download of a run, with the fix."""
+    lines = "\n  ".join(keys)
+    return (
+        f"{config_file}: these downloads are not pinned, so the run would fetch whatever the hub serves today:\n  "
+        + lines
+        + "\nFix: set each key to what you audited: a `revision` to the 40-hex hub commit (hub page, 'Files and "
+        "versions' > history), a `sha256` to the file's `sha256sum`. Nothing was submitted."
+    )
 
 
 def file_checksums(folder: str | Path) -> dict[str, str]:

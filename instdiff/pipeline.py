@@ -321,11 +321,13 @@ class InstanceDiffusionPipeline:
 
     @torch.no_grad()
     def generate_group(self, layouts: Sequence[Layout], settings: GenerationSettings | None = None,
-                       seeds: Sequence[int] | None = None) -> list[PipelineOutput]:
+                       seeds: Sequence[int] | None = None, refill: bool = False) -> list[PipelineOutput]:
         """One image per layout, the layouts sampled together (:func:`instdiff.sampler.sample_group`).
 
         Each image keeps its own seed, conditions and MIS chains, so it matches ``self(layout, seed=...)`` up to
-        the UNet's batch effects. Timings are the group's, divided evenly among its images.
+        the UNet's batch effects. With ``refill`` and ``settings.max_batch``, the group's next images start as
+        the rows of earlier ones free up (:mod:`instdiff.row_scheduler`). Timings are the group's, divided evenly
+        among its images.
         """
         settings = settings or GenerationSettings()
         seeds = list(seeds) if seeds is not None else [0] * len(layouts)
@@ -339,7 +341,7 @@ class InstanceDiffusionPipeline:
         x_Ts = [self.prepare_latents(g) for g in generators]
         t1 = time.perf_counter()
         latents = sample_group(self.denoiser(), x_Ts, [c[0] for c in conds], [c[1] for c in conds], uncond_context,
-                               _sampler_settings(settings))
+                               dataclasses.replace(_sampler_settings(settings), refill=refill))
         t2 = time.perf_counter()
         n = len(layouts)
         outs = []

@@ -37,6 +37,8 @@ from typing import Callable, Protocol, Sequence
 
 import torch
 
+from instdiff.row_scheduler import RowScheduler, evaluation_rows
+
 log = logging.getLogger(__name__)
 
 NUM_TRAIN_TIMESTEPS = 1000
@@ -164,6 +166,9 @@ class SamplerSettings:
     mis: float = 0.0
     batched: bool = True
     max_batch: int | None = None  # split a batched call into chunks of at most this many rows (memory)
+    # sample_group: start a group's next images as rows free up, up to max_batch rows a call. Off by default: at
+    # the same group and max_batch, all-at-once calls cut into max_batch rows are fewer (benchmarks/README.md).
+    refill: bool = False
 
 
 @dataclass
@@ -381,12 +386,15 @@ def sample_group(
     alphas_cumprod: torch.Tensor | None = None,
     progress: Callable[[], None] | None = None,
 ) -> list[torch.Tensor]:
-    """:func:`sample` for several images at once: every image's chains and both guidance passes share each
+    """:func:`sample` for several images at once: the active images' chains and both guidance passes share each
     denoiser call (split into ``settings.max_batch`` rows at most).
 
-    All images share the settings, so their MIS merges fall on the same step: the instance rows end there and
-    the calls after the merge hold two rows per image. PLMS arithmetic is elementwise, so an image's numbers
-    differ from :func:`sample` only by the denoiser's batch effects. Returns one (1, C, H, W) latent per image.
+    With ``settings.refill`` and a ``max_batch``, images start as rows free up (:class:`RowScheduler`): when an
+    image's MIS merge drops its instance rows, or it finishes, the next images of the group start into the freed
+    rows (opt-in: :mod:`instdiff.row_scheduler` says why). Otherwise every image starts at once and, sharing the
+    settings, all merge on the same step. Each image runs its own PLMS arithmetic (elementwise, as :func:`sample`),
+    so its numbers differ from :func:`sample` only by the denoiser's batch effects. Returns one (1, C, H, W)
+    latent per image; ``progress`` is called once per shared evaluation.
     """
     if not settings.batched:
         return [sample(denoiser, x, g, ic, uncond_context, settings, alphas_cumprod)
@@ -394,25 +402,163 @@ def sample_group(
     schedule = PLMSSchedule.make(settings.steps, alphas_cumprod)
     scales = alpha_schedule(settings.steps, settings.alpha)
     m = min(mis_step_count(settings.steps, settings.mis), settings.steps)
+    eps = _GroupEps(denoiser, uncond_context, settings.guidance_scale, settings.max_batch,
+                    [c for g, ic in zip(global_conds, instance_conds) for c in [g, *ic]])
+    runs = [_ImageRun(x, g, ic, m, eps) for x, g, ic in zip(x_Ts, global_conds, instance_conds)]
+    plans = [evaluation_rows(len(r.chains) - 1, settings.steps, m, eps.use_uncond) for r in runs]
+    scheduler = RowScheduler(plans, settings.max_batch if settings.refill else None)
+    latents: list[torch.Tensor | None] = [None] * len(runs)
+    while not scheduler.done():
+        active = [runs[k] for k in scheduler.start_call()]
+        # Images at different steps may differ in gate scale (alpha schedule): one call per scale.
+        by_scale: dict[float, list[_ImageRun]] = {}
+        for r in active:
+            by_scale.setdefault(scales[r.step], []).append(r)
+        for scale, group in by_scale.items():
+            inputs = [r.evaluation_input(schedule) for r in group]
+            for r, e in zip(group, eps(inputs, [r.rows for r in group], scale)):
+                r.advance(e, schedule)
+        for k in scheduler.finish_call():
+            latents[k] = runs[k].x
+        if progress is not None:
+            progress()
+    return latents  # type: ignore[return-value]
 
-    def guided(conds: Sequence[ChainCondition]) -> GuidedEps:
-        return GuidedEps(denoiser, conds, uncond_context, settings.guidance_scale, True, settings.max_batch)
 
-    history: list[torch.Tensor] = []
-    if m > 0:
-        chains = [[g] + list(ic) for g, ic in zip(global_conds, instance_conds)]
-        sizes = [len(c) for c in chains]
-        starts = [sum(sizes[:k]) for k in range(len(sizes))]
-        x = torch.cat([xt.detach().expand(n, *xt.shape[1:]) for xt, n in zip(x_Ts, sizes)], dim=0).clone()
-        x = run_plms_steps(x, guided([c for cs in chains for c in cs]), schedule, scales, range(m), history,
-                           progress=progress)
-        # The same merge as sample(): the plain mean of an image's chain latents; the global chain's history goes on.
-        x = torch.cat([torch.stack(list(x[s : s + n].split(1, dim=0)), dim=0).mean(dim=0)
-                       for s, n in zip(starts, sizes)], dim=0)
-        rows = torch.tensor(starts, device=x.device)
-        history = [h.index_select(0, rows) for h in history]
-    else:
-        x = torch.cat([xt.detach() for xt in x_Ts], dim=0).clone()
-    x = run_plms_steps(x, guided(list(global_conds)), schedule, scales, range(m, settings.steps), history,
-                       progress=progress)
-    return list(x.split(1, dim=0))
+class _ImageRun:
+    """One image of a group on its way through the PLMS steps: its chains' latents and history, the step it is
+    at, the pending predictor of step 0's pseudo improved Euler, and the denoiser rows of its current phase."""
+
+    def __init__(self, x_T: torch.Tensor, global_cond: ChainCondition, instance_conds: Sequence[ChainCondition],
+                 mis_steps: int, eps: "_GroupEps"):
+        self.chains = [global_cond] + (list(instance_conds) if mis_steps > 0 else [])
+        self.mis_steps = mis_steps
+        self.eps = eps
+        self.rows = eps.rows(self.chains)
+        self.x = x_T.detach().expand(len(self.chains), *x_T.shape[1:]).clone()
+        self.history: list[torch.Tensor] = []
+        self.step = 0
+        self.predictor: tuple[torch.Tensor, torch.Tensor] | None = None  # (ε_a, x₁) between step 0's evaluations
+
+    def evaluation_input(self, schedule: PLMSSchedule) -> tuple[torch.Tensor, int]:
+        """(x, t) of the next evaluation: x at this step's timestep, or step 0's corrector x₁ at the next one."""
+        if self.predictor is None:
+            return self.x, schedule.timesteps[self.step]
+        return self.predictor[1], schedule.timesteps[min(self.step + 1, schedule.steps - 1)]
+
+    def advance(self, e: torch.Tensor, schedule: PLMSSchedule) -> None:
+        """Take the guided ε of the evaluation from :meth:`evaluation_input` (the arithmetic of run_plms_steps)."""
+        i = self.step
+        if not self.history and self.predictor is None:
+            self.predictor = (e, schedule.update(self.x, e, i))
+            return
+        if self.predictor is not None:
+            e_t, e_prime = self.predictor[0], (self.predictor[0] + e) / 2
+            self.predictor = None
+        else:
+            e_t, e_prime = e, multistep_eps(e, self.history)
+        self.x = schedule.update(self.x, e_prime, i)
+        self.history.append(e_t)
+        if len(self.history) > 3:
+            self.history.pop(0)
+        self.step += 1
+        if self.step == self.mis_steps:
+            self._merge()
+
+    def _merge(self) -> None:
+        # The same merge as sample(): the plain mean of the chain latents; the global chain's history goes on.
+        self.x = torch.stack(list(self.x.split(1, dim=0)), dim=0).mean(dim=0)
+        self.history = [h[:1] for h in self.history]
+        self.chains = self.chains[:1]
+        self.rows = self.eps.rows(self.chains)
+
+
+@dataclass
+class _Rows:
+    """One image phase's denoiser inputs: chain contexts (n, L, D) and grounding rows (prepared when the
+    denoiser can), for the conditional pass; the unconditional rows are shared (:class:`_GroupEps`)."""
+
+    n: int
+    context: torch.Tensor
+    grounding: Grounding | None
+
+
+class _GroupEps:
+    """Guided ε of several images' chains in shared denoiser calls, rows laid out as :class:`GuidedEps` lays out
+    one image's: every image's chains, then (with CFG) their unconditional twins; at most ``max_batch`` rows a call.
+
+    ``all_conds`` are every chain of the group: if any has grounding, a chain without gets the null grounding
+    (explicit zeros, which is what ``None`` means to the model). Grounding is prepared (tokenized) once per image
+    phase, and the unconditional rows' null grounding once for the group, instead of at every call.
+    """
+
+    def __init__(self, denoiser: Denoiser, uncond_context: torch.Tensor, guidance_scale: float,
+                 max_batch: int | None, all_conds: Sequence[ChainCondition]):
+        self.denoiser = denoiser
+        self.uncond_context = uncond_context
+        self.g = float(guidance_scale)
+        self.use_uncond = self.g != 1.0
+        self.max_batch = max_batch
+        self._prepare = getattr(denoiser, "prepare_grounding", None)
+        self.template = next((c.grounding for c in all_conds if c.grounding is not None), None)
+        self._null = None if self.template is None else self._prepared(null_grounding_like(self.template))
+
+    def _prepared(self, grounding: Grounding) -> Grounding:
+        return self._prepare(grounding) if self._prepare is not None else grounding
+
+    def rows(self, conds: Sequence[ChainCondition]) -> _Rows:
+        ctx = torch.cat([c.context for c in conds], dim=0)
+        if self.template is None:
+            return _Rows(len(conds), ctx, None)
+        g = concat_groundings([c.grounding if c.grounding is not None else null_grounding_like(self.template)
+                               for c in conds])
+        return _Rows(len(conds), ctx, self._prepared(g))
+
+    def __call__(self, inputs: Sequence[tuple[torch.Tensor, int]], rows: Sequence[_Rows],
+                 scale: float) -> list[torch.Tensor]:
+        """Guided ε per image for its (x (n, C, H, W), t) and its rows, all at fuser gate scale ``scale``."""
+        x = torch.cat([xi for xi, _ in inputs], dim=0)
+        t = torch.cat([torch.full((r.n,), ti, dtype=torch.int64, device=x.device) for (_, ti), r in zip(inputs, rows)])
+        ctx = torch.cat([r.context for r in rows], dim=0)
+        grounding = None if self.template is None else _cat_rows([r.grounding for r in rows])
+        n = x.shape[0]
+        if self.use_uncond:
+            x, t = torch.cat([x, x], dim=0), torch.cat([t, t], dim=0)
+            ctx = torch.cat([ctx, self.uncond_context.expand(n, *self.uncond_context.shape[1:])], dim=0)
+            if grounding is not None:
+                grounding = _cat_rows([grounding, _expand_rows(self._null, n)])
+        total = x.shape[0]
+        step = self.max_batch or total
+        parts = []
+        for s in range(0, total, step):
+            e = min(total, s + step)
+            g = None if grounding is None else _rows(grounding, s, e, total)
+            parts.append(self.denoiser(x[s:e], t[s:e], ctx[s:e], g, scale))
+        eps = torch.cat(parts, dim=0)
+        if self.use_uncond:
+            eps = eps[n:] + self.g * (eps[:n] - eps[n:])
+        return list(eps.split([r.n for r in rows], dim=0))
+
+
+def _batch_size(grounding: Grounding) -> int:
+    return next(v.shape[0] for v in grounding.values() if torch.is_tensor(v) and v.dim() > 0)
+
+
+def _cat_rows(groundings: Sequence[Grounding]) -> Grounding:
+    """Row-wise concatenation of (prepared) grounding dicts; per-batch values (a drop flag) must agree."""
+    sizes = [_batch_size(g) for g in groundings]
+    out = {}
+    for k, v in groundings[0].items():
+        if torch.is_tensor(v) and v.dim() > 0 and v.shape[0] == sizes[0]:
+            out[k] = torch.cat([g[k] for g in groundings], dim=0)
+        else:
+            if any(g[k] != v for g in groundings[1:]):
+                raise ValueError(f"grounding entry {k!r} differs between the images of a group")
+            out[k] = v
+    return out
+
+
+def _expand_rows(grounding: Grounding, n: int) -> Grounding:
+    """A one-row grounding dict repeated to n rows (views, no copy)."""
+    return {k: v.expand(n, *v.shape[1:]) if torch.is_tensor(v) and v.dim() > 0 and v.shape[0] == 1 else v
+            for k, v in grounding.items()}

@@ -1,6 +1,7 @@
 # Shared definitions for every stage: config validation, path helpers, experiment queries.
 # Kept cheap: every SLURM job re-reads the Snakefile, so nothing here touches data.
 import ast
+import os
 from pathlib import Path
 
 from snakemake.utils import validate, min_version
@@ -93,9 +94,22 @@ MANIFEST_SECTIONS = (
 )
 
 
+# The conda env of each stage. The stages that run torch share one pinned env (envs/torch.yaml): one torch stack to
+# create and store, not five. CogVLM's remote code needs an older stack (envs/cogvlm.yaml); the report none.
+ENV_FILES = {
+    "generate": "torch",
+    "detect": "torch",
+    "clip": "torch",
+    "eval": "torch",
+    "llm": "torch",
+    "cogvlm": "cogvlm",
+    "report": "report",
+}
+
+
 def ENV(stage):
     """The pinned conda env of a stage (used with --software-deployment-method conda)."""
-    return f"../envs/{stage}.yaml"
+    return f"../envs/{ENV_FILES[stage]}.yaml"
 
 
 def experiments_with(metric):
@@ -248,6 +262,14 @@ def hub_models():
 HUB = hub_models()
 
 
+def download_pins():
+    """Config key -> value of every pin this run's downloads need: the hub snapshots' revisions and the CLIP
+    weights' revision and sha256 (llm_clip_pins, rules/llm_common.smk). Empty for the smoke run (tiny models only).
+    """
+    pins = {entry["key"]: entry["revision"] for entry in HUB.values()}
+    return {**pins, **llm_clip_pins()}
+
+
 def hub_local(name_or_path):
     """What a job loads: the snapshot folder of a hub id (resources/hub/org--name), a local path as it is."""
     return (
@@ -290,3 +312,12 @@ onstart:
     )
     if _found:
         raise WorkflowError(placeholder_message(_found))
+    # A download at a null revision would float: stop before submission, naming the keys (rules/hub.smk).
+    from instdiff.hub import unpinned, unpinned_message
+
+    _unpinned = unpinned(download_pins())
+    if _unpinned:
+        _configs = [os.path.relpath(f) for f in workflow.overwrite_configfiles] or [
+            "config/smoke.yaml"
+        ]
+        raise WorkflowError(unpinned_message(_unpinned, ", ".join(_configs)))

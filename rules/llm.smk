@@ -9,7 +9,8 @@
 include: "llm_common.smk"
 
 
-# Network only on the submit host: the extension's GitHub files, and the OpenAI-compatible API when source is api.
+# Network only on the submit host: the extension's GitHub files, the OpenAI-compatible API when source is api, and
+# the CLIP weights.
 localrules:
     llm_extension_files,
     llm_layouts,
@@ -129,25 +130,65 @@ rule llm_tiny_scorer:
         "../scripts/llm_tiny_scorer.py"
 
 
-rule llm_tiny_clip:
-    output:
-        directory(R("models/llm/clip")),
-    log:
-        LOG("llm/tiny_clip"),
-    benchmark:
-        BENCH("llm/tiny_clip")
-    retries: 0  # deterministic: a retry would fail the same way
-    conda:
-        ENV("llm")
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=10,
-    params:
-        code=CODE("llm_tiny_clip"),
-        seed=config["seed"],
-    script:
-        "../scripts/llm_tiny_clip.py"
+if LLM_CLIP.get("tiny"):
+
+    rule llm_tiny_clip:
+        """The smoke's stand-in for the CLIP download: a tiny random open_clip model in the hub file's format
+        (safetensors state dict + record) with the real model's preprocessing, loaded by the same code.
+        """
+        output:
+            weights=LLM_CLIP_WEIGHTS,
+            record=f"{LLM_CLIP_WEIGHTS}.json",
+        log:
+            LOG("llm/tiny_clip"),
+        benchmark:
+            BENCH("llm/tiny_clip")
+        retries: 0  # deterministic: a retry would fail the same way
+        conda:
+            ENV("llm")
+        threads: 1
+        resources:
+            mem_mb=2000,
+            runtime=10,
+        params:
+            code=CODE("llm_tiny_clip"),
+            seed=config["seed"],
+            arch=LLM_CLIP.get("arch", "ViT-B-32-quickgelu"),
+            pretrained=LLM_CLIP.get("pretrained", "openai"),
+        script:
+            "../scripts/llm_tiny_clip.py"
+
+else:
+
+    localrules:
+        llm_clip_download,
+
+    rule llm_clip_download:
+        """The OpenAI ViT-B/32 weights (open_clip's hub file) at the pinned commit, checked against the pinned sha256,
+        into protected resources/ on the submit host; llm_clip's job loads this local file with the hub offline.
+        """
+        output:
+            weights=protected(LLM_CLIP_RELEASE),
+            record=protected(f"{LLM_CLIP_RELEASE}.json"),
+        log:
+            LOG("llm/clip_download"),
+        benchmark:
+            BENCH("llm/clip_download")
+        retries: 2
+        conda:
+            ENV("llm")
+        threads: 1
+        resources:
+            mem_mb=2000,
+            runtime=30,
+        params:
+            code=CODE("llm_clip_download"),
+            arch=LLM_CLIP.get("arch", "ViT-B-32-quickgelu"),
+            pretrained=LLM_CLIP.get("pretrained", "openai"),
+            revision=LLM_CLIP.get("revision"),
+            sha256=LLM_CLIP.get("sha256"),
+        script:
+            "../scripts/llm_clip_download.py"
 
 
 rule llm_grounding:
@@ -271,7 +312,7 @@ rule llm_clip:
     input:
         layouts=R("llm/layouts.jsonl"),
         done=R("images/llm/done.json"),
-        model=[R("models/llm/clip")] if LLM.get("clip", {}).get("tiny") else [],
+        weights=LLM_CLIP_WEIGHTS,
     output:
         R("llm/clip.json"),
     log:

@@ -56,11 +56,32 @@ def llm_scorer_model(wildcards):
     return hub_inputs(scorer.get("model"), scorer.get("tokenizer"))
 
 
+LLM_CLIP = LLM.get("clip", {})
+# The OpenAI ViT-B/32 file as the hub publishes it (rule llm_clip_download); the smoke's tiny model in that format.
+LLM_CLIP_RELEASE = RES(
+    f"models/llm_clip/{LLM_CLIP.get('arch', 'ViT-B-32-quickgelu')}_"
+    f"{LLM_CLIP.get('pretrained', 'openai')}.safetensors"
+)
+LLM_CLIP_WEIGHTS = (
+    R("models/llm/clip/tiny-clip.safetensors")
+    if LLM_CLIP.get("tiny")
+    else LLM_CLIP_RELEASE
+)
+
+
 def llm_clip_settings():
-    settings = dict(LLM.get("clip", {}))
-    if settings.get("tiny"):
-        settings["local_dir"] = R("models/llm/clip")
-    return settings
+    """The settings of the llm_clip job, with the local weights file it loads (never a tag open_clip would fetch)."""
+    return {**LLM_CLIP, "weights": LLM_CLIP_WEIGHTS}
+
+
+def llm_clip_pins():
+    """Config key -> value of what pins the CLIP download (checked before submission, rules/hub.smk)."""
+    if not LLM.get("enabled", True) or LLM_CLIP.get("tiny"):
+        return {}
+    return {
+        "llm.clip.revision": LLM_CLIP.get("revision"),
+        "llm.clip.sha256": LLM_CLIP.get("sha256"),
+    }
 
 
 def llm_replay_input(wildcards):

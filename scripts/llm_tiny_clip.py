@@ -1,7 +1,9 @@
-"""Snakemake entry point of rule `llm_tiny_clip` (rules/llm.smk): a tiny random open_clip model for the smoke run."""
+"""Snakemake entry point of rule `llm_tiny_clip` (rules/llm.smk): a tiny random open_clip model for the smoke run,
+in the format of the hub file rule llm_clip_download fetches, with that model's preprocessing."""
 
+from instdiff.clip_models import build_tiny, release_preprocess
 from instdiff.logging_setup import from_snakemake
-from instdiff.metrics.clipscore import build_tiny_clip
 
 from_snakemake(snakemake)  # noqa: F821 (injected by Snakemake)
-build_tiny_clip(snakemake.output[0], snakemake.params.seed)  # noqa: F821
+p = snakemake.params  # noqa: F821
+build_tiny(snakemake.output.weights, p.seed, release_preprocess(p.arch, p.pretrained, "llm.clip.arch"))  # noqa: F821

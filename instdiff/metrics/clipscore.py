@@ -9,7 +9,6 @@ every image).
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Any, Sequence
@@ -17,55 +16,28 @@ from typing import Any, Sequence
 import numpy as np
 from tqdm import tqdm
 
+from instdiff.errors import InputError
+
 log = logging.getLogger(__name__)
-
-TINY_CLIP_NAME = "instdiff-tiny-clip"
-TINY_CLIP_CONFIG = {
-    "embed_dim": 32,
-    "vision_cfg": {"image_size": 32, "layers": 2, "width": 64, "patch_size": 8, "head_width": 32},
-    "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 2},
-}
-
-
-def build_tiny_clip(out_dir: str | Path, seed: int = 0) -> dict[str, str]:
-    """A random ~1.7 M-parameter open_clip model for the smoke run: its config JSON and a state-dict ``.pt``.
-
-    Returns the settings that :func:`load_clip` needs (``arch``, ``pretrained``, ``model_config``)."""
-    import open_clip
-    import torch
-
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    config_path = out / f"{TINY_CLIP_NAME}.json"
-    config_path.write_text(json.dumps(TINY_CLIP_CONFIG))
-    open_clip.add_model_config(config_path)
-    torch.manual_seed(seed)
-    model = open_clip.create_model(TINY_CLIP_NAME, pretrained=None)
-    weights = out / "open_clip_model.pt"
-    torch.save(model.state_dict(), weights)
-    settings = {"arch": TINY_CLIP_NAME, "pretrained": weights.name, "model_config": config_path.name}
-    (out / "clip_settings.json").write_text(json.dumps(settings))
-    return settings
 
 
 def load_clip(settings: dict[str, Any], device: str = "cpu"):
-    """(model, preprocess, tokenizer) for ``settings`` = {arch, pretrained[, model_config]} or {local_dir}.
+    """(model, preprocess, tokenizer) from ``settings["weights"]``: a local open_clip weights file with its record
+    beside it (``instdiff.clip_models``: the pinned hub download of rule llm_clip_download, or the smoke's tiny model
+    in the same format).
 
-    ``pretrained`` is an open_clip tag (``openai``) or a local weights file; ``model_config`` registers a custom
-    architecture before loading. ``local_dir`` is a folder written by :func:`build_tiny_clip` (its
-    ``clip_settings.json`` names the files inside it)."""
-    import open_clip
+    Only a local file is accepted: a pretrained *tag* would make open_clip download inside the compute job, which
+    compute nodes often cannot, and which would bypass the pinned commit and checksum."""
+    from instdiff.clip_models import load
 
-    if settings.get("local_dir"):
-        local = Path(settings["local_dir"])
-        stored = json.loads((local / "clip_settings.json").read_text())
-        settings = {**settings, "arch": stored["arch"], "pretrained": str(local / stored["pretrained"]),
-                    "model_config": str(local / stored["model_config"])}
-    if settings.get("model_config"):
-        open_clip.add_model_config(Path(settings["model_config"]))
-    model, _, preprocess = open_clip.create_model_and_transforms(settings["arch"], pretrained=settings["pretrained"], device=device)
+    weights = settings.get("weights")
+    if not weights:
+        raise InputError(None, f"no local CLIP weights file (settings {sorted(settings)})",
+                         "pass the file rule llm_clip_download (or llm_tiny_clip) wrote as settings['weights']",
+                         "weights")
+    model, preprocess, tokenizer, _ = load(weights, device)
     model.eval()
-    return model, preprocess, open_clip.get_tokenizer(settings["arch"])
+    return model, preprocess, tokenizer
 
 
 def clip_scores(images: Sequence, captions: Sequence[str], model, preprocess, tokenizer, batch_size: int = 32, device: str = "cpu") -> np.ndarray:

@@ -1,11 +1,16 @@
 """No job imports a package its conda env lacks: a static scan of each rule's script and the instdiff code it
 imports (instdiff.code_version.closure), against the env's pins and their dependencies (read from this
-environment's metadata: the pins agree, tests/unit/test_envs.py)."""
+environment's metadata: the pins agree, tests/unit/test_envs.py). Import names map to distributions through the
+installed packages' metadata (PIL -> pillow, yaml -> pyyaml, open_clip -> open_clip_torch). The rule -> (env,
+script) pairs come from the workflow Snakemake parses, with the smoke and the paper config (some rules exist in
+one only), so the env checked is the one the job gets."""
 
 from __future__ import annotations
 
 import ast
+import json
 import re
+import subprocess
 import sys
 from functools import lru_cache
 from importlib import metadata
@@ -20,37 +25,38 @@ from tests.conftest import REPO
 
 # Imports inside functions a given job never calls. Each entry says why; a new unlisted import fails the test.
 NOT_RUN = {
-    ("clip", "attribute_metric", "faster_coco_eval"): "metrics.files.coco_file (COCO AP) is not called",
-    ("clip", "attribute_metric", "ultralytics"): "metrics.files.coco_file (ultralytics' R) is not called",
-    ("clip", "attribute_metric", "matplotlib"): "ultralytics_env (for coco_file's R) is not called",
-    ("eval", "coco_metric", "open_clip"): "clip_models is imported by metrics.files.attribute_file only",
-    ("eval", "coco_metric", "safetensors"): "clip_models is imported by metrics.files.attribute_file only",
-    ("eval", "pim_metric", "open_clip"): "clip_models is imported by metrics.files.attribute_file only",
-    ("eval", "pim_metric", "safetensors"): "clip_models is imported by metrics.files.attribute_file only",
     ("report", "figures", "torch"): "metrics.fid.read_image_list needs no torch; provenance.torch_info guards it",
     ("report", "figures", "torchmetrics"): "metrics.fid.read_image_list needs no torchmetrics",
     ("report", "table", "torch"): "provenance.torch_info returns {'available': False} without torch",
 }
-RULE = re.compile(r"^\s*rule(?:\s+\w+)?:\s*$", re.M)
+
+# Parses the workflow and prints {rule: [conda env file, script]} for the rules that have both.
+RULES = """
+import json, sys
+from pathlib import Path
+from snakemake.api import SnakemakeApi
+from snakemake.settings.types import ConfigSettings, OutputSettings, ResourceSettings
+with SnakemakeApi(OutputSettings()) as api:
+    wf = api.workflow(snakefile=Path("Snakefile"), resource_settings=ResourceSettings(cores=1),
+                      config_settings=ConfigSettings(configfiles=[Path(sys.argv[1])]))._workflow
+    print(json.dumps({r.name: [str(r.conda_env), str(r.script)] for r in wf.rules if r.conda_env and r.script}))
+"""
 
 
 def _norm(name: str) -> str:
     return name.lower().replace("_", "-")
 
 
-def rule_scripts() -> set[tuple[str, str]]:
-    """(env, script) of every rule with both `conda:` and `script:`."""
+@lru_cache(maxsize=None)
+def rule_scripts() -> frozenset[tuple[str, str]]:
+    """(env, script) of every rule with both `conda:` and `script:`, as Snakemake resolves them."""
     pairs = set()
-    for smk in sorted((REPO / "rules").glob("*.smk")):
-        text = smk.read_text()
-        starts = [m.start() for m in RULE.finditer(text)] + [len(text)]
-        for a, b in zip(starts, starts[1:]):
-            block = text[a:b]
-            env = re.search(r'conda:\s*\n\s*ENV\("(\w+)"\)', block)
-            script = re.search(r'script:\s*\n\s*"\.\./scripts/(\w+)\.py"', block)
-            if env and script:
-                pairs.add((env.group(1), script.group(1)))
-    return pairs
+    for configfile in ("config/smoke.yaml", "config/config.yaml"):
+        proc = subprocess.run([sys.executable, "-c", RULES, configfile], cwd=REPO, capture_output=True, text=True,
+                              timeout=600, check=True)
+        for env, script in json.loads(proc.stdout.strip().splitlines()[-1]).values():
+            pairs.add((Path(env).stem, Path(script).stem))
+    return frozenset(pairs)
 
 
 def third_party_imports(path: Path) -> set[str]:
@@ -64,9 +70,11 @@ def third_party_imports(path: Path) -> set[str]:
 
 
 @lru_cache(maxsize=None)
-def env_distributions(env: str) -> frozenset[str]:
-    """The env's pinned packages and everything they require (extras aside)."""
-    spec = yaml.safe_load((REPO / "envs" / f"{env}.yaml").read_text())
+def env_distributions(env: str | Path) -> frozenset[str]:
+    """The env's pinned packages and everything they require (extras aside); ``env`` names a file of envs/ or is
+    the path of an env file."""
+    path = env if isinstance(env, Path) else REPO / "envs" / f"{env}.yaml"
+    spec = yaml.safe_load(path.read_text())
     todo = []
     for dep in spec["dependencies"]:
         for item in dep["pip"] if isinstance(dep, dict) else [dep]:
@@ -96,23 +104,52 @@ def providers() -> dict[str, list[str]]:
     return metadata.packages_distributions()
 
 
+def script_imports(path: Path) -> set[str]:
+    """Top-level third-party modules the script and the instdiff modules it reaches import."""
+    return set().union(*(third_party_imports(f) for f in [path, *closure(path, REPO / "instdiff")]))
+
+
+def missing_imports(env: str | Path, script: Path, not_run: frozenset[str] = frozenset()) -> list[str]:
+    """The modules ``script`` imports that no distribution of ``env`` provides (``not_run`` left out)."""
+    have = env_distributions(env)
+    return sorted(m for m in script_imports(script) if m not in not_run
+                  and not {_norm(d) for d in providers().get(m, [m])} & have)
+
+
 def test_every_script_rule_has_an_env():
     assert len(PAIRS) >= 30, PAIRS
+    assert {env for env, _ in PAIRS} == {"torch", "cogvlm", "report"}, "the torch stages share envs/torch.yaml"
 
 
 @pytest.mark.parametrize(("env", "script"), PAIRS)
 def test_no_job_imports_a_package_its_env_lacks(env, script):
-    have = env_distributions(env)
-    path = REPO / "scripts" / f"{script}.py"
-    modules = set().union(*(third_party_imports(f) for f in [path, *closure(path, REPO / "instdiff")]))
-    missing = sorted(m for m in modules if (env, script, m) not in NOT_RUN
-                     and not {_norm(d) for d in providers().get(m, [m])} & have)
+    not_run = frozenset(m for (e, s, m) in NOT_RUN if (e, s) == (env, script))
+    missing = missing_imports(env, REPO / "scripts" / f"{script}.py", not_run)
     assert not missing, f"rule script {script}.py imports {missing}, which envs/{env}.yaml does not provide"
+
+
+def test_a_job_in_the_wrong_env_is_caught():
+    """The generation script under the report env (no torch stack) must fail the check."""
+    missing = missing_imports("report", REPO / "scripts" / "generate.py")
+    assert {"torch", "diffusers", "transformers"} <= set(missing), missing
+
+
+def test_import_names_map_to_their_distributions(tmp_path):
+    """`import PIL` is pillow, `import yaml` is pyyaml, `import skimage` is scikit-image, `import open_clip` is
+    open_clip_torch: an env that pins the distribution provides the import, one that lacks it does not."""
+    script = tmp_path / "job.py"
+    script.write_text("import PIL.Image\nimport yaml\nfrom skimage import io\nimport open_clip\n")
+    full = tmp_path / "full.yaml"
+    full.write_text(yaml.safe_dump({"dependencies": ["python =3.11.7", {"pip": [
+        "pillow==13.0.0", "pyyaml==6.0.3", "scikit-image==0.26.0", "open_clip_torch==3.3.0"]}]}))
+    assert missing_imports(full, script) == []
+    lacking = tmp_path / "lacking.yaml"  # a wrong mapping: the import names themselves pinned, not the distributions
+    lacking.write_text(yaml.safe_dump({"dependencies": [{"pip": ["PIL==1", "skimage==1"]}]}))
+    assert missing_imports(lacking, script) == ["PIL", "open_clip", "skimage", "yaml"]
 
 
 def test_the_exceptions_are_still_needed():
     for (env, script, module), why in NOT_RUN.items():
-        path = REPO / "scripts" / f"{script}.py"
-        modules = set().union(*(third_party_imports(f) for f in [path, *closure(path, REPO / "instdiff")]))
+        modules = script_imports(REPO / "scripts" / f"{script}.py")
         provided = {_norm(d) for d in providers().get(module, [module])} & env_distributions(env)
         assert module in modules and not provided, f"NOT_RUN entry {(env, script, module)} is stale ({why})"

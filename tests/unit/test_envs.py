@@ -34,9 +34,32 @@ def _pip_section(env: dict) -> list[str]:
     return []
 
 
-def test_expected_stage_envs_exist():
-    names = {p.stem for p in ENVS}
-    assert {"generate", "detect", "clip", "eval", "llm", "cogvlm", "report"} <= names
+def _pin_file(name: str) -> dict[str, str]:
+    pins = {}
+    for line in (REPO / name).read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line:
+            pkg, version = line.split("==")
+            pins[_norm(pkg)] = version
+    return pins
+
+
+def test_one_shared_torch_env_and_the_two_that_cannot_share_it():
+    """The torch stages share envs/torch.yaml; CogVLM's older stack and the torch-free report have their own."""
+    assert {p.stem for p in ENVS} == {"torch", "cogvlm", "report"}
+    torch_env = {_norm(r.split("==")[0]) for r in _pip_section(yaml.safe_load((REPO / "envs" / "torch.yaml").read_text()))}
+    assert {"torch", "diffusers", "ultralytics", "open-clip-torch", "torchmetrics", "openai"} <= torch_env
+    report = {_norm(r.split("==")[0]) for r in _pip_section(yaml.safe_load((REPO / "envs" / "report.yaml").read_text()))}
+    assert "torch" not in report
+
+
+def test_pyproject_requirements_and_constraints_agree():
+    """The three pin lists the envs are checked against say the same versions (constraints.txt: torch's pair)."""
+    pyproject, requirements, constraints = _pyproject_pins(), _pin_file("requirements.txt"), _pin_file("constraints.txt")
+    assert {k: v for k, v in requirements.items() if k in pyproject} == {k: pyproject[k] for k in requirements
+                                                                          if k in pyproject}
+    assert set(pyproject) <= set(requirements), set(pyproject) - set(requirements)
+    assert constraints and all(requirements[k] == v for k, v in constraints.items()), constraints
 
 
 @pytest.mark.parametrize("path", ENVS, ids=lambda p: p.stem)

@@ -82,11 +82,12 @@ def test_queries_are_distinct_phrases_labelled_by_category():
 @pytest.fixture(scope="module")
 def tiny_models(tmp_path_factory):
     from instdiff.grounding.tiny import build_tiny_scorer
-    from instdiff.metrics.clipscore import build_tiny_clip
+    from instdiff.clip_models import build_tiny
 
     root = tmp_path_factory.mktemp("tiny")
-    build_tiny_clip(root / "clip")
-    return {kind: build_tiny_scorer(kind, root / kind) for kind in ("grounding_dino", "owlv2")} | {"clip": root / "clip"}
+    build_tiny(root / "clip" / "tiny-clip.safetensors")
+    return {kind: build_tiny_scorer(kind, root / kind) for kind in ("grounding_dino", "owlv2")} | {
+        "clip": root / "clip" / "tiny-clip.safetensors"}
 
 
 @pytest.fixture()
@@ -130,7 +131,7 @@ def test_missing_image_is_a_clear_error(tiny_models, tmp_path):
 def test_tiny_clip_scores_and_ci(tiny_models, images):
     from instdiff.metrics.clipscore import clip_scores, load_clip, mean_with_ci
 
-    model, preprocess, tokenizer = load_clip({"local_dir": str(tiny_models["clip"])})
+    model, preprocess, tokenizer = load_clip({"weights": str(tiny_models["clip"])})
     img = images / "desc_001.png"
     scores = clip_scores([img, img, img], ["a dog", "a dog", "a cat"], model, preprocess, tokenizer, batch_size=2)
     assert scores.shape == (3,) and np.all(np.abs(scores) <= 1.0 + 1e-6)

@@ -40,3 +40,13 @@ def test_checksums_cover_every_file_but_the_hub_cache(tmp_path):
     sums = hub.file_checksums(tmp_path)
     assert sums == {"model_index.json": hashlib.sha256(b"{}").hexdigest(),
                     "unet/model.safetensors": hashlib.sha256(b"weights").hexdigest()}
+
+
+def test_only_full_commits_and_checksums_count_as_pins():
+    commit, digest = "f3440bb2344cf1fe226857042c5a1ea323a9a0fb", "a" * 64
+    pins = {"llm.grounding.scorers.owlv2.revision": None, "experiments.llm.refiner.revision": "main",
+            "llm.grounding.scorers.cogvlm.revision": commit, "llm.clip.sha256": digest, "llm.clip.revision": commit}
+    assert hub.unpinned(pins) == ["llm.grounding.scorers.owlv2.revision: None", "experiments.llm.refiner.revision: 'main'"]
+    assert hub.unpinned({"llm.clip.sha256": None, "x.revision": digest}) == ["llm.clip.sha256: None", f"x.revision: {digest!r}"]
+    msg = hub.unpinned_message(hub.unpinned(pins), "config/config.yaml")
+    assert msg.startswith("config/config.yaml:") and "owlv2.revision" in msg and "Nothing was submitted" in msg

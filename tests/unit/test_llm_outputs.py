@@ -67,14 +67,14 @@ def test_table_reads_the_clip_file_the_writer_made(tmp_path):
     from PIL import Image
 
     from instdiff.llm.evaluate import clip_metric_file
-    from instdiff.metrics.clipscore import build_tiny_clip
+    from instdiff.clip_models import build_tiny
 
     write_case(tmp_path)
     for variant_dir in (tmp_path / "images", tmp_path / "images" / "refined"):
         variant_dir.mkdir(parents=True, exist_ok=True)
         Image.new("RGB", (64, 64), (200, 30, 30)).save(variant_dir / "desc_001.png")
-    build_tiny_clip(tmp_path / "clip", seed=0)
-    settings = {"local_dir": str(tmp_path / "clip"), "batch_size": 2, "n_boot": 100}
+    build_tiny(tmp_path / "clip" / "tiny-clip.safetensors", seed=0)
+    settings = {"weights": str(tmp_path / "clip" / "tiny-clip.safetensors"), "batch_size": 2, "n_boot": 100}
     doc = clip_metric_file(tmp_path / "layouts.jsonl", tmp_path / "images", tmp_path / "clip.json", settings,
                            ["raw", "refined"], device="cpu")
     rows = llm_table([], tmp_path / "clip.json", None, {"clip_mean": 0.31}, tmp_path / "t.csv", tmp_path / "t.md")
