@@ -40,3 +40,27 @@ def shared_fixtures() -> Path:
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return REPO
+
+
+# Under pytest-xdist (`make test` runs two workers with --dist loadgroup --no-loadscope-reorder), a worker builds
+# each module- and session-scoped fixture it needs. One group per test file keeps every module fixture built once;
+# every test of the smoke run is one group, put first, so the one worker that runs the whole smoke DAG (about a core
+# on average: Snakemake waits on imports) starts it at once while the other worker runs the rest of the suite.
+SMOKE_GROUP = "smoke_run"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        group = SMOKE_GROUP if "smoke_run" in getattr(item, "fixturenames", ()) else item.nodeid.split("::")[0]
+        item.add_marker(pytest.mark.xdist_group(group))
+    items.sort(key=_order)
+
+
+def _order(item) -> int:
+    """The smoke group first, its real-SLURM test (minutes) first within it: xdist hands a worker more work once at
+    most two of its tests are pending, so work handed to the smoke's worker then waits only behind quick reads."""
+    names = getattr(item, "fixturenames", ())
+    if SMOKE_GROUP not in names:
+        return 2
+    return 0 if "slurm_cluster" in names else 1

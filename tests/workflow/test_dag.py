@@ -43,10 +43,16 @@ def _jobs(dry_run_output: str) -> list[dict[str, str]]:
     return jobs
 
 
-def test_slurm_profile_dry_run_requests_gpus_and_shards(clean_copy):
-    # Conda checks aside (conda cannot be installed here): the CLI's --sdm overrides the profile's.
+@pytest.fixture(scope="module")
+def paper_jobs(clean_copy) -> list[dict[str, str]]:
+    """The jobs of the paper protocol's dry run through the SLURM profile (one run for every test that reads them).
+    Conda checks aside (conda cannot be installed here): the CLI's --sdm overrides the profile's."""
     proc = run_snakemake(["--profile", "slurm", "-n", "all", "--sdm", "env-modules"], cwd=clean_copy)
-    jobs = _jobs(proc.stdout)
+    return _jobs(proc.stdout)
+
+
+def test_slurm_profile_dry_run_requests_gpus_and_shards(paper_jobs):
+    jobs = paper_jobs
     generate = [j for j in jobs if j["rule"] == "generate"]
     assert generate, "the paper protocol generates images"
     assert all("gpu=1" in j["resources"] for j in generate)
@@ -67,12 +73,6 @@ def test_lint_is_clean(clean_copy):
 
 PROFILE = yaml.safe_load((REPO / "slurm" / "config.yaml").read_text())
 CI_OVERLAY = yaml.safe_load((REPO / "tests" / "slurm_ci" / "config.yaml").read_text())
-
-
-@pytest.fixture(scope="module")
-def paper_jobs(clean_copy) -> list[dict[str, str]]:
-    proc = run_snakemake(["--profile", "slurm", "-n", "all", "--sdm", "env-modules"], cwd=clean_copy)
-    return _jobs(proc.stdout)
 
 
 def _resource(job: dict[str, str], name: str) -> str | None:

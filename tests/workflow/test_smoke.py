@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import threading
 import time
@@ -14,7 +15,7 @@ import yaml
 
 from tests.conftest import REPO
 from tests.slurm_ci import cluster as slurm
-from tests.workflow.conftest import copy_repo, run_snakemake
+from tests.workflow.conftest import run_snakemake
 
 pytestmark = pytest.mark.workflow
 
@@ -163,17 +164,39 @@ def _minutes(limit: str) -> int:
     return int(days or 0) * 1440 + h * 60 + m
 
 
+def generated_experiments() -> list[str]:
+    return [name for name, exp in SMOKE["experiments"].items() if exp["kind"] == "generated"]
+
+
+def _copy_finished_run(src: Path, dest: Path) -> Path:
+    """The finished smoke run under another path, mtimes and Snakemake's job records kept (a moved checkout reruns
+    nothing: tests/workflow/test_rerun.py), with the shared fixtures beside it as copy_repo puts them."""
+    shutil.copytree(src, dest, symlinks=True, ignore=shutil.ignore_patterns("slurm_logs"))
+    shared = src.parent / "shared"
+    if shared.exists():
+        (dest.parent / "shared").symlink_to(shared.resolve())
+    return dest
+
+
 def test_table1_through_real_slurm_matches_local_run(slurm_cluster, smoke_run, tmp_path):
-    """Table 1's part of the smoke DAG (data, tiny models, sharded generation on the fake GPUs, detection, COCO
-    metrics, FID) submitted through the real `slurm` profile; every metric equals the local run's. GPU rules ask
-    SLURM for a GPU of the configured model on the GPU partition, CPU rules go to the CPU partition, and a detection
-    job cancelled once comes back with its runtime scaled by the attempt."""
-    root = copy_repo(tmp_path / "repo")
+    """Table 1's part of the smoke DAG from generation on (sharded generation on the fake GPUs, detection, COCO
+    metrics, FID, the table) submitted through the real `slurm` profile, on the smoke run's own models and data;
+    every metric it rewrites equals the local run's. GPU rules ask SLURM for a GPU of the configured model on the GPU
+    partition, CPU rules go to the CPU partition, and a detection job cancelled once comes back with its runtime
+    scaled by the attempt."""
+    root = _copy_finished_run(smoke_run, tmp_path / "repo")
+    # Generation and everything below it on the way to table1 run again (-R generate, the README's rebuild command),
+    # without the generated images (a shard keeps the images it finds, so they would not be computed again); the
+    # models, the data, the layouts and the real images' detections are the smoke run's.
+    for name in generated_experiments():
+        shutil.rmtree(root / "results" / SMOKE["run"] / "images" / name)
+    started = time.time()
     stop, cancelled = threading.Event(), []
     canceller = threading.Thread(target=_cancel_first_running, args=(slurm_cluster, "rule_detect", stop, cancelled))
     canceller.start()
     try:
-        run_snakemake(["--profile", "slurm", "--profile", "tests/slurm_ci", "table1"], cwd=root, timeout=3000)
+        run_snakemake(["--profile", "slurm", "--profile", "tests/slurm_ci", "table1", "-R", "generate"], cwd=root,
+                      timeout=3000)
     finally:
         stop.set()
         canceller.join()
@@ -199,7 +222,11 @@ def test_table1_through_real_slurm_matches_local_run(slurm_cluster, smoke_run, t
     retried = [j for j in jobs if j.get("Comment") == first["Comment"] and j["JobId"] != first["JobId"]]
     assert len(retried) == 1 and retried[0]["JobState"] == "COMPLETED", retried
     assert _minutes(retried[0]["TimeLimit"]) == 2 * _minutes(first["TimeLimit"]), (first, retried)
-    ours = _metric_values(root)
+    assert not rules & {"rule_tiny_instancediffusion", "rule_yolo_tiny", "rule_synthetic_coco"}, rules
+    metrics = root / "results" / SMOKE["run"] / "metrics"
+    rewritten = {f"{p.parent.name}/{p.name}" for p in metrics.glob("*/*.json") if p.stat().st_mtime >= started}
+    assert any(key.split("/")[0] in generated_experiments() for key in rewritten), f"nothing regenerated: {rewritten}"
+    ours = {key: v for key, v in _metric_values(root).items() if key in rewritten}
     local = _metric_values(smoke_run)
     assert ours and all(key in local for key in ours)
     assert ours == {key: local[key] for key in ours}
