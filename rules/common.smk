@@ -174,7 +174,7 @@ def cores(release):
     """`threads:` of a job that computes with torch: ``release`` on a GPU run, one core in the smoke.
     The smoke's such jobs spend most of their seconds importing torch and a model library on one core, so claiming
     one lets two of them overlap under --cores 2 (benchmarks/README.md). The claim does not set torch's thread count
-    (generation pins it from the config; the others keep torch's default), so no output depends on it."""
+    (those jobs keep torch's default), so no output depends on it. Generation keeps its pinned count as its claim."""
     return 1 if SMOKE else release
 
 

@@ -33,8 +33,8 @@ rule generate:
         nshards=r"\d+",
     conda:
         ENV("generate")
-    # The claim only: torch's threads are pinned by params.torch_threads, so the images do not depend on it.
-    threads: cores(generation_threads(config["generation"], SMOKE))
+    # All the cores torch is pinned to: two 2-thread shards side by side on the smoke's 2 cores ran ~2x slower per image.
+    threads: generation_threads(config["generation"], SMOKE)
     priority: CRITICAL_PATH_PRIORITY
     resources:
         gpu=1,  # always: the scheduler sees the real request (device: cpu computes on the CPU)
