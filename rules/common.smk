@@ -153,6 +153,20 @@ def experiment_shards(name):
     return int(EXPERIMENTS[name].get("shards", config["generation"]["shards"]))
 
 
+def cores(release):
+    """`threads:` of a job that computes with torch: ``release`` on a GPU run, one core in the smoke.
+    The smoke's such jobs spend most of their seconds importing torch and a model library on one core, so claiming
+    one lets two of them overlap under --cores 2 (benchmarks/README.md). The claim does not set torch's thread count
+    (those jobs keep torch's default), so no output depends on it. Generation keeps its pinned count as its claim."""
+    return 1 if SMOKE else release
+
+
+# The chain every image, detection and metric waits for (the COCO layouts, the InstanceDiffusion model, the
+# generation shards) starts before the jobs that can wait. A rule's priority is not passed to its inputs, so each
+# link of the chain carries it (rules/data.smk, models.smk, generate.smk).
+CRITICAL_PATH_PRIORITY = 10
+
+
 def by_attempt(base):
     """A resource that grows with each retry: a job killed by SLURM for time or memory comes back with more."""
     return lambda wildcards, attempt: base * attempt

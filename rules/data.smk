@@ -83,6 +83,7 @@ rule synthetic_coco:
     conda:
         ENV("eval")
     threads: 1
+    priority: CRITICAL_PATH_PRIORITY
     resources:
         mem_mb=1000,
         runtime=10,
@@ -108,6 +109,7 @@ rule annotations_512:
     conda:
         ENV("eval")
     threads: 1
+    priority: CRITICAL_PATH_PRIORITY
     resources:
         mem_mb=8000,
         runtime=60,
@@ -132,6 +134,7 @@ rule layouts:
     conda:
         ENV("eval")
     threads: 1
+    priority: CRITICAL_PATH_PRIORITY
     resources:
         mem_mb=8000,
         runtime=120,

@@ -70,7 +70,7 @@ rule detect:
         BENCH("detect/{experiment}/{detector}")
     conda:
         ENV("detect")
-    threads: 2
+    threads: cores(2)
     resources:
         mem_mb=by_attempt(8000),
         runtime=by_attempt(120),

@@ -183,7 +183,7 @@ rule attribute_gt:
         BENCH("metrics/attribute_gt/{experiment}")
     conda:
         ENV("clip")
-    threads: 2
+    threads: cores(2)
     resources:
         mem_mb=16000,
         runtime=120,
@@ -209,7 +209,7 @@ rule attribute_detected:
         BENCH("metrics/attribute_detected/{experiment}")
     conda:
         ENV("clip")
-    threads: 2
+    threads: cores(2)
     resources:
         mem_mb=16000,
         runtime=120,

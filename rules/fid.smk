@@ -85,7 +85,7 @@ rule fid_reference:
         BENCH("fid_reference")
     conda:
         ENV("eval")
-    threads: 4
+    threads: cores(4)
     resources:
         mem_mb=8000,
         runtime=60,
@@ -115,7 +115,7 @@ rule fid:
         BENCH("fid/{experiment}")
     conda:
         ENV("eval")
-    threads: 4
+    threads: cores(4)
     resources:
         mem_mb=8000,
         runtime=60,

@@ -30,7 +30,9 @@ rule generate:
         nshards=r"\d+",
     conda:
         ENV("generate")
+    # All the cores torch is pinned to: two 2-thread shards side by side on the smoke's 2 cores ran ~2x slower per image.
     threads: generation_threads(config["generation"], SMOKE)
+    priority: CRITICAL_PATH_PRIORITY
     resources:
         gpu=1,  # always: the scheduler sees the real request (device: cpu computes on the CPU)
         mem_mb=by_attempt(4000 if SMOKE else 32000),

@@ -18,6 +18,7 @@ if SMOKE:
             LOG("models/tiny_instancediffusion"),
         benchmark:
             BENCH("models/tiny_instancediffusion")
+        priority: CRITICAL_PATH_PRIORITY
         retries: 0  # deterministic: a retry would fail the same way
         conda:
             ENV("generate")
@@ -71,7 +72,8 @@ rule convert_instancediffusion:
         BENCH("models/convert_instancediffusion")
     conda:
         ENV("generate")
-    threads: 2
+    threads: cores(2)
+    priority: CRITICAL_PATH_PRIORITY
     resources:
         mem_mb=2000 if SMOKE else 20000,
         runtime=10 if SMOKE else 60,
