@@ -16,22 +16,16 @@ if not workflow.overwrite_configfiles:
 report: "report/workflow.rst"
 
 
-# Helpers first (rules/common.smk, then each stage's *_common.smk beside the rules that use them), then one rule
-# file per stage, in the order the stages run; no rule file includes another.
+# Helpers first (rules/common.smk), then one rule file per stage, in the order the stages run; no rule file includes
+# another. Stage X: rules/X.smk, instdiff/X/, scripts/X_*.py, docs/X.md.
 include: "rules/common.smk"
-include: "rules/hub.smk"
 include: "rules/data.smk"
-include: "rules/models.smk"
-include: "rules/generate.smk"
-include: "rules/jpeg.smk"
-include: "rules/metrics_common.smk"
-include: "rules/detect.smk"
-include: "rules/evaluate.smk"
-include: "rules/llm_common.smk"
+include: "rules/model.smk"
+include: "rules/generation.smk"
+include: "rules/detection.smk"
+include: "rules/metrics.smk"
 include: "rules/llm.smk"
 include: "rules/raters.smk"
-include: "rules/report_common.smk"
-include: "rules/fid.smk"
 include: "rules/report.smk"
 
 

@@ -10,7 +10,7 @@ CFG rows stacked), and the sequential fp32 baseline that mimics the original (on
 pass, one image at a time); benchmarks/gpu.sh runs these:
     python benchmarks/bench_generate.py --size full --device cuda --precision bf16 --group 8 --images 16
     python benchmarks/bench_generate.py --size full --device cuda --precision fp32 --sequential --images 2
-(precision modes: instdiff.precision; benchmarks/bench_precision.py compares them on one image)
+(precision modes: instdiff.generation.precision; benchmarks/bench_precision.py compares them on one image)
 Prints one JSON line: seconds per image, UNet seconds per image, the non-UNet overhead fraction, UNet calls and rows
 per image, rows per call and their share of --max-batch, and (CUDA) peak memory; --compare-refill prints two such
 lines and the ratios (with / without refill). Speed goals live here, not in tests (benchmarks/README.md).
@@ -29,9 +29,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from instdiff.layout import Instance, Layout  # noqa: E402
-from instdiff.pipeline import GenerationSettings, InstanceDiffusionPipeline  # noqa: E402
-from instdiff.precision import PRECISIONS  # noqa: E402
+from instdiff.core.layout import Instance, Layout
+from instdiff.generation.pipeline import GenerationSettings, InstanceDiffusionPipeline
+from instdiff.generation.precision import PRECISIONS
 
 
 class TimedUNet(torch.nn.Module):

@@ -37,9 +37,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from instdiff.layout import Instance, Layout  # noqa: E402
-from instdiff.pipeline import GenerationSettings, InstanceDiffusionPipeline  # noqa: E402
-from instdiff.precision import PRECISIONS  # noqa: E402
+from instdiff.core.layout import Instance, Layout
+from instdiff.generation.pipeline import GenerationSettings, InstanceDiffusionPipeline
+from instdiff.generation.precision import PRECISIONS
 
 
 def build_components(weights: str, seed: int, size: str = "full"):

@@ -18,8 +18,8 @@ t0 = time.perf_counter()
 
 import yaml  # noqa: E402
 
-from instdiff.generate import ShardJob  # noqa: E402
-from instdiff.generation_settings import GenerationSettings  # noqa: E402
+from instdiff.generation.shard import ShardJob
+from instdiff.generation.settings import GenerationSettings
 
 if __name__ == "__main__":
     cfg = yaml.safe_load(open("config/smoke.yaml"))

@@ -8,7 +8,7 @@ import importlib
 import json
 import sys
 
-from instdiff.errors import InputError
+from instdiff.core.errors import InputError
 
 # Module names under instdiff.commands, in the order they appear in --help.
 COMMANDS = [
@@ -39,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def print_json(obj) -> None:
     """Commands print exactly one JSON object on stdout."""
-    from instdiff.io import _json_default
+    from instdiff.core.io import _json_default
 
     sys.stdout.write(json.dumps(obj, indent=2, default=_json_default) + "\n")
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 from snakemake.utils import validate, min_version
 
-from instdiff.code_version import PACKAGE_DIR, code_hash
-from instdiff.envs import env_file
-from instdiff.hub import is_hub_id, slug
+from instdiff.core.code_version import PACKAGE_DIR, code_hash
+from instdiff.core.envs import env_file
+from instdiff.data.hub import is_hub_id, slug
 from instdiff.metrics.registry import detector_of, metric_files, scored_attribute
 
 min_version("9.19")
@@ -27,7 +27,7 @@ for _schema in sorted(SCHEMA_DIR.glob("*.schema.yaml")):
 RUN = config["run"]
 SMOKE = config["models"]["source"] == "tiny"
 EXPERIMENTS = config["experiments"]
-# cuda | cpu: what GPU jobs compute on (instdiff.device.require stops a cuda job that sees no GPU).
+# cuda | cpu: what GPU jobs compute on (instdiff.core.device.require stops a cuda job that sees no GPU).
 DEVICE = config["device"]
 
 
@@ -56,7 +56,7 @@ def BENCH(name):
 
 
 def CODE(script):
-    """`params: code=CODE("x")`: a hash of scripts/x.py and the package code it imports (instdiff.code_version).
+    """`params: code=CODE("x")`: a hash of scripts/x.py and the package code it imports (instdiff.core.code_version).
     With `rerun-triggers` lacking `code` (profiles/default, slurm/), editing that code reruns exactly the rules
     that run it, while touching a file (git checkout) reruns nothing."""
     return code_hash(
@@ -157,7 +157,8 @@ def cores(release):
     """`threads:` of a job that computes with torch: ``release`` on a GPU run, one core in the smoke.
     The smoke's such jobs spend most of their seconds importing torch and a model library on one core, so claiming
     one lets two of them overlap under --cores 2 (benchmarks/README.md). The claim does not set torch's thread count
-    (those jobs keep torch's default), so no output depends on it. Generation keeps its pinned count as its claim."""
+    (those jobs keep torch's default), so no output depends on it. Generation keeps its pinned count as its claim.
+    """
     return 1 if SMOKE else release
 
 
@@ -173,9 +174,9 @@ def by_attempt(base):
 
 
 def synthetic_default_images():
-    """write_synthetic_coco's default image count, read from its source: importing instdiff.synthetic would pull
+    """write_synthetic_coco's default image count, read from its source: importing instdiff.data.synthetic would pull
     numpy, pycocotools and scikit-image into every Snakefile parse."""
-    tree = ast.parse((PACKAGE_DIR / "synthetic.py").read_text())
+    tree = ast.parse((PACKAGE_DIR / "data" / "synthetic.py").read_text())
     func = next(
         n
         for n in tree.body
@@ -281,12 +282,17 @@ for _name in jpeg_experiments():
 
 wildcard_constraints:
     experiment="|".join(EXPERIMENTS) if EXPERIMENTS else "[^/]+",
+    detector="[A-Za-z0-9]+(-seg)?",
+    mode="point|scribble",
 
 
 onstart:
     # Runs before the first job is scheduled (never in a dry-run): a profile left with placeholders would
     # otherwise fail at sbatch time, job by job.
-    from instdiff.workflow_checks import placeholder_message, profile_placeholders
+    from instdiff.core.workflow_checks import (
+        placeholder_message,
+        profile_placeholders,
+    )
 
     _found = profile_placeholders(
         workflow.resource_settings.default_resources,
@@ -295,7 +301,7 @@ onstart:
     if _found:
         raise WorkflowError(placeholder_message(_found))
     # A download at a null revision would float: stop before submission, naming the keys (rules/hub.smk).
-    from instdiff.hub import unpinned, unpinned_message
+    from instdiff.data.hub import unpinned, unpinned_message
 
     _unpinned = unpinned(download_pins())
     if _unpinned:
@@ -303,3 +309,246 @@ onstart:
             "config/smoke.yaml"
         ]
         raise WorkflowError(unpinned_message(_unpinned, ", ".join(_configs)))
+
+
+# -------------------- helpers of the detection and metrics stages
+
+# Path and input helpers of the detection and evaluation stages (functions only, so --lint stays clean).
+
+CLIP = config["models"]["clip_attribute"]
+
+
+def yolo_path(detector):
+    """The detector's .pt file: built per run in the smoke config, downloaded once otherwise."""
+    return (
+        R(f"models/yolo/{detector}.pt") if SMOKE else RES(f"models/yolo/{detector}.pt")
+    )
+
+
+def detector_for(metric):
+    """docs/architecture.md: boxes from models.detector_box, masks (segm AP, PiM) and the sensitivity row's boxes
+    (coco_bbox_segmodel) from models.detector_mask (instdiff.metrics.registry)."""
+    return config["models"][detector_of(metric)]
+
+
+def detections(experiment, metric):
+    return R(f"detections/{experiment}/{detector_for(metric)}.json")
+
+
+def clip_path():
+    if SMOKE:
+        return R("models/clip/tiny-clip.pt")
+    return RES(f"models/clip/{CLIP['arch']}_{CLIP['pretrained']}.pt")
+
+
+def attribute_of(experiment):
+    """The scored attribute list (colors or textures) of the attribute metric."""
+    return scored_attribute(EXPERIMENTS, experiment)
+
+
+def annotations_for(experiment):
+    """The GT an experiment is scored against: the official file for native-resolution real images (real_fullres),
+    else the annotations squashed to 512x512 like the images."""
+    if EXPERIMENTS[experiment].get("resolution", "squashed512") == "native":
+        return f"{COCO_SOURCE}/annotations/instances_val2017.json"
+    return R("data/annotations_512.json")
+
+
+def metric_inputs(metric):
+    """Inputs shared by the metric rules; ``metric`` picks the detector (None: no detections)."""
+
+    def inputs(wc):
+        files = {
+            "annotations": annotations_for(wc.experiment),
+            "layouts": R(f"layouts/{wc.experiment}.jsonl"),
+            "images": R(f"images/{wc.experiment}/done.json"),
+            "manifest": R("manifest.json"),
+        }
+        if metric is not None:
+            files["detections"] = detections(wc.experiment, metric)
+        return files
+
+    return inputs
+
+
+# -------------------- helpers of the LLM stage
+
+# Helpers of the LLM stage (constants and functions only; the rules are in llm.smk).
+
+LLM = config.get("llm", {})
+LLM_SCORERS = LLM.get("grounding", {}).get("scorers", {})
+LLM_VARIANTS = LLM.get("image_variants", ["raw"])
+LLM_DETECTORS = [n for n, s in LLM_SCORERS.items() if s["kind"] != "cogvlm"]
+LLM_VLMS = [n for n, s in LLM_SCORERS.items() if s["kind"] == "cogvlm"]
+LLM_EXTENSION_FILES = {
+    "layouts": RES("extension/gpt4o-layouts-2024-05-19"),
+    "pred": RES("extension/converted_cogvlm_bboxes.json"),
+    "gt": RES("extension/bounding_boxes_chatgpt.json"),
+    "sources": RES("extension/sources.json"),
+}
+
+
+# No `envvars: "OPENAI_API_KEY"`: it would make every dry-run of the paper config demand the key. The key reaches
+# jobs through the environment (local runs; sbatch exports it by default); rule llm_layouts fails with a clear message
+# before any request when it is missing.
+
+
+# Keys of llm.api that change how requests travel, not what comes back: kept out of rule llm_layouts' params so that
+# editing them reruns nothing (the job still reads them, from the config).
+LLM_TRANSPORT_KEYS = ("timeout_s", "max_attempts", "backoff_s", "backoff_max_s")
+# Sections of other llm rules (scorers, CLIP, the table): they do not shape the layouts.
+LLM_NOT_LAYOUT = ("grounding", "clip", "legacy", "published", "image_variants")
+
+
+def llm_layout_settings():
+    """The llm settings that shape the layouts (rule llm_layouts' params)."""
+    section = {k: v for k, v in LLM.items() if k not in LLM_NOT_LAYOUT}
+    section["api"] = {
+        k: v for k, v in LLM.get("api", {}).items() if k not in LLM_TRANSPORT_KEYS
+    }
+    return section
+
+
+def llm_scorer_settings(name):
+    """A scorer's settings with local folders only: the smoke run's tiny model, or the hub snapshots of
+    rules/hub.smk (the job loads them offline; the pinned revisions stay, checked at load and recorded).
+    """
+    settings = dict(LLM_SCORERS[name])
+    if settings.get("tiny"):
+        settings["model"] = R(f"models/llm/{name}")
+        return settings
+    for key in ("model", "tokenizer"):
+        if is_hub_id(settings.get(key)):
+            settings[f"{key}_repo"] = settings[key]
+            settings[key] = hub_local(settings[key])
+    return settings
+
+
+def llm_scorer_model(wildcards):
+    scorer = LLM_SCORERS[wildcards.scorer]
+    if scorer.get("tiny"):
+        return [R(f"models/llm/{wildcards.scorer}")]
+    return hub_inputs(scorer.get("model"), scorer.get("tokenizer"))
+
+
+LLM_CLIP = LLM.get("clip", {})
+# The OpenAI ViT-B/32 file as the hub publishes it (rule llm_clip_download); the smoke's tiny model in that format.
+LLM_CLIP_RELEASE = RES(
+    f"models/llm_clip/{LLM_CLIP.get('arch', 'ViT-B-32-quickgelu')}_"
+    f"{LLM_CLIP.get('pretrained', 'openai')}.safetensors"
+)
+LLM_CLIP_WEIGHTS = (
+    R("models/llm/clip/tiny-clip.safetensors")
+    if LLM_CLIP.get("tiny")
+    else LLM_CLIP_RELEASE
+)
+
+
+def llm_clip_settings():
+    """The settings of the llm_clip job, with the local weights file it loads (never a tag open_clip would fetch)."""
+    return {**LLM_CLIP, "weights": LLM_CLIP_WEIGHTS}
+
+
+def llm_clip_pins():
+    """Config key -> value of what pins the CLIP download (checked before submission, rules/hub.smk)."""
+    if not LLM.get("enabled", True) or LLM_CLIP.get("tiny"):
+        return {}
+    return {
+        "llm.clip.revision": LLM_CLIP.get("revision"),
+        "llm.clip.sha256": LLM_CLIP.get("sha256"),
+    }
+
+
+def llm_replay_input(wildcards):
+    return [LLM["replay"]["dir"]] if LLM.get("source", "replay") == "replay" else []
+
+
+LLM_TARGETS = (
+    [R("tables/llm.csv"), R("tables/llm.md"), R("llm/layout_images")]
+    if LLM.get("enabled", True)
+    else []
+)
+
+
+# -------------------- helpers of the report stage
+
+# Helpers of the report stage (functions and constants only; the rules are in report.smk).
+from instdiff.report.tables import TABLE_FILES, TABLES, table_inputs
+
+# The rule writing each table is named after its target (`snakemake table1`, `-R table1`); "fid" is a metric rule.
+TABLE_RULES = {name: "fid_table" if name == "fid" else name for name in TABLES}
+
+REPORT = config["report"]
+# Relative to the working directory (the checkout): an absolute path would rerun everything after a move.
+PAPER_RESULTS = "config/paper_results.yaml"
+TABLE_FORMATS = ("csv", "md", "tex")
+# The upper-bound experiment: the real images squashed to 512x512 (FID reference, qualitative grids).
+REAL_EXPERIMENT = next(
+    iter(real_experiments("squashed512")), None
+)  # FID's reference set and the grids: 512x512
+FIGURES = [
+    R(f"figures/{name}.{ext}")
+    for name in (
+        "metrics_vs_paper",
+        "per_category_ap",
+        "pim_distributions",
+        "fid_vs_format",
+    )
+    for ext in ("png", "pdf")
+]
+
+
+def table_metric_files(name):
+    return [R(f"metrics/{exp}/{stem}.json") for exp, stem in table_inputs(name, config)]
+
+
+def table_rule(name):
+    """Inputs and outputs of the job writing table `name` (one job per table, so each rebuilds alone)."""
+    return dict(
+        metrics=table_metric_files(name),
+        outputs=[R(f"tables/{TABLE_FILES[name]}.{ext}") for ext in TABLE_FORMATS],
+    )
+
+
+def figure_files(stems):
+    return [
+        R(f"metrics/{exp}/{stem}.json")
+        for exp in EXPERIMENTS
+        for stem in stems
+        if stem in metric_files(EXPERIMENTS[exp].get("metrics", []))
+    ]
+
+
+def all_table_metric_files():
+    return sorted({f for name in TABLES for f in table_metric_files(name)})
+
+
+def fig(name, caption, **labels):
+    return report(
+        R(f"figures/{name}.png"),
+        caption=f"../report/{caption}.rst",
+        category="Figures",
+        labels={"figure": name, **labels},
+    )
+
+
+def qualitative_experiments():
+    # A grid needs the real images beside the generated ones.
+    return sorted(generated_experiments()) if REAL_EXPERIMENT is not None else []
+
+
+def qualitative_figures():
+    return [
+        R(f"figures/qualitative_{exp}.{ext}")
+        for exp in qualitative_experiments()
+        for ext in ("png", "pdf")
+    ]
+
+
+def table_outputs():
+    return [f for name in TABLES for f in getattr(rules, TABLE_RULES[name]).output]
+
+
+def all_targets():
+    """The default target: every table and figure (and through them every metric the config asks for)."""
+    return [*table_outputs(), *FIGURES, *qualitative_figures()]

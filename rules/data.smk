@@ -1,7 +1,7 @@
 # Data stage: COCO val2017 (official zips, checksummed) or the synthetic smoke set -> data/annotations_512.json ->
 # layouts/{experiment}.jsonl; and the real images squashed to 512x512 (the upper-bound row, experiment kind "real").
 #
-# Contract: layouts/{experiment}.jsonl holds one instdiff.layout.Layout per image, sorted by image id (id = the
+# Contract: layouts/{experiment}.jsonl holds one instdiff.core.layout.Layout per image, sorted by image id (id = the
 # COCO image id as a string). Real-image experiments end with images/{experiment}/done.json, the same record the
 # generate stage writes: {"experiment", "images": [{"id", "file"}], "n", "n_images"}.
 
@@ -39,10 +39,10 @@ rule download_coco:
         mem_mb=500,
         runtime=120,
     params:
-        code=CODE("download_coco"),
+        code=CODE("data_download_coco"),
         name="{zipname}",
     script:
-        "../scripts/download_coco.py"
+        "../scripts/data_download_coco.py"
 
 
 rule unzip_coco:
@@ -64,10 +64,10 @@ rule unzip_coco:
         mem_mb=1000,
         runtime=30,
     params:
-        code=CODE("unzip_coco"),
+        code=CODE("data_unzip_coco"),
         dest=lambda wc, output: parent_dir(output.instances, 2),
     script:
-        "../scripts/unzip_coco.py"
+        "../scripts/data_unzip_coco.py"
 
 
 rule synthetic_coco:
@@ -79,20 +79,20 @@ rule synthetic_coco:
         LOG("synthetic_coco/synthetic_coco"),
     benchmark:
         BENCH("synthetic_coco/synthetic_coco")
+    priority: CRITICAL_PATH_PRIORITY
     retries: 0  # deterministic: a retry would fail the same way
     conda:
         ENV("eval")
     threads: 1
-    priority: CRITICAL_PATH_PRIORITY
     resources:
         mem_mb=1000,
         runtime=10,
     params:
-        code=CODE("synthetic_coco"),
+        code=CODE("data_synthetic_coco"),
         dest=lambda wc, output: parent_dir(output.instances, 2),
         seed=config["seed"],
     script:
-        "../scripts/synthetic_coco.py"
+        "../scripts/data_synthetic_coco.py"
 
 
 rule annotations_512:
@@ -106,17 +106,17 @@ rule annotations_512:
         LOG("annotations_512/annotations_512"),
     benchmark:
         BENCH("annotations_512/annotations_512")
+    priority: CRITICAL_PATH_PRIORITY
     conda:
         ENV("eval")
     threads: 1
-    priority: CRITICAL_PATH_PRIORITY
     resources:
         mem_mb=8000,
         runtime=60,
     params:
-        code=CODE("annotations_512"),
+        code=CODE("data_annotations_512"),
     script:
-        "../scripts/annotations_512.py"
+        "../scripts/data_annotations_512.py"
 
 
 rule layouts:
@@ -131,15 +131,15 @@ rule layouts:
         BENCH("layouts/{experiment}")
     wildcard_constraints:
         experiment=one_of(layout_experiments("coco")),
+    priority: CRITICAL_PATH_PRIORITY
     conda:
         ENV("eval")
     threads: 1
-    priority: CRITICAL_PATH_PRIORITY
     resources:
         mem_mb=8000,
         runtime=120,
     params:
-        code=CODE("layouts"),
+        code=CODE("data_layouts"),
         # only the settings that shape a layout, so unrelated config edits do not rebuild layouts
         settings=lambda wc: {
             "use_captions": bool(EXPERIMENTS[wc.experiment].get("use_captions", True)),
@@ -149,7 +149,7 @@ rule layouts:
         quirks=stable(config["data"].get("quirks", {})),
         max_images=config["data"].get("max_images"),
     script:
-        "../scripts/layouts.py"
+        "../scripts/data_layouts.py"
 
 
 rule real_images:
@@ -176,11 +176,102 @@ rule real_images:
         mem_mb=2000,
         runtime=60,
     params:
-        code=CODE("real_images"),
+        code=CODE("data_real_images"),
         out_dir=lambda wc, output: parent_dir(output.done),
         max_images=config["data"].get("max_images"),
         resolution=lambda wc: EXPERIMENTS[wc.experiment].get(
             "resolution", "squashed512"
         ),
     script:
-        "../scripts/real_images.py"
+        "../scripts/data_real_images.py"
+
+
+# -------------------- hub checkpoints
+
+# Hub checkpoints (SDXL refiner, Grounding DINO, OWLv2, CogVLM and its Vicuna tokenizer) fetched once at a pinned
+# commit into resources/hub/<org>--<name>/ by a localrule on the submit host; compute jobs get the local folder and
+# never reach the network. Set HF_HOME to project storage too (README): libraries cache other files there.
+# Before anything is submitted (onstart and download_pins, rules/common.smk), every download of the run must be
+# pinned: a null or floating revision (or checksum) stops the run and names the config keys to set.
+
+
+localrules:
+    hub_snapshot,
+
+
+rule hub_snapshot:
+    output:
+        snapshot=protected(directory(RES("hub/{name}"))),
+        record=protected(RES("hub/{name}.json")),
+    log:
+        LOG("hub/{name}"),
+    benchmark:
+        BENCH("hub/{name}")
+    wildcard_constraints:
+        name=one_of(list(HUB)),
+    retries: 2
+    conda:
+        ENV("llm")
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=240,
+    params:
+        repo=lambda wc: HUB[wc.name]["repo"],
+        revision=lambda wc: HUB[wc.name]["revision"],
+        config_key=lambda wc: HUB[wc.name]["key"],
+    script:
+        "../scripts/data_hub_snapshot.py"
+
+
+# -------------------- JPEG copies
+
+# JPEG-75 copies of an experiment's images (experiment kind "jpeg_copy", instdiff/data/jpeg_variant.py): the same images
+# and layouts as the source experiment, in the format the paper scored; every metric rule scores them as usual.
+
+
+rule jpeg_copy:
+    input:
+        images=lambda wc: R(f"images/{jpeg_source(wc.experiment)}/done.json"),
+    output:
+        done=R("images/{experiment}/done.json"),
+    log:
+        LOG("jpeg_copy/{experiment}"),
+    benchmark:
+        BENCH("jpeg_copy/{experiment}")
+    wildcard_constraints:
+        experiment=one_of(jpeg_experiments()),
+    conda:
+        ENV("eval")
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    params:
+        code=CODE("data_jpeg_copy"),
+        quality=lambda wc: int(EXPERIMENTS[wc.experiment].get("jpeg_quality", 75)),
+    script:
+        "../scripts/data_jpeg_copy.py"
+
+
+rule jpeg_layouts:
+    input:
+        layouts=lambda wc: R(f"layouts/{jpeg_source(wc.experiment)}.jsonl"),
+    output:
+        R("layouts/{experiment}.jsonl"),
+    log:
+        LOG("jpeg_layouts/{experiment}"),
+    benchmark:
+        BENCH("jpeg_layouts/{experiment}")
+    wildcard_constraints:
+        experiment=one_of(jpeg_experiments()),
+    conda:
+        ENV("eval")
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        code=CODE("data_jpeg_layouts"),
+    script:
+        "../scripts/data_jpeg_layouts.py"

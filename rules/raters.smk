@@ -3,7 +3,7 @@
 # and raters/figures/*.{png,pdf}. See docs/raters.md.
 
 RATERS = config["raters"]
-# Mirrors instdiff.raters_plots.FIGURES (kept literal so parsing the Snakefile imports no plotting library;
+# Mirrors instdiff.raters.plots.FIGURES (kept literal so parsing the Snakefile imports no plotting library;
 # tests/unit/test_raters_rules.py checks they agree).
 RATERS_FIGURE_NAMES = [
     "histogram",

@@ -26,12 +26,12 @@ rule manifest:
         mem_mb=1000,
         runtime=5,
     params:
-        code=CODE("manifest"),
+        code=CODE("report_manifest"),
         # Only the sections metrics depend on (an edit to llm/raters/report reruns no metric), and no absolute
         # path (a moved checkout reruns nothing): the script finds the repository from its own folder.
         config=stable({k: config[k] for k in MANIFEST_SECTIONS if k in config}),
     script:
-        "../scripts/manifest.py"
+        "../scripts/report_manifest.py"
 
 
 for _name in TABLES:
@@ -63,13 +63,13 @@ for _name in TABLES:
             mem_mb=2000,
             runtime=10,
         params:
-            code=CODE("table"),
+            code=CODE("report_tables"),
             name=_name,
             metrics_dir=lambda wildcards, input: os.path.join(
                 parent_dir(input.manifest), "metrics"
             ),
         script:
-            "../scripts/table.py"
+            "../scripts/report_tables.py"
 
 
 # One job writes every figure, so `-R figures` / `--forcerun figures` rebuilds exactly the figures (and nothing else).
@@ -139,7 +139,7 @@ rule figures:
         mem_mb=2000,
         runtime=30,
     params:
-        code=CODE("figures"),
+        code=CODE("report_figures"),
         metrics_dir=lambda wildcards, input: os.path.join(
             parent_dir(input.manifest), "metrics"
         ),
@@ -147,7 +147,7 @@ rule figures:
         run_seed=config["seed"],
         k=REPORT.get("qualitative_images", 4),
     script:
-        "../scripts/figures.py"
+        "../scripts/report_figures.py"
 
 
 rule report:

@@ -1,12 +1,12 @@
 """Snakemake entry point of rule `llm_clip` (rules/llm.smk): loads the local weights file, the hub offline."""
 
-from instdiff.hub import go_offline
+from instdiff.data.hub import go_offline
 
 go_offline()  # before anything imports huggingface_hub: a compute job never fetches
 
-from instdiff.llm.evaluate import clip_metric_file  # noqa: E402
-from instdiff.device import require  # noqa: E402
-from instdiff.logging_setup import from_snakemake  # noqa: E402
+from instdiff.llm.evaluate import clip_metric_file
+from instdiff.core.device import require
+from instdiff.core.logging_setup import from_snakemake
 
 from_snakemake(snakemake)  # noqa: F821 (injected by Snakemake)
 clip_metric_file(

@@ -1,6 +1,6 @@
 """Rule llm_clip_download (localrule): the CLIP weights of the global CLIP score at a pinned commit and sha256."""
-from instdiff.clip_models import download_pinned
-from instdiff.logging_setup import from_snakemake
+from instdiff.metrics.clip_models import download_pinned
+from instdiff.core.logging_setup import from_snakemake
 
 from_snakemake(snakemake)  # noqa: F821 (injected by Snakemake)
 p = snakemake.params  # noqa: F821

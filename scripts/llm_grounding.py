@@ -1,13 +1,13 @@
 """Snakemake entry point of rules `llm_grounding` / `llm_grounding_vlm` (rules/llm.smk): the scorers load the local
 hub snapshots of rule hub_snapshot (or the smoke's tiny models) with the hub offline."""
 
-from instdiff.hub import go_offline
+from instdiff.data.hub import go_offline
 
 go_offline()  # before anything imports huggingface_hub: a compute job never fetches
 
-from instdiff.grounding.run import score_images  # noqa: E402
-from instdiff.device import require  # noqa: E402
-from instdiff.logging_setup import from_snakemake  # noqa: E402
+from instdiff.llm.scorers.run import score_images
+from instdiff.core.device import require
+from instdiff.core.logging_setup import from_snakemake
 
 from_snakemake(snakemake)  # noqa: F821 (injected by Snakemake)
 score_images(

@@ -1,7 +1,7 @@
 """Snakemake entry point of rule `llm_grounding_metrics` (rules/llm.smk)."""
 
 from instdiff.llm.evaluate import grounding_metric_file
-from instdiff.logging_setup import from_snakemake
+from instdiff.core.logging_setup import from_snakemake
 
 from_snakemake(snakemake)  # noqa: F821 (injected by Snakemake)
 grounding_metric_file(

@@ -1,7 +1,7 @@
 """Snakemake entry point of rule `llm_layouts` (rules/llm.smk)."""
 
 from instdiff.llm.stage import make_layouts
-from instdiff.logging_setup import from_snakemake
+from instdiff.core.logging_setup import from_snakemake
 
 from_snakemake(snakemake)  # noqa: F821 (injected by Snakemake)
 # The transport keys (timeouts, retries) are read from the config: they are not params, so editing them reruns nothing.

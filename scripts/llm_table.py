@@ -1,7 +1,7 @@
 """Snakemake entry point of rule `llm_table` (rules/llm.smk)."""
 
 from instdiff.llm.table import llm_table
-from instdiff.logging_setup import from_snakemake
+from instdiff.core.logging_setup import from_snakemake
 
 from_snakemake(snakemake)  # noqa: F821 (injected by Snakemake)
 llm_table(

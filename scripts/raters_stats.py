@@ -1,7 +1,7 @@
 """Snakemake entry point of rule raters_stats: ratings table -> raters/stats.json and the rater figures."""
 
-from instdiff.logging_setup import from_snakemake
-from instdiff.raters import run_study
+from instdiff.core.logging_setup import from_snakemake
+from instdiff.raters.analysis import run_study
 
 from_snakemake(snakemake)  # noqa: F821
 run_study(

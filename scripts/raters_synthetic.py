@@ -1,7 +1,7 @@
 """Snakemake entry point of rule raters_synthetic: a seeded synthetic human study (smoke run)."""
 
-from instdiff.logging_setup import from_snakemake
-from instdiff.raters_synthetic import write_synthetic_study
+from instdiff.core.logging_setup import from_snakemake
+from instdiff.raters.synthetic import write_synthetic_study
 
 from_snakemake(snakemake)  # noqa: F821
 design = dict(snakemake.params.design)  # noqa: F821

@@ -10,7 +10,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 # ultralytics reads these once, at its first import. Every entry point of the package imports it through
-# instdiff.ultralytics_env.setup(); a test that unpickles a YOLO file directly would import it first and turn safe
+# instdiff.detection.ultralytics_env.setup(); a test that unpickles a YOLO file directly would import it first and turn safe
 # loading off for the rest of the session, so the test process starts with the same environment setup() gives.
 for _key in ("YOLO_OFFLINE", "ULTRALYTICS_SAFE_LOAD"):
     os.environ.setdefault(_key, "1")

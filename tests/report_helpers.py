@@ -28,7 +28,7 @@ def _square(r0, r1, c0, c1):
 def real_inputs(root: Path, manifest: dict | None = None) -> dict:
     """The small real inputs every metric writer reads: COCO annotations, a COCO results file, images (their
     done.json), layouts with points, scribbles and colour phrases (ann ids of the GT), the run manifest."""
-    from instdiff.layout import Instance, Layout, write_layouts
+    from instdiff.core.layout import Instance, Layout, write_layouts
     from tests.unit.metrics_data import dets, gt_file
 
     root = Path(root)
@@ -58,7 +58,7 @@ def real_inputs(root: Path, manifest: dict | None = None) -> dict:
 
 def tiny_encoder(root: Path):
     """The real open_clip loading path on the tiny random CLIP the smoke builds."""
-    from instdiff import clip_models
+    from instdiff.metrics import clip_models
 
     path = Path(root) / "tiny-clip.pt"
     if not path.is_file():

@@ -18,7 +18,7 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     from instdiff.cli import print_json
-    from instdiff.errors import InputError
+    from instdiff.core.errors import InputError
     from instdiff.metrics.coco_ap import coco_eval
     from instdiff.metrics.files import evaluation_inputs
 

@@ -24,7 +24,7 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     from instdiff.cli import print_json
-    from instdiff.logging_setup import setup
+    from instdiff.core.logging_setup import setup
     from instdiff.model.convert import conversion_record, convert_named
 
     setup()

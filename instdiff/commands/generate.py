@@ -3,7 +3,7 @@
 Writes ``{out}/{stem}_{k}.png`` for k = 0 … num_images − 1 and ``{out}/{stem}_layout.png`` (a preview of the layout),
 and prints one JSON object (files, seeds, settings, notes, timings). Defaults follow ``inference.py``: seed 0,
 alpha 0.75, mis 0.36, guidance 7.5, the ``mask`` test config, its negative prompt. Unlike the original, masks and
-scribbles in the JSON are used (see :mod:`instdiff.demo`). The initial noise of image k is the k-th
+scribbles in the JSON are used (see :mod:`instdiff.data.demo`). The initial noise of image k is the k-th
 ``randn(1, 4, 64, 64)`` draw of a CPU generator seeded with ``--seed``, which is what the original's
 ``torch.manual_seed(seed); torch.randn(num_images, 4, 64, 64)`` gives.
 """
@@ -15,9 +15,9 @@ import logging
 import os
 from pathlib import Path
 
-from instdiff.device import resolve_device
-from instdiff.errors import InputError
-from instdiff.precision import PRECISIONS, removed_dtype_error
+from instdiff.core.device import resolve_device
+from instdiff.core.errors import InputError
+from instdiff.generation.precision import PRECISIONS, removed_dtype_error
 
 DEFAULT_MODEL = os.environ.get("INSTDIFF_MODEL", "resources/models/instancediffusion")
 # inference.py's negative prompt, this command's default as the script's: the config's default is the schema's ""
@@ -57,11 +57,11 @@ def run(args) -> int:
     import torch
 
     from instdiff.cli import print_json
-    from instdiff.demo import complete_from_masks, draw_layout, read_demo
-    from instdiff.generate import save_image
-    from instdiff.pipeline import GenerationSettings, InstanceDiffusionPipeline, prepare_layout
+    from instdiff.data.demo import complete_from_masks, draw_layout, read_demo
+    from instdiff.generation.shard import save_image
+    from instdiff.generation.pipeline import GenerationSettings, InstanceDiffusionPipeline, prepare_layout
 
-    from instdiff.logging_setup import setup
+    from instdiff.core.logging_setup import setup
 
     setup()
     if args.dtype is not None:

@@ -27,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from instdiff.cli import print_json
-    from instdiff.metrics.grounding import score_extension_files
+    from instdiff.metrics.grounding_iou import score_extension_files
 
     print_json(score_extension_files(args.pred, args.gt, args.mode, args.matching, args.canvas, args.canvas))
     return 0

@@ -18,7 +18,7 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     from instdiff.cli import print_json
-    from instdiff.errors import InputError
+    from instdiff.core.errors import InputError
     from instdiff.metrics.files import evaluation_inputs, pim_values
 
     gt, ids, results = evaluation_inputs(args.gt, args.pred, args.images, need_masks=True)

@@ -1,10 +1,10 @@
-"""``instdiff rate``: serve the rating page for one rater on 127.0.0.1 until Ctrl-C (see instdiff.raters_page)."""
+"""``instdiff rate``: serve the rating page for one rater on 127.0.0.1 until Ctrl-C (see instdiff.raters.page)."""
 
 from __future__ import annotations
 
 import logging
 
-from instdiff.raters_table import CRITERIA
+from instdiff.raters.table import CRITERIA
 
 log = logging.getLogger(__name__)
 
@@ -26,9 +26,9 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     from instdiff.cli import print_json
-    from instdiff.logging_setup import setup
-    from instdiff.raters_images import discover_images
-    from instdiff.raters_page import RatingSession, check_rater_name, make_server, out_lock
+    from instdiff.core.logging_setup import setup
+    from instdiff.raters.images import discover_images
+    from instdiff.raters.page import RatingSession, check_rater_name, make_server, out_lock
 
     setup()
     out = args.out or f"ratings_{check_rater_name(args.rater)}.csv"

@@ -13,9 +13,9 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from instdiff.checkpoints import sha256
+    from instdiff.core.checkpoints import sha256
     from instdiff.cli import print_json
-    from instdiff.logging_setup import setup
+    from instdiff.core.logging_setup import setup
     from instdiff.model.release_container import load_container
     from instdiff.model.tiny import write_tiny_checkpoint
 

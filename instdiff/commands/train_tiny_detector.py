@@ -7,7 +7,7 @@ import sys
 
 
 def register(subparsers) -> None:
-    from instdiff.yolo_train import DEFAULTS
+    from instdiff.detection.yolo_train import DEFAULTS
 
     p = subparsers.add_parser("train-tiny-detector",
                               help="train the tiny smoke detectors with ultralytics' trainer and record their SHA256")
@@ -22,7 +22,7 @@ def _ultralytics_logs_to_stderr() -> None:
     """ultralytics logs to stdout; the command's stdout is its one JSON object."""
     import logging
 
-    from instdiff.ultralytics_env import setup
+    from instdiff.detection.ultralytics_env import setup
 
     setup()
     from ultralytics.utils import LOGGER
@@ -34,7 +34,7 @@ def _ultralytics_logs_to_stderr() -> None:
 
 def run(args) -> int:
     from instdiff.cli import print_json
-    from instdiff.yolo_train import DEFAULTS, train_tiny_detectors
+    from instdiff.detection.yolo_train import DEFAULTS, train_tiny_detectors
 
     _ultralytics_logs_to_stderr()
 

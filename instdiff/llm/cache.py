@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from instdiff.io import read_json, write_json
+from instdiff.core.io import read_json, write_json
 
 
 def request_hash(request: dict[str, Any]) -> str:

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from instdiff.errors import InputError
-from instdiff.redact import register as register_secret
-from instdiff.redact import scrub, scrub_obj
+from instdiff.core.errors import InputError
+from instdiff.core.redact import register as register_secret
+from instdiff.core.redact import scrub, scrub_obj
 from instdiff.llm.cache import RequestCache, request_hash
 from instdiff.llm.prompt import build_messages, repair_message, response_format
 from instdiff.llm.validate import check_reply

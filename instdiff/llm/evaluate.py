@@ -1,7 +1,7 @@
 """Metric files of the LLM stage (docs/architecture.md format: ``values`` numbers only, ``per_image`` optional).
 
 * ``llm/grounding/{scorer}.json``: per image variant (``raw``, ``refined``) and reference (``intended``, ``given``)
-  the grounding metrics of :mod:`instdiff.metrics.grounding`; value keys ``{variant}.{reference}.{metric}``.
+  the grounding metrics of :mod:`instdiff.metrics.grounding_iou`; value keys ``{variant}.{reference}.{metric}``.
 * ``llm/grounding/legacy.json``: the published CogVLM computation recomputed from the extension's shipped files,
   beside the corrected readings of the same files.
 * ``llm/clip.json``: global CLIP score per variant (mean, SD, bootstrap CI).
@@ -13,10 +13,10 @@ import logging
 from pathlib import Path
 from typing import Any, Mapping
 
-from instdiff.device import resolve_device
-from instdiff.io import read_json, read_jsonl
+from instdiff.core.device import resolve_device
+from instdiff.core.io import read_json, read_jsonl
 from instdiff.metrics.record import validate, write_record
-from instdiff.layout import read_layouts
+from instdiff.core.layout import read_layouts
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ def grounding_metric_file(
     manifest_path: str | Path | None = None,
 ) -> dict[str, Any]:
     """Score ``detections`` (variant -> detections JSON lines) against the layouts and write the metric file."""
-    from instdiff.metrics.grounding import score_detections
+    from instdiff.metrics.grounding_iou import score_detections
 
     layouts = read_layouts(layouts_path)
     values: dict[str, float] = {}
@@ -65,7 +65,7 @@ def grounding_metric_file(
 
 def legacy_metric_file(pred_path: str | Path, gt_path: str | Path, out_path: str | Path, manifest_path: str | Path | None = None) -> dict[str, Any]:
     """The extension's CogVLM number recomputed from its shipped files (``legacy``), and the same files read right."""
-    from instdiff.metrics.grounding import score_extension_files
+    from instdiff.metrics.grounding_iou import score_extension_files
 
     values: dict[str, float] = {}
     runs = [("legacy", "best-per-label"), ("intended", "best-per-label"), ("given", "best-per-label"),
@@ -98,9 +98,9 @@ def clip_metric_file(
     device: str | None = None,
 ) -> dict[str, Any]:
     """Global CLIP score of every image variant against its layout caption."""
-    from instdiff.grounding.run import image_path
+    from instdiff.llm.scorers.run import image_path
     from instdiff.metrics.clipscore import clip_scores, load_clip, mean_with_ci
-    from instdiff.seeding import derive_seed
+    from instdiff.core.seeding import derive_seed
 
     device = resolve_device(device)
     layouts = read_layouts(layouts_path)

@@ -11,7 +11,7 @@ import logging
 import urllib.request
 from pathlib import Path
 
-from instdiff.io import atomic_path, write_json
+from instdiff.core.io import atomic_path, write_json
 
 log = logging.getLogger(__name__)
 

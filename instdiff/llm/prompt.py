@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from instdiff.llm.vocab import title_case_names
-from instdiff.seeding import rng
+from instdiff.core.seeding import rng
 
 # The extension's 9 scene types (chatgpt_generate_input.py), drawn uniformly per layout.
 SCENE_TYPES = (

@@ -16,9 +16,9 @@ import logging
 import re
 from pathlib import Path
 
-from instdiff.errors import InputError
-from instdiff.io import read_json
-from instdiff.layout import Instance, Layout, normalize_xyxy
+from instdiff.core.errors import InputError
+from instdiff.core.io import read_json
+from instdiff.core.layout import Instance, Layout, normalize_xyxy
 from instdiff.llm.validate import OOV_POLICIES, box_problems
 from instdiff.llm.vocab import COCO_CATEGORIES, canonical_category
 

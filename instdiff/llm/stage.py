@@ -14,8 +14,8 @@ from typing import Any, Sequence
 
 from tqdm import tqdm
 
-from instdiff.layout import Layout, box_center, clip_unit, misread_corners_as_xywh, write_layouts
-from instdiff.io import write_jsonl
+from instdiff.core.layout import Layout, box_center, clip_unit, misread_corners_as_xywh, write_layouts
+from instdiff.core.io import write_jsonl
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ def intended_boxes(layout: Layout) -> list[tuple[float, float, float, float]]:
 
 
 def _api_layouts(section: dict[str, Any], run_seed: int, cache_dir: str | Path, n: int):
-    from instdiff.errors import InputError
+    from instdiff.core.errors import InputError
     from instdiff.llm.client import API_KEY_ENV, LayoutClient, LlmAuthFailure, LlmFailure, LlmSettings
     from instdiff.llm.prompt import draw_scene_type
 

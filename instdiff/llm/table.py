@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from instdiff.io import write_text
+from instdiff.core.io import write_text
 from instdiff.metrics.record import read_record
 from instdiff.report.tables import csv_text, markdown_grid
 

@@ -1,4 +1,4 @@
-"""Check an LLM reply and turn it into an :class:`instdiff.layout.Layout`.
+"""Check an LLM reply and turn it into an :class:`instdiff.core.layout.Layout`.
 
 A reply is *invalid* (and goes back to the model for repair) when it is not JSON, does not follow the schema, has no
 instances, or has a box that is empty or leaves the canvas. Categories outside COCO are handled by the
@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from instdiff.layout import Instance, Layout, normalize_xyxy
+from instdiff.core.layout import Instance, Layout, normalize_xyxy
 from instdiff.llm.prompt import ReplyLayout
 from instdiff.llm.vocab import COCO_CATEGORIES, canonical_category
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
-from instdiff.io import atomic_path, write_json
-from instdiff.layout import Layout, denormalize_xyxy, read_layouts
+from instdiff.core.io import atomic_path, write_json
+from instdiff.core.layout import Layout, denormalize_xyxy, read_layouts
 from instdiff.llm.stage import given_boxes, intended_boxes
 
 INTENDED, GIVEN, TEXT = (0, 150, 0), (220, 0, 0), (0, 0, 0)

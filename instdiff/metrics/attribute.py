@@ -36,8 +36,8 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from instdiff.errors import InputError
-from instdiff.original_constants import COLORS, MAX_OBJS, TEXTURES
+from instdiff.core.errors import InputError
+from instdiff.core.original_constants import COLORS, MAX_OBJS, TEXTURES
 
 log = logging.getLogger(__name__)
 
@@ -200,7 +200,7 @@ def items_with_detections(items: Sequence[Item], detections: dict[Any, list[dict
                           iou_threshold: float = 0.5, conf_threshold: float = DETECTION_CONF,
                           source: str | Path | None = None) -> list[Item]:
     """Replace each GT box by the box of its matched detection (None when unmatched); see module docstring."""
-    from instdiff.layout import box_iou, coco_xywh_px_to_norm_xyxy
+    from instdiff.core.layout import box_iou, coco_xywh_px_to_norm_xyxy
     from instdiff.metrics.pim import greedy_match
 
     out = []

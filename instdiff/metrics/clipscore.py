@@ -16,20 +16,20 @@ from typing import Any, Sequence
 import numpy as np
 from tqdm import tqdm
 
-from instdiff.errors import InputError
-from instdiff.stats import bootstrap_mean_ci
+from instdiff.core.errors import InputError
+from instdiff.core.stats import bootstrap_mean_ci
 
 log = logging.getLogger(__name__)
 
 
 def load_clip(settings: dict[str, Any], device: str = "cpu"):
     """(model, preprocess, tokenizer) from ``settings["weights"]``: a local open_clip weights file with its record
-    beside it (``instdiff.clip_models``: the pinned hub download of rule llm_clip_download, or the smoke's tiny model
+    beside it (``instdiff.metrics.clip_models``: the pinned hub download of rule llm_clip_download, or the smoke's tiny model
     in the same format).
 
     Only a local file is accepted: a pretrained *tag* would make open_clip download inside the compute job, which
     compute nodes often cannot, and which would bypass the pinned commit and checksum."""
-    from instdiff.clip_models import load
+    from instdiff.metrics.clip_models import load
 
     weights = settings.get("weights")
     if not weights:
@@ -67,7 +67,7 @@ def clip_scores(images: Sequence, captions: Sequence[str], model, preprocess, to
 
 
 def mean_with_ci(values: Sequence[float], n_boot: int = 1000, level: float = 0.95, seed: int = 0) -> dict[str, float | None]:
-    """Mean, sample SD (ddof=1) and the percentile bootstrap CI of the mean (:func:`instdiff.stats.bootstrap_mean_ci`,
+    """Mean, sample SD (ddof=1) and the percentile bootstrap CI of the mean (:func:`instdiff.core.stats.bootstrap_mean_ci`,
     ``n_boot`` resamples, seeded; one image gives its own score as the interval)."""
     x = np.asarray(values, dtype=float)
     if x.size == 0:

@@ -24,7 +24,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from instdiff.errors import InputError
+from instdiff.core.errors import InputError
 from instdiff.metrics.cocofiles import quiet
 
 log = logging.getLogger(__name__)

@@ -15,8 +15,8 @@ from typing import Any, Iterable, Iterator
 
 import numpy as np
 
-from instdiff.errors import InputError
-from instdiff.io import read_json
+from instdiff.core.errors import InputError
+from instdiff.core.io import read_json
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +98,7 @@ def load_results(path: str | Path, gt, need_masks: bool = False) -> list[dict]:
 
 
 def check_results(data: Any, path: str | Path, gt, need_masks: bool = False) -> list[dict]:
-    fix = "write detections with `instdiff.detect` (COCO results format: a list of dicts)"
+    fix = "write detections with `instdiff.detection.detect` (COCO results format: a list of dicts)"
     if not isinstance(data, list):
         raise InputError(path, f"a COCO results file is a JSON list, got {type(data).__name__}", fix)
     for i, det in enumerate(data):
@@ -124,7 +124,7 @@ def check_results(data: Any, path: str | Path, gt, need_masks: bool = False) -> 
 
 
 def _known_categories(gt) -> set:
-    from instdiff.synthetic import coco_categories
+    from instdiff.data.synthetic import coco_categories
 
     return set(gt.cats) | {c["id"] for c in coco_categories()}
 
@@ -135,9 +135,9 @@ def check_detection(det: dict, i: int, path: str | Path, gt, need_masks: bool, k
     NaN, negative or huge boxes, NaN scores and unknown categories would move AP silently; 3-number boxes, text
     scores, garbage RLE and wrong-size masks would end in a pycocotools traceback.
     """
-    from instdiff import records
+    from instdiff.core import records
 
-    fix = "write detections with `instdiff.detect` (COCO results: bbox [x, y, w, h] pixels, score in [0, 1])"
+    fix = "write detections with `instdiff.detection.detect` (COCO results: bbox [x, y, w, h] pixels, score in [0, 1])"
     if isinstance(det["image_id"], bool):  # True == 1 would find image 1
         raise InputError(path, f"image_id {det['image_id']!r} is not an id", fix, f"[{i}].image_id")
     img = gt.imgs[det["image_id"]]

@@ -32,9 +32,9 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from instdiff.device import resolve_device
-from instdiff.errors import InputError
-from instdiff.io import atomic_path, read_json, write_json
+from instdiff.core.device import resolve_device
+from instdiff.core.errors import InputError
+from instdiff.core.io import atomic_path, read_json, write_json
 from instdiff.metrics.record import validate, write_record
 
 log = logging.getLogger(__name__)
@@ -179,7 +179,7 @@ def load_uint8(path: Path, resolution: int, jpeg_quality: int | None = None) -> 
     """HxWx3 uint8 RGB; optionally round-tripped through JPEG at ``jpeg_quality``."""
     from PIL import Image
 
-    from instdiff.image_errors import DECODE_ERRORS
+    from instdiff.core.image_errors import DECODE_ERRORS
 
     try:
         with Image.open(path) as im:

@@ -10,9 +10,9 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from instdiff.device import resolve_device
-from instdiff.errors import InputError
-from instdiff.io import read_json
+from instdiff.core.device import resolve_device
+from instdiff.core.errors import InputError
+from instdiff.core.io import read_json
 from instdiff.metrics import cocofiles
 from instdiff.metrics.record import MetricRecord, write_record
 
@@ -31,7 +31,7 @@ def _write(out: str | Path, metric: str, variant: str | None, experiment: str, v
 
 def pim_seed(run_seed: int, experiment: str, mode: str) -> int:
     """The legacy-RNG seed of the paper variant: derived from the run, fitted to numpy's 32-bit seed range."""
-    from instdiff.seeding import derive_seed
+    from instdiff.core.seeding import derive_seed
 
     return derive_seed(run_seed, experiment, f"pim_{mode}") % 2**32
 
@@ -52,7 +52,7 @@ def evaluation_inputs(annotations: str | Path, detections: str | Path, done: str
 def pim_values(gt, results, ids, mode: str, variant: str, seed: int | None, layouts: str | Path | None,
                detections: str | Path) -> dict:
     """PiM of one variant: ``paper`` (eval_pim.py, legacy-RNG ``seed``) or ``corrected`` (the layouts' points)."""
-    from instdiff.layout import read_layouts
+    from instdiff.core.layout import read_layouts
     from instdiff.metrics.pim import pim_corrected, pim_paper
 
     if variant == "paper":
@@ -111,8 +111,8 @@ def attribute_file(annotations: str, layouts: str, done: str, clip_model: str, m
                    attribute: str, experiment: str, variant: str = "gt", detections: str | None = None,
                    iou_threshold: float = 0.5, device: str = "auto", encoder=None, conf_threshold: float | None = None) -> dict:
     """``attribute_gt.json`` / ``attribute_detected.json``. ``encoder`` overrides the CLIP model (tests)."""
-    from instdiff import clip_models
-    from instdiff.layout import read_layouts
+    from instdiff.metrics import clip_models
+    from instdiff.core.layout import read_layouts
     from instdiff.metrics.attribute import DETECTION_CONF, items_from_layouts, items_with_detections, score_items
 
     gt = cocofiles.load_gt(annotations)

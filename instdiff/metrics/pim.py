@@ -36,10 +36,10 @@ from typing import Any, Sequence
 import numpy as np
 from tqdm import tqdm
 
-from instdiff.errors import InputError
+from instdiff.core.errors import InputError
 from instdiff.metrics import rle as rle_utils
 from instdiff.metrics.cocofiles import image_order, results_by_image, to_rle
-from instdiff.original_constants import N_SCRIBBLE_POINTS
+from instdiff.core.original_constants import N_SCRIBBLE_POINTS
 
 log = logging.getLogger(__name__)
 
@@ -269,7 +269,7 @@ def pim_paper(gt, results: list[dict], mode: str, seed: int | None = None, image
 
 def pim_corrected(gt, results: list[dict], layouts: list, mode: str, image_ids: Sequence | None = None,
                   results_path: str | Path | None = None, layouts_path: str | Path | None = None) -> dict[str, Any]:
-    """PiM on the exact conditioning points of ``layouts`` (``instdiff.layout.Layout``; see module docstring)."""
+    """PiM on the exact conditioning points of ``layouts`` (``instdiff.core.layout.Layout``; see module docstring)."""
     _check_mode(mode)
     keep = None if image_ids is None else {str(i) for i in image_ids}
     by_image = results_by_image(results)

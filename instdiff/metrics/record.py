@@ -21,8 +21,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from instdiff.errors import InputError
-from instdiff.io import read_json, write_json
+from instdiff.core.errors import InputError
+from instdiff.core.io import read_json, write_json
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal, Mapping
 
-from instdiff.errors import InputError
+from instdiff.core.errors import InputError
 
 Unit = Literal["fraction", "percent", "distance"]
 

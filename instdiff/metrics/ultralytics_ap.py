@@ -27,7 +27,7 @@ from instdiff.metrics.cocofiles import results_by_image
 
 def _validator():
     """A DetectionValidator for its ``match_predictions`` and IoU thresholds (writes nothing: a temporary save_dir)."""
-    from instdiff.ultralytics_env import setup
+    from instdiff.detection.ultralytics_env import setup
 
     setup()
     from ultralytics.models.yolo.detect import DetectionValidator

@@ -12,7 +12,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from instdiff.original_constants import LATENT_SCALE
+from instdiff.core.original_constants import LATENT_SCALE
 
 # test_drop_{boxes, points, scribbles, masks} of configs/test_{box,mask,point,scribble}.yaml (reference §3).
 LOCATION_DROPS: dict[str, dict[str, bool]] = {

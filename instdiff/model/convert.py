@@ -33,8 +33,8 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from instdiff.errors import InputError
-from instdiff.io import atomic_dir
+from instdiff.core.errors import InputError
+from instdiff.core.io import atomic_dir
 from instdiff.model import keymap
 from instdiff.model import release_container
 from instdiff.model.config import ModelConfig

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import torch
 
-from instdiff.original_constants import NUM_SEG_TOKENS
+from instdiff.core.original_constants import NUM_SEG_TOKENS
 
 
 def att_masks_from_boxes(boxes: torch.Tensor, size: int = 64) -> torch.Tensor:

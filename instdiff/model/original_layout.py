@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections import OrderedDict
 
 from instdiff.model.config import ModelConfig
-from instdiff.original_constants import (
+from instdiff.core.original_constants import (
     FOURIER_FREQS,
     MAX_OBJS,
     N_POLYGON_POINTS,

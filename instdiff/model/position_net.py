@@ -25,7 +25,7 @@ from torch import nn
 from instdiff.model.config import LOCATION_DROPS, PositionNetConfig
 from instdiff.model.convnext import ConvNeXtTrunk
 from instdiff.model.precision import at_least_fp32, autocast_off, upcast
-from instdiff.original_constants import (
+from instdiff.core.original_constants import (
     FOURIER_FREQS,
     MAX_OBJS,
     N_POLYGON_POINTS,

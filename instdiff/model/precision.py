@@ -1,6 +1,6 @@
 """Precision modes at run time: which dtype the weights have, which autocast wraps the UNet, and the float32 islands.
 
-The modes (named in :mod:`instdiff.precision`):
+The modes (named in :mod:`instdiff.generation.precision`):
 
 ============== ============ ======================= ============================================================
 mode           UNet weights autocast around the UNet ε handed to the sampler
@@ -47,7 +47,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from instdiff.precision import check_precision
+from instdiff.generation.precision import check_precision
 
 FULL_PRECISION = (torch.float32, torch.float64)
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from instdiff.download import fetch
-from instdiff.io import atomic_dir
+from instdiff.data.download import fetch
+from instdiff.core.io import atomic_dir
 
 log = logging.getLogger(__name__)
 

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import torch
 
-from instdiff.io import atomic_path
+from instdiff.core.io import atomic_path
 from instdiff.model.config import ModelConfig
 from instdiff.model.original_layout import (
     DIFFUSION_BUFFERS,
@@ -43,7 +43,7 @@ from instdiff.model.original_layout import (
     text_encoder_layout,
     unet_layout,
 )
-from instdiff.sampler import LINEAR_END, LINEAR_START, NUM_TRAIN_TIMESTEPS
+from instdiff.generation.sampler import LINEAR_END, LINEAR_START, NUM_TRAIN_TIMESTEPS
 
 log = logging.getLogger(__name__)
 

@@ -17,15 +17,15 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from instdiff.errors import InputError
-from instdiff.io import atomic_path, read_json
+from instdiff.core.errors import InputError
+from instdiff.core.io import atomic_path, read_json
 from instdiff.report.tables import (TABLES, Context, build_table, experiments_by_format, metric_path,
                                     read_metric_file)
 from instdiff.metrics.record import MetricRecord
 from instdiff.metrics.registry import metric_of_file, metric_spec
 from instdiff.report.paper import load_paper_results
-from instdiff.seeding import derive_seed
-from instdiff.stats import per_image_values
+from instdiff.core.seeding import derive_seed
+from instdiff.core.stats import per_image_values
 
 log = logging.getLogger(__name__)
 
@@ -222,7 +222,7 @@ def qualitative_grid(layouts_path: str | Path, generated_done: str | Path, real_
     """Rows of (layout overlay | generated | real) for ``k`` seeded-sampled images of ``experiment``."""
     from PIL import Image
 
-    from instdiff.layout import read_layouts
+    from instdiff.core.layout import read_layouts
     from instdiff.metrics.fid import read_image_list
 
     plt = _mpl()

@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from instdiff.errors import InputError
+from instdiff.core.errors import InputError
 
 
 class Published(float):

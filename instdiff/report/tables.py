@@ -19,14 +19,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from instdiff.errors import InputError
-from instdiff.io import read_json, write_text
+from instdiff.core.errors import InputError
+from instdiff.core.io import read_json, write_text
 from instdiff.metrics.record import MetricRecord, read_record
 from instdiff.metrics.registry import metric_of_file
-from instdiff.precision import describe as describe_precision
-from instdiff.provenance import manifest_summary
+from instdiff.generation.precision import describe as describe_precision
+from instdiff.core.provenance import manifest_summary
 from instdiff.report.paper import PaperMethod, PaperResults, load_paper_results
-from instdiff.stats import Interval, bootstrap_mean_ci, per_image_values, seeds_mean_ci
+from instdiff.core.stats import Interval, bootstrap_mean_ci, per_image_values, seeds_mean_ci
 
 log = logging.getLogger(__name__)
 

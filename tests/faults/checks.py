@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from instdiff.io import is_temp
+from instdiff.core.io import is_temp
 
 
 def assert_nothing_half_written(folder: str | Path, allow_part: bool = False) -> None:

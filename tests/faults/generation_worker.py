@@ -1,7 +1,7 @@
 """A generation shard in its own process, for the kill tests: ``python -m tests.faults.generation_worker ARGS.json``.
 
 It builds the seeded tiny pipeline of ``tests.unit.tiny_stack`` (the same weights as the test's) and runs
-a :class:`~instdiff.generate.ShardJob` with the arguments in the JSON file, after touching the ``ready`` file.
+a :class:`~instdiff.generation.shard.ShardJob` with the arguments in the JSON file, after touching the ``ready`` file.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import json
 import sys
 from pathlib import Path
 
-from instdiff.generate import ShardJob
+from instdiff.generation.shard import ShardJob
 from tests.unit.tiny_stack import tiny_pipeline
 
 if __name__ == "__main__":

@@ -9,9 +9,9 @@ import stat
 import pytest
 from PIL import Image
 
-from instdiff.errors import InputError
-from instdiff.io import atomic_dir, atomic_path, clean_stale_temps, is_temp, write_json
-from instdiff.raters_images import discover_images
+from instdiff.core.errors import InputError
+from instdiff.core.io import atomic_dir, atomic_path, clean_stale_temps, is_temp, write_json
+from instdiff.raters.images import discover_images
 
 from tests.faults.checks import assert_nothing_half_written
 

@@ -13,7 +13,7 @@ import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from instdiff.errors import InputError
+from instdiff.core.errors import InputError
 
 from tests.conftest import REPO
 from tests.faults.checks import assert_nothing_half_written
@@ -116,7 +116,7 @@ def test_the_workflow_refuses_a_typo_before_running_anything(tmp_path):
 @pytest.mark.parametrize("key,value", [("revision", None), ("revision", "main"), ("tokenizer_revision", None),
                                        ("revision", "F3440BB2344CF1FE226857042C5A1EA323A9A0FB")])
 def test_cogvlm_runs_remote_code_only_at_a_pinned_commit(key, value):
-    from instdiff.grounding.cogvlm import check_pinned
+    from instdiff.llm.scorers.cogvlm import check_pinned
 
     cfg = _load("config.yaml")
     cogvlm = cfg["llm"]["grounding"]["scorers"]["cogvlm"]

@@ -1,4 +1,4 @@
-"""Item 9 of issue 12: a crafted YOLO ``.pt`` cannot run code through ``instdiff.yolo_models.load`` (ultralytics'
+"""Item 9 of issue 12: a crafted YOLO ``.pt`` cannot run code through ``instdiff.detection.yolo_models.load`` (ultralytics'
 safe loading), our own tiny detector still loads, and a release download without a pinned SHA256 is refused
 before anything is fetched."""
 
@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from instdiff import checkpoints
-from instdiff.errors import InputError
+from instdiff.core import checkpoints
+from instdiff.core.errors import InputError
 
 from tests.conftest import REPO
 from tests.faults.checks import assert_nothing_half_written
@@ -19,8 +19,8 @@ from tests.faults.checks import assert_nothing_half_written
 SCRIPT = r"""
 import sys, torch
 from pathlib import Path
-from instdiff.errors import InputError
-from instdiff.yolo_models import build_tiny, load
+from instdiff.core.errors import InputError
+from instdiff.detection.yolo_models import build_tiny, load
 
 marker = Path(sys.argv[1]) / "pwned"
 
@@ -52,7 +52,7 @@ def test_a_crafted_checkpoint_is_refused_and_our_tiny_model_loads(tmp_path):
 
 
 def test_a_release_download_without_a_pin_is_refused_before_fetching(tmp_path):
-    from instdiff.yolo_models import download
+    from instdiff.detection.yolo_models import download
 
     with pytest.raises(InputError, match=r"models\.sha256\.yolov8m-seg"):
         download("yolov8m-seg", tmp_path / "yolov8m-seg.pt", expected_sha256=None)
@@ -64,7 +64,7 @@ def test_a_release_download_without_a_pin_is_refused_before_fetching(tmp_path):
 
 @pytest.mark.parametrize("revision", [None, "main", "v1.0"])
 def test_hub_scorers_load_only_at_a_pinned_commit(tmp_path, revision):
-    from instdiff.grounding.hf import require_revision
+    from instdiff.llm.scorers.hf import require_revision
 
     settings = {"kind": "owlv2", "model": "google/owlv2-large-patch14-ensemble", "revision": revision}
     with pytest.raises(InputError, match=r"owlv2\.revision"):

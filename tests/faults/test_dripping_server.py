@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from instdiff.download import fetch
-from instdiff.errors import InputError
+from instdiff.data.download import fetch
+from instdiff.core.errors import InputError
 
 from tests.faults.checks import assert_nothing_half_written
 from tests.faults.servers import reply, serve

@@ -7,10 +7,10 @@ import logging
 
 import pytest
 
-from instdiff.errors import InputError
+from instdiff.core.errors import InputError
 from instdiff.llm.stage import make_layouts
-from instdiff.logging_setup import setup
-from instdiff.redact import SecretFilter, register, scrub
+from instdiff.core.logging_setup import setup
+from instdiff.core.redact import SecretFilter, register, scrub
 
 from tests.faults.checks import assert_no_secret, assert_nothing_half_written
 from tests.faults.servers import reply, serve
@@ -103,7 +103,7 @@ def test_the_log_file_never_holds_an_environment_secret(tmp_path, monkeypatch, r
 
 
 def test_reply_data_keeps_credential_like_words_but_never_the_key():
-    from instdiff.redact import scrub_obj
+    from instdiff.core.redact import scrub_obj
 
     register(KEY)
     reply_ = {"content": f'{{"caption": "a secret: garden", "echo": "{KEY}"}}'}

@@ -17,11 +17,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from instdiff.errors import InputError
-from instdiff.generate import ShardJob, finalize
-from instdiff.image_records import read_record
-from instdiff.io import is_temp
-from instdiff.layout import Instance, Layout, write_layouts
+from instdiff.core.errors import InputError
+from instdiff.generation.shard import ShardJob, finalize
+from instdiff.generation.image_records import read_record
+from instdiff.core.io import is_temp
+from instdiff.core.layout import Instance, Layout, write_layouts
 
 REPO = Path(__file__).resolve().parents[2]
 SETTINGS = {"location": "box", "steps": 2, "guidance_scale": 7.5, "alpha": 1.0, "mis": 0.5,
@@ -181,7 +181,7 @@ def test_a_damaged_image_is_regenerated_and_detection_names_it(tmp_path, pipe, r
     data = bad.read_bytes()
     bad.write_bytes({"truncate": data[: len(data) // 2], "empty": b"", "garbage": b"\x89PNG" + bytes(100)}[damage])
 
-    from instdiff.detect import experiment_images
+    from instdiff.detection.detect import experiment_images
     from instdiff.metrics.cocofiles import load_gt
 
     gt_path = tmp_path / "gt.json"
@@ -202,7 +202,7 @@ def test_a_damaged_image_is_regenerated_and_detection_names_it(tmp_path, pipe, r
 
 
 def test_a_failed_refiner_save_is_regenerated_and_finalize_wants_every_refined_copy(tmp_path, pipe, monkeypatch):
-    import instdiff.generate as generate
+    import instdiff.generation.shard as generate
 
     layouts = tmp_path / "layouts.jsonl"
     write_layouts(layouts, _layouts()[:2])

@@ -13,9 +13,9 @@ import time
 import pytest
 from PIL import Image
 
-from instdiff import raters_page
-from instdiff.errors import InputError
-from instdiff.raters_page import RatingSession, journal_path, make_server, out_lock, skipped_path
+from instdiff.raters import page as raters_page
+from instdiff.core.errors import InputError
+from instdiff.raters.page import RatingSession, journal_path, make_server, out_lock, skipped_path
 
 from tests.faults.checks import assert_no_secret, assert_nothing_half_written
 

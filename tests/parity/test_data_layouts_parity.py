@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from instdiff import coco, conditioning
+from instdiff.data import coco
+from instdiff.generation import conditioning
 from tests.conftest import REPO, parity_fixtures
 
 FIXTURES = parity_fixtures()

@@ -38,8 +38,8 @@ import torch
 from instdiff.model.config import ModelConfig
 from instdiff.model.convert import build_unet
 from instdiff.model.position_net import stack_grounding
-from instdiff.pipeline import InstanceDiffusionPipeline
-from instdiff.precision import PRECISIONS
+from instdiff.generation.pipeline import InstanceDiffusionPipeline
+from instdiff.generation.precision import PRECISIONS
 
 from tests.parity.test_model_parity import _grounding, _npz
 from tests.parity.weight_rule import rule_state_dict

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from instdiff.sampler import (
+from instdiff.generation.sampler import (
     ChainCondition,
     SamplerSettings,
     SamplerTrace,

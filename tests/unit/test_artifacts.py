@@ -78,7 +78,8 @@ def test_open_clip_weights_found_in_a_hub_cache_offline(tmp_path, monkeypatch):
     import huggingface_hub.constants as hub_constants
     from safetensors.torch import save_file
 
-    from instdiff import checkpoints, clip_models
+    from instdiff.core import checkpoints
+    from instdiff.metrics import clip_models
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setattr(hub_constants, "HF_HUB_OFFLINE", True)
@@ -111,7 +112,7 @@ def test_refiner_hub_folder_loads_through_load_refiner(refiner, tmp_path):  # no
     through the pipeline's ``load_refiner`` and refines exactly as the in-memory one."""
     from PIL import Image
 
-    from instdiff.refiner import load_refiner, refine
+    from instdiff.generation.refiner import load_refiner, refine
 
     folder = tmp_path / "stable-diffusion-xl-refiner-1.0"
     refiner.save_pretrained(folder, safe_serialization=True)
@@ -135,7 +136,8 @@ def test_yolo_file_is_an_ultralytics_checkpoint(tmp_path, name, cls):
     """The released ``.pt`` files are ultralytics checkpoint dicts after ``strip_optimizer``: the model as a pickled
     fp16 module with the 80 COCO class names, ``ema`` None, ``date`` and ``version``. The stand-in is written by
     ultralytics itself and has the same container; ``YOLO(path)`` reads the task from it."""
-    from instdiff import ultralytics_env, yolo_models
+    from instdiff.detection import ultralytics_env
+    from instdiff.detection import yolo_models
 
     path = tmp_path / f"{name}.pt"
     yolo_models.build_tiny(name, path)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from instdiff.errors import InputError
+from instdiff.core.errors import InputError
 from instdiff.metrics.attribute import COLORS, Item, crop_box, items_with_detections, score_items
 
 RGB = {"red": (255, 0, 0), "blue": (0, 0, 255), "green": (0, 255, 0)}

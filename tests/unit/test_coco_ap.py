@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from instdiff.errors import InputError
+from instdiff.core.errors import InputError
 from instdiff.metrics.coco_ap import coco_eval
 from instdiff.metrics.cocofiles import load_gt, load_results
 from tests.unit.metrics_data import dets, gt_file, square

@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from instdiff.coco import load_instances
-from instdiff.errors import InputError
+from instdiff.data.coco import load_instances
+from instdiff.core.errors import InputError
 from instdiff.metrics.cocofiles import load_gt
 
 GOOD = {"images": [{"id": 1, "width": 8, "height": 6, "file_name": "000000000001.jpg"}],

@@ -7,9 +7,10 @@ import json
 import numpy as np
 import pytest
 
-from instdiff import coco, conditioning
-from instdiff.errors import InputError
-from instdiff.layout import (
+from instdiff.data import coco
+from instdiff.generation import conditioning
+from instdiff.core.errors import InputError
+from instdiff.core.layout import (
     coco_xywh_px_to_norm_xyxy, cogvlm_to_norm_xyxy, norm_xyxy_to_coco_xywh_px, norm_xyxy_to_cogvlm, read_layouts,
 )
 
@@ -187,7 +188,7 @@ def test_samplers_on_hand_checkable_masks():
 def test_derive_annotations_512_hand_case(tmp_path):
     crowd = np.zeros((256, 1024), np.uint8)
     crowd[0:128, 512:1024] = 1  # top-right quarter
-    from instdiff.synthetic import _uncompressed_rle
+    from instdiff.data.synthetic import _uncompressed_rle
 
     rle = _uncompressed_rle(crowd.astype(np.uint8))
     rle["size"] = [256, 1024]

@@ -1,4 +1,4 @@
-"""instdiff.download against a local HTTP server (127.0.0.1, started by the test; a stand-in, tests only)."""
+"""instdiff.data.download against a local HTTP server (127.0.0.1, started by the test; a stand-in, tests only)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import zipfile
 
 import pytest
 
-from instdiff.download import fetch, file_digests, unzip_members
-from instdiff.errors import InputError
+from instdiff.data.download import fetch, file_digests, unzip_members
+from instdiff.core.errors import InputError
 
 PAYLOAD = bytes(range(256)) * 4096  # 1 MiB + some, several chunks
 
@@ -183,7 +183,7 @@ def test_unzip_refuses_paths_outside_dest(tmp_path):
 
 
 def test_unzip_coco_takes_only_val2017(tmp_path):
-    from instdiff.download import unzip_coco
+    from instdiff.data.download import unzip_coco
 
     images, anns = tmp_path / "val2017.zip", tmp_path / "annotations_trainval2017.zip"
     _zip(images, {"val2017/000000000139.jpg": b"j"})

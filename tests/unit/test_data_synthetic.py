@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from instdiff import coco, conditioning
-from instdiff.errors import InputError
-from instdiff.real_images import real_images_512
-from instdiff.synthetic import CLASSES, RGB, SIZES, coco_categories, write_synthetic_coco
+from instdiff.data import coco
+from instdiff.generation import conditioning
+from instdiff.core.errors import InputError
+from instdiff.data.real_images import real_images_512
+from instdiff.data.synthetic import CLASSES, RGB, SIZES, coco_categories, write_synthetic_coco
 
 
 @pytest.fixture(scope="module")

@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from instdiff import clip_models, yolo_models
+from instdiff.metrics import clip_models
+from instdiff.detection import yolo_models
 from instdiff.cli import main
-from instdiff.detect import run_detection
-from instdiff.errors import InputError
-from instdiff.layout import Instance, Layout, write_layouts
+from instdiff.detection.detect import run_detection
+from instdiff.core.errors import InputError
+from instdiff.core.layout import Instance, Layout, write_layouts
 from instdiff.metrics import files
 from instdiff.metrics.cocofiles import load_gt, load_results
 from tests.unit.metrics_data import box_of, gt_file

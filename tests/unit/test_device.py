@@ -1,11 +1,11 @@
-"""instdiff.device: a job set to cuda stops with the facts and the fix when it sees no GPU; cpu is honoured."""
+"""instdiff.core.device: a job set to cuda stops with the facts and the fix when it sees no GPU; cpu is honoured."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from instdiff import device as dev
+from instdiff.core import device as dev
 
 
 def test_cpu_is_returned_without_looking_for_a_gpu(monkeypatch):

@@ -1,5 +1,5 @@
 """No job imports a package its conda env lacks: a static scan of each rule's script and the instdiff code it
-imports (instdiff.code_version.closure), against the env's pins and their dependencies (read from this
+imports (instdiff.core.code_version.closure), against the env's pins and their dependencies (read from this
 environment's metadata: the pins agree, tests/unit/test_envs.py). Import names map to distributions through the
 installed packages' metadata (PIL -> pillow, yaml -> pyyaml, open_clip -> open_clip_torch). The rule -> (env,
 script) pairs come from the workflow Snakemake parses, with the smoke and the paper config (some rules exist in
@@ -20,7 +20,7 @@ import pytest
 import yaml
 from packaging.requirements import Requirement
 
-from instdiff.code_version import closure
+from instdiff.core.code_version import closure
 from tests.conftest import REPO
 
 # Imports inside functions a given job never calls. Each entry says why; a new unlisted import fails the test.
@@ -130,7 +130,7 @@ def test_no_job_imports_a_package_its_env_lacks(env, script):
 
 def test_a_job_in_the_wrong_env_is_caught():
     """The generation script under the report env (no torch stack) must fail the check."""
-    missing = missing_imports("report", REPO / "scripts" / "generate.py")
+    missing = missing_imports("report", REPO / "scripts" / "generation_shard.py")
     assert {"torch", "diffusers", "transformers"} <= set(missing), missing
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from instdiff.errors import InputError
+from instdiff.core.errors import InputError
 from instdiff.metrics import fid as F
 from tests.report_helpers import write_images
 
@@ -103,7 +103,7 @@ def test_bad_inputs(sets, inception, tmp_path):
 def test_jpeg_copies_are_scored_as_stored_and_equal_the_in_memory_round_trip(sets, inception, tmp_path):
     """A jpeg_copy experiment holds what the round trip decodes: its FID (as stored, not compressed twice) equals
     the source's fid_jpeg75."""
-    from instdiff.jpeg_variant import jpeg_copies
+    from instdiff.data.jpeg_variant import jpeg_copies
 
     copy = jpeg_copies(sets["small"], tmp_path / "copy" / "done.json", "small_jpeg75")
     assert [r["id"] for r in copy["images"]] == [str(i) for i in IDS]

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from instdiff.errors import InputError
-from instdiff.generate import ShardJob, finalize, image_seed, read_done, shard_groups, shard_indices
-from instdiff.layout import Instance, Layout, write_layouts
+from instdiff.core.errors import InputError
+from instdiff.generation.shard import ShardJob, finalize, image_seed, read_done, shard_groups, shard_indices
+from instdiff.core.layout import Instance, Layout, write_layouts
 
 SETTINGS = {"location": "box", "steps": 2, "guidance_scale": 7.5, "alpha": 0.75, "mis": 0.5,
             "negative_prompt": "lowres"}
@@ -160,7 +160,7 @@ def test_shard_invariance_with_the_tiny_instancediffusion_model(tmp_path):
     from instdiff.model.config import ModelConfig
     from instdiff.model.convert import convert_checkpoint
     from instdiff.model.tiny import write_tiny_checkpoint
-    from instdiff.pipeline import InstanceDiffusionPipeline
+    from instdiff.generation.pipeline import InstanceDiffusionPipeline
 
     write_tiny_checkpoint(tmp_path / "ckpt.pth", tmp_path / "tokenizer")
     model = convert_checkpoint(tmp_path / "ckpt.pth", tmp_path / "tokenizer", tmp_path / "model",
@@ -176,8 +176,8 @@ def test_shard_invariance_with_the_tiny_instancediffusion_model(tmp_path):
 
 
 def test_refiner_settings_come_from_the_experiment():
-    from instdiff.generate import refiner_from_config
-    from instdiff.pipeline import GenerationSettings
+    from instdiff.generation.shard import refiner_from_config
+    from instdiff.generation.pipeline import GenerationSettings
 
     exp = {"location": "box", "mis": 0.2, "alpha": 0.8, "refiner": {"model": "sdxl-refiner", "strength": 0.4}}
     settings = GenerationSettings.from_config(exp, {"negative_prompt": "low quality"}).config_values()
@@ -213,7 +213,7 @@ def test_shard_job_refuses_bad_settings_before_touching_anything(tmp_path, kw, e
 
 
 def test_shard_job_settings_from_params_or_the_dataclass_are_the_same(tmp_path):
-    from instdiff.generation_settings import GenerationSettings
+    from instdiff.generation.settings import GenerationSettings
 
     assert _job(tmp_path).settings == _job(tmp_path, settings=GenerationSettings(**SETTINGS)).settings
     with pytest.raises(TypeError):

@@ -5,8 +5,8 @@ import dataclasses
 import pytest
 import yaml
 
-from instdiff.errors import InputError
-from instdiff.generation_settings import SCHEMA_PATH, GenerationSettings
+from instdiff.core.errors import InputError
+from instdiff.generation.settings import SCHEMA_PATH, GenerationSettings
 
 # (field, schema section, key) of every default the schema writes.
 SCHEMA_FIELDS = [

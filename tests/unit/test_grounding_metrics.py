@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from instdiff.errors import InputError
-from instdiff.metrics.grounding import (
+from instdiff.core.errors import InputError
+from instdiff.metrics.grounding_iou import (
     accuracy_at,
     legacy_given_box,
     legacy_xywh_iou,
@@ -28,7 +28,7 @@ def test_legacy_iou_reads_corners_as_width_height():
     # [0,0,10,10] and [5,5,10,10] as xywh: 10x10 squares offset by 5 -> inter 25, union 175.
     assert legacy_xywh_iou([0, 0, 10, 10], [5, 5, 10, 10]) == pytest.approx(25 / 175)
     # The same numbers as corners: the second box is degenerate (5..10 x 5..10 area 25), inter 25, union 100.
-    from instdiff.layout import box_iou
+    from instdiff.core.layout import box_iou
 
     assert box_iou([0, 0, 10, 10], [5, 5, 10, 10]) == pytest.approx(0.25)
 

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from instdiff.grounding.base import Detection, layout_queries
-from instdiff.grounding.cogvlm import GROUNDING_QUERY, format_group, parse_grounding, to_cogvlm_text
-from instdiff.grounding.labels import to_category
-from instdiff.layout import (
+from instdiff.llm.scorers.base import Detection, layout_queries
+from instdiff.llm.scorers.cogvlm import GROUNDING_QUERY, format_group, parse_grounding, to_cogvlm_text
+from instdiff.llm.scorers.labels import to_category
+from instdiff.core.layout import (
     Instance,
     Layout,
     cogvlm_to_norm_xyxy,
@@ -85,8 +85,8 @@ def test_queries_are_distinct_phrases_labelled_by_category():
 
 @pytest.fixture(scope="module")
 def tiny_models(tmp_path_factory):
-    from instdiff.grounding.tiny import build_tiny_scorer
-    from instdiff.clip_models import build_tiny
+    from instdiff.llm.scorers.tiny import build_tiny_scorer
+    from instdiff.metrics.clip_models import build_tiny
 
     root = tmp_path_factory.mktemp("tiny")
     build_tiny(root / "clip" / "tiny-clip.safetensors")
@@ -105,9 +105,9 @@ def images(tmp_path):
 
 @pytest.mark.parametrize("kind, settings", [("grounding_dino", {"box_threshold": 0.0, "text_threshold": 0.0}), ("owlv2", {"threshold": 0.0})])
 def test_tiny_scorer_end_to_end(tiny_models, images, kind, settings):
-    from instdiff.grounding.run import score_images
-    from instdiff.layout import read_layouts
-    from instdiff.metrics.grounding import score_detections
+    from instdiff.llm.scorers.run import score_images
+    from instdiff.core.layout import read_layouts
+    from instdiff.metrics.grounding_iou import score_detections
 
     out = images / f"{kind}.jsonl"
     rows = score_images(images / "layouts.jsonl", images, out, kind, {"kind": kind, "model": str(tiny_models[kind]), **settings}, device="cpu")
@@ -124,8 +124,8 @@ def test_tiny_scorer_end_to_end(tiny_models, images, kind, settings):
 
 
 def test_missing_image_is_a_clear_error(tiny_models, tmp_path):
-    from instdiff.errors import InputError
-    from instdiff.grounding.run import score_images
+    from instdiff.core.errors import InputError
+    from instdiff.llm.scorers.run import score_images
 
     write_layouts(tmp_path / "layouts.jsonl", [layout()])
     with pytest.raises(InputError, match="images are missing"):

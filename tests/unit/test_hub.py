@@ -1,4 +1,4 @@
-"""instdiff.hub: only pinned commits are fetched; snapshot folders are named and checksummed predictably."""
+"""instdiff.data.hub: only pinned commits are fetched; snapshot folders are named and checksummed predictably."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import hashlib
 
 import pytest
 
-from instdiff import hub
-from instdiff.errors import InputError
+from instdiff.data import hub
+from instdiff.core.errors import InputError
 
 
 @pytest.mark.parametrize("revision", [None, "main", "v1.0", "abc123"])

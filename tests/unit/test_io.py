@@ -2,8 +2,8 @@
 
 import pytest
 
-from instdiff.errors import InputError
-from instdiff.io import read_json, read_jsonl
+from instdiff.core.errors import InputError
+from instdiff.core.io import read_json, read_jsonl
 
 
 @pytest.mark.parametrize("reader", [read_json, read_jsonl])

@@ -8,7 +8,7 @@ import json
 import numpy as np
 from PIL import Image
 
-from instdiff.jpeg_variant import copy_layouts, jpeg_copies
+from instdiff.data.jpeg_variant import copy_layouts, jpeg_copies
 from tests.report_helpers import write_images, write_layouts
 
 

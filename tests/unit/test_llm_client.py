@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from instdiff.errors import InputError
+from instdiff.core.errors import InputError
 from instdiff.llm.client import LayoutClient, LlmFailure, LlmSettings
 from instdiff.llm.stage import make_layouts
 

@@ -14,8 +14,9 @@ import socket
 import pytest
 import torch
 
-from instdiff import checkpoints, clip_models
-from instdiff.errors import InputError
+from instdiff.core import checkpoints
+from instdiff.metrics import clip_models
+from instdiff.core.errors import InputError
 from instdiff.metrics.clipscore import clip_scores, load_clip
 from tests.conftest import REPO
 
@@ -149,7 +150,7 @@ def test_go_offline_keeps_huggingface_hub_off_the_network(monkeypatch):
     import sys
 
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    code = ("from instdiff.hub import go_offline; go_offline(); import huggingface_hub.constants as c; "
+    code = ("from instdiff.data.hub import go_offline; go_offline(); import huggingface_hub.constants as c; "
             "print(c.HF_HUB_OFFLINE)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "True"

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from instdiff.errors import InputError
-from instdiff.layout import read_layouts
+from instdiff.core.errors import InputError
+from instdiff.core.layout import read_layouts
 from instdiff.llm.prompt import SCENE_TYPES, draw_scene_type, response_format
 from instdiff.llm.replay import replay_layouts
 from instdiff.llm.stage import apply_box_format, given_boxes, intended_boxes, make_layouts

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from instdiff.layout import Instance, Layout, write_layouts
+from instdiff.core.layout import Instance, Layout, write_layouts
 from instdiff.llm.evaluate import grounding_metric_file, legacy_metric_file
 from instdiff.llm.table import llm_table
 from instdiff.llm.visualize import draw_layouts
@@ -67,7 +67,7 @@ def test_table_reads_the_clip_file_the_writer_made(tmp_path):
     from PIL import Image
 
     from instdiff.llm.evaluate import clip_metric_file
-    from instdiff.clip_models import build_tiny
+    from instdiff.metrics.clip_models import build_tiny
 
     write_case(tmp_path)
     for variant_dir in (tmp_path / "images", tmp_path / "images" / "refined"):
@@ -106,9 +106,9 @@ def test_llm_table_bytes_through_the_report_renderer(tmp_path):
 
 @pytest.mark.parametrize("image_format,suffix", [("png", ".png"), ("jpeg75", ".jpg")])
 def test_scored_image_path_is_the_generated_file_name(tmp_path, image_format, suffix):
-    from instdiff.errors import InputError
-    from instdiff.image_records import image_file
-    from instdiff.grounding.run import image_path
+    from instdiff.core.errors import InputError
+    from instdiff.generation.image_records import image_file
+    from instdiff.llm.scorers.run import image_path
 
     assert image_path(tmp_path, "7", "raw", image_format) == image_file(tmp_path, "7", image_format) == tmp_path / f"7{suffix}"
     assert image_path(tmp_path, "7", "refined", image_format) == tmp_path / "refined" / f"7{suffix}"

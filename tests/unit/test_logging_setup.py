@@ -10,7 +10,7 @@ import textwrap
 JOB = textwrap.dedent("""
     import logging, subprocess, sys, types, warnings
     from tqdm import tqdm
-    from instdiff.logging_setup import from_snakemake
+    from instdiff.core.logging_setup import from_snakemake
 
     from_snakemake(types.SimpleNamespace(log=[sys.argv[1]]))
     logging.getLogger("instdiff.job").info("a logged line")
@@ -35,7 +35,7 @@ def test_everything_a_job_writes_reaches_its_log(tmp_path):
 
 
 def test_outside_snakemake_output_stays_on_the_terminal(tmp_path):
-    code = ("import types; from instdiff.logging_setup import from_snakemake; "
+    code = ("import types; from instdiff.core.logging_setup import from_snakemake; "
             "from_snakemake(types.SimpleNamespace(log=[])); print('to the terminal')")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.stdout.strip() == "to the terminal"

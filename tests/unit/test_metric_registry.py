@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from instdiff.envs import ENV_FILES, env_file
-from instdiff.errors import InputError
+from instdiff.core.envs import ENV_FILES, env_file
+from instdiff.core.errors import InputError
 from instdiff.metrics import registry
 from instdiff.metrics.record import SCHEMAS
 from instdiff.metrics.registry import METRICS, detector_of, metric_files, metric_of_file, metric_spec, scored_attribute
@@ -52,7 +52,7 @@ def test_specs_agree_with_the_file_contract_and_the_envs():
         schema = SCHEMAS["pim_point" if spec.id.startswith("pim_point") else
                          "pim_scribble" if spec.id.startswith("pim_scribble") else spec.id]
         assert set(spec.keys) <= set(schema.values), f"{spec.id}: headline keys outside the file's values"
-        assert spec.env in ENV_FILES, f"{spec.id}: env {spec.env!r} is not a stage env of instdiff.envs"
+        assert spec.env in ENV_FILES, f"{spec.id}: env {spec.env!r} is not a stage env of instdiff.core.envs"
         assert (ROOT / env_file(spec.env)).is_file(), f"{spec.id}: {env_file(spec.env)} is missing"
         assert spec.detector in (None, "detector_box", "detector_mask")
 

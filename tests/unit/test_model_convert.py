@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from instdiff.errors import InputError
+from instdiff.core.errors import InputError
 from instdiff.model import keymap
 from instdiff.model.config import ModelConfig
 from instdiff.model.convert import build_unet, convert_checkpoint, load_components, read_model_config

@@ -7,7 +7,7 @@ import dataclasses
 import torch
 
 from instdiff.model.config import ModelConfig, UNetConfig
-from instdiff.original_constants import MAX_OBJS
+from instdiff.core.original_constants import MAX_OBJS
 from instdiff.model.masked_attention import att_masks_from_boxes, instance_attention_mask
 from instdiff.model.position_net import null_grounding, stack_grounding
 from instdiff.model.unet import InstanceDiffusionUNet

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from instdiff.errors import InputError
+from instdiff.core.errors import InputError
 from instdiff.model import release
 
 PAYLOAD = bytes(range(256)) * 400

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from instdiff.model.config import ModelConfig
-from instdiff.original_constants import MAX_OBJS
+from instdiff.core.original_constants import MAX_OBJS
 from instdiff.model.position_net import effective_drops, fourier_embed, null_grounding, stack_grounding
 from instdiff.model.scaleu import fourier_filter
 from instdiff.model.unet import InstanceDiffusionUNet

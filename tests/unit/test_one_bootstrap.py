@@ -1,5 +1,5 @@
 """The three former bootstraps (report CIs, the LLM stage's CLIP score, the published human-study histogram) are one
-function, ``instdiff.stats.bootstrap_mean_ci``, and still give the numbers they gave before it was shared.
+function, ``instdiff.core.stats.bootstrap_mean_ci``, and still give the numbers they gave before it was shared.
 
 The expected numbers were computed by the three separate implementations before they were merged (same seeds, same
 draws); means are checkable by hand, the intervals are quantiles of the seeded resampled means.
@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from instdiff.metrics.clipscore import mean_with_ci
-from instdiff.raters import bootstrap_sample_mean, published_study, scores_from_counts
-from instdiff.stats import bootstrap_mean_ci
+from instdiff.raters.analysis import bootstrap_sample_mean, published_study, scores_from_counts
+from instdiff.core.stats import bootstrap_mean_ci
 
 
 def test_report_interval_unchanged():

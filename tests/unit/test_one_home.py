@@ -12,7 +12,8 @@ PACKAGE = Path(__file__).resolve().parents[2] / "instdiff"
 ORIGINAL_CONSTANTS = ("MAX_OBJS", "MAX_INSTANCES", "N_SCRIBBLE_POINTS", "N_POLYGON_POINTS", "SEG_RESOLUTION", "SEG_SIZE",
                       "NUM_SEG_TOKENS", "FOURIER_FREQS", "LATENT_SCALE", "TEXT_EMBED_DIM", "EMBED_ROW", "COLORS",
                       "TEXTURES")
-HOMES = {name: "original_constants.py" for name in ORIGINAL_CONSTANTS} | {"Box": "layout.py", "resolve_device": "device.py"}
+HOMES = {name: "core/original_constants.py" for name in ORIGINAL_CONSTANTS} | {"Box": "core/layout.py",
+                                                                          "resolve_device": "core/device.py"}
 
 
 def _modules() -> list[tuple[str, ast.Module]]:
@@ -49,19 +50,19 @@ def test_original_numbers_are_not_written_as_literals(literal):
     """The VAE scale and the CLIP text width appear as numbers only in the constants' home (and where 768 is one
     width among many, not the text width: the model's component sizes in ``model/``, InceptionV3's feature layers
     in ``metrics/fid.py``)."""
-    exempt = ("original_constants.py", "model/", "metrics/fid.py")
+    exempt = ("core/original_constants.py", "model/", "metrics/fid.py")
     where = sorted({rel for rel, tree in MODULES if not rel.startswith(exempt)
                     for node in ast.walk(tree)
                     if isinstance(node, ast.Constant) and type(node.value) is type(literal) and node.value == literal})
-    assert where == [], f"the literal {literal} is written in {where}: use instdiff.original_constants"
+    assert where == [], f"the literal {literal} is written in {where}: use instdiff.core.original_constants"
 
 
 def test_no_inline_device_fallback():
-    """``"cuda" if torch.cuda.is_available() else "cpu"`` is written once, in instdiff.device.resolve_device."""
-    where = sorted(rel for rel, tree in MODULES if rel != "device.py" for node in ast.walk(tree)
+    """``"cuda" if torch.cuda.is_available() else "cpu"`` is written once, in instdiff.core.device.resolve_device."""
+    where = sorted(rel for rel, tree in MODULES if rel != "core/device.py" for node in ast.walk(tree)
                    if isinstance(node, ast.IfExp) and "cuda.is_available" in ast.unparse(node.test)
                    and "'cpu'" in ast.unparse(node.orelse))
-    assert where == [], f"a device fallback is written in {where}: call instdiff.device.resolve_device"
+    assert where == [], f"a device fallback is written in {where}: call instdiff.core.device.resolve_device"
 
 
 def _imports(rel: str, tree: ast.Module) -> set[str]:

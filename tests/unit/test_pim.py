@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from instdiff.errors import InputError
-from instdiff.layout import Instance, Layout
+from instdiff.core.errors import InputError
+from instdiff.core.layout import Instance, Layout
 from instdiff.metrics.cocofiles import load_gt
 from instdiff.metrics.pim import greedy_match, pim_corrected, pim_paper
 from tests.unit.metrics_data import dets, gt_file, square

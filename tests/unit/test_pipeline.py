@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from instdiff.errors import InputError
-from instdiff.layout import Instance, Layout
-from instdiff.pipeline import GenerationSettings, prepare_layout
+from instdiff.core.errors import InputError
+from instdiff.core.layout import Instance, Layout
+from instdiff.generation.pipeline import GenerationSettings, prepare_layout
 
 from tests.conftest import parity_fixtures
 
@@ -93,7 +93,7 @@ def test_decode_truncates_like_the_original(pipe):
 
 
 def test_demo_masks_and_scribbles_are_used(pipe, tmp_path):
-    from instdiff.demo import complete_from_masks, read_demo
+    from instdiff.data.demo import complete_from_masks, read_demo
 
     corgi = complete_from_masks(read_demo(DEMOS / "demo_corgi_kitchen.json"), seed=0)
     with_mask = [i for i, inst in enumerate(corgi.instances) if inst.mask is not None]
@@ -121,7 +121,7 @@ def test_demo_masks_and_scribbles_are_used(pipe, tmp_path):
 
 
 def test_every_demo_parses():
-    from instdiff.demo import read_demo
+    from instdiff.data.demo import read_demo
 
     demos = sorted(DEMOS.glob("*.json"))
     assert len(demos) >= 10
@@ -144,11 +144,11 @@ def test_batched_with_cached_tokens_equals_sequential_on_tiny_instancediffusion(
     import numpy as np
     import torch
 
-    from instdiff.layout import Instance
+    from instdiff.core.layout import Instance
     from instdiff.model.config import ModelConfig
     from instdiff.model.convert import convert_checkpoint
     from instdiff.model.tiny import write_tiny_checkpoint
-    from instdiff.pipeline import GenerationSettings, InstanceDiffusionPipeline
+    from instdiff.generation.pipeline import GenerationSettings, InstanceDiffusionPipeline
 
     write_tiny_checkpoint(tmp_path / "ckpt.pth", tmp_path / "tokenizer")
     model = convert_checkpoint(tmp_path / "ckpt.pth", tmp_path / "tokenizer", tmp_path / "model", config=ModelConfig.tiny())

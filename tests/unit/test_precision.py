@@ -1,4 +1,4 @@
-"""Precision modes (instdiff.precision, instdiff.model.precision): the float32 islands hold in every mode, the text
+"""Precision modes (instdiff.generation.precision, instdiff.model.precision): the float32 islands hold in every mode, the text
 encoder and the VAE run in float32 outside autocast, the old dtype setting is refused with what to use instead.
 
 The islands are checked on the dtypes the kernels actually receive: a TorchDispatchMode sits below autocast, so it
@@ -13,16 +13,16 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
 
-from instdiff.errors import InputError
-from instdiff.layout import Instance, Layout
+from instdiff.core.errors import InputError
+from instdiff.core.layout import Instance, Layout
 from instdiff.model.config import ModelConfig
 from instdiff.model.convnext import ChannelsFirstLayerNorm
 from instdiff.model.position_net import fourier_embed, null_grounding
 from instdiff.model.precision import MODES, Fp32GroupNorm, Fp32LayerNorm, Precision
 from instdiff.model.unet import InstanceDiffusionUNet
-from instdiff.pipeline import GenerationSettings, InstanceDiffusionPipeline
-from instdiff.precision import PRECISIONS, check_precision, generation_precision, removed_dtype_error
-from instdiff.sampler import PLMSSchedule
+from instdiff.generation.pipeline import GenerationSettings, InstanceDiffusionPipeline
+from instdiff.generation.precision import PRECISIONS, check_precision, generation_precision, removed_dtype_error
+from instdiff.generation.sampler import PLMSSchedule
 
 TINY = ModelConfig.tiny()
 D = TINY.position_net.in_dim
@@ -234,7 +234,7 @@ def test_cli_refuses_dtype(capsys, tmp_path):
 
 
 def test_manifest_and_footer_name_the_precision(tmp_path):
-    from instdiff.provenance import build_manifest, manifest_summary
+    from instdiff.core.provenance import build_manifest, manifest_summary
 
     m = build_manifest({"run": "r", "seed": 1, "generation": {"precision": "bf16"}}, tmp_path, environ={})
     assert m["precision"] == "bf16"

@@ -3,7 +3,7 @@ import subprocess
 
 import pytest
 
-from instdiff.provenance import (REDACTED, assert_no_secrets, build_manifest, config_hash, git_info, scrub,
+from instdiff.core.provenance import (REDACTED, assert_no_secrets, build_manifest, config_hash, git_info, scrub,
                                  write_manifest)
 
 SECRET = "sk-proj-" + "A1b2C3d4" * 6

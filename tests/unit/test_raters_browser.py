@@ -24,7 +24,7 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
 
 @pytest.fixture
 def page(tmp_path):
-    from instdiff.raters_page import RatingSession, make_server
+    from instdiff.raters.page import RatingSession, make_server
 
     images = tmp_path / "imgs"
     images.mkdir()
@@ -156,6 +156,6 @@ def test_rate_reload_and_check_the_table(page, driver):
         (second.image_id, second.variant, "instance_quality"): 3,
         (second.image_id, second.variant, "layout_perspective"): 2,
     }
-    from instdiff.raters_table import read_ratings
+    from instdiff.raters.table import read_ratings
 
     assert len(read_ratings(out, known_images={"10", "11"})) == 8  # the table passes its own validation

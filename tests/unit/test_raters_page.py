@@ -11,10 +11,10 @@ import urllib.request
 import pytest
 from PIL import Image
 
-from instdiff.errors import InputError
-from instdiff.raters_images import discover_images, read_captions
-from instdiff.raters_page import RatingSession, journal_path, make_server, rater_order
-from instdiff.raters_table import read_ratings
+from instdiff.core.errors import InputError
+from instdiff.raters.images import discover_images, read_captions
+from instdiff.raters.page import RatingSession, journal_path, make_server, rater_order
+from instdiff.raters.table import read_ratings
 
 
 def make_images(folder, names, size=(8, 8)):

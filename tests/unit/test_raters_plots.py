@@ -6,9 +6,9 @@ import re
 
 import pandas as pd
 
-from instdiff import raters as R
-from instdiff.raters_plots import FIGURES, figure_paths, fit_band, likert_rows, write_figures
-from instdiff.raters_synthetic import synthetic_study
+from instdiff.raters import analysis as R
+from instdiff.raters.plots import FIGURES, figure_paths, fit_band, likert_rows, write_figures
+from instdiff.raters.synthetic import synthetic_study
 from tests.conftest import REPO
 
 

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from scipy.stats import kendalltau
 
-from instdiff import raters as R
-from instdiff.raters_synthetic import synthetic_study
+from instdiff.raters import analysis as R
+from instdiff.raters.synthetic import synthetic_study
 
 T = "2024-05-19T10:12:00+00:00"
 
@@ -164,7 +164,7 @@ def test_automatic_vs_human_joins_per_image(tmp_path):
 
 
 def test_automatic_scores_json_and_errors(tmp_path):
-    from instdiff.errors import InputError
+    from instdiff.core.errors import InputError
 
     path = tmp_path / "s.json"
     path.write_text('{"per_image": [{"image_id": 3, "metric": "grounding_iou", "value": 0.5}]}')

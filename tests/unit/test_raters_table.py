@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from instdiff.errors import InputError
-from instdiff.raters_table import COLUMNS, read_ratings, write_ratings
+from instdiff.core.errors import InputError
+from instdiff.raters.table import COLUMNS, read_ratings, write_ratings
 
 HEADER = ",".join(COLUMNS)
 T = "2024-05-19T10:12:00+00:00"

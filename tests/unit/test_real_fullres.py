@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from instdiff.errors import InputError
+from instdiff.core.errors import InputError
 from instdiff.metrics.files import coco_file
-from instdiff.real_images import real_images_native
+from instdiff.data.real_images import real_images_native
 from tests.unit.metrics_data import dets, square
 
 SIZES = {139: (640, 480), 285: (427, 640)}  # (width, height), COCO-like

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from instdiff.row_scheduler import RowScheduler, evaluation_rows
-from instdiff.sampler import ChainCondition, SamplerSettings, sample, sample_group
+from instdiff.generation.row_scheduler import RowScheduler, evaluation_rows
+from instdiff.generation.sampler import ChainCondition, SamplerSettings, sample, sample_group
 from tests.unit.test_sample_group import _error_gain, _images
 from tests.unit.test_sampler import ToyDenoiser
 
@@ -152,8 +152,8 @@ class Refilling:
 def test_shards_identical_with_refill(tmp_path):
     """Groups of 3 with max_batch 10: the first group's third layout (2 instances, 6 rows) starts at its
     neighbours' merge. One shard and three shards write the same bytes (a batch's make-up is the group's)."""
-    from instdiff.generate import ShardJob
-    from instdiff.layout import write_layouts
+    from instdiff.generation.shard import ShardJob
+    from instdiff.core.layout import write_layouts
     from tests.unit.test_generate import _layouts
     from tests.unit.tiny_stack import tiny_pipeline
 

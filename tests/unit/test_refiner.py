@@ -41,8 +41,8 @@ def refiner(tmp_path_factory):
 def test_refiner_cascade_is_seeded(refiner, tmp_path):
     from PIL import Image
 
-    from instdiff.layout import Instance, Layout
-    from instdiff.pipeline import GenerationSettings
+    from instdiff.core.layout import Instance, Layout
+    from instdiff.generation.pipeline import GenerationSettings
     from tests.unit.tiny_stack import tiny_pipeline
 
     pipe = tiny_pipeline(tmp_path)

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from instdiff.errors import InputError
+from instdiff.core.errors import InputError
 from instdiff.model import keymap
 from instdiff.model.config import ModelConfig
 from instdiff.model.convert import conversion_record, convert_checkpoint, load_unet
@@ -137,7 +137,7 @@ def _save(tmp_path, ckpt, name="instancediffusion_sd15.pth") -> pathlib.Path:
 
 
 def _assert_nothing_written(out: pathlib.Path) -> None:
-    from instdiff.io import is_temp
+    from instdiff.core.io import is_temp
 
     assert not out.exists()
     assert not [p for p in out.parent.iterdir() if is_temp(p)], "temporary folder left"

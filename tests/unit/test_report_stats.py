@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from instdiff.stats import bootstrap_mean_ci, per_image_values, seeds_mean_ci
+from instdiff.core.stats import bootstrap_mean_ci, per_image_values, seeds_mean_ci
 
 
 def test_bootstrap_two_values_hand_checked():

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from instdiff.errors import InputError
+from instdiff.core.errors import InputError
 from instdiff.report.paper import load_paper_results
-from instdiff.stats import bootstrap_mean_ci
+from instdiff.core.stats import bootstrap_mean_ci
 from instdiff.report.tables import (TABLES, Context, _tex, build_table, experiments_by_format, make_table, table_inputs,
                                     to_csv, to_html, to_latex, to_markdown)
 

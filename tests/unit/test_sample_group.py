@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from instdiff.sampler import ChainCondition, PLMSSchedule, SamplerSettings, sample, sample_group
+from instdiff.generation.sampler import ChainCondition, PLMSSchedule, SamplerSettings, sample, sample_group
 from tests.unit.test_sampler import ToyDenoiser, _conds
 
 

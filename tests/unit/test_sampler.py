@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from instdiff.sampler import (
+from instdiff.generation.sampler import (
     ChainCondition,
     SamplerSettings,
     SamplerTrace,

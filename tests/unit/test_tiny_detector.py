@@ -7,8 +7,10 @@ import shutil
 
 import pytest
 
-from instdiff import checkpoints, yolo_models, yolo_train
-from instdiff.errors import InputError
+from instdiff.core import checkpoints
+from instdiff.detection import yolo_models
+from instdiff.detection import yolo_train
+from instdiff.core.errors import InputError
 
 
 def _record() -> dict:
@@ -29,7 +31,7 @@ def test_shipped_file_matches_its_record_and_loads_through_yolo(kind):
 def test_checkpoint_is_the_trainers_own_format_without_local_paths():
     import torch
 
-    from instdiff.ultralytics_env import setup
+    from instdiff.detection.ultralytics_env import setup
 
     setup()
     from ultralytics.nn.tasks import torch_safe_load

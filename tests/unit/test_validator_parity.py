@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 import yaml
 
-from instdiff import yolo_models
-from instdiff.detect import VALIDATOR_SETTINGS, predict_validator
-from instdiff.synthetic import write_synthetic_coco
+from instdiff.detection import yolo_models
+from instdiff.detection.detect import VALIDATOR_SETTINGS, predict_validator
+from instdiff.data.synthetic import write_synthetic_coco
 
 CONF = 1e-5
 
@@ -58,7 +58,7 @@ def no_nms_time_limit(monkeypatch):
     limit there, nothing else changes."""
     import functools
 
-    from instdiff.ultralytics_env import setup
+    from instdiff.detection.ultralytics_env import setup
 
     setup()  # before ultralytics' first import (safe loading, offline)
     from ultralytics.utils import nms
@@ -83,7 +83,7 @@ def test_validator_mode_equals_yolo_val_save_json(smoke, name, task, no_nms_time
         return (d["image_id"], -d["score"], d["bbox"])
 
     if task == "detect":  # the predictor's square letterbox is a different input: the comparison can tell
-        from instdiff.detect import predict
+        from instdiff.detection.detect import predict
 
         plain = predict(yolo_models.load(root / f"{name}.pt"), [(int(p.stem), p) for p in images],
                         {**settings, "mode": "predict"}, root / f"{name}.pt")

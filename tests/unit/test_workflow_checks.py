@@ -1,4 +1,4 @@
-from instdiff.workflow_checks import placeholder_message, profile_placeholders
+from instdiff.core.workflow_checks import placeholder_message, profile_placeholders
 
 
 class Res:

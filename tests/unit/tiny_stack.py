@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 from instdiff.model.tiny import _bytes_to_unicode
-from instdiff.pipeline import InstanceDiffusionPipeline
+from instdiff.generation.pipeline import InstanceDiffusionPipeline
 
 WIDTH = 32
 

@@ -49,7 +49,7 @@ def test_smoke_upper_bound_measures_something(smoke_run):
     """The shipped tiny detectors detect: the `real` row clears the floors, and the tables show those numbers."""
     import csv
 
-    from instdiff.yolo_train import SMOKE_FLOORS
+    from instdiff.detection.yolo_train import SMOKE_FLOORS
 
     results = smoke_run / "results" / SMOKE["run"]
     read = lambda name: json.loads((results / "metrics" / "real" / f"{name}.json").read_text())["values"]  # noqa: E731
@@ -107,7 +107,7 @@ def test_smoke_tables_show_cis_footnotes_and_the_figures_data(smoke_run):
     import re
 
     from instdiff.metrics.record import read_record
-    from instdiff.stats import per_image_values
+    from instdiff.core.stats import per_image_values
 
     results = smoke_run / "results" / SMOKE["run"]
     t3 = (results / "tables" / "table3_pim.md").read_text()

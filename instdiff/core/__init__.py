@@ -1,0 +1,1 @@
+"""What every stage uses: errors, atomic io, logging, seeding, statistics, provenance, layouts, devices."""

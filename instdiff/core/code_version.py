@@ -1,0 +1,86 @@
+"""A content hash of the package code a Snakemake script runs, for its rule's ``params``.
+
+Snakemake's own code trigger compares a script's mtime (``git checkout`` touches every script, so every job reruns)
+and never sees the package the script calls. This hash follows the script's ``instdiff`` imports (statically, every
+import anywhere in a module, so lazy imports count) and hashes the contents of those files: editing
+``instdiff/metrics/pim.py`` reruns the rules that import it, and only those; touching a file reruns nothing.
+Parsing only (no import), so the Snakefile stays cheap to load in every SLURM job.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+from functools import lru_cache
+from pathlib import Path
+
+PACKAGE = "instdiff"
+PACKAGE_DIR = Path(__file__).resolve().parents[1]  # instdiff/ (this file is instdiff/core/code_version.py)
+
+
+def _module_file(name: str, package_dir: Path) -> Path | None:
+    """The file of module ``instdiff.a.b`` (a module or a package's ``__init__``), or None."""
+    parts = name.split(".")[1:]
+    base = package_dir.joinpath(*parts)
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _module_name(path: Path, package_dir: Path) -> str:
+    rel = path.relative_to(package_dir).with_suffix("")
+    parts = [p for p in rel.parts if p != "__init__"]
+    return ".".join([PACKAGE, *parts])
+
+
+def _imported_modules(path: Path, package_dir: Path) -> set[str]:
+    """Every ``instdiff`` module a file imports (absolute and relative, at any depth of the file)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    here = _module_name(path, package_dir) if package_dir in path.parents else None
+    is_package = path.name == "__init__.py"
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.split(".")[0] == PACKAGE)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level and here:
+                anchor = here.split(".")
+                anchor = anchor if is_package else anchor[:-1]
+                anchor = anchor[: len(anchor) - (node.level - 1)]
+                module = ".".join(anchor + ([node.module] if node.module else []))
+            else:
+                module = node.module or ""
+            if module.split(".")[0] != PACKAGE:
+                continue
+            found.add(module)
+            found.update(f"{module}.{a.name}" for a in node.names)  # `from pkg import submodule`
+    return found
+
+
+def closure(script: str | Path, package_dir: Path = PACKAGE_DIR) -> list[Path]:
+    """The package files ``script`` may run: its imports, theirs, and the packages that hold them."""
+    seen: set[Path] = set()
+    todo = [Path(script)]
+    while todo:
+        path = todo.pop()
+        for name in _imported_modules(path, package_dir):
+            parts = name.split(".")
+            for depth in range(1, len(parts) + 1):  # importing a.b.c runs a/__init__ and a/b/__init__ too
+                file = _module_file(".".join(parts[:depth]), package_dir)
+                if file is not None and file not in seen:
+                    seen.add(file)
+                    todo.append(file)
+    return sorted(seen)
+
+
+@lru_cache(maxsize=None)
+def code_hash(script: str | Path, package_dir: Path = PACKAGE_DIR) -> str:
+    """sha256 over the script's text and its package closure, keyed by package-relative names (not absolute
+    paths, so a moved checkout hashes the same)."""
+    script = Path(script)
+    h = hashlib.sha256()
+    h.update(b"script\0" + script.read_bytes() + b"\0")
+    for file in closure(script, package_dir):
+        h.update(file.relative_to(package_dir).as_posix().encode() + b"\0" + file.read_bytes() + b"\0")
+    return h.hexdigest()[:16]

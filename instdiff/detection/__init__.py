@@ -1,0 +1,1 @@
+"""The detection stage: YOLOv8 detectors, their files, training of the smoke's tiny ones, ultralytics set-up."""

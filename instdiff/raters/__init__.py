@@ -1,0 +1,1 @@
+"""The human study: ratings tables, the rating page, synthetic ratings, analysis and plots."""

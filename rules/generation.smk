@@ -1,0 +1,92 @@
+# Generation stage: layouts + converted InstanceDiffusion model -> images/{experiment}/{id}.png, in GPU shards.
+#
+# Contract for downstream rules: depend on R("images/{experiment}/done.json") and read the image list from it
+# (instdiff.generation.shard.read_done). It is written only when every layout of the experiment has its image.
+# Shard k of n takes the layouts at positions i with i % n == k of the canonical order (image_id, id); per-image
+# seeds come from (run seed, experiment, image id), so the images do not depend on n. With generation.group_size
+# B > 1, groups of B consecutive layouts are sampled together and shard k takes groups g % n == k. Images are not declared as
+# outputs on purpose: a failed or killed shard keeps its finished images and a rerun generates only the missing.
+# Needs INSTDIFF_MODEL from rules/models.smk (included before this file).
+
+from instdiff.generation.shard import generation_threads, refiner_from_config
+from instdiff.generation.settings import GenerationSettings
+from instdiff.generation.precision import generation_precision
+
+
+rule generate:
+    input:
+        layouts=R("layouts/{experiment}.jsonl"),
+        model=INSTDIFF_MODEL,  # rules/models.smk: the converted model folder
+        refiner=lambda wc: hub_inputs(refiner_from_config(EXPERIMENTS[wc.experiment])),
+    output:
+        manifest=R("images/{experiment}/shards/{shard}-of-{nshards}.json"),
+    log:
+        LOG("generate/{experiment}/{shard}-of-{nshards}"),
+    benchmark:
+        BENCH("generate/{experiment}/{shard}-of-{nshards}")
+    wildcard_constraints:
+        experiment="|".join(generated_experiments()) or "(?!)",
+        shard=r"\d+",
+        nshards=r"\d+",
+    priority: CRITICAL_PATH_PRIORITY
+    conda:
+        ENV("generate")
+    # All the cores torch is pinned to: two 2-thread shards side by side on the smoke's 2 cores ran ~2x slower per image.
+    threads: generation_threads(config["generation"], SMOKE)
+    resources:
+        gpu=1,  # always: the scheduler sees the real request (device: cpu computes on the CPU)
+        mem_mb=by_attempt(4000 if SMOKE else 32000),
+        runtime=generation_minutes,
+    params:
+        code=CODE("generation_shard"),
+        device=DEVICE,
+        out_dir=lambda wc: R(f"images/{wc.experiment}"),
+        shard=lambda wc: int(wc.shard),
+        nshards=lambda wc: int(wc.nshards),
+        run_seed=lambda wc: experiment_seed(wc.experiment),
+        settings=lambda wc: stable(
+            GenerationSettings.from_config(
+                EXPERIMENTS[wc.experiment], config["generation"], wc.experiment
+            ).config_values()
+        ),
+        refiner=lambda wc: hub_local(refiner_from_config(EXPERIMENTS[wc.experiment])),
+        image_format=config["generation"].get("image_format", "png"),
+        precision=generation_precision(
+            config["generation"], "generation section of the config"
+        ),
+        group_size=config["generation"].get("group_size", 1),
+        # Pinned from the config, not from the cores Snakemake grants: torch's CPU results depend on the count.
+        torch_threads=generation_threads(config["generation"], SMOKE),
+    script:
+        "../scripts/generation_shard.py"
+
+
+rule generate_done:
+    input:
+        layouts=R("layouts/{experiment}.jsonl"),
+        manifests=lambda wc: [
+            R(
+                f"images/{wc.experiment}/shards/{k}-of-{experiment_shards(wc.experiment)}.json"
+            )
+            for k in range(experiment_shards(wc.experiment))
+        ],
+    output:
+        done=R("images/{experiment}/done.json"),
+    log:
+        LOG("generate/{experiment}/done"),
+    benchmark:
+        BENCH("generate/{experiment}/done")
+    wildcard_constraints:
+        experiment="|".join(generated_experiments()) or "(?!)",
+    retries: 0  # deterministic: a retry would fail the same way
+    conda:
+        ENV("generate")
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        code=CODE("generation_done"),
+        out_dir=lambda wc: R(f"images/{wc.experiment}"),
+    script:
+        "../scripts/generation_done.py"

@@ -1,0 +1,359 @@
+# Evaluation stage: the CLIP model for attribute binding and one rule per metric file
+# (metrics/{experiment}/{metric}.json, docs/architecture.md). Every metric file embeds the run manifest.
+
+
+rule clip_download:
+    output:
+        weights=RES(f"models/clip/{CLIP['arch']}_{CLIP['pretrained']}.pt"),
+        record=RES(f"models/clip/{CLIP['arch']}_{CLIP['pretrained']}.pt.json"),
+    log:
+        LOG("models/clip_download"),
+    benchmark:
+        BENCH("models/clip_download")
+    retries: 2
+    localrule: True
+    conda:
+        ENV("clip")
+    threads: 1
+    resources:
+        mem_mb=8000,
+        runtime=60,
+    params:
+        code=CODE("metrics_clip_download"),
+        arch=CLIP["arch"],
+        pretrained=CLIP["pretrained"],
+        expected_sha256=config["models"]
+        .get("sha256", {})
+        .get(f"{CLIP['arch']}_{CLIP['pretrained']}"),
+    script:
+        "../scripts/metrics_clip_download.py"
+
+
+rule clip_tiny:
+    output:
+        weights=R("models/clip/tiny-clip.pt"),
+        record=R("models/clip/tiny-clip.pt.json"),
+    log:
+        LOG("models/clip_tiny"),
+    benchmark:
+        BENCH("models/clip_tiny")
+    retries: 0  # deterministic: a retry would fail the same way
+    conda:
+        ENV("clip")
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        code=CODE("metrics_clip_tiny"),
+        seed=config["seed"],
+    script:
+        "../scripts/metrics_clip_tiny.py"
+
+
+rule coco_bbox:
+    input:
+        unpack(metric_inputs("coco_bbox")),
+    output:
+        R("metrics/{experiment}/coco_bbox.json"),
+    log:
+        LOG("metrics/coco_bbox/{experiment}"),
+    benchmark:
+        BENCH("metrics/coco_bbox/{experiment}")
+    conda:
+        ENV("eval")
+    threads: 1
+    resources:
+        mem_mb=by_attempt(6000),  # measured 2.3 GB peak (benchmarks/README.md); max_det 300 can triple it
+        runtime=60,
+    params:
+        code=CODE("metrics_coco"),
+        iou_type="bbox",
+        bootstrap=config["report"].get("bootstrap", {}),
+    script:
+        "../scripts/metrics_coco.py"
+
+
+rule coco_segm:
+    input:
+        unpack(metric_inputs("coco_segm")),
+    output:
+        R("metrics/{experiment}/coco_segm.json"),
+    log:
+        LOG("metrics/coco_segm/{experiment}"),
+    benchmark:
+        BENCH("metrics/coco_segm/{experiment}")
+    conda:
+        ENV("eval")
+    threads: 1
+    resources:
+        mem_mb=by_attempt(6000),  # measured 2.3 GB peak (benchmarks/README.md); max_det 300 can triple it
+        runtime=60,
+    params:
+        code=CODE("metrics_coco"),
+        iou_type="segm",
+        bootstrap=config["report"].get("bootstrap", {}),
+    script:
+        "../scripts/metrics_coco.py"
+
+
+rule coco_bbox_segmodel:
+    input:
+        unpack(metric_inputs("coco_bbox_segmodel")),
+    output:
+        R("metrics/{experiment}/coco_bbox_segmodel.json"),
+    log:
+        LOG("metrics/coco_bbox_segmodel/{experiment}"),
+    benchmark:
+        BENCH("metrics/coco_bbox_segmodel/{experiment}")
+    conda:
+        ENV("eval")
+    threads: 1
+    resources:
+        mem_mb=by_attempt(6000),  # as coco_bbox: the same evaluation on the seg model's boxes
+        runtime=60,
+    params:
+        code=CODE("metrics_coco"),
+        iou_type="bbox",
+        bootstrap=config["report"].get("bootstrap", {}),
+        metric="coco_bbox_segmodel",
+    script:
+        "../scripts/metrics_coco.py"
+
+
+rule pim_paper:
+    input:
+        unpack(metric_inputs("pim")),
+    output:
+        R("metrics/{experiment}/pim_{mode}_paper.json"),
+    log:
+        LOG("metrics/pim_{mode}_paper/{experiment}"),
+    benchmark:
+        BENCH("metrics/pim_{mode}_paper/{experiment}")
+    conda:
+        ENV("eval")
+    threads: 1
+    resources:
+        mem_mb=by_attempt(6000),  # measured 2.3 GB peak (benchmarks/README.md); max_det 300 can triple it
+        runtime=60,
+    params:
+        code=CODE("metrics_pim"),
+        variant="paper",
+        run_seed=lambda wc: experiment_seed(wc.experiment),
+    script:
+        "../scripts/metrics_pim.py"
+
+
+rule pim_corrected:
+    input:
+        unpack(metric_inputs("pim")),
+    output:
+        R("metrics/{experiment}/pim_{mode}_corrected.json"),
+    log:
+        LOG("metrics/pim_{mode}_corrected/{experiment}"),
+    benchmark:
+        BENCH("metrics/pim_{mode}_corrected/{experiment}")
+    conda:
+        ENV("eval")
+    threads: 1
+    resources:
+        mem_mb=by_attempt(6000),  # measured 2.3 GB peak (benchmarks/README.md); max_det 300 can triple it
+        runtime=60,
+    params:
+        code=CODE("metrics_pim"),
+        variant="corrected",
+        run_seed=lambda wc: experiment_seed(wc.experiment),
+    script:
+        "../scripts/metrics_pim.py"
+
+
+rule attribute_gt:
+    input:
+        unpack(metric_inputs(None)),
+        clip=clip_path(),
+    output:
+        R("metrics/{experiment}/attribute_gt.json"),
+    log:
+        LOG("metrics/attribute_gt/{experiment}"),
+    benchmark:
+        BENCH("metrics/attribute_gt/{experiment}")
+    conda:
+        ENV("clip")
+    threads: cores(2)
+    resources:
+        mem_mb=16000,
+        runtime=120,
+        gpu=1,  # always: the scheduler sees the real request (device: cpu computes on the CPU)
+    params:
+        code=CODE("metrics_attribute"),
+        device=DEVICE,
+        variant="gt",
+        attribute=lambda wc: attribute_of(wc.experiment),
+    script:
+        "../scripts/metrics_attribute.py"
+
+
+rule attribute_detected:
+    input:
+        unpack(metric_inputs("attribute")),
+        clip=clip_path(),
+    output:
+        R("metrics/{experiment}/attribute_detected.json"),
+    log:
+        LOG("metrics/attribute_detected/{experiment}"),
+    benchmark:
+        BENCH("metrics/attribute_detected/{experiment}")
+    conda:
+        ENV("clip")
+    threads: cores(2)
+    resources:
+        mem_mb=16000,
+        runtime=120,
+        gpu=1,  # always: the scheduler sees the real request (device: cpu computes on the CPU)
+    params:
+        code=CODE("metrics_attribute"),
+        device=DEVICE,
+        variant="detected",
+        attribute=lambda wc: attribute_of(wc.experiment),
+        conf=config["detection"].get("attribute_conf", 0.3),
+    script:
+        "../scripts/metrics_attribute.py"
+
+
+# -------------------- FID / KID
+
+# FID / KID: the Inception weights (models), the cached real-image reference features, and one metric file per
+# experiment. Settings: config["fid"] (config/schema/fid.schema.yaml).
+from instdiff.metrics.fid import INCEPTION_URL
+
+# Release: torch-fidelity's converted TF Inception, shared by runs. Smoke: random weights of the same architecture.
+INCEPTION_WEIGHTS = (
+    R("models/inception/random-inception-v3-compat.pth")
+    if SMOKE
+    else RES(f"models/inception/{INCEPTION_URL.rsplit('/', 1)[1]}")
+)
+INCEPTION_SHA256 = f"{INCEPTION_WEIGHTS.rsplit('.', 1)[0]}.sha256.json"
+# The schema fills defaults; these cover a section validated without them.
+FID_DEFAULTS = {
+    "feature": 2048,
+    "resize": "tf1",
+    "resolution": 512,
+    "batch_size": 32,
+    "kid_subsets": 100,
+    "kid_subset_size": 1000,
+    "jpeg_quality": 75,
+    "seed": 0,
+    "random_inception_seed": 0,
+}
+FID = {**FID_DEFAULTS, **config["fid"]}
+
+
+if SMOKE:
+
+    rule inception_weights:
+        output:
+            weights=INCEPTION_WEIGHTS,
+            sha256=INCEPTION_SHA256,
+        log:
+            LOG("inception_weights"),
+        benchmark:
+            BENCH("inception_weights")
+        conda:
+            ENV("eval")
+        threads: 1
+        resources:
+            mem_mb=2000,
+            runtime=10,
+        params:
+            code=CODE("metrics_inception_random"),
+            seed=FID["random_inception_seed"],
+        script:
+            "../scripts/metrics_inception_random.py"
+
+else:
+
+    localrules:
+        inception_weights,
+
+    rule inception_weights:
+        output:
+            weights=INCEPTION_WEIGHTS,
+            sha256=INCEPTION_SHA256,
+        log:
+            LOG("inception_weights"),
+        benchmark:
+            BENCH("inception_weights")
+        retries: 3
+        conda:
+            ENV("eval")
+        threads: 1
+        resources:
+            mem_mb=1000,
+            runtime=30,
+        params:
+            code=CODE("metrics_inception_download"),
+            url=INCEPTION_URL,
+        script:
+            "../scripts/metrics_inception_download.py"
+
+
+rule fid_reference:
+    input:
+        real=R(f"images/{REAL_EXPERIMENT}/done.json"),
+        weights=INCEPTION_WEIGHTS,
+    output:
+        R("fid/reference.npz"),
+    log:
+        LOG("fid_reference"),
+    benchmark:
+        BENCH("fid_reference")
+    conda:
+        ENV("eval")
+    threads: cores(4)
+    resources:
+        mem_mb=8000,
+        runtime=60,
+        gpu=1,  # always: the scheduler sees the real request (device: cpu computes on the CPU)
+    params:
+        code=CODE("metrics_fid_reference"),
+        device=DEVICE,
+        feature=FID["feature"],
+        resize=FID["resize"],
+        resolution=FID["resolution"],
+        batch_size=FID["batch_size"],
+    script:
+        "../scripts/metrics_fid_reference.py"
+
+
+rule fid:
+    input:
+        images=R("images/{experiment}/done.json"),
+        reference=R("fid/reference.npz"),
+        weights=INCEPTION_WEIGHTS,
+        manifest=R("manifest.json"),
+    output:
+        R("metrics/{experiment}/fid.json"),
+    log:
+        LOG("fid/{experiment}"),
+    benchmark:
+        BENCH("fid/{experiment}")
+    conda:
+        ENV("eval")
+    threads: cores(4)
+    resources:
+        mem_mb=8000,
+        runtime=60,
+        gpu=1,  # always: the scheduler sees the real request (device: cpu computes on the CPU)
+    params:
+        code=CODE("metrics_fid"),
+        device=DEVICE,
+        feature=FID["feature"],
+        resize=FID["resize"],
+        resolution=FID["resolution"],
+        kid_subsets=FID["kid_subsets"],
+        kid_subset_size=FID["kid_subset_size"],
+        jpeg_quality=FID["jpeg_quality"],
+        batch_size=FID["batch_size"],
+        seed=FID["seed"],
+    script:
+        "../scripts/metrics_fid.py"

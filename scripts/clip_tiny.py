@@ -1,6 +1,0 @@
-"""Snakemake entry point: build the tiny random open_clip model of the smoke run."""
-from instdiff.clip_models import build_tiny
-from instdiff.logging_setup import from_snakemake
-
-from_snakemake(snakemake)
-build_tiny(snakemake.output.weights, seed=snakemake.params.seed)

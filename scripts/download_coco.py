@@ -1,7 +1,0 @@
-"""Snakemake entry point of rule `download_coco`: one official COCO zip, MD5 and SHA256 verified."""
-
-from instdiff.download import download_coco
-from instdiff.logging_setup import from_snakemake
-
-from_snakemake(snakemake)  # noqa: F821 (injected by Snakemake)
-download_coco(snakemake.params.name, snakemake.output[0])  # noqa: F821
