@@ -117,7 +117,7 @@ def real_experiments(resolution=None):
 
 def layout_experiments(source):
     """Experiments whose layouts come from `source`: "coco" (rules/data.smk) or "llm" (rules/llm.smk).
-    A jpeg_copy experiment copies its source's layouts instead (rules/jpeg.smk)."""
+    A jpeg_copy experiment copies its source's layouts instead (rules/data.smk)."""
     return [
         name
         for name, exp in EXPERIMENTS.items()
@@ -164,7 +164,7 @@ def cores(release):
 
 # The chain every image, detection and metric waits for (the COCO layouts, the InstanceDiffusion model, the
 # generation shards) starts before the jobs that can wait. A rule's priority is not passed to its inputs, so each
-# link of the chain carries it (rules/data.smk, models.smk, generate.smk).
+# link of the chain carries it (rules/data.smk, model.smk, generation.smk).
 CRITICAL_PATH_PRIORITY = 10
 
 
@@ -212,7 +212,7 @@ def generation_minutes(wildcards, attempt):
 
 
 def hub_models():
-    """Every hub checkpoint the config names (rules/hub.smk): folder name -> repo, revision, and its config key."""
+    """Every hub checkpoint the config names (rules/data.smk): folder name -> repo, revision, and its config key."""
     models = {}
 
     def add(repo, revision, key):
@@ -248,7 +248,7 @@ HUB = hub_models()
 
 def download_pins():
     """Config key -> value of every pin this run's downloads need: the hub snapshots' revisions and the CLIP
-    weights' revision and sha256 (llm_clip_pins, rules/llm_common.smk). Empty for the smoke run (tiny models only).
+    weights' revision and sha256 (llm_clip_pins, rules/common.smk). Empty for the smoke run (tiny models only).
     """
     pins = {entry["key"]: entry["revision"] for entry in HUB.values()}
     return {**pins, **llm_clip_pins()}
@@ -300,7 +300,7 @@ onstart:
     )
     if _found:
         raise WorkflowError(placeholder_message(_found))
-    # A download at a null revision would float: stop before submission, naming the keys (rules/hub.smk).
+    # A download at a null revision would float: stop before submission, naming the keys (rules/data.smk).
     from instdiff.data.hub import unpinned, unpinned_message
 
     _unpinned = unpinned(download_pins())
@@ -313,7 +313,7 @@ onstart:
 
 # -------------------- helpers of the detection and metrics stages
 
-# Path and input helpers of the detection and evaluation stages (functions only, so --lint stays clean).
+# Path and input helpers of the detection and metrics stages (functions only, so --lint stays clean).
 
 CLIP = config["models"]["clip_attribute"]
 
@@ -411,7 +411,7 @@ def llm_layout_settings():
 
 def llm_scorer_settings(name):
     """A scorer's settings with local folders only: the smoke run's tiny model, or the hub snapshots of
-    rules/hub.smk (the job loads them offline; the pinned revisions stay, checked at load and recorded).
+    rules/data.smk (the job loads them offline; the pinned revisions stay, checked at load and recorded).
     """
     settings = dict(LLM_SCORERS[name])
     if settings.get("tiny"):
@@ -450,7 +450,7 @@ def llm_clip_settings():
 
 
 def llm_clip_pins():
-    """Config key -> value of what pins the CLIP download (checked before submission, rules/hub.smk)."""
+    """Config key -> value of what pins the CLIP download (checked before submission, rules/data.smk)."""
     if not LLM.get("enabled", True) or LLM_CLIP.get("tiny"):
         return {}
     return {

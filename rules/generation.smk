@@ -6,7 +6,7 @@
 # seeds come from (run seed, experiment, image id), so the images do not depend on n. With generation.group_size
 # B > 1, groups of B consecutive layouts are sampled together and shard k takes groups g % n == k. Images are not declared as
 # outputs on purpose: a failed or killed shard keeps its finished images and a rerun generates only the missing.
-# Needs INSTDIFF_MODEL from rules/models.smk (included before this file).
+# Needs INSTDIFF_MODEL from rules/model.smk (included before this file).
 
 from instdiff.generation.shard import generation_threads, refiner_from_config
 from instdiff.generation.settings import GenerationSettings
@@ -16,7 +16,7 @@ from instdiff.generation.precision import generation_precision
 rule generate:
     input:
         layouts=R("layouts/{experiment}.jsonl"),
-        model=INSTDIFF_MODEL,  # rules/models.smk: the converted model folder
+        model=INSTDIFF_MODEL,  # rules/model.smk: the converted model folder
         refiner=lambda wc: hub_inputs(refiner_from_config(EXPERIMENTS[wc.experiment])),
     output:
         manifest=R("images/{experiment}/shards/{shard}-of-{nshards}.json"),

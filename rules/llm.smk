@@ -1,7 +1,7 @@
 # The LLM extension: layouts (replayed GPT-4o replies or an OpenAI-compatible API) -> images (generation stage,
 # experiment `llm`) -> grounding per scorer, global CLIP score, and the table of published vs ours.
 #
-# Contract with the generation stage: rule llm_layouts writes R("layouts/llm.jsonl"); rules/generate.smk turns it into
+# Contract with the generation stage: rule llm_layouts writes R("layouts/llm.jsonl"); rules/generation.smk turns it into
 # R("images/llm/done.json") with the settings of experiments.llm (box config, alpha 0.8, mis 0.2, guidance 7.5).
 # The API key is read from OPENAI_API_KEY in the job's environment, never from config.
 

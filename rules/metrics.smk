@@ -1,4 +1,4 @@
-# Evaluation stage: the CLIP model for attribute binding and one rule per metric file
+# Metrics stage: the CLIP model for attribute binding and one rule per metric file
 # (metrics/{experiment}/{metric}.json, docs/architecture.md). Every metric file embeds the run manifest.
 
 

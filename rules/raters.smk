@@ -4,7 +4,7 @@
 
 RATERS = config["raters"]
 # Mirrors instdiff.raters.plots.FIGURES (kept literal so parsing the Snakefile imports no plotting library;
-# tests/unit/test_raters_rules.py checks they agree).
+# tests/unit/test_raters_plots.py checks they agree).
 RATERS_FIGURE_NAMES = [
     "histogram",
     "likert_criteria",

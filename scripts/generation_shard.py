@@ -1,4 +1,4 @@
-"""Snakemake entry point of rule `generate`: one shard of one experiment (see rules/generate.smk)."""
+"""Snakemake entry point of rule `generate`: one shard of one experiment (see rules/generation.smk)."""
 
 from instdiff.generation.shard import ShardJob
 from instdiff.core.device import require

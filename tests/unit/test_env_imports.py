@@ -25,9 +25,9 @@ from tests.conftest import REPO
 
 # Imports inside functions a given job never calls. Each entry says why; a new unlisted import fails the test.
 NOT_RUN = {
-    ("report", "figures", "torch"): "metrics.fid.read_image_list needs no torch; provenance.torch_info guards it",
-    ("report", "figures", "torchmetrics"): "metrics.fid.read_image_list needs no torchmetrics",
-    ("report", "table", "torch"): "provenance.torch_info returns {'available': False} without torch",
+    ("report", "report_figures", "torch"): "metrics.fid.read_image_list needs no torch; provenance.torch_info guards it",
+    ("report", "report_figures", "torchmetrics"): "metrics.fid.read_image_list needs no torchmetrics",
+    ("report", "report_tables", "torch"): "provenance.torch_info returns {'available': False} without torch",
 }
 
 # Parses the workflow and prints {rule: [conda env file, script]} for the rules that have both.

@@ -23,7 +23,7 @@ HEAVY = ("torch", "diffusers", "ultralytics", "transformers", "open_clip", "torc
 # The scripts whose jobs run no network and no model: data, layouts, COCO/PiM metrics, tables, figures, manifest.
 # Scripts of model jobs (generate, detect, fid, attribute, model builders) may import a model library when they
 # run, but also not at import time: the same check covers them, except the two that build a torch model on import.
-MODEL_BUILDERS = {"convert_instancediffusion", "tiny_instancediffusion"}
+MODEL_BUILDERS = {"model_convert_instancediffusion", "model_tiny_instancediffusion"}
 SCRIPTS = sorted(p.stem for p in (REPO / "scripts").glob("*.py") if p.stem not in MODEL_BUILDERS)
 
 

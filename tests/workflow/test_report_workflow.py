@@ -31,8 +31,7 @@ report: "report/workflow.rst"
 
 
 include: "rules/common.smk"
-include: "rules/report_common.smk"
-include: "rules/fid.smk"
+include: "rules/metrics.smk"
 include: "rules/report.smk"
 
 
