@@ -31,18 +31,18 @@ EXPERIMENTS = config["experiments"]
 DEVICE = config["device"]
 
 
-def R(path=""):
+def run_path(path=""):
     """A path inside this run's results folder."""
     return f"results/{RUN}/{path}"
 
 
-def RES(path=""):
+def resource_path(path=""):
     """A path inside the shared downloads folder."""
     return f"{config.get('resources_dir', 'resources')}/{path}"
 
 
-def LOG(name):
-    return R(f"logs/{name}.log")
+def log_file(name):
+    return run_path(f"logs/{name}.log")
 
 
 def parent_dir(path, levels=1):
@@ -52,7 +52,7 @@ def parent_dir(path, levels=1):
 
 def BENCH(name):
     """`benchmark:` file of a job, beside its log's name: wall time, memory and I/O measured by Snakemake."""
-    return R(f"benchmarks/{name}.tsv")
+    return run_path(f"benchmarks/{name}.tsv")
 
 
 def CODE(script):
@@ -90,7 +90,7 @@ MANIFEST_SECTIONS = (
 )
 
 
-def ENV(stage):
+def conda_env(stage):
     """The pinned conda env of a stage (used with --software-deployment-method conda)."""
     return f"../{env_file(stage)}"
 
@@ -257,7 +257,7 @@ def download_pins():
 def hub_local(name_or_path):
     """What a job loads: the snapshot folder of a hub id (resources/hub/org--name), a local path as it is."""
     return (
-        RES(f"hub/{slug(name_or_path)}")
+        resource_path(f"hub/{slug(name_or_path)}")
         if name_or_path and is_hub_id(name_or_path)
         else name_or_path
     )
@@ -271,7 +271,7 @@ def hub_inputs(*names):
 def metric_outputs(experiment):
     """Every metric file an experiment asks for (instdiff/metrics/registry.py says which files a metric writes)."""
     return [
-        R(f"metrics/{experiment}/{stem}.json")
+        run_path(f"metrics/{experiment}/{stem}.json")
         for stem in metric_files(EXPERIMENTS[experiment].get("metrics", []))
     ]
 
@@ -321,7 +321,9 @@ CLIP = config["models"]["clip_attribute"]
 def yolo_path(detector):
     """The detector's .pt file: built per run in the smoke config, downloaded once otherwise."""
     return (
-        R(f"models/yolo/{detector}.pt") if SMOKE else RES(f"models/yolo/{detector}.pt")
+        run_path(f"models/yolo/{detector}.pt")
+        if SMOKE
+        else resource_path(f"models/yolo/{detector}.pt")
     )
 
 
@@ -332,13 +334,13 @@ def detector_for(metric):
 
 
 def detections(experiment, metric):
-    return R(f"detections/{experiment}/{detector_for(metric)}.json")
+    return run_path(f"detections/{experiment}/{detector_for(metric)}.json")
 
 
 def clip_path():
     if SMOKE:
-        return R("models/clip/tiny-clip.pt")
-    return RES(f"models/clip/{CLIP['arch']}_{CLIP['pretrained']}.pt")
+        return run_path("models/clip/tiny-clip.pt")
+    return resource_path(f"models/clip/{CLIP['arch']}_{CLIP['pretrained']}.pt")
 
 
 def attribute_of(experiment):
@@ -351,7 +353,7 @@ def annotations_for(experiment):
     else the annotations squashed to 512x512 like the images."""
     if EXPERIMENTS[experiment].get("resolution", "squashed512") == "native":
         return f"{COCO_SOURCE}/annotations/instances_val2017.json"
-    return R("data/annotations_512.json")
+    return run_path("data/annotations_512.json")
 
 
 def metric_inputs(metric):
@@ -360,9 +362,9 @@ def metric_inputs(metric):
     def inputs(wc):
         files = {
             "annotations": annotations_for(wc.experiment),
-            "layouts": R(f"layouts/{wc.experiment}.jsonl"),
-            "images": R(f"images/{wc.experiment}/done.json"),
-            "manifest": R("manifest.json"),
+            "layouts": run_path(f"layouts/{wc.experiment}.jsonl"),
+            "images": run_path(f"images/{wc.experiment}/done.json"),
+            "manifest": run_path("manifest.json"),
         }
         if metric is not None:
             files["detections"] = detections(wc.experiment, metric)
@@ -381,10 +383,10 @@ LLM_VARIANTS = LLM.get("image_variants", ["raw"])
 LLM_DETECTORS = [n for n, s in LLM_SCORERS.items() if s["kind"] != "cogvlm"]
 LLM_VLMS = [n for n, s in LLM_SCORERS.items() if s["kind"] == "cogvlm"]
 LLM_EXTENSION_FILES = {
-    "layouts": RES("extension/gpt4o-layouts-2024-05-19"),
-    "pred": RES("extension/converted_cogvlm_bboxes.json"),
-    "gt": RES("extension/bounding_boxes_chatgpt.json"),
-    "sources": RES("extension/sources.json"),
+    "layouts": resource_path("extension/gpt4o-layouts-2024-05-19"),
+    "pred": resource_path("extension/converted_cogvlm_bboxes.json"),
+    "gt": resource_path("extension/bounding_boxes_chatgpt.json"),
+    "sources": resource_path("extension/sources.json"),
 }
 
 
@@ -415,7 +417,7 @@ def llm_scorer_settings(name):
     """
     settings = dict(LLM_SCORERS[name])
     if settings.get("tiny"):
-        settings["model"] = R(f"models/llm/{name}")
+        settings["model"] = run_path(f"models/llm/{name}")
         return settings
     for key in ("model", "tokenizer"):
         if is_hub_id(settings.get(key)):
@@ -427,18 +429,18 @@ def llm_scorer_settings(name):
 def llm_scorer_model(wildcards):
     scorer = LLM_SCORERS[wildcards.scorer]
     if scorer.get("tiny"):
-        return [R(f"models/llm/{wildcards.scorer}")]
+        return [run_path(f"models/llm/{wildcards.scorer}")]
     return hub_inputs(scorer.get("model"), scorer.get("tokenizer"))
 
 
 LLM_CLIP = LLM.get("clip", {})
 # The OpenAI ViT-B/32 file as the hub publishes it (rule llm_clip_download); the smoke's tiny model in that format.
-LLM_CLIP_RELEASE = RES(
+LLM_CLIP_RELEASE = resource_path(
     f"models/llm_clip/{LLM_CLIP.get('arch', 'ViT-B-32-quickgelu')}_"
     f"{LLM_CLIP.get('pretrained', 'openai')}.safetensors"
 )
 LLM_CLIP_WEIGHTS = (
-    R("models/llm/clip/tiny-clip.safetensors")
+    run_path("models/llm/clip/tiny-clip.safetensors")
     if LLM_CLIP.get("tiny")
     else LLM_CLIP_RELEASE
 )
@@ -464,7 +466,11 @@ def llm_replay_input(wildcards):
 
 
 LLM_TARGETS = (
-    [R("tables/llm.csv"), R("tables/llm.md"), R("llm/layout_images")]
+    [
+        run_path("tables/llm.csv"),
+        run_path("tables/llm.md"),
+        run_path("llm/layout_images"),
+    ]
     if LLM.get("enabled", True)
     else []
 )
@@ -487,7 +493,7 @@ REAL_EXPERIMENT = next(
     iter(real_experiments("squashed512")), None
 )  # FID's reference set and the grids: 512x512
 FIGURES = [
-    R(f"figures/{name}.{ext}")
+    run_path(f"figures/{name}.{ext}")
     for name in (
         "metrics_vs_paper",
         "per_category_ap",
@@ -499,20 +505,25 @@ FIGURES = [
 
 
 def table_metric_files(name):
-    return [R(f"metrics/{exp}/{stem}.json") for exp, stem in table_inputs(name, config)]
+    return [
+        run_path(f"metrics/{exp}/{stem}.json")
+        for exp, stem in table_inputs(name, config)
+    ]
 
 
 def table_rule(name):
     """Inputs and outputs of the job writing table `name` (one job per table, so each rebuilds alone)."""
     return dict(
         metrics=table_metric_files(name),
-        outputs=[R(f"tables/{TABLE_FILES[name]}.{ext}") for ext in TABLE_FORMATS],
+        outputs=[
+            run_path(f"tables/{TABLE_FILES[name]}.{ext}") for ext in TABLE_FORMATS
+        ],
     )
 
 
 def figure_files(stems):
     return [
-        R(f"metrics/{exp}/{stem}.json")
+        run_path(f"metrics/{exp}/{stem}.json")
         for exp in EXPERIMENTS
         for stem in stems
         if stem in metric_files(EXPERIMENTS[exp].get("metrics", []))
@@ -525,7 +536,7 @@ def all_table_metric_files():
 
 def fig(name, caption, **labels):
     return report(
-        R(f"figures/{name}.png"),
+        run_path(f"figures/{name}.png"),
         caption=f"../report/{caption}.rst",
         category="Figures",
         labels={"figure": name, **labels},
@@ -539,7 +550,7 @@ def qualitative_experiments():
 
 def qualitative_figures():
     return [
-        R(f"figures/qualitative_{exp}.{ext}")
+        run_path(f"figures/qualitative_{exp}.{ext}")
         for exp in qualitative_experiments()
         for ext in ("png", "pdf")
     ]

@@ -13,7 +13,9 @@ SUPPLIED_512 = config["data"].get("annotations_512")
 
 # Where the unzipped official files (data.source: coco) or their synthetic stand-in (synthetic) live.
 COCO_SOURCE = (
-    R("data/source") if config["data"]["source"] == "synthetic" else RES("coco")
+    run_path("data/source")
+    if config["data"]["source"] == "synthetic"
+    else resource_path("coco")
 )
 
 
@@ -24,16 +26,16 @@ localrules:
 
 rule download_coco:
     output:
-        RES("coco/{zipname}"),
+        resource_path("coco/{zipname}"),
     log:
-        LOG("download_coco/{zipname}"),
+        log_file("download_coco/{zipname}"),
     benchmark:
         BENCH("download_coco/{zipname}")
     wildcard_constraints:
         zipname="|".join(re.escape(z) for z in COCO_ZIPS),
     retries: 3
     conda:
-        ENV("eval")
+        conda_env("eval")
     threads: 1
     resources:
         mem_mb=500,
@@ -47,18 +49,18 @@ rule download_coco:
 
 rule unzip_coco:
     input:
-        images=RES("coco/val2017.zip"),
-        annotations=RES("coco/annotations_trainval2017.zip"),
+        images=resource_path("coco/val2017.zip"),
+        annotations=resource_path("coco/annotations_trainval2017.zip"),
     output:
-        images=directory(RES("coco/val2017")),
-        instances=RES("coco/annotations/instances_val2017.json"),
-        captions=RES("coco/annotations/captions_val2017.json"),
+        images=directory(resource_path("coco/val2017")),
+        instances=resource_path("coco/annotations/instances_val2017.json"),
+        captions=resource_path("coco/annotations/captions_val2017.json"),
     log:
-        LOG("unzip_coco/unzip_coco"),
+        log_file("unzip_coco/unzip_coco"),
     benchmark:
         BENCH("unzip_coco/unzip_coco")
     conda:
-        ENV("eval")
+        conda_env("eval")
     threads: 1
     resources:
         mem_mb=1000,
@@ -72,17 +74,17 @@ rule unzip_coco:
 
 rule synthetic_coco:
     output:
-        instances=R("data/source/annotations/instances_val2017.json"),
-        captions=R("data/source/annotations/captions_val2017.json"),
-        images=directory(R("data/source/val2017")),
+        instances=run_path("data/source/annotations/instances_val2017.json"),
+        captions=run_path("data/source/annotations/captions_val2017.json"),
+        images=directory(run_path("data/source/val2017")),
     log:
-        LOG("synthetic_coco/synthetic_coco"),
+        log_file("synthetic_coco/synthetic_coco"),
     benchmark:
         BENCH("synthetic_coco/synthetic_coco")
     priority: CRITICAL_PATH_PRIORITY
     retries: 0  # deterministic: a retry would fail the same way
     conda:
-        ENV("eval")
+        conda_env("eval")
     threads: 1
     resources:
         mem_mb=1000,
@@ -100,15 +102,19 @@ rule annotations_512:
         **({"supplied": SUPPLIED_512} if SUPPLIED_512 else {}),
         instances=f"{COCO_SOURCE}/annotations/instances_val2017.json",
     output:
-        **({"report": R("data/annotations_512_report.json")} if SUPPLIED_512 else {}),
-        annotations=R("data/annotations_512.json"),
+        **(
+            {"report": run_path("data/annotations_512_report.json")}
+            if SUPPLIED_512
+            else {}
+        ),
+        annotations=run_path("data/annotations_512.json"),
     log:
-        LOG("annotations_512/annotations_512"),
+        log_file("annotations_512/annotations_512"),
     benchmark:
         BENCH("annotations_512/annotations_512")
     priority: CRITICAL_PATH_PRIORITY
     conda:
-        ENV("eval")
+        conda_env("eval")
     threads: 1
     resources:
         mem_mb=8000,
@@ -121,19 +127,19 @@ rule annotations_512:
 
 rule layouts:
     input:
-        instances=R("data/annotations_512.json"),
+        instances=run_path("data/annotations_512.json"),
         captions=f"{COCO_SOURCE}/annotations/captions_val2017.json",
     output:
-        R("layouts/{experiment}.jsonl"),
+        run_path("layouts/{experiment}.jsonl"),
     log:
-        LOG("layouts/{experiment}"),
+        log_file("layouts/{experiment}"),
     benchmark:
         BENCH("layouts/{experiment}")
     wildcard_constraints:
         experiment=one_of(layout_experiments("coco")),
     priority: CRITICAL_PATH_PRIORITY
     conda:
-        ENV("eval")
+        conda_env("eval")
     threads: 1
     resources:
         mem_mb=8000,
@@ -158,19 +164,19 @@ rule real_images:
         instances=lambda wc: (
             f"{COCO_SOURCE}/annotations/instances_val2017.json"
             if EXPERIMENTS[wc.experiment].get("resolution", "squashed512") == "native"
-            else R("data/annotations_512.json")
+            else run_path("data/annotations_512.json")
         ),
         images=f"{COCO_SOURCE}/val2017",
     output:
-        done=R("images/{experiment}/done.json"),
+        done=run_path("images/{experiment}/done.json"),
     log:
-        LOG("real_images/{experiment}"),
+        log_file("real_images/{experiment}"),
     benchmark:
         BENCH("real_images/{experiment}")
     wildcard_constraints:
         experiment=one_of(real_experiments()),
     conda:
-        ENV("eval")
+        conda_env("eval")
     threads: 1
     resources:
         mem_mb=2000,
@@ -201,17 +207,17 @@ localrules:
 
 rule hub_snapshot:
     output:
-        snapshot=protected(directory(RES("hub/{name}"))),
-        record=protected(RES("hub/{name}.json")),
+        snapshot=protected(directory(resource_path("hub/{name}"))),
+        record=protected(resource_path("hub/{name}.json")),
     log:
-        LOG("hub/{name}"),
+        log_file("hub/{name}"),
     benchmark:
         BENCH("hub/{name}")
     wildcard_constraints:
         name=one_of(list(HUB)),
     retries: 2
     conda:
-        ENV("llm")
+        conda_env("llm")
     threads: 1
     resources:
         mem_mb=2000,
@@ -232,17 +238,17 @@ rule hub_snapshot:
 
 rule jpeg_copy:
     input:
-        images=lambda wc: R(f"images/{jpeg_source(wc.experiment)}/done.json"),
+        images=lambda wc: run_path(f"images/{jpeg_source(wc.experiment)}/done.json"),
     output:
-        done=R("images/{experiment}/done.json"),
+        done=run_path("images/{experiment}/done.json"),
     log:
-        LOG("jpeg_copy/{experiment}"),
+        log_file("jpeg_copy/{experiment}"),
     benchmark:
         BENCH("jpeg_copy/{experiment}")
     wildcard_constraints:
         experiment=one_of(jpeg_experiments()),
     conda:
-        ENV("eval")
+        conda_env("eval")
     threads: 1
     resources:
         mem_mb=2000,
@@ -256,17 +262,17 @@ rule jpeg_copy:
 
 rule jpeg_layouts:
     input:
-        layouts=lambda wc: R(f"layouts/{jpeg_source(wc.experiment)}.jsonl"),
+        layouts=lambda wc: run_path(f"layouts/{jpeg_source(wc.experiment)}.jsonl"),
     output:
-        R("layouts/{experiment}.jsonl"),
+        run_path("layouts/{experiment}.jsonl"),
     log:
-        LOG("jpeg_layouts/{experiment}"),
+        log_file("jpeg_layouts/{experiment}"),
     benchmark:
         BENCH("jpeg_layouts/{experiment}")
     wildcard_constraints:
         experiment=one_of(jpeg_experiments()),
     conda:
-        ENV("eval")
+        conda_env("eval")
     threads: 1
     resources:
         mem_mb=1000,

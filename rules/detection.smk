@@ -8,16 +8,16 @@ from instdiff.detection.yolo_models import shipped_tiny
 
 rule yolo_download:
     output:
-        weights=RES("models/yolo/{detector}.pt"),
-        record=RES("models/yolo/{detector}.pt.json"),
+        weights=resource_path("models/yolo/{detector}.pt"),
+        record=resource_path("models/yolo/{detector}.pt.json"),
     log:
-        LOG("models/yolo_download/{detector}"),
+        log_file("models/yolo_download/{detector}"),
     benchmark:
         BENCH("models/yolo_download/{detector}")
     retries: 2
     localrule: True
     conda:
-        ENV("detect")
+        conda_env("detect")
     threads: 1
     resources:
         mem_mb=2000,
@@ -31,15 +31,15 @@ rule yolo_download:
 
 rule yolo_tiny:
     output:
-        weights=R("models/yolo/{detector}.pt"),
-        record=R("models/yolo/{detector}.pt.json"),
+        weights=run_path("models/yolo/{detector}.pt"),
+        record=run_path("models/yolo/{detector}.pt.json"),
     log:
-        LOG("models/yolo_tiny/{detector}"),
+        log_file("models/yolo_tiny/{detector}"),
     benchmark:
         BENCH("models/yolo_tiny/{detector}")
     retries: 0  # deterministic: a retry would fail the same way
     conda:
-        ENV("detect")
+        conda_env("detect")
     threads: 1
     resources:
         mem_mb=2000,
@@ -55,17 +55,17 @@ rule yolo_tiny:
 rule detect:
     input:
         model=lambda wc: yolo_path(wc.detector),
-        images=R("images/{experiment}/done.json"),
+        images=run_path("images/{experiment}/done.json"),
         annotations=lambda wc: annotations_for(wc.experiment),
-        layouts=R("layouts/{experiment}.jsonl"),
+        layouts=run_path("layouts/{experiment}.jsonl"),
     output:
-        R("detections/{experiment}/{detector}.json"),
+        run_path("detections/{experiment}/{detector}.json"),
     log:
-        LOG("detect/{experiment}/{detector}"),
+        log_file("detect/{experiment}/{detector}"),
     benchmark:
         BENCH("detect/{experiment}/{detector}")
     conda:
-        ENV("detect")
+        conda_env("detect")
     threads: cores(2)
     resources:
         mem_mb=by_attempt(8000),

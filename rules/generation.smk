@@ -1,6 +1,6 @@
 # Generation stage: layouts + converted InstanceDiffusion model -> images/{experiment}/{id}.png, in GPU shards.
 #
-# Contract for downstream rules: depend on R("images/{experiment}/done.json") and read the image list from it
+# Contract for downstream rules: depend on run_path("images/{experiment}/done.json") and read the image list from it
 # (instdiff.generation.shard.read_done). It is written only when every layout of the experiment has its image.
 # Shard k of n takes the layouts at positions i with i % n == k of the canonical order (image_id, id); per-image
 # seeds come from (run seed, experiment, image id), so the images do not depend on n. With generation.group_size
@@ -15,13 +15,13 @@ from instdiff.generation.precision import generation_precision
 
 rule generate:
     input:
-        layouts=R("layouts/{experiment}.jsonl"),
+        layouts=run_path("layouts/{experiment}.jsonl"),
         model=INSTDIFF_MODEL,  # rules/model.smk: the converted model folder
         refiner=lambda wc: hub_inputs(refiner_from_config(EXPERIMENTS[wc.experiment])),
     output:
-        manifest=R("images/{experiment}/shards/{shard}-of-{nshards}.json"),
+        manifest=run_path("images/{experiment}/shards/{shard}-of-{nshards}.json"),
     log:
-        LOG("generate/{experiment}/{shard}-of-{nshards}"),
+        log_file("generate/{experiment}/{shard}-of-{nshards}"),
     benchmark:
         BENCH("generate/{experiment}/{shard}-of-{nshards}")
     wildcard_constraints:
@@ -30,7 +30,7 @@ rule generate:
         nshards=r"\d+",
     priority: CRITICAL_PATH_PRIORITY
     conda:
-        ENV("generate")
+        conda_env("generate")
     # All the cores torch is pinned to: two 2-thread shards side by side on the smoke's 2 cores ran ~2x slower per image.
     threads: generation_threads(config["generation"], SMOKE)
     resources:
@@ -40,7 +40,7 @@ rule generate:
     params:
         code=CODE("generation_shard"),
         device=DEVICE,
-        out_dir=lambda wc: R(f"images/{wc.experiment}"),
+        out_dir=lambda wc: run_path(f"images/{wc.experiment}"),
         shard=lambda wc: int(wc.shard),
         nshards=lambda wc: int(wc.nshards),
         run_seed=lambda wc: experiment_seed(wc.experiment),
@@ -63,30 +63,30 @@ rule generate:
 
 rule generate_done:
     input:
-        layouts=R("layouts/{experiment}.jsonl"),
+        layouts=run_path("layouts/{experiment}.jsonl"),
         manifests=lambda wc: [
-            R(
+            run_path(
                 f"images/{wc.experiment}/shards/{k}-of-{experiment_shards(wc.experiment)}.json"
             )
             for k in range(experiment_shards(wc.experiment))
         ],
     output:
-        done=R("images/{experiment}/done.json"),
+        done=run_path("images/{experiment}/done.json"),
     log:
-        LOG("generate/{experiment}/done"),
+        log_file("generate/{experiment}/done"),
     benchmark:
         BENCH("generate/{experiment}/done")
     wildcard_constraints:
         experiment="|".join(generated_experiments()) or "(?!)",
     retries: 0  # deterministic: a retry would fail the same way
     conda:
-        ENV("generate")
+        conda_env("generate")
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
     params:
         code=CODE("generation_done"),
-        out_dir=lambda wc: R(f"images/{wc.experiment}"),
+        out_dir=lambda wc: run_path(f"images/{wc.experiment}"),
     script:
         "../scripts/generation_done.py"

@@ -1,8 +1,8 @@
 # The LLM extension: layouts (replayed GPT-4o replies or an OpenAI-compatible API) -> images (generation stage,
 # experiment `llm`) -> grounding per scorer, global CLIP score, and the table of published vs ours.
 #
-# Contract with the generation stage: rule llm_layouts writes R("layouts/llm.jsonl"); rules/generation.smk turns it into
-# R("images/llm/done.json") with the settings of experiments.llm (box config, alpha 0.8, mis 0.2, guidance 7.5).
+# Contract with the generation stage: rule llm_layouts writes run_path("layouts/llm.jsonl"); rules/generation.smk turns it into
+# run_path("images/llm/done.json") with the settings of experiments.llm (box config, alpha 0.8, mis 0.2, guidance 7.5).
 # The API key is read from OPENAI_API_KEY in the job's environment, never from config.
 
 
@@ -27,12 +27,12 @@ rule llm_extension_files:
         LLM_EXTENSION_FILES["gt"],
         sources=LLM_EXTENSION_FILES["sources"],
     log:
-        LOG("llm/extension_files"),
+        log_file("llm/extension_files"),
     benchmark:
         BENCH("llm/extension_files")
     retries: 2
     conda:
-        ENV("llm")
+        conda_env("llm")
     threads: 1
     resources:
         mem_mb=500,
@@ -48,16 +48,16 @@ rule llm_layouts:
     input:
         replay=llm_replay_input,
     output:
-        layouts=R("llm/layouts.jsonl"),
-        generation=R("layouts/llm.jsonl"),
-        requests=R("llm/requests.jsonl"),
+        layouts=run_path("llm/layouts.jsonl"),
+        generation=run_path("layouts/llm.jsonl"),
+        requests=run_path("llm/requests.jsonl"),
     log:
-        LOG("llm/layouts"),
+        log_file("llm/layouts"),
     benchmark:
         BENCH("llm/layouts")
     retries: 0  # deterministic: a retry would fail the same way
     conda:
-        ENV("llm")
+        conda_env("llm")
     threads: 1
     resources:
         mem_mb=1000,
@@ -66,7 +66,7 @@ rule llm_layouts:
         code=CODE("llm_layouts"),
         section=stable(llm_layout_settings()),
         seed=config["seed"],
-        cache_dir=RES("llm_cache"),  # shared by runs: the same request is never paid twice
+        cache_dir=resource_path("llm_cache"),  # shared by runs: the same request is never paid twice
     script:
         "../scripts/llm_layouts.py"
 
@@ -74,23 +74,23 @@ rule llm_layouts:
 rule llm_visualize:
     """One picture per layout: intended boxes (green), boxes given to the generator (red), phrases."""
     input:
-        layouts=R("llm/layouts.jsonl"),
+        layouts=run_path("llm/layouts.jsonl"),
     output:
         # The folder holds {id}.png per layout and index.json; the report shows every picture.
         report(
-            directory(R("llm/layout_images")),
+            directory(run_path("llm/layout_images")),
             patterns=["{id}.png"],
             caption="../report/llm_layouts.rst",
             category="LLM extension",
             labels={"figure": "layout {id}"},
         ),
     log:
-        LOG("llm/visualize"),
+        log_file("llm/visualize"),
     benchmark:
         BENCH("llm/visualize")
     retries: 0  # deterministic: a retry would fail the same way
     conda:
-        ENV("llm")
+        conda_env("llm")
     threads: 1
     resources:
         mem_mb=1000,
@@ -104,9 +104,9 @@ rule llm_visualize:
 
 rule llm_tiny_scorer:
     output:
-        directory(R("models/llm/{scorer}")),
+        directory(run_path("models/llm/{scorer}")),
     log:
-        LOG("llm/tiny_{scorer}"),
+        log_file("llm/tiny_{scorer}"),
     benchmark:
         BENCH("llm/tiny_{scorer}")
     wildcard_constraints:
@@ -114,7 +114,7 @@ rule llm_tiny_scorer:
         or "(?!)",
     retries: 0  # deterministic: a retry would fail the same way
     conda:
-        ENV("llm")
+        conda_env("llm")
     threads: 1
     resources:
         mem_mb=2000,
@@ -137,12 +137,12 @@ if LLM_CLIP.get("tiny"):
             weights=LLM_CLIP_WEIGHTS,
             record=f"{LLM_CLIP_WEIGHTS}.json",
         log:
-            LOG("llm/tiny_clip"),
+            log_file("llm/tiny_clip"),
         benchmark:
             BENCH("llm/tiny_clip")
         retries: 0  # deterministic: a retry would fail the same way
         conda:
-            ENV("llm")
+            conda_env("llm")
         threads: 1
         resources:
             mem_mb=2000,
@@ -168,12 +168,12 @@ else:
             weights=protected(LLM_CLIP_RELEASE),
             record=protected(f"{LLM_CLIP_RELEASE}.json"),
         log:
-            LOG("llm/clip_download"),
+            log_file("llm/clip_download"),
         benchmark:
             BENCH("llm/clip_download")
         retries: 2
         conda:
-            ENV("llm")
+            conda_env("llm")
         threads: 1
         resources:
             mem_mb=2000,
@@ -191,20 +191,20 @@ else:
 rule llm_grounding:
     """Open-vocabulary detectors (transformers-native) queried with each instance's phrase."""
     input:
-        layouts=R("llm/layouts.jsonl"),
-        done=R("images/llm/done.json"),
+        layouts=run_path("llm/layouts.jsonl"),
+        done=run_path("images/llm/done.json"),
         model=llm_scorer_model,
     output:
-        R("llm/detections/{scorer}/{variant}.jsonl"),
+        run_path("llm/detections/{scorer}/{variant}.jsonl"),
     log:
-        LOG("llm/grounding_{scorer}_{variant}"),
+        log_file("llm/grounding_{scorer}_{variant}"),
     benchmark:
         BENCH("llm/grounding_{scorer}_{variant}")
     wildcard_constraints:
         scorer="|".join(LLM_DETECTORS) or "(?!)",
         variant="|".join(LLM_VARIANTS),
     conda:
-        ENV("llm")
+        conda_env("llm")
     threads: 2 if SMOKE else 8
     resources:
         gpu=1,  # always: the scheduler sees the real request (device: cpu computes on the CPU)
@@ -223,20 +223,20 @@ rule llm_grounding:
 rule llm_grounding_vlm:
     """CogVLM grounding: remote code under an older transformers (envs/cogvlm.yaml), one A100-class GPU."""
     input:
-        layouts=R("llm/layouts.jsonl"),
-        done=R("images/llm/done.json"),
+        layouts=run_path("llm/layouts.jsonl"),
+        done=run_path("images/llm/done.json"),
         model=llm_scorer_model,
     output:
-        R("llm/detections/{scorer}/{variant}.jsonl"),
+        run_path("llm/detections/{scorer}/{variant}.jsonl"),
     log:
-        LOG("llm/grounding_{scorer}_{variant}"),
+        log_file("llm/grounding_{scorer}_{variant}"),
     benchmark:
         BENCH("llm/grounding_{scorer}_{variant}")
     wildcard_constraints:
         scorer="|".join(LLM_VLMS) or "(?!)",
         variant="|".join(LLM_VARIANTS),
     conda:
-        ENV("cogvlm")
+        conda_env("cogvlm")
     threads: 8
     resources:
         gpu=1,
@@ -254,21 +254,21 @@ rule llm_grounding_vlm:
 
 rule llm_grounding_metrics:
     input:
-        layouts=R("llm/layouts.jsonl"),
+        layouts=run_path("llm/layouts.jsonl"),
         detections=expand(
-            R("llm/detections/{{scorer}}/{variant}.jsonl"), variant=LLM_VARIANTS
+            run_path("llm/detections/{{scorer}}/{variant}.jsonl"), variant=LLM_VARIANTS
         ),
     output:
-        R("llm/grounding/{scorer}.json"),
+        run_path("llm/grounding/{scorer}.json"),
     log:
-        LOG("llm/grounding_metrics_{scorer}"),
+        log_file("llm/grounding_metrics_{scorer}"),
     benchmark:
         BENCH("llm/grounding_metrics_{scorer}")
     wildcard_constraints:
         scorer="|".join(LLM_SCORERS) or "(?!)",
     retries: 0  # deterministic: a retry would fail the same way
     conda:
-        ENV("llm")
+        conda_env("llm")
     threads: 1
     resources:
         mem_mb=1000,
@@ -287,14 +287,14 @@ rule llm_grounding_legacy:
         pred=LLM.get("legacy", {}).get("pred", LLM_EXTENSION_FILES["pred"]),
         gt=LLM.get("legacy", {}).get("gt", LLM_EXTENSION_FILES["gt"]),
     output:
-        R("llm/grounding/legacy.json"),
+        run_path("llm/grounding/legacy.json"),
     log:
-        LOG("llm/grounding_legacy"),
+        log_file("llm/grounding_legacy"),
     benchmark:
         BENCH("llm/grounding_legacy")
     retries: 0  # deterministic: a retry would fail the same way
     conda:
-        ENV("llm")
+        conda_env("llm")
     threads: 1
     resources:
         mem_mb=500,
@@ -307,17 +307,17 @@ rule llm_grounding_legacy:
 
 rule llm_clip:
     input:
-        layouts=R("llm/layouts.jsonl"),
-        done=R("images/llm/done.json"),
+        layouts=run_path("llm/layouts.jsonl"),
+        done=run_path("images/llm/done.json"),
         weights=LLM_CLIP_WEIGHTS,
     output:
-        R("llm/clip.json"),
+        run_path("llm/clip.json"),
     log:
-        LOG("llm/clip"),
+        log_file("llm/clip"),
     benchmark:
         BENCH("llm/clip")
     conda:
-        ENV("llm")
+        conda_env("llm")
     threads: 2 if SMOKE else 8
     resources:
         gpu=1,  # always: the scheduler sees the real request (device: cpu computes on the CPU)
@@ -337,24 +337,26 @@ rule llm_clip:
 
 rule llm_table:
     input:
-        grounding=expand(R("llm/grounding/{scorer}.json"), scorer=list(LLM_SCORERS)),
-        legacy=R("llm/grounding/legacy.json"),
-        clip=R("llm/clip.json"),
+        grounding=expand(
+            run_path("llm/grounding/{scorer}.json"), scorer=list(LLM_SCORERS)
+        ),
+        legacy=run_path("llm/grounding/legacy.json"),
+        clip=run_path("llm/clip.json"),
     output:
         csv=report(
-            R("tables/llm.csv"),
+            run_path("tables/llm.csv"),
             caption="../report/llm_table.rst",
             category="LLM extension",
             labels={"table": "llm"},
         ),
-        md=R("tables/llm.md"),
+        md=run_path("tables/llm.md"),
     log:
-        LOG("llm/table"),
+        log_file("llm/table"),
     benchmark:
         BENCH("llm/table")
     retries: 0  # deterministic: a retry would fail the same way
     conda:
-        ENV("llm")
+        conda_env("llm")
     threads: 1
     resources:
         mem_mb=500,

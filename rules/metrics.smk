@@ -4,16 +4,16 @@
 
 rule clip_download:
     output:
-        weights=RES(f"models/clip/{CLIP['arch']}_{CLIP['pretrained']}.pt"),
-        record=RES(f"models/clip/{CLIP['arch']}_{CLIP['pretrained']}.pt.json"),
+        weights=resource_path(f"models/clip/{CLIP['arch']}_{CLIP['pretrained']}.pt"),
+        record=resource_path(f"models/clip/{CLIP['arch']}_{CLIP['pretrained']}.pt.json"),
     log:
-        LOG("models/clip_download"),
+        log_file("models/clip_download"),
     benchmark:
         BENCH("models/clip_download")
     retries: 2
     localrule: True
     conda:
-        ENV("clip")
+        conda_env("clip")
     threads: 1
     resources:
         mem_mb=8000,
@@ -31,15 +31,15 @@ rule clip_download:
 
 rule clip_tiny:
     output:
-        weights=R("models/clip/tiny-clip.pt"),
-        record=R("models/clip/tiny-clip.pt.json"),
+        weights=run_path("models/clip/tiny-clip.pt"),
+        record=run_path("models/clip/tiny-clip.pt.json"),
     log:
-        LOG("models/clip_tiny"),
+        log_file("models/clip_tiny"),
     benchmark:
         BENCH("models/clip_tiny")
     retries: 0  # deterministic: a retry would fail the same way
     conda:
-        ENV("clip")
+        conda_env("clip")
     threads: 1
     resources:
         mem_mb=2000,
@@ -55,13 +55,13 @@ rule coco_bbox:
     input:
         unpack(metric_inputs("coco_bbox")),
     output:
-        R("metrics/{experiment}/coco_bbox.json"),
+        run_path("metrics/{experiment}/coco_bbox.json"),
     log:
-        LOG("metrics/coco_bbox/{experiment}"),
+        log_file("metrics/coco_bbox/{experiment}"),
     benchmark:
         BENCH("metrics/coco_bbox/{experiment}")
     conda:
-        ENV("eval")
+        conda_env("eval")
     threads: 1
     resources:
         mem_mb=by_attempt(6000),  # measured 2.3 GB peak (benchmarks/README.md); max_det 300 can triple it
@@ -78,13 +78,13 @@ rule coco_segm:
     input:
         unpack(metric_inputs("coco_segm")),
     output:
-        R("metrics/{experiment}/coco_segm.json"),
+        run_path("metrics/{experiment}/coco_segm.json"),
     log:
-        LOG("metrics/coco_segm/{experiment}"),
+        log_file("metrics/coco_segm/{experiment}"),
     benchmark:
         BENCH("metrics/coco_segm/{experiment}")
     conda:
-        ENV("eval")
+        conda_env("eval")
     threads: 1
     resources:
         mem_mb=by_attempt(6000),  # measured 2.3 GB peak (benchmarks/README.md); max_det 300 can triple it
@@ -101,13 +101,13 @@ rule coco_bbox_segmodel:
     input:
         unpack(metric_inputs("coco_bbox_segmodel")),
     output:
-        R("metrics/{experiment}/coco_bbox_segmodel.json"),
+        run_path("metrics/{experiment}/coco_bbox_segmodel.json"),
     log:
-        LOG("metrics/coco_bbox_segmodel/{experiment}"),
+        log_file("metrics/coco_bbox_segmodel/{experiment}"),
     benchmark:
         BENCH("metrics/coco_bbox_segmodel/{experiment}")
     conda:
-        ENV("eval")
+        conda_env("eval")
     threads: 1
     resources:
         mem_mb=by_attempt(6000),  # as coco_bbox: the same evaluation on the seg model's boxes
@@ -125,13 +125,13 @@ rule pim_paper:
     input:
         unpack(metric_inputs("pim")),
     output:
-        R("metrics/{experiment}/pim_{mode}_paper.json"),
+        run_path("metrics/{experiment}/pim_{mode}_paper.json"),
     log:
-        LOG("metrics/pim_{mode}_paper/{experiment}"),
+        log_file("metrics/pim_{mode}_paper/{experiment}"),
     benchmark:
         BENCH("metrics/pim_{mode}_paper/{experiment}")
     conda:
-        ENV("eval")
+        conda_env("eval")
     threads: 1
     resources:
         mem_mb=by_attempt(6000),  # measured 2.3 GB peak (benchmarks/README.md); max_det 300 can triple it
@@ -148,13 +148,13 @@ rule pim_corrected:
     input:
         unpack(metric_inputs("pim")),
     output:
-        R("metrics/{experiment}/pim_{mode}_corrected.json"),
+        run_path("metrics/{experiment}/pim_{mode}_corrected.json"),
     log:
-        LOG("metrics/pim_{mode}_corrected/{experiment}"),
+        log_file("metrics/pim_{mode}_corrected/{experiment}"),
     benchmark:
         BENCH("metrics/pim_{mode}_corrected/{experiment}")
     conda:
-        ENV("eval")
+        conda_env("eval")
     threads: 1
     resources:
         mem_mb=by_attempt(6000),  # measured 2.3 GB peak (benchmarks/README.md); max_det 300 can triple it
@@ -172,13 +172,13 @@ rule attribute_gt:
         unpack(metric_inputs(None)),
         clip=clip_path(),
     output:
-        R("metrics/{experiment}/attribute_gt.json"),
+        run_path("metrics/{experiment}/attribute_gt.json"),
     log:
-        LOG("metrics/attribute_gt/{experiment}"),
+        log_file("metrics/attribute_gt/{experiment}"),
     benchmark:
         BENCH("metrics/attribute_gt/{experiment}")
     conda:
-        ENV("clip")
+        conda_env("clip")
     threads: cores(2)
     resources:
         mem_mb=16000,
@@ -198,13 +198,13 @@ rule attribute_detected:
         unpack(metric_inputs("attribute")),
         clip=clip_path(),
     output:
-        R("metrics/{experiment}/attribute_detected.json"),
+        run_path("metrics/{experiment}/attribute_detected.json"),
     log:
-        LOG("metrics/attribute_detected/{experiment}"),
+        log_file("metrics/attribute_detected/{experiment}"),
     benchmark:
         BENCH("metrics/attribute_detected/{experiment}")
     conda:
-        ENV("clip")
+        conda_env("clip")
     threads: cores(2)
     resources:
         mem_mb=16000,
@@ -228,9 +228,9 @@ from instdiff.metrics.fid import INCEPTION_URL
 
 # Release: torch-fidelity's converted TF Inception, shared by runs. Smoke: random weights of the same architecture.
 INCEPTION_WEIGHTS = (
-    R("models/inception/random-inception-v3-compat.pth")
+    run_path("models/inception/random-inception-v3-compat.pth")
     if SMOKE
-    else RES(f"models/inception/{INCEPTION_URL.rsplit('/', 1)[1]}")
+    else resource_path(f"models/inception/{INCEPTION_URL.rsplit('/', 1)[1]}")
 )
 INCEPTION_SHA256 = f"{INCEPTION_WEIGHTS.rsplit('.', 1)[0]}.sha256.json"
 # The schema fills defaults; these cover a section validated without them.
@@ -255,11 +255,11 @@ if SMOKE:
             weights=INCEPTION_WEIGHTS,
             sha256=INCEPTION_SHA256,
         log:
-            LOG("inception_weights"),
+            log_file("inception_weights"),
         benchmark:
             BENCH("inception_weights")
         conda:
-            ENV("eval")
+            conda_env("eval")
         threads: 1
         resources:
             mem_mb=2000,
@@ -280,12 +280,12 @@ else:
             weights=INCEPTION_WEIGHTS,
             sha256=INCEPTION_SHA256,
         log:
-            LOG("inception_weights"),
+            log_file("inception_weights"),
         benchmark:
             BENCH("inception_weights")
         retries: 3
         conda:
-            ENV("eval")
+            conda_env("eval")
         threads: 1
         resources:
             mem_mb=1000,
@@ -299,16 +299,16 @@ else:
 
 rule fid_reference:
     input:
-        real=R(f"images/{REAL_EXPERIMENT}/done.json"),
+        real=run_path(f"images/{REAL_EXPERIMENT}/done.json"),
         weights=INCEPTION_WEIGHTS,
     output:
-        R("fid/reference.npz"),
+        run_path("fid/reference.npz"),
     log:
-        LOG("fid_reference"),
+        log_file("fid_reference"),
     benchmark:
         BENCH("fid_reference")
     conda:
-        ENV("eval")
+        conda_env("eval")
     threads: cores(4)
     resources:
         mem_mb=8000,
@@ -327,18 +327,18 @@ rule fid_reference:
 
 rule fid:
     input:
-        images=R("images/{experiment}/done.json"),
-        reference=R("fid/reference.npz"),
+        images=run_path("images/{experiment}/done.json"),
+        reference=run_path("fid/reference.npz"),
         weights=INCEPTION_WEIGHTS,
-        manifest=R("manifest.json"),
+        manifest=run_path("manifest.json"),
     output:
-        R("metrics/{experiment}/fid.json"),
+        run_path("metrics/{experiment}/fid.json"),
     log:
-        LOG("fid/{experiment}"),
+        log_file("fid/{experiment}"),
     benchmark:
         BENCH("fid/{experiment}")
     conda:
-        ENV("eval")
+        conda_env("eval")
     threads: cores(4)
     resources:
         mem_mb=8000,

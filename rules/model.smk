@@ -1,27 +1,27 @@
 # Models stage: the InstanceDiffusion checkpoint (released file, or the tiny smoke model written in the same
 # original format) -> a converted diffusers-style folder that the generate stage loads.
 #
-# Contract: INSTDIFF_MODEL = R("models/instancediffusion") holds instdiff_model.json, unet/, vae/, text_encoder/,
+# Contract: INSTDIFF_MODEL = run_path("models/instancediffusion") holds instdiff_model.json, unet/, vae/, text_encoder/,
 # tokenizer/; load it with instdiff.model.convert.load_components(folder, dtype, device).
 
-INSTDIFF_MODEL = R("models/instancediffusion")
+INSTDIFF_MODEL = run_path("models/instancediffusion")
 
 if SMOKE:
-    INSTDIFF_CHECKPOINT = R("models/tiny/instancediffusion_tiny.pth")
-    INSTDIFF_TOKENIZER = R("models/tiny/clip_tokenizer")
+    INSTDIFF_CHECKPOINT = run_path("models/tiny/instancediffusion_tiny.pth")
+    INSTDIFF_TOKENIZER = run_path("models/tiny/clip_tokenizer")
 
     rule tiny_instancediffusion:
         output:
             checkpoint=INSTDIFF_CHECKPOINT,
             tokenizer=directory(INSTDIFF_TOKENIZER),
         log:
-            LOG("models/tiny_instancediffusion"),
+            log_file("models/tiny_instancediffusion"),
         benchmark:
             BENCH("models/tiny_instancediffusion")
         priority: CRITICAL_PATH_PRIORITY
         retries: 0  # deterministic: a retry would fail the same way
         conda:
-            ENV("generate")
+            conda_env("generate")
         threads: 1
         resources:
             mem_mb=2000,
@@ -33,8 +33,8 @@ if SMOKE:
             "../scripts/model_tiny_instancediffusion.py"
 
 else:
-    INSTDIFF_CHECKPOINT = RES("models/instancediffusion_sd15.pth")
-    INSTDIFF_TOKENIZER = RES("models/clip-vit-large-patch14-tokenizer")
+    INSTDIFF_CHECKPOINT = resource_path("models/instancediffusion_sd15.pth")
+    INSTDIFF_TOKENIZER = resource_path("models/clip-vit-large-patch14-tokenizer")
 
     localrules:
         instancediffusion_checkpoint,
@@ -44,12 +44,12 @@ else:
             checkpoint=protected(INSTDIFF_CHECKPOINT),
             tokenizer=directory(INSTDIFF_TOKENIZER),
         log:
-            LOG("models/instancediffusion_checkpoint"),
+            log_file("models/instancediffusion_checkpoint"),
         benchmark:
             BENCH("models/instancediffusion_checkpoint")
         retries: 3
         conda:
-            ENV("generate")
+            conda_env("generate")
         threads: 1
         resources:
             mem_mb=1000,
@@ -67,12 +67,12 @@ rule convert_instancediffusion:
     output:
         directory(INSTDIFF_MODEL),
     log:
-        LOG("models/convert_instancediffusion"),
+        log_file("models/convert_instancediffusion"),
     benchmark:
         BENCH("models/convert_instancediffusion")
     priority: CRITICAL_PATH_PRIORITY
     conda:
-        ENV("generate")
+        conda_env("generate")
     threads: cores(2)
     resources:
         mem_mb=2000 if SMOKE else 20000,

@@ -13,37 +13,41 @@ RATERS_FIGURE_NAMES = [
     "automatic_vs_human",
 ]
 RATERS_FIGURES = expand(
-    R("raters/figures/{name}.{ext}"), name=RATERS_FIGURE_NAMES, ext=["png", "pdf"]
+    run_path("raters/figures/{name}.{ext}"),
+    name=RATERS_FIGURE_NAMES,
+    ext=["png", "pdf"],
 )
 
 
 RATERS_SYNTHETIC = RATERS.get("synthetic") is not None
 # The tables analysed: the synthetic study's (written by rule raters_synthetic) or the configured ones.
 RATERS_RATINGS = (
-    [R("raters/synthetic/ratings.csv")]
+    [run_path("raters/synthetic/ratings.csv")]
     if RATERS_SYNTHETIC
     else list(RATERS.get("ratings", []))
 )
 RATERS_AUTOMATIC = (
-    [R("raters/synthetic/automatic_scores.csv")]
+    [run_path("raters/synthetic/automatic_scores.csv")]
     if RATERS_SYNTHETIC
     else list(RATERS.get("automatic_scores", []))
 )
 # What `rule all` asks of this stage: nothing when no study is configured.
-RATERS_TARGETS = [R("raters/stats.json"), *RATERS_FIGURES] if RATERS_RATINGS else []
+RATERS_TARGETS = (
+    [run_path("raters/stats.json"), *RATERS_FIGURES] if RATERS_RATINGS else []
+)
 
 
 rule raters_synthetic:
     output:
-        ratings=R("raters/synthetic/ratings.csv"),
-        automatic=R("raters/synthetic/automatic_scores.csv"),
+        ratings=run_path("raters/synthetic/ratings.csv"),
+        automatic=run_path("raters/synthetic/automatic_scores.csv"),
     log:
-        LOG("raters/synthetic"),
+        log_file("raters/synthetic"),
     benchmark:
         BENCH("raters/synthetic")
     retries: 0  # deterministic: a retry would fail the same way
     conda:
-        ENV("report")
+        conda_env("report")
     threads: 1
     resources:
         mem_mb=1000,
@@ -61,7 +65,7 @@ rule raters_stats:
         ratings=RATERS_RATINGS,
         automatic=RATERS_AUTOMATIC,
     output:
-        stats=R("raters/stats.json"),
+        stats=run_path("raters/stats.json"),
         # The PNGs go into the Snakemake HTML report (`snakemake --report`); the PDFs are for papers.
         figures=[
             (
@@ -72,12 +76,12 @@ rule raters_stats:
             for f in RATERS_FIGURES
         ],
     log:
-        LOG("raters/stats"),
+        log_file("raters/stats"),
     benchmark:
         BENCH("raters/stats")
     retries: 0  # deterministic: a retry would fail the same way
     conda:
-        ENV("report")
+        conda_env("report")
     threads: 1
     resources:
         mem_mb=2000,

@@ -13,14 +13,14 @@ rule manifest:
     input:
         checksums=REPORT.get("checksum_files", []),
     output:
-        R("manifest.json"),
+        run_path("manifest.json"),
     log:
-        LOG("manifest"),
+        log_file("manifest"),
     benchmark:
         BENCH("manifest")
     retries: 0  # deterministic: a retry would fail the same way
     conda:
-        ENV("eval")
+        conda_env("eval")
     threads: 1
     resources:
         mem_mb=1000,
@@ -42,22 +42,22 @@ for _name in TABLES:
         input:
             metrics=table_rule(_name)["metrics"],
             paper=PAPER_RESULTS,
-            manifest=R("manifest.json"),
+            manifest=run_path("manifest.json"),
         output:
             tables=table_rule(_name)["outputs"],
             html=report(
-                R(f"tables/{TABLE_FILES[_name]}.html"),
+                run_path(f"tables/{TABLE_FILES[_name]}.html"),
                 caption=f"../report/{_name}.rst",
                 category="Tables",
                 labels={"table": _name},
             ),
         log:
-            LOG(f"tables/{_name}"),
+            log_file(f"tables/{_name}"),
         benchmark:
             BENCH(f"tables/{_name}")
         retries: 0  # deterministic: a retry would fail the same way
         conda:
-            ENV("report")
+            conda_env("report")
         threads: 1
         resources:
             mem_mb=2000,
@@ -87,53 +87,55 @@ rule figures:
         ),
         fid=figure_files(["fid"]),
         paper=PAPER_RESULTS,
-        manifest=R("manifest.json"),
-        layouts=[R(f"layouts/{exp}.jsonl") for exp in qualitative_experiments()],
-        generated=[R(f"images/{exp}/done.json") for exp in qualitative_experiments()],
+        manifest=run_path("manifest.json"),
+        layouts=[run_path(f"layouts/{exp}.jsonl") for exp in qualitative_experiments()],
+        generated=[
+            run_path(f"images/{exp}/done.json") for exp in qualitative_experiments()
+        ],
         real=(
-            [R(f"images/{REAL_EXPERIMENT}/done.json")]
+            [run_path(f"images/{REAL_EXPERIMENT}/done.json")]
             if qualitative_experiments()
             else []
         ),
     output:
         metrics_vs_paper=[
             fig("metrics_vs_paper", "figure_metrics"),
-            R("figures/metrics_vs_paper.pdf"),
+            run_path("figures/metrics_vs_paper.pdf"),
         ],
         per_category_ap=[
             fig("per_category_ap", "figure_per_category"),
-            R("figures/per_category_ap.pdf"),
+            run_path("figures/per_category_ap.pdf"),
         ],
         pim_distributions=[
             fig("pim_distributions", "figure_pim"),
-            R("figures/pim_distributions.pdf"),
+            run_path("figures/pim_distributions.pdf"),
         ],
         fid_vs_format=[
             fig("fid_vs_format", "figure_fid"),
-            R("figures/fid_vs_format.pdf"),
+            run_path("figures/fid_vs_format.pdf"),
         ],
         qualitative=[
             (
                 report(
-                    R(f"figures/qualitative_{exp}.png"),
+                    run_path(f"figures/qualitative_{exp}.png"),
                     caption="../report/figure_qualitative.rst",
                     category="Figures",
                     subcategory="Qualitative",
                     labels={"figure": "qualitative", "experiment": exp},
                 )
                 if ext == "png"
-                else R(f"figures/qualitative_{exp}.pdf")
+                else run_path(f"figures/qualitative_{exp}.pdf")
             )
             for exp in qualitative_experiments()
             for ext in ("png", "pdf")
         ],
     log:
-        LOG("figures"),
+        log_file("figures"),
     benchmark:
         BENCH("figures")
     retries: 0  # deterministic: a retry would fail the same way
     conda:
-        ENV("report")
+        conda_env("report")
     threads: 1
     resources:
         mem_mb=2000,
