@@ -357,17 +357,19 @@ def annotations_for(experiment):
 
 
 def metric_inputs(metric):
-    """Inputs shared by the metric rules; ``metric`` picks the detector (None: no detections)."""
+    """Inputs shared by the metric rules; ``metric`` (or a function of the wildcards giving it) picks the detector
+    (None: no detections)."""
 
     def inputs(wc):
+        name = metric(wc) if callable(metric) else metric
         files = {
             "annotations": annotations_for(wc.experiment),
             "layouts": run_path(f"layouts/{wc.experiment}.jsonl"),
             "images": run_path(f"images/{wc.experiment}/done.json"),
             "manifest": run_path("manifest.json"),
         }
-        if metric is not None:
-            files["detections"] = detections(wc.experiment, metric)
+        if name is not None:
+            files["detections"] = detections(wc.experiment, name)
         return files
 
     return inputs

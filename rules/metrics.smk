@@ -51,15 +51,18 @@ rule clip_tiny:
         "../scripts/metrics_clip_tiny.py"
 
 
-rule coco_bbox:
+# One rule for the two COCO evaluations of an experiment's images: boxes (detector_box) and masks (detector_mask).
+rule coco_ap:
     input:
-        unpack(metric_inputs("coco_bbox")),
+        unpack(metric_inputs(lambda wc: f"coco_{wc.iou_type}")),
     output:
-        run_path("metrics/{experiment}/coco_bbox.json"),
+        run_path("metrics/{experiment}/coco_{iou_type}.json"),
     log:
-        log_file("metrics/coco_bbox/{experiment}"),
+        log_file("metrics/coco_{iou_type}/{experiment}"),
     benchmark:
-        BENCH("metrics/coco_bbox/{experiment}")
+        BENCH("metrics/coco_{iou_type}/{experiment}")
+    wildcard_constraints:
+        iou_type="bbox|segm",
     conda:
         conda_env("eval")
     threads: 1
@@ -68,30 +71,7 @@ rule coco_bbox:
         runtime=60,
     params:
         code=CODE("metrics_coco"),
-        iou_type="bbox",
-        bootstrap=config["report"].get("bootstrap", {}),
-    script:
-        "../scripts/metrics_coco.py"
-
-
-rule coco_segm:
-    input:
-        unpack(metric_inputs("coco_segm")),
-    output:
-        run_path("metrics/{experiment}/coco_segm.json"),
-    log:
-        log_file("metrics/coco_segm/{experiment}"),
-    benchmark:
-        BENCH("metrics/coco_segm/{experiment}")
-    conda:
-        conda_env("eval")
-    threads: 1
-    resources:
-        mem_mb=by_attempt(6000),  # measured 2.3 GB peak (benchmarks/README.md); max_det 300 can triple it
-        runtime=60,
-    params:
-        code=CODE("metrics_coco"),
-        iou_type="segm",
+        iou_type=lambda wc: wc.iou_type,
         bootstrap=config["report"].get("bootstrap", {}),
     script:
         "../scripts/metrics_coco.py"
@@ -121,15 +101,18 @@ rule coco_bbox_segmodel:
         "../scripts/metrics_coco.py"
 
 
-rule pim_paper:
+# PiM of points or scribbles, as the paper computed it (variant paper) and corrected (reference notes).
+rule pim:
     input:
         unpack(metric_inputs("pim")),
     output:
-        run_path("metrics/{experiment}/pim_{mode}_paper.json"),
+        run_path("metrics/{experiment}/pim_{mode}_{variant}.json"),
     log:
-        log_file("metrics/pim_{mode}_paper/{experiment}"),
+        log_file("metrics/pim_{mode}_{variant}/{experiment}"),
     benchmark:
-        BENCH("metrics/pim_{mode}_paper/{experiment}")
+        BENCH("metrics/pim_{mode}_{variant}/{experiment}")
+    wildcard_constraints:
+        variant="paper|corrected",
     conda:
         conda_env("eval")
     threads: 1
@@ -138,45 +121,28 @@ rule pim_paper:
         runtime=60,
     params:
         code=CODE("metrics_pim"),
-        variant="paper",
+        variant=lambda wc: wc.variant,
         run_seed=lambda wc: experiment_seed(wc.experiment),
     script:
         "../scripts/metrics_pim.py"
 
 
-rule pim_corrected:
+# Attribute binding of the colour / texture experiments: CLIP on the ground-truth boxes (variant gt) or on the
+# detections that match them (variant detected, at detection.attribute_conf).
+rule attribute:
     input:
-        unpack(metric_inputs("pim")),
-    output:
-        run_path("metrics/{experiment}/pim_{mode}_corrected.json"),
-    log:
-        log_file("metrics/pim_{mode}_corrected/{experiment}"),
-    benchmark:
-        BENCH("metrics/pim_{mode}_corrected/{experiment}")
-    conda:
-        conda_env("eval")
-    threads: 1
-    resources:
-        mem_mb=by_attempt(6000),  # measured 2.3 GB peak (benchmarks/README.md); max_det 300 can triple it
-        runtime=60,
-    params:
-        code=CODE("metrics_pim"),
-        variant="corrected",
-        run_seed=lambda wc: experiment_seed(wc.experiment),
-    script:
-        "../scripts/metrics_pim.py"
-
-
-rule attribute_gt:
-    input:
-        unpack(metric_inputs(None)),
+        unpack(
+            metric_inputs(lambda wc: "attribute" if wc.variant == "detected" else None)
+        ),
         clip=clip_path(),
     output:
-        run_path("metrics/{experiment}/attribute_gt.json"),
+        run_path("metrics/{experiment}/attribute_{variant}.json"),
     log:
-        log_file("metrics/attribute_gt/{experiment}"),
+        log_file("metrics/attribute_{variant}/{experiment}"),
     benchmark:
-        BENCH("metrics/attribute_gt/{experiment}")
+        BENCH("metrics/attribute_{variant}/{experiment}")
+    wildcard_constraints:
+        variant="gt|detected",
     conda:
         conda_env("clip")
     threads: cores(2)
@@ -187,35 +153,13 @@ rule attribute_gt:
     params:
         code=CODE("metrics_attribute"),
         device=DEVICE,
-        variant="gt",
+        variant=lambda wc: wc.variant,
         attribute=lambda wc: attribute_of(wc.experiment),
-    script:
-        "../scripts/metrics_attribute.py"
-
-
-rule attribute_detected:
-    input:
-        unpack(metric_inputs("attribute")),
-        clip=clip_path(),
-    output:
-        run_path("metrics/{experiment}/attribute_detected.json"),
-    log:
-        log_file("metrics/attribute_detected/{experiment}"),
-    benchmark:
-        BENCH("metrics/attribute_detected/{experiment}")
-    conda:
-        conda_env("clip")
-    threads: cores(2)
-    resources:
-        mem_mb=16000,
-        runtime=120,
-        gpu=1,  # always: the scheduler sees the real request (device: cpu computes on the CPU)
-    params:
-        code=CODE("metrics_attribute"),
-        device=DEVICE,
-        variant="detected",
-        attribute=lambda wc: attribute_of(wc.experiment),
-        conf=config["detection"].get("attribute_conf", 0.3),
+        conf=lambda wc: (
+            config["detection"].get("attribute_conf", 0.3)
+            if wc.variant == "detected"
+            else None
+        ),
     script:
         "../scripts/metrics_attribute.py"
 

@@ -143,7 +143,7 @@ def slurm_cluster(tmp_path_factory):
         cluster.stop()
 
 
-GPU_RULES = {"generate", "detect", "fid_reference", "fid", "attribute_gt", "attribute_detected"}
+GPU_RULES = {"generate", "detect", "fid_reference", "fid", "attribute"}
 
 
 def _cancel_first_running(cluster, comment_prefix: str, stop: threading.Event, cancelled: list[str]) -> None:
