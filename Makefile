@@ -45,6 +45,8 @@ dryrun: install
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/snakemake all -n -q --configfile config/config.yaml
 
 lint: install
+	$(BIN)/ruff check instdiff scripts tests benchmarks
+	$(BIN)/snakefmt --check Snakefile rules/
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/snakemake --lint --configfile $(SMOKE_CONFIG)
 
 clean:

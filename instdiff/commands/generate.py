@@ -11,7 +11,6 @@ scribbles in the JSON are used (see :mod:`instdiff.data.demo`). The initial nois
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 from pathlib import Path
 

@@ -37,7 +37,7 @@ from PIL import Image
 from instdiff.core.device import resolve_device
 from instdiff.core.errors import InputError
 from instdiff.generation.settings import GenerationSettings
-from instdiff.core.layout import Instance, Layout
+from instdiff.core.layout import Layout
 from instdiff.model.precision import Precision
 from instdiff.core.original_constants import LATENT_SCALE, MAX_OBJS, TEXT_EMBED_DIM
 from instdiff.generation.refiner import load_refiner, refine

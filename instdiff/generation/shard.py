@@ -36,7 +36,7 @@ from instdiff.core.checkpoints import sha256 as file_sha256
 from instdiff.core.errors import InputError
 from instdiff.generation.settings import GenerationSettings
 from instdiff.generation.image_records import (
-    IMAGE_FORMATS, RECORDS_DIR, REUSE_KEYS, folder_sha256, image_file, is_current, layout_sha256, read_record,
+    RECORDS_DIR, REUSE_KEYS, folder_sha256, image_file, is_current, layout_sha256, read_record,
     write_record,
 )
 from instdiff.core.io import atomic_path, read_json, write_json

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
 
 from instdiff.core.device import resolve_device
 from instdiff.core.errors import InputError

@@ -18,9 +18,8 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 
 from instdiff.core.errors import InputError
-from instdiff.core.io import atomic_path, read_json
-from instdiff.report.tables import (TABLES, Context, build_table, experiments_by_format, metric_path,
-                                    read_metric_file)
+from instdiff.core.io import atomic_path
+from instdiff.report.tables import (TABLES, Context, build_table, experiments_by_format, read_metric_file)
 from instdiff.metrics.record import MetricRecord
 from instdiff.metrics.registry import metric_of_file, metric_spec
 from instdiff.report.paper import load_paper_results

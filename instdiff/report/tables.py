@@ -26,7 +26,7 @@ from instdiff.metrics.registry import metric_of_file
 from instdiff.generation.precision import describe as describe_precision
 from instdiff.core.provenance import manifest_summary
 from instdiff.report.paper import PaperMethod, PaperResults, load_paper_results
-from instdiff.core.stats import Interval, bootstrap_mean_ci, per_image_values, seeds_mean_ci
+from instdiff.core.stats import bootstrap_mean_ci, per_image_values, seeds_mean_ci
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,6 @@
 """Replay source, reply validation and the legacy box-format switch, on hand-made replies and the shipped layouts."""
 
 import json
-import os
 from pathlib import Path
 
 import pytest

@@ -1,9 +1,8 @@
-import json
 
 import pytest
 
 from instdiff.report import figures as FG
-from tests.report_helpers import real_inputs, smoke_metrics, write_coco, write_images, write_layouts
+from tests.report_helpers import real_inputs, smoke_metrics, write_images, write_layouts
 
 PAPER = FG.Path(__file__).resolve().parents[2] / "config" / "paper_results.yaml"
 CONFIG = {"experiments": {e: {"kind": "generated", "metrics": []} for e in ("box", "mask", "point", "scribble", "colors", "textures")}}

@@ -12,7 +12,7 @@ from instdiff.core.errors import InputError
 from instdiff.report.paper import load_paper_results
 from instdiff.core.stats import bootstrap_mean_ci
 from instdiff.report.tables import (TABLES, Context, _tex, build_table, experiments_by_format, make_table, table_inputs,
-                                    to_csv, to_html, to_latex, to_markdown)
+                                    to_html, to_latex, to_markdown)
 
 from tests.report_helpers import real_inputs, smoke_metrics, tiny_encoder, write_coco
 
@@ -124,7 +124,7 @@ def test_ar_both_ways_with_the_note_on_which_is_the_papers(name, fmt, metrics):
 
 
 def test_jpeg_copy_rows_appear_only_when_configured(tmp_path, inputs):
-    from tests.report_helpers import write_fid, write_pim
+    from tests.report_helpers import write_fid
 
     write_coco(tmp_path, inputs, "box", resamples=0)
     write_fid(tmp_path, inputs, "box")
@@ -281,7 +281,7 @@ def test_published_values_keep_their_digits_and_both_revisions_are_dated():
 def test_every_footnote_is_in_every_format(name, metrics):
     table = build_table(TABLES[name], Context(metrics, experiments_by_format(SMOKE_CONFIG), load_paper_results(PAPER)))
     assert table.footnotes
-    md, tex, html_, csv_ = to_markdown(table), to_latex(table), to_html(table), to_csv(table)
+    md, tex, html_ = to_markdown(table), to_latex(table), to_html(table)  # the CSV holds the cells only
     for i, note in enumerate(table.footnotes, 1):
         assert f"[{i}] {note}" in md
         assert f"[{i}] {_tex(note)}" + "\\\\" in tex and f"\n% [{i}]" not in tex   # printed, not a comment
