@@ -50,11 +50,11 @@ rule generate:
             ).config_values()
         ),
         refiner=lambda wc: hub_local(refiner_from_config(EXPERIMENTS[wc.experiment])),
-        image_format=config["generation"].get("image_format", "png"),
+        image_format=config["generation"]["image_format"],
         precision=generation_precision(
             config["generation"], "generation section of the config"
         ),
-        group_size=config["generation"].get("group_size", 1),
+        group_size=config["generation"]["group_size"],
         # Pinned from the config, not from the cores Snakemake grants: torch's CPU results depend on the count.
         torch_threads=generation_threads(config["generation"], SMOKE),
     script:

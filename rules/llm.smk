@@ -215,7 +215,7 @@ rule llm_grounding:
         device=DEVICE,
         settings=lambda wc: stable(llm_scorer_settings(wc.scorer)),
         images_dir=lambda wc, input: parent_dir(input.done),
-        image_format=config["generation"].get("image_format", "png"),
+        image_format=config["generation"]["image_format"],
     script:
         "../scripts/llm_grounding.py"
 
@@ -247,7 +247,7 @@ rule llm_grounding_vlm:
         device=DEVICE,
         settings=lambda wc: stable(llm_scorer_settings(wc.scorer)),
         images_dir=lambda wc, input: parent_dir(input.done),
-        image_format=config["generation"].get("image_format", "png"),
+        image_format=config["generation"]["image_format"],
     script:
         "../scripts/llm_grounding.py"
 
@@ -329,7 +329,7 @@ rule llm_clip:
         settings=stable(llm_clip_settings()),
         variants=LLM_VARIANTS,
         images_dir=lambda wc, input: parent_dir(input.done),
-        image_format=config["generation"].get("image_format", "png"),
+        image_format=config["generation"]["image_format"],
         seed=config["seed"],
     script:
         "../scripts/llm_clip.py"
