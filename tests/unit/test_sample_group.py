@@ -45,7 +45,12 @@ def _error_gain(steps: int, g: float) -> float:
     return gain
 
 
-def test_group_equals_one_at_a_time_on_a_real_unet_within_its_batch_effect(tmp_path):
+@pytest.mark.parametrize(("counts", "batching"), [
+    ([2, 1], {}),
+    # refill: the third image (1 instance) starts as the first two free rows at their MIS merge
+    ([2, 0, 1], {"max_batch": 8, "refill": True}),
+])
+def test_group_equals_one_at_a_time_on_a_real_unet_within_its_batch_effect(tmp_path, counts, batching):
     """With a conv UNet, batch size may change kernels: the tolerance is the measured batch effect on ε at x_T,
     carried through the sampler's arithmetic (:func:`_error_gain`), doubled for its passage back through the UNet."""
     from tests.unit.tiny_stack import tiny_pipeline
@@ -61,22 +66,21 @@ def test_group_equals_one_at_a_time_on_a_real_unet_within_its_batch_effect(tmp_p
         d["masks"][0, :k] = 1
         return d
 
-    counts = [2, 1]
     globs = [ChainCondition(torch.randn(1, 77, 32, generator=g), grounding(n)) for n in counts]
     insts = [[ChainCondition(torch.randn(1, 77, 32, generator=g), grounding(1)) for _ in range(n)] for n in counts]
     x_Ts = [torch.randn(1, 4, 64, 64, generator=g) for _ in counts]
     unc = torch.randn(1, 77, 32, generator=g)
-    s = SamplerSettings(steps=4, guidance_scale=7.5, mis=0.5)
+    s = SamplerSettings(steps=4, guidance_scale=7.5, mis=0.5, **batching)
 
     den = pipe.denoiser()
-    t = torch.full((2,), 751, dtype=torch.int64)
+    t = torch.full((len(counts),), 751, dtype=torch.int64)
     x = torch.cat(x_Ts)
     ctx = torch.cat([c.context for c in globs])
     gr = {k: torch.cat([c.grounding[k] for c in globs]) for k in globs[0].grounding}
     with torch.no_grad():
         stacked = den(x, t, ctx, gr, 1.0)
         single = torch.cat([den(x[i:i + 1], t[:1], ctx[i:i + 1], {k: v[i:i + 1] for k, v in gr.items()}, 1.0)
-                            for i in range(2)])
+                            for i in range(len(counts))])
         delta = (stacked - single).abs().max().item()
         alone = [sample(den, xt, gl, ic, unc, s) for xt, gl, ic in zip(x_Ts, globs, insts)]
         together = sample_group(den, x_Ts, globs, insts, unc, s)
