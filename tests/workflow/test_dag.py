@@ -109,3 +109,25 @@ def test_generation_shards_ask_for_the_time_their_work_needs(paper_jobs):
 def test_llm_generation_shards_fit_its_layouts():
     llm = PAPER["experiments"]["llm"]
     assert PAPER["llm"]["n_layouts"] / llm.get("shards", PAPER["generation"]["shards"]) >= 10
+
+
+def _rules_named(profile: dict) -> set[str]:
+    """The rules a profile names: its groups (rule=group), set-resources, set-threads and array jobs."""
+    names = {entry.split("=")[0] for entry in profile.get("groups", [])}
+    names |= set(profile.get("set-resources", {})) | set(profile.get("set-threads", {}))
+    array = profile.get("slurm-array-jobs")
+    names |= {array} if isinstance(array, str) else set(array or [])
+    return names
+
+
+def test_profiles_name_only_rules_that_exist(clean_copy):
+    """A renamed rule would silently leave its group, partition or threads behind: every rule a profile names must
+    be a rule of the workflow (either config)."""
+    rules = set()
+    for config in ("config/config.yaml", "config/smoke.yaml"):
+        proc = run_snakemake(["--list-rules", "--configfile", config], cwd=clean_copy)
+        rules |= {m.group(1) for m in re.finditer(r"^(\w+)(?: \(|$)", proc.stdout, re.M)}  # "name (docstring)"
+    assert {"generate", "coco_ap", "pim", "attribute"} <= rules, sorted(rules)
+    for name, profile in (("slurm/config.yaml", PROFILE), ("tests/slurm_ci/config.yaml", CI_OVERLAY)):
+        unknown = _rules_named(profile) - rules
+        assert not unknown, f"{name} names rules the workflow does not have: {sorted(unknown)}"
