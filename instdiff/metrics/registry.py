@@ -23,7 +23,7 @@ class MetricSpec:
     label: str                       # what it measures, for messages and docs
     files: tuple[str, ...]           # stems of the files it writes: metrics/{experiment}/{stem}.json
     detector: str | None             # models.<key> of the detector whose detections it scores (None: none)
-    env: str                         # envs/<env>.yaml: the conda env of its rules
+    env: str                         # stage env of its rules (instdiff.core.envs maps it to envs/<file>.yaml)
     unit: Unit                       # unit of ``keys`` in the file (fraction: 0..1, the tables print percent)
     keys: tuple[str, ...]            # the headline value keys (in ``unit``, ranked by ``higher_is_better``)
     higher_is_better: bool
