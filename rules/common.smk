@@ -156,8 +156,9 @@ def experiment_shards(name):
 def cores(release):
     """`threads:` of a job that computes with torch: ``release`` on a GPU run, one core in the smoke.
     The smoke's such jobs spend most of their seconds importing torch and a model library on one core, so claiming
-    one lets two of them overlap under --cores 2 (benchmarks/README.md). The claim does not set torch's thread count
-    (those jobs keep torch's default), so no output depends on it. Generation keeps its pinned count as its claim.
+    one lets two of them overlap under --cores 2 (benchmarks/README.md). Snakemake exports the claim as
+    OMP_NUM_THREADS (and its siblings), so torch computes with it: FID's last digits follow it, and every run that
+    must equal the smoke's (the CI SLURM test) claims the same. Generation keeps its pinned count as its claim.
     """
     return 1 if SMOKE else release
 
