@@ -13,6 +13,11 @@ export YOLO_OFFLINE := 1
 export YOLO_AUTOINSTALL := 0
 export TOKENIZERS_PARALLELISM := false
 
+# Python's bytecode cache on: with PYTHONDONTWRITEBYTECODE set (these machines set it) every job of the smoke run and
+# every test process compiles torch, ultralytics and Snakemake from source again, about a third of a small job's time
+# (benchmarks/README.md, "Bytecode cache"). The cache lives in the venv and the checkout, both ignored by git.
+unexport PYTHONDONTWRITEBYTECODE
+
 .PHONY: install smoke test test-fast dryrun lint clean
 
 $(BIN)/instdiff: requirements.txt requirements-dev.txt constraints.txt pyproject.toml
