@@ -31,7 +31,8 @@ rule generate:
     priority: CRITICAL_PATH_PRIORITY
     conda:
         conda_env("generate")
-    # All the cores torch is pinned to: two 2-thread shards side by side on the smoke's 2 cores ran ~2x slower per image.
+    # All the cores torch is pinned to. The smoke pins 1: two 1-thread shards side by side on its 2 cores finished the
+    # generation stage in half the time of one 2-thread shard after another (benchmarks/README.md).
     threads: generation_threads(config["generation"], SMOKE)
     resources:
         gpu=1,  # always: the scheduler sees the real request (device: cpu computes on the CPU)
