@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 
 from instdiff.raters.table import CRITERIA
 
@@ -24,6 +25,17 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
+def _stop_on_signals() -> None:
+    """Ctrl-C (SIGINT) and ``kill`` (SIGTERM) both end the session cleanly: ratings table written, summary printed.
+    SIGINT is set explicitly because a shell starts a background command (``instdiff rate ... &``) with SIGINT
+    ignored, and Python then leaves it ignored: the server could not be stopped but by kill -9."""
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, stop)
+
+
 def run(args) -> int:
     from instdiff.cli import print_json
     from instdiff.core.logging_setup import setup
@@ -38,6 +50,7 @@ def run(args) -> int:
                                 skip_bad_lines=args.skip_bad_journal_lines)
         server = make_server(session, args.port)
         host, port = server.server_address[:2]
+        _stop_on_signals()  # before the URL is shown: from then on a signal stops the server cleanly
         log.info("rater %s: %d pictures, %d already rated; open http://%s:%d/ (Ctrl-C to stop)",
                  session.rater, len(session.items), session.n_done(), host, port)
         try:

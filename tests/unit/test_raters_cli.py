@@ -9,12 +9,20 @@ import subprocess
 import sys
 import urllib.request
 
+import pytest
 from PIL import Image
 
 from tests.conftest import REPO
 
 
-def test_rate_command_serves_and_reports(tmp_path):
+def _ignore_sigint():
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # what a shell does to a command it starts with `&`
+
+
+# Ctrl-C, kill, and Ctrl-C to a server a shell started in the background (SIGINT ignored, which a child inherits).
+@pytest.mark.parametrize(("stop", "preexec"), [(signal.SIGINT, None), (signal.SIGTERM, None),
+                                               (signal.SIGINT, _ignore_sigint)], ids=["ctrl-c", "kill", "background"])
+def test_rate_command_serves_and_reports(tmp_path, stop, preexec):
     images = tmp_path / "imgs"
     images.mkdir()
     for name in ["5.png", "6.png"]:
@@ -23,7 +31,7 @@ def test_rate_command_serves_and_reports(tmp_path):
     proc = subprocess.Popen(
         [sys.executable, "-m", "instdiff.cli", "rate", "--images", str(images), "--rater", "r9", "--port", "0",
          "--out", str(out), "--criteria", "overall"],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=preexec,
     )
     try:
         url = None
@@ -39,8 +47,12 @@ def test_rate_command_serves_and_reports(tmp_path):
                                      headers={"Content-Type": "application/json", "X-Instdiff-Token": token})
         assert json.loads(urllib.request.urlopen(req, timeout=10).read())["saved"]
     finally:
-        proc.send_signal(signal.SIGINT)
-        stdout, _ = proc.communicate(timeout=30)
+        proc.send_signal(stop)
+        try:
+            stdout, _ = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
     assert proc.returncode == 0
     report = json.loads(stdout)
     assert report["rater"] == "r9" and report["n_items"] == 2 and report["n_done"] == 1
