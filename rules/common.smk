@@ -563,6 +563,13 @@ def table_outputs():
     return [f for name in TABLES for f in getattr(rules, TABLE_RULES[name]).output]
 
 
+def cost_tables():
+    """The generation-cost table (rule generation_cost), when the config generates images."""
+    if not generated_experiments():
+        return []
+    return [run_path(f"tables/generation_cost.{ext}") for ext in ("csv", "md")]
+
+
 def all_targets():
     """The default target: every table and figure (and through them every metric the config asks for)."""
-    return [*table_outputs(), *FIGURES, *qualitative_figures()]
+    return [*table_outputs(), *cost_tables(), *FIGURES, *qualitative_figures()]

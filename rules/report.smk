@@ -1,7 +1,7 @@
 # The report: run manifest, FID (rules/metrics.smk), the paper's tables (csv / md / tex / html), figures, and the
 # captions that `snakemake report --report results/{run}/report.html` shows.
-# Named targets: table1 table2 table3 table4 fid_table figures report. Each target is the rule that writes it, so
-# `-R table1` / `--forcerun figures` / `-f table1` rebuild exactly its files. all_targets() feeds `rule all`.
+# Named targets: table1 table2 table3 table4 fid_table generation_cost figures report. Each target is the rule
+# that writes it, so `-R table1` / `--forcerun figures` / `-f table1` rebuild exactly its files. all_targets() feeds `rule all`.
 
 
 localrules:
@@ -152,7 +152,40 @@ rule figures:
         "../scripts/report_figures.py"
 
 
+# Seconds per image of each generated experiment, from its done file, and the device-hours of report.cost_images
+# images at that rate: the smoke run shows its own cost, a short GPU run the paper run's (instdiff/report/cost.py).
+rule generation_cost:
+    input:
+        done=[run_path(f"images/{exp}/done.json") for exp in generated_experiments()],
+    output:
+        csv=report(
+            run_path("tables/generation_cost.csv"),
+            caption="../report/generation_cost.rst",
+            category="Tables",
+            labels={"table": "generation_cost"},
+        ),
+        md=run_path("tables/generation_cost.md"),
+    log:
+        log_file("tables/generation_cost"),
+    benchmark:
+        BENCH("tables/generation_cost")
+    retries: 0  # deterministic: a retry would fail the same way
+    conda:
+        conda_env("report")
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        code=CODE("report_generation_cost"),
+        experiments=generated_experiments(),
+        images=REPORT["cost_images"],
+    script:
+        "../scripts/report_generation_cost.py"
+
+
 rule report:
     input:
         table_outputs(),
+        cost_tables(),
         rules.figures.output,

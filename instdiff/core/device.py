@@ -87,3 +87,16 @@ def require(device: str) -> str:
         raise DeviceUnavailable(unavailable_message(torch.__version__, torch.version.cuda, nvidia_driver(),
                                                     os.environ.get("CUDA_VISIBLE_DEVICES")))
     return "cuda"
+
+
+def device_label(device) -> str | None:
+    """What a measured time was measured on: ``cpu``, or ``cuda:0 (NVIDIA H200)`` (None: not known)."""
+    if device is None:
+        return None
+    import torch
+
+    device = torch.device(device)
+    if device.type != "cuda":
+        return str(device)
+    index = device.index if device.index is not None else torch.cuda.current_device()
+    return f"cuda:{index} ({torch.cuda.get_device_name(index)})"

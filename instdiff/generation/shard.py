@@ -34,6 +34,7 @@ from tqdm import tqdm
 
 from instdiff.core.checkpoints import sha256 as file_sha256
 from instdiff.core.errors import InputError
+from instdiff.core.device import device_label
 from instdiff.generation.settings import GenerationSettings
 from instdiff.generation.image_records import (
     RECORDS_DIR, REUSE_KEYS, folder_sha256, image_file, is_current, layout_sha256, read_record,
@@ -250,7 +251,7 @@ class ShardJob:
                                                              device=self.device, refiner=self.refiner)
             log.info("loaded the model from %s in %.1f s", self.model_dir, time.perf_counter() - t_load)
         by_id = {lay.id: lay for lay in plan.layouts}
-        progress = Throughput(plan.n_todo)
+        progress = Throughput(plan.n_todo, device_label(getattr(pipeline, "device", None)))
         t_gen = time.perf_counter()
         desc = f"{self.experiment} {self.shard}-of-{self.nshards}"
         for recs in tqdm(plan.todo, desc=desc, unit="group", mininterval=5.0):
@@ -334,8 +335,8 @@ def _save_outputs(out_dir: Path, rec: dict[str, Any], out, image_format: str) ->
 class Throughput:
     """Images per second and the ETA of a shard's remaining images, for the log and the manifest."""
 
-    def __init__(self, total: int):
-        self.total, self.done, self.t0 = total, 0, time.perf_counter()
+    def __init__(self, total: int, device: str | None = None):
+        self.total, self.done, self.t0, self.device = total, 0, time.perf_counter(), device
 
     def update(self, n: int) -> str:
         self.done += n
@@ -346,9 +347,9 @@ class Throughput:
 
     def summary(self, elapsed: float) -> dict[str, Any]:
         if not self.done:
-            return {"n_generated": 0, "images_per_s": None, "s_per_image": None}
+            return {"n_generated": 0, "images_per_s": None, "s_per_image": None, "device": self.device}
         return {"n_generated": self.done, "images_per_s": round(self.done / elapsed, 4),
-                "s_per_image": round(elapsed / self.done, 4)}
+                "s_per_image": round(elapsed / self.done, 4), "device": self.device}
 
 
 def _hms(seconds: float) -> str:

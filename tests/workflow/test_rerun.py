@@ -63,6 +63,7 @@ def finished(tmp_path_factory) -> Path:
         (["-f", "table1"], {"table1"}),
         (["table2", "-R", "table2"], {"table2"}),
         (["-f", "fid_table"], {"fid_table"}),
+        (["-f", "generation_cost"], {"generation_cost"}),
         (["figures", "-R", "figures"], {"figures"}),
         (["-f", "figures"], {"figures"}),
         (["all", "-R", "table1"], {"table1"}),

@@ -45,6 +45,19 @@ def test_smoke_dag_reaches_the_tables(smoke_run):
             assert v is None or isinstance(v, (int, float)) and (v == v or undefined), (key, vals)
 
 
+def test_smoke_reports_the_cost_of_every_generated_experiment(smoke_run):
+    """The generation-cost table has a measured CPU rate for each generated experiment of the smoke run."""
+    import csv
+
+    with open(smoke_run / "results" / SMOKE["run"] / "tables" / "generation_cost.csv") as fh:
+        rows = {r["experiment"]: r for r in csv.DictReader(fh)}
+    generated = {n for n, e in SMOKE["experiments"].items() if e["kind"] == "generated"}
+    assert set(rows) == generated
+    for name, row in rows.items():
+        assert int(row["generated"]) == int(row["images"]) > 0, name  # a fresh run generates every image
+        assert float(row["s_per_image"]) > 0 and row["device"] == "cpu", name
+
+
 def test_smoke_upper_bound_measures_something(smoke_run):
     """The shipped tiny detectors detect: the `real` row clears the floors, and the tables show those numbers."""
     import csv
