@@ -145,7 +145,8 @@ def encode_masks(masks: np.ndarray) -> list[dict]:
     """(n, H, W) 0/1 -> compressed RLEs with string counts."""
     from pycocotools import mask as mask_utils
 
-    rles = mask_utils.encode(np.asfortranarray(masks.transpose(1, 2, 0).astype(np.uint8)))
+    # pycocotools wants (H, W, n) in Fortran order: one copy at most, none for _masks_v8_0_119's layout
+    rles = mask_utils.encode(np.asfortranarray(masks.transpose(1, 2, 0), dtype=np.uint8))
     return [{"size": [int(r["size"][0]), int(r["size"][1])], "counts": r["counts"].decode("ascii")} for r in rles]
 
 
@@ -253,9 +254,14 @@ def _masks_v8_0_119(protos, coef, boxes, lb_shape, orig_shape, ratio_pad) -> np.
     pad_w, pad_h = ratio_pad[1]
     top, left = int(pad_h), int(pad_w)
     bottom, right = int(lb_shape[0] - pad_h), int(lb_shape[1] - pad_w)
-    # 8.0.119 resized the (h, w, n) stack in one cv2.resize; bilinear is per channel, so one mask at a time is the same
+    # 8.0.119 resized the (h, w, n) stack in one cv2.resize; bilinear is per channel, so one mask at a time is the same.
+    # Each float result is stored straight into uint8 (the same truncating cast as its astype), in the (H, W, n)
+    # Fortran layout pycocotools encodes from: up to 300 masks per image, no float stack and no copy to encode.
     crops = masks[:, top:bottom, left:right]
-    return np.stack([cv2.resize(np.ascontiguousarray(m), (orig_shape[1], orig_shape[0])) for m in crops]).astype(np.uint8)
+    out = np.empty((*orig_shape, len(crops)), np.uint8, order="F")
+    for i, m in enumerate(crops):
+        out[:, :, i] = cv2.resize(np.ascontiguousarray(m), (orig_shape[1], orig_shape[0]))
+    return out.transpose(2, 0, 1)
 
 
 def _masks_installed(protos, coef, boxes, lb_shape, orig_shape, ratio_pad) -> np.ndarray:
