@@ -19,7 +19,7 @@ from instdiff.core.io import read_json, write_text
 from instdiff.report.tables import csv_text, markdown_grid
 
 COLUMNS = ["experiment", "images", "generated", "shards", "device", "precision", "steps", "s_per_image",
-           "images_per_s", "generate_s", "projected_images", "projected_gpu_hours"]
+           "images_per_s", "generate_s", "projected_images", "projected_device_hours"]
 
 
 def experiment_cost(done_path: str | Path, projected_images: int) -> dict[str, Any]:
@@ -47,7 +47,7 @@ def experiment_cost(done_path: str | Path, projected_images: int) -> dict[str, A
         "images_per_s": 1 / rate if rate else None,
         "generate_s": seconds if generated else None,
         "projected_images": projected_images,
-        "projected_gpu_hours": rate * projected_images / 3600 if rate else None,
+        "projected_device_hours": rate * projected_images / 3600 if rate else None,
     }
 
 
@@ -64,7 +64,7 @@ def write_cost_table(done_files: Mapping[str, str | Path], projected_images: int
     texts = [[_text(r[c]) for c in COLUMNS] for r in rows]
     write_text(csv_path, csv_text(COLUMNS, [[("" if r[c] is None else r[c]) for c in COLUMNS] for r in rows]))
     lines = ["## Generation cost: seconds per image measured in this run", ""] + markdown_grid(COLUMNS, texts)
-    lines += ["", f"projected_gpu_hours: s_per_image x {projected_images} images (config `report.cost_images`) on one "
+    lines += ["", f"projected_device_hours: s_per_image x {projected_images} images (config `report.cost_images`) on one "
               "device of the kind listed; the rate is the shards' generation loops (model loading aside). An empty "
               "rate: every image was reused from an earlier run."]
     write_text(md_path, "\n".join(lines) + "\n")

@@ -46,7 +46,7 @@ def test_rate_is_the_generating_shards_seconds_over_their_images(done):
     assert row["generated"] == 2 and row["images"] == 3 and row["shards"] == 3
     assert row["s_per_image"] == pytest.approx(by_hand)
     assert row["images_per_s"] == pytest.approx(1 / by_hand)
-    assert row["projected_gpu_hours"] == pytest.approx(by_hand * 5000 / 3600)
+    assert row["projected_device_hours"] == pytest.approx(by_hand * 5000 / 3600)
     assert row["device"] == "cpu" and row["precision"] == "fp32" and row["steps"] == 2
 
 
@@ -57,7 +57,7 @@ def test_table_files(done, tmp_path):
     with open(csv_path) as fh:
         (read,) = list(csv.DictReader(fh))
     assert read["experiment"] == "box" and float(read["s_per_image"]) == pytest.approx(rows[0]["s_per_image"])
-    assert float(read["projected_gpu_hours"]) == pytest.approx(rows[0]["s_per_image"] * 100 / 3600)
+    assert float(read["projected_device_hours"]) == pytest.approx(rows[0]["s_per_image"] * 100 / 3600)
     md = md_path.read_text()
     assert "| box | 3 | 2 | 3 | cpu | fp32 | 2 |" in md and "100 images" in md
 
@@ -71,7 +71,7 @@ def test_a_run_that_reused_every_image_has_no_rate(done, tmp_path):
         s["throughput"] = {"n_generated": 0, "images_per_s": None, "s_per_image": None, "device": None}
     write_json(tmp_path / "done.json", d)
     row = experiment_cost(tmp_path / "done.json", 5000)
-    assert row["generated"] == 0 and row["s_per_image"] is None and row["projected_gpu_hours"] is None
+    assert row["generated"] == 0 and row["s_per_image"] is None and row["projected_device_hours"] is None
 
 
 def test_a_done_file_without_shards_is_one_clear_error(done, tmp_path):
