@@ -156,7 +156,10 @@ rule figures:
 # images at that rate: the smoke run shows its own cost, a short GPU run the paper run's (instdiff/report/cost.py).
 rule generation_cost:
     input:
-        done=[run_path(f"images/{exp}/done.json") for exp in generated_experiments()],
+        done=[
+            run_path(f"images/{exp}/done.json")
+            for exp in sorted(generated_experiments())
+        ],
     output:
         csv=report(
             run_path("tables/generation_cost.csv"),
@@ -178,7 +181,8 @@ rule generation_cost:
         runtime=5,
     params:
         code=CODE("report_generation_cost"),
-        experiments=generated_experiments(),
+        # Sorted: the config's key order is not a setting (a re-saved config must not rerun the table).
+        experiments=sorted(generated_experiments()),
         images=REPORT["cost_images"],
     script:
         "../scripts/report_generation_cost.py"

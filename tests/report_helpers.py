@@ -128,21 +128,26 @@ def smoke_metrics(metrics: Path, inputs: dict, encoder=None, fid: bool = False) 
             write_fid(metrics, inputs, exp)
 
 
-def write_images(folder: Path, experiment: str, ids, size=512, seed=0, shift=0) -> Path:
-    """PNG images of coloured rectangles and the set's done.json ({"experiment", "images": [{"id","file"}], "n"})."""
+def _painted(rng, size: int, shift: int = 0):
+    """A coloured rectangle on a coloured ground."""
     from PIL import Image
 
+    a = np.zeros((size, size, 3), np.uint8)
+    a[...] = rng.integers(0, 255, 3)
+    x0, y0 = rng.integers(0, size // 2, 2)
+    a[y0:y0 + size // 3, x0:x0 + size // 3] = rng.integers(0, 255, 3)
+    return Image.fromarray(np.clip(a.astype(int) + shift, 0, 255).astype(np.uint8))
+
+
+def write_images(folder: Path, experiment: str, ids, size=512, seed=0, shift=0) -> Path:
+    """PNG images of coloured rectangles and the set's done.json ({"experiment", "images": [{"id","file"}], "n"}),
+    the part of the images contract every image set has (real sets included)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     recs = []
     for i in ids:
-        a = np.zeros((size, size, 3), np.uint8)
-        a[...] = rng.integers(0, 255, 3)
-        x0, y0 = rng.integers(0, size // 2, 2)
-        a[y0:y0 + size // 3, x0:x0 + size // 3] = rng.integers(0, 255, 3)
-        a = np.clip(a.astype(int) + shift, 0, 255).astype(np.uint8)
-        Image.fromarray(a).save(folder / f"{i}.png")
+        _painted(rng, size, shift).save(folder / f"{i}.png")
         recs.append({"id": str(i), "file": f"{i}.png"})
     done = folder / "done.json"
     done.write_text(json.dumps({"experiment": experiment, "images": recs, "n": len(recs)}))
@@ -156,3 +161,31 @@ def write_layouts(path: Path, ids) -> None:
                             "scribble": [[0.2, 0.2], [0.3, 0.4]],
                             "polygon": [[0.1, 0.1], [0.5, 0.1], [0.3, 0.6]]}]} for i in ids]
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+class _Painter:
+    """Stands in for the model only: called as the pipeline is, it paints a rectangle image per layout. What the
+    generation stage writes around it (shard manifest, image records, done.json) is the real writers'."""
+
+    device = "cpu"
+
+    def __init__(self, size: int, seed: int):
+        self.size, self.rng = size, np.random.default_rng(seed)
+
+    def __call__(self, layout, settings, seed):
+        from instdiff.generation.pipeline import PipelineOutput
+
+        return PipelineOutput(images=[_painted(self.rng, self.size)], latents=None, timings={"sample_s": 0.0})
+
+
+def write_generated(folder: Path, experiment: str, layouts: Path, size=64, seed=0) -> Path:
+    """A generated experiment's images through the generation stage's own writers (ShardJob, then finalize), the
+    model stood in for by a painter: its done.json is the one the stage writes (shards, throughput, fingerprint)."""
+    from instdiff.generation.shard import ShardJob, finalize
+
+    folder = Path(folder)
+    settings = {"location": "box", "steps": 2, "guidance_scale": 7.5, "alpha": 1.0, "mis": 0.0, "negative_prompt": ""}
+    manifest = folder / "shards" / "0-of-1.json"
+    ShardJob(layouts, None, folder, manifest, experiment, 0, 1, 2024, settings).run(_Painter(size, seed))
+    finalize(layouts, [manifest], folder, folder / "done.json", experiment)
+    return folder / "done.json"

@@ -19,7 +19,8 @@ import pytest
 import yaml
 
 from tests.conftest import REPO
-from tests.report_helpers import real_inputs, smoke_metrics, tiny_encoder, write_images, write_layouts
+from tests.report_helpers import (real_inputs, smoke_metrics, tiny_encoder, write_generated, write_images,
+                                  write_layouts)
 
 pytestmark = pytest.mark.workflow
 
@@ -65,8 +66,8 @@ def make_workflow(root: Path, fid: bool = False, size: int = 64) -> Path:
     smoke_metrics(res / "metrics", inputs, tiny_encoder(inputs["root"]))
     ids = [1, 2, 3, 4, 5, 6]
     for i, exp in enumerate(("box", "point", "colors")):
-        write_images(res / "images" / exp, exp, ids, size=size, seed=10 + i)
         write_layouts(res / "layouts" / f"{exp}.jsonl", ids)
+        write_generated(res / "images" / exp, exp, res / "layouts" / f"{exp}.jsonl", size=size, seed=10 + i)
     write_images(res / "images" / "real", "real", ids, size=size, seed=3)
     return root
 
