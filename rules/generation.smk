@@ -31,8 +31,8 @@ rule generate:
     priority: CRITICAL_PATH_PRIORITY
     conda:
         conda_env("generate")
-    # All the cores torch is pinned to. The smoke pins 1: two 1-thread shards side by side on its 2 cores finished the
-    # generation stage in half the time of one 2-thread shard after another (benchmarks/README.md).
+    # All the cores torch is pinned to. The smoke pins 1: two 1-thread shards side by side on its 2 cores use the
+    # cores better than one 2-thread shard after another (smoke 5 min 40 s -> 4 min 45 s, benchmarks/README.md).
     threads: generation_threads(config["generation"], SMOKE)
     resources:
         gpu=1,  # always: the scheduler sees the real request (device: cpu computes on the CPU)

@@ -1,7 +1,8 @@
 # The report: run manifest, FID (rules/metrics.smk), the paper's tables (csv / md / tex / html), figures, and the
 # captions that `snakemake report --report results/{run}/report.html` shows.
 # Named targets: table1 table2 table3 table4 fid_table generation_cost figures report. Each target is the rule
-# that writes it, so `-R table1` / `--forcerun figures` / `-f table1` rebuild exactly its files. all_targets() feeds `rule all`.
+# that writes it, so `-R table1` / `--forcerun figures` / `-f table1` rebuild exactly its files. all_targets() feeds
+# `rule all`.
 
 
 localrules:
