@@ -202,6 +202,7 @@ if SMOKE:
             log_file("inception_weights"),
         benchmark:
             BENCH("inception_weights")
+        priority: TAIL_PRIORITY
         conda:
             conda_env("eval")
         threads: 1
@@ -251,6 +252,7 @@ rule fid_reference:
         log_file("fid_reference"),
     benchmark:
         BENCH("fid_reference")
+    priority: TAIL_PRIORITY
     conda:
         conda_env("eval")
     threads: cores(4)
