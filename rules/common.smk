@@ -163,15 +163,13 @@ def cores(release):
     return 1 if SMOKE else release
 
 
-# The chain every image, detection and metric waits for (the COCO layouts, the InstanceDiffusion model, the
-# generation shards) starts before the jobs that can wait. A rule's priority is not passed to its inputs, so each
-# link of the chain carries it (rules/data.smk, model.smk, generation.smk).
+# What many jobs wait for starts before the jobs that can wait: the chain to every image (the COCO layouts, the
+# InstanceDiffusion model, the generation shards) and the prerequisites that otherwise ran late and then alone on one
+# core: the smoke's stand-in detectors and CLIP models, the FID reference with its Inception weights, the LLM
+# stand-in scorers and the grounding / CLIP jobs after them (benchmarks/README.md). A rule's priority is not passed
+# to its inputs, so each link carries it (rules/data.smk, model.smk, generation.smk, detection.smk, metrics.smk,
+# llm.smk).
 CRITICAL_PATH_PRIORITY = 10
-# The chains that otherwise end the run alone on one core: the FID reference (every fid job waits for it, and for
-# the Inception weights) and the LLM stand-in scorers with the grounding and CLIP jobs after them. Started beside the
-# shards, they no longer trail the last tables (the smoke's tail went from ~60 s on one core to ~30 s;
-# benchmarks/README.md).
-TAIL_PRIORITY = CRITICAL_PATH_PRIORITY
 
 
 def by_attempt(base):

@@ -37,6 +37,7 @@ rule yolo_tiny:
         log_file("models/yolo_tiny/{detector}"),
     benchmark:
         BENCH("models/yolo_tiny/{detector}")
+    priority: CRITICAL_PATH_PRIORITY
     retries: 0  # deterministic: a retry would fail the same way
     conda:
         conda_env("detect")

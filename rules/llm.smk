@@ -112,7 +112,7 @@ rule llm_tiny_scorer:
     wildcard_constraints:
         scorer="|".join(n for n in LLM_DETECTORS if LLM_SCORERS[n].get("tiny"))
         or "(?!)",
-    priority: TAIL_PRIORITY
+    priority: CRITICAL_PATH_PRIORITY
     retries: 0  # deterministic: a retry would fail the same way
     conda:
         conda_env("llm")
@@ -141,7 +141,7 @@ if LLM_CLIP.get("tiny"):
             log_file("llm/tiny_clip"),
         benchmark:
             BENCH("llm/tiny_clip")
-        priority: TAIL_PRIORITY
+        priority: CRITICAL_PATH_PRIORITY
         retries: 0  # deterministic: a retry would fail the same way
         conda:
             conda_env("llm")
@@ -205,7 +205,7 @@ rule llm_grounding:
     wildcard_constraints:
         scorer="|".join(LLM_DETECTORS) or "(?!)",
         variant="|".join(LLM_VARIANTS),
-    priority: TAIL_PRIORITY
+    priority: CRITICAL_PATH_PRIORITY
     conda:
         conda_env("llm")
     threads: 2 if SMOKE else 8
@@ -269,7 +269,7 @@ rule llm_grounding_metrics:
         BENCH("llm/grounding_metrics_{scorer}")
     wildcard_constraints:
         scorer="|".join(LLM_SCORERS) or "(?!)",
-    priority: TAIL_PRIORITY
+    priority: CRITICAL_PATH_PRIORITY
     retries: 0  # deterministic: a retry would fail the same way
     conda:
         conda_env("llm")
@@ -320,7 +320,7 @@ rule llm_clip:
         log_file("llm/clip"),
     benchmark:
         BENCH("llm/clip")
-    priority: TAIL_PRIORITY
+    priority: CRITICAL_PATH_PRIORITY
     conda:
         conda_env("llm")
     threads: 2 if SMOKE else 8

@@ -37,6 +37,7 @@ rule clip_tiny:
         log_file("models/clip_tiny"),
     benchmark:
         BENCH("models/clip_tiny")
+    priority: CRITICAL_PATH_PRIORITY
     retries: 0  # deterministic: a retry would fail the same way
     conda:
         conda_env("clip")
@@ -202,7 +203,7 @@ if SMOKE:
             log_file("inception_weights"),
         benchmark:
             BENCH("inception_weights")
-        priority: TAIL_PRIORITY
+        priority: CRITICAL_PATH_PRIORITY
         conda:
             conda_env("eval")
         threads: 1
@@ -252,7 +253,7 @@ rule fid_reference:
         log_file("fid_reference"),
     benchmark:
         BENCH("fid_reference")
-    priority: TAIL_PRIORITY
+    priority: CRITICAL_PATH_PRIORITY
     conda:
         conda_env("eval")
     threads: cores(4)
