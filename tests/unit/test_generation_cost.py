@@ -7,7 +7,7 @@ import csv
 import pytest
 
 from instdiff.core.errors import InputError
-from instdiff.core.io import write_json
+from instdiff.core.io import read_json, write_json
 from instdiff.core.layout import Instance, Layout, write_layouts
 from instdiff.generation.shard import ShardJob, finalize
 from instdiff.report.cost import experiment_cost, write_cost_table
@@ -64,8 +64,6 @@ def test_table_files(done, tmp_path):
 
 def test_a_run_that_reused_every_image_has_no_rate(done, tmp_path):
     path, _ = done
-    from instdiff.core.io import read_json
-
     d = read_json(path)
     for s in d["shards"]:
         s["throughput"] = {"n_generated": 0, "images_per_s": None, "s_per_image": None, "device": None}
@@ -76,8 +74,6 @@ def test_a_run_that_reused_every_image_has_no_rate(done, tmp_path):
 
 def test_a_done_file_without_shards_is_one_clear_error(done, tmp_path):
     path, _ = done
-    from instdiff.core.io import read_json
-
     d = read_json(path)
     del d["shards"]
     write_json(tmp_path / "done.json", d)
