@@ -39,10 +39,14 @@ from instdiff.metrics.record import validate, write_record
 
 log = logging.getLogger(__name__)
 
-# torch-fidelity's converted TF Inception (2015-12-05); the 8 hex digits in the file name are the sha256 prefix
-# (torch.hub convention), checked on download.
+# torch-fidelity's converted TF Inception (2015-12-05). The 8 hex digits in the file name are the sha256 prefix that
+# torch.hub checks on download; a prefix is no pin, so the full sha256 of the published file (95,628,359 bytes, the
+# same bytes as pytorch-fid's pt_inception-2015-12-05-6726825d.pth) is checked after the download and before every
+# load. Our sandbox cannot fetch the file: the pin is the value independent users of the release record, and it
+# agrees with the prefix.
 INCEPTION_URL = "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/weights-inception-2015-12-05-6726825d.pth"
 INCEPTION_HASH_PREFIX = "6726825d"
+INCEPTION_SHA256 = "6726825d0af5f729cebd5821db510b11b1cfad8faad88a03f1befd49fb9129b2"
 INCEPTION_NAME = "inception-v3-compat"
 RESIZE_MODES = ("tf1", "antialias")
 FEATURES = (64, 192, 768, 2048)  # the InceptionV3 feature layers torch-fidelity's network returns
@@ -62,15 +66,68 @@ def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
 
 
 def download_inception(path: str | Path, checksum_path: str | Path, url: str = INCEPTION_URL,
-                       hash_prefix: str | None = INCEPTION_HASH_PREFIX) -> dict[str, Any]:
-    """Download torch-fidelity's Inception weights, verify the sha256 prefix, record the full sha256."""
+                       hash_prefix: str | None = INCEPTION_HASH_PREFIX,
+                       expected_sha256: str = INCEPTION_SHA256) -> dict[str, Any]:
+    """Download torch-fidelity's Inception weights; nothing is kept unless the full sha256 equals the pin."""
     import torch
 
     with atomic_path(path) as tmp:
         torch.hub.download_url_to_file(url, str(tmp), hash_prefix=hash_prefix, progress=False)
+        _check_sha256(tmp, expected_sha256, shown_as=path)
     record = {"name": "inception", "file": str(path), "url": url, "sha256": file_sha256(path), "random": False}
     write_json(checksum_path, record)
     return record
+
+
+def checksum_record_path(weights_path: str | Path) -> Path:
+    """The record rule inception_weights writes beside the weights (``{stem}.sha256.json``)."""
+    return Path(weights_path).with_suffix(".sha256.json")
+
+
+def pinned_sha256(weights_path: str | Path) -> str:
+    """The sha256 the weights file must have before it is loaded.
+
+    The release file: :data:`INCEPTION_SHA256`, whatever its record says. The smoke's random stand-in (its record says
+    ``random: true``): the sha256 recorded when rule inception_weights wrote it, since random weights have no
+    published hash. Either way the load itself runs no code (:func:`load_state_dict_file`).
+    """
+    record_path = checksum_record_path(weights_path)
+    if record_path.is_file():
+        record = read_json(record_path)
+        if isinstance(record, dict) and record.get("random") is True:
+            sha = record.get("sha256")
+            if not (isinstance(sha, str) and len(sha) == 64):
+                raise InputError(record_path, f"no sha256 recorded for the random weights (got {sha!r})",
+                                 "delete both files and rerun rule inception_weights", "sha256")
+            return sha
+    return INCEPTION_SHA256
+
+
+def _check_sha256(path: Path, expected: str, shown_as: str | Path | None = None) -> None:
+    actual = file_sha256(path)
+    if actual != expected.lower():
+        raise InputError(shown_as or path, f"sha256 {actual} is not the pinned {expected}",
+                         "delete the file and rerun rule inception_weights (it downloads the release and checks "
+                         "the pin); never load weights from elsewhere", "sha256")
+
+
+def load_state_dict_file(path: str | Path) -> dict:
+    """The tensors of a ``.pth`` state dict, read with ``torch.load(weights_only=True)``: the unpickler accepts
+    tensors and plain containers only, so a crafted file is refused before any of its code can run."""
+    import pickle
+
+    import torch
+
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, TypeError, AttributeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(path, f"not a weights-only state dict, refused unrun ({first[:300]})",
+                         "delete the file and rerun rule inception_weights", "weights") from None
+    if not (isinstance(state, dict) and all(isinstance(v, torch.Tensor) for v in state.values())):
+        raise InputError(path, f"expected a state dict of tensors, got {type(state).__name__}",
+                         "delete the file and rerun rule inception_weights", "weights")
+    return state
 
 
 def _random_state_dict(shapes: Mapping[str, tuple[tuple[int, ...], Any]], seed: int) -> dict:
@@ -118,36 +175,59 @@ def write_random_inception(path: str | Path, checksum_path: str | Path, seed: in
     return record
 
 
-def _inception_skeleton():
-    """torch-fidelity's InceptionV3 built on the meta device, weights left unloaded (only its keys/shapes are used)."""
+def _inception_network(features_list: Sequence[str], antialias: bool = True, meta: bool = False):
+    """torchmetrics' ``NoTrainInceptionV3`` (torch-fidelity's network) with its weights left to the caller.
+
+    torch-fidelity's constructor calls ``torch.load`` on the path it is given with ``weights_only=False``; it is given an
+    empty state dict we have just written to a private folder, never the weights file, which the caller loads with
+    :func:`load_state_dict_file`. ``meta``: build on the meta device (no memory, no init).
+    """
+    import contextlib
     import tempfile
 
     import torch
     from torchmetrics.image.fid import NoTrainInceptionV3
 
-    class _Skeleton(NoTrainInceptionV3):
-        def load_state_dict(self, state_dict, strict=True, assign=False):  # noqa: D401 - keep the meta tensors
-            if state_dict:
-                raise ValueError("the skeleton takes no weights")
+    class _WeightsLater(NoTrainInceptionV3):
+        def load_state_dict(self, state_dict, strict=True, assign=False):  # noqa: D401 - the constructor's call
+            if not state_dict:
+                return None
+            return super().load_state_dict(state_dict, strict=strict, assign=assign)
 
     with tempfile.TemporaryDirectory() as tmp:
         empty = Path(tmp) / "empty.pth"
         torch.save({}, empty)
-        with torch.device("meta"):
-            return _Skeleton(name=INCEPTION_NAME, features_list=["2048"], feature_extractor_weights_path=str(empty))
+        with torch.device("meta") if meta else contextlib.nullcontext():
+            return _WeightsLater(name=INCEPTION_NAME, features_list=list(features_list),
+                                 feature_extractor_weights_path=str(empty), antialias=antialias)
 
 
-def load_extractor(weights_path: str | Path, feature: int = 2048, resize: str = "tf1", device: str | None = None):
+def _inception_skeleton():
+    """torch-fidelity's InceptionV3 built on the meta device, weights left unloaded (only its keys/shapes are used)."""
+    return _inception_network(["2048"], meta=True)
+
+
+def load_extractor(weights_path: str | Path, feature: int = 2048, resize: str = "tf1", device: str | None = None,
+                   expected_sha256: str | None = None):
     """torchmetrics' ``NoTrainInceptionV3`` (torch-fidelity's network) with the given weights file, on ``device``
-    (default: CUDA when available)."""
-    from torchmetrics.image.fid import NoTrainInceptionV3
+    (default: CUDA when available).
 
+    The file must match its pin (``expected_sha256``, default :func:`pinned_sha256`) and is read weights-only; the
+    network is built on the meta device and takes the loaded tensors as they are (``assign``).
+    """
     if resize not in RESIZE_MODES:
         raise InputError(None, f"unknown resize mode {resize!r}", f"use one of {RESIZE_MODES}", "fid.resize")
     if not Path(weights_path).is_file():
         raise InputError(weights_path, "Inception weights file does not exist", "run rule inception_weights")
-    net = NoTrainInceptionV3(name=INCEPTION_NAME, features_list=[str(feature)],
-                             feature_extractor_weights_path=str(weights_path), antialias=(resize == "antialias"))
+    _check_sha256(Path(weights_path), expected_sha256 or pinned_sha256(weights_path))
+    state = load_state_dict_file(weights_path)
+    net = _inception_network([str(feature)], antialias=(resize == "antialias"), meta=True)
+    try:
+        net.load_state_dict(state, strict=True, assign=True)
+    except RuntimeError as exc:
+        raise InputError(weights_path, f"not torch-fidelity's InceptionV3 weights ({str(exc).splitlines()[0][:300]})",
+                         "delete the file and rerun rule inception_weights", "weights") from None
+    net = net.to(net.feature_extractor_internal_dtype).requires_grad_(False).eval()
     return net.to(resolve_device(device))
 
 
