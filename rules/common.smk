@@ -403,7 +403,14 @@ LLM_EXTENSION_FILES = {
 
 # Keys of llm.api that change how requests travel, not what comes back: kept out of rule llm_layouts' params so that
 # editing them reruns nothing (the job still reads them, from the config).
-LLM_TRANSPORT_KEYS = ("timeout_s", "max_attempts", "backoff_s", "backoff_max_s")
+LLM_TRANSPORT_KEYS = (
+    "timeout_s",
+    "request_deadline_s",
+    "stage_deadline_s",
+    "max_attempts",
+    "backoff_s",
+    "backoff_max_s",
+)
 # Sections of other llm rules (scorers, CLIP, the table): they do not shape the layouts.
 LLM_NOT_LAYOUT = ("grounding", "clip", "legacy", "published", "image_variants")
 

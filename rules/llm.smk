@@ -52,7 +52,9 @@ rule llm_layouts:
         generation=run_path("layouts/llm.jsonl"),
         requests=run_path("llm/requests.jsonl"),
     log:
-        log_file("llm/layouts"),
+        main=log_file("llm/layouts"),
+        # What was exchanged, written when the job fails: Snakemake deletes the outputs of a failed job, not its logs.
+        requests=run_path("logs/llm/layouts.requests.jsonl"),
     benchmark:
         BENCH("llm/layouts")
     retries: 0  # deterministic: a retry would fail the same way
@@ -342,6 +344,7 @@ rule llm_clip:
 
 rule llm_table:
     input:
+        layouts=run_path("llm/layouts.jsonl"),
         grounding=expand(
             run_path("llm/grounding/{scorer}.json"), scorer=list(LLM_SCORERS)
         ),

@@ -12,4 +12,5 @@ make_layouts(
     layout_paths=[snakemake.output.layouts, snakemake.output.generation],  # noqa: F821
     requests_path=snakemake.output.requests,  # noqa: F821
     cache_dir=snakemake.params.cache_dir,  # noqa: F821
+    failed_requests_path=snakemake.log.requests,  # noqa: F821 (a log: kept when the job fails)
 )

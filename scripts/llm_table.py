@@ -11,4 +11,5 @@ llm_table(
     published=dict(snakemake.params.published),  # noqa: F821
     csv_path=snakemake.output.csv,  # noqa: F821
     md_path=snakemake.output.md,  # noqa: F821
+    layouts=snakemake.input.layouts,  # noqa: F821
 )

@@ -1,7 +1,9 @@
 """The LLM stage's table: published numbers beside ours, per scorer (``tables/llm.csv`` and ``tables/llm.md``).
 
 Rows name the quantity, the scorer, the image variant and the reference boxes; ``published`` is filled only where
-the extension reported that exact quantity (config ``llm.published``), ``ours`` from the metric files.
+the extension reported that exact quantity (config ``llm.published``), ``ours`` from the metric files. The first rows
+count the layouts and how many of them are distinct (identical layouts make the scores look more certain than they
+are).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from instdiff.core.io import write_text
+from instdiff.core.layout import read_layouts
 from instdiff.metrics.record import read_record
 from instdiff.report.tables import csv_text, markdown_grid
 
@@ -23,8 +26,21 @@ def _fmt(v: Any) -> str:
     return f"{v:.4f}" if isinstance(v, float) else str(v)
 
 
-def build_rows(grounding: Sequence[str | Path], clip: str | Path | None, legacy: str | Path | None, published: Mapping[str, float]) -> list[dict]:
-    rows: list[dict] = []
+def layout_rows(layouts: str | Path) -> list[dict]:
+    """``layouts`` and ``distinct_layouts`` (by what the generator is asked for; ids left out)."""
+    from instdiff.llm.stage import count_distinct
+
+    found = read_layouts(layouts)
+    source = ", ".join(sorted({str(lay.meta.get("source", "api")) for lay in found})) or "none"
+    return [{"quantity": "layouts", "scorer": source, "images": "", "reference": "", "matching": "",
+             "published": None, "ours": len(found), "n": len(found)},
+            {"quantity": "distinct_layouts", "scorer": source, "images": "", "reference": "", "matching": "",
+             "published": None, "ours": count_distinct(found), "n": len(found)}]
+
+
+def build_rows(grounding: Sequence[str | Path], clip: str | Path | None, legacy: str | Path | None, published: Mapping[str, float],
+               layouts: str | Path | None = None) -> list[dict]:
+    rows: list[dict] = layout_rows(layouts) if layouts else []
     if legacy:
         v = read_record(legacy, "grounding").values
         rows.append({"quantity": "mean_iou", "scorer": "cogvlm (shipped boxes)", "images": "raw", "reference": "legacy xywh misreading",
@@ -69,8 +85,8 @@ def write_table(rows: list[dict], csv_path: str | Path, md_path: str | Path, foo
     write_text(md_path, "\n".join(lines) + "\n")
 
 
-def llm_table(grounding, clip, legacy, published: Mapping[str, float], csv_path, md_path) -> list[dict]:
-    rows = build_rows(list(grounding), clip, legacy, dict(published or {}))
+def llm_table(grounding, clip, legacy, published: Mapping[str, float], csv_path, md_path, layouts=None) -> list[dict]:
+    rows = build_rows(list(grounding), clip, legacy, dict(published or {}), layouts)
     footer = ("published: the extension's README (CogVLM IoU over 20 images, 32 best-per-label pairs, boxes misread as "
               "xywh; CLIP on the refined images). ours: this run; 'given' = the boxes the generator received.")
     write_table(rows, csv_path, md_path, footer)
