@@ -82,3 +82,39 @@ rule convert_instancediffusion:
         size="tiny" if SMOKE else "sd15",
     script:
         "../scripts/model_convert_instancediffusion.py"
+
+
+# GLIGEN (experiments with model: gligen; instdiff/generation/gligen.py): a diffusers StableDiffusionGLIGENPipeline
+# folder loaded with from_pretrained. A release run loads the hub snapshot of models.gligen (rule hub_snapshot,
+# rules/data.smk, pinned); the smoke writes a tiny random pipeline in the same format in its place.
+GLIGEN_TINY = run_path("models/tiny/gligen")
+
+if SMOKE:
+
+    rule tiny_gligen:
+        output:
+            directory(GLIGEN_TINY),
+        log:
+            log_file("models/tiny_gligen"),
+        benchmark:
+            BENCH("models/tiny_gligen")
+        priority: CRITICAL_PATH_PRIORITY
+        retries: 0  # deterministic: a retry would fail the same way
+        conda:
+            conda_env("generate")
+        threads: 1
+        resources:
+            mem_mb=2000,
+            runtime=10,
+        params:
+            code=CODE("model_tiny_gligen"),
+            seed=config["seed"],
+        script:
+            "../scripts/model_tiny_gligen.py"
+
+
+def model_folder(experiment):
+    """The folder the generate jobs of `experiment` load: its generator's model (instdiff.generation.generators)."""
+    if experiment_model(experiment) == "gligen":
+        return GLIGEN_TINY if SMOKE else hub_local(gligen_release()["repo"])
+    return INSTDIFF_MODEL

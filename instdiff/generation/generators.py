@@ -13,15 +13,17 @@ initial noise of an image is ``torch.randn((1, 4, 64, 64), generator=torch.Gener
 both generators here, so two models given the same seed start from the same x_T.
 
 :data:`GENERATORS` holds what the workflow needs to know without importing torch (the Snakefile reads it at parse
-time): the label of the model's rows, the location inputs it accepts, the defaults it has where InstanceDiffusion's
-differ, and the path of its loader. docs/models.md walks through adding a third one.
+time): the label of the model's rows, the location inputs it accepts, the settings it has no counterpart of, and its
+loader (which imports the model's code only when called). The settings themselves are the experiment's
+(:class:`~instdiff.generation.settings.GenerationSettings`, one set of keys for every model): the config states a
+GLIGEN experiment's ``alpha`` (its scheduled-sampling beta) and ``mis: 0`` explicitly, as the schema's defaults are
+InstanceDiffusion's. docs/models.md walks through adding a third one.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from importlib import import_module
-from typing import Any, Mapping, Protocol, Sequence
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Protocol, Sequence
 
 from instdiff.core.errors import InputError
 
@@ -42,33 +44,44 @@ class Generator(Protocol):
 class GeneratorSpec:
     """One model the shard runner can call.
 
-    ``loader``: "module:Class" whose ``from_folder(folder, precision=, device=, refiner=)`` returns the generator;
-    ``locations``: the experiment ``location`` values the model takes; ``defaults``: GenerationSettings fields whose
-    default differs for this model (the config schema holds InstanceDiffusion's); ``unused``: settings the model
-    has no counterpart for, which an experiment must leave at 0 / unset; ``paper_method``: its key in
-    config/paper_results.yaml; ``refiner``: whether the SDXL refiner cascade applies.
+    ``loader``: ``loader(folder, precision=, device=, refiner=)`` returns the generator (it imports torch and the
+    model's library when called; a static import inside it keeps the rules' code hash following the model's module);
+    ``locations``: the experiment ``location`` values the model takes; ``unused``: settings the model has no
+    counterpart of, which an experiment must set to 0; ``paper_method``: its key in config/paper_results.yaml;
+    ``refiner``: whether the SDXL refiner cascade applies.
     """
 
     label: str
-    loader: str
+    loader: Callable[..., Generator]
     locations: tuple[str, ...]
     paper_method: str
-    defaults: Mapping[str, Any] = field(default_factory=dict)
     unused: tuple[str, ...] = ()
     refiner: bool = False
 
 
+def _instancediffusion(folder, **kwargs) -> Generator:
+    from instdiff.generation.pipeline import InstanceDiffusionPipeline
+
+    return InstanceDiffusionPipeline.from_folder(folder, **kwargs)
+
+
+def _gligen(folder, **kwargs) -> Generator:
+    from instdiff.generation.gligen import GligenPipeline
+
+    return GligenPipeline.from_folder(folder, **kwargs)
+
+
 GENERATORS: dict[str, GeneratorSpec] = {
     "instancediffusion": GeneratorSpec(
-        label="InstanceDiffusion", loader="instdiff.generation.pipeline:InstanceDiffusionPipeline",
+        label="InstanceDiffusion", loader=_instancediffusion,
         locations=("box", "mask", "point", "scribble"), paper_method="instancediffusion", refiner=True,
     ),
     # GLIGEN (Li et al., CVPR 2023) through diffusers' StableDiffusionGLIGENPipeline: boxes and phrases only. Its
-    # scheduled sampling (grounding in the first beta of the steps) is our `alpha`; 0.3 is GLIGEN's and diffusers'
-    # default, and the InstanceDiffusion paper states no other. It has no multi-instance sampler.
+    # scheduled sampling (grounding in the first beta of the steps) is our `alpha` (GLIGEN's and diffusers' default
+    # 0.3; the InstanceDiffusion paper states no other). It has no multi-instance sampler.
     "gligen": GeneratorSpec(
-        label="GLIGEN", loader="instdiff.generation.gligen:GligenPipeline", locations=("box",),
-        paper_method="gligen", defaults={"alpha": 0.3, "mis": 0.0}, unused=("mis",),
+        label="GLIGEN", loader=_gligen, locations=("box",),
+        paper_method="gligen", unused=("mis",),
     ),
 }
 
@@ -99,18 +112,13 @@ def check_experiment(name: str, experiment: Mapping[str, Any], config_file: str 
             f"{location} inputs (instancediffusion)", f"{key}.model",
         )
     for setting in spec.unused:
-        if experiment.get(setting):
+        if experiment.get(setting, 1) != 0:  # absent: the schema's default (InstanceDiffusion's) would apply
             raise InputError(config_file, f"model {model!r} has no counterpart of {setting!r}",
-                             f"remove {key}.{setting} or set it to 0", f"{key}.{setting}")
+                             f"set {key}.{setting}: 0", f"{key}.{setting}")
     if experiment.get("refiner") and not spec.refiner:
         raise InputError(config_file, f"the SDXL refiner cascade is InstanceDiffusion's inference.py option; model "
                          f"{model!r} has none", f"remove {key}.refiner", f"{key}.refiner")
     return model
-
-
-def model_defaults(model: str) -> Mapping[str, Any]:
-    """Settings defaults of ``model`` where they differ from the schema's (InstanceDiffusion's)."""
-    return spec_of(model).defaults
 
 
 def model_experiments(config: Mapping[str, Any], model: str) -> list[str]:
@@ -121,6 +129,4 @@ def model_experiments(config: Mapping[str, Any], model: str) -> list[str]:
 
 def load_generator(model: str, folder, precision="fp32", device=None, refiner: str | None = None) -> Generator:
     """The generator ``model`` loaded from its model folder (imports torch and the model's library)."""
-    module, cls = spec_of(model).loader.split(":")
-    return getattr(import_module(module), cls).from_folder(folder, precision=precision, device=device,
-                                                           refiner=refiner)
+    return spec_of(model).loader(folder, precision=precision, device=device, refiner=refiner)

@@ -19,7 +19,6 @@ from typing import Any, Mapping
 import yaml
 
 from instdiff.core.errors import InputError
-from instdiff.generation.generators import model_defaults, model_of
 
 # The workflow root holds the package and config/ side by side (the Snakefile and code_version assume it too).
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "config" / "schema" / "config.schema.yaml"
@@ -83,8 +82,6 @@ class GenerationSettings:
         """The settings of experiment ``name`` (config ``experiments.<name>``) under the ``generation`` section.
 
         A key the schema does not know is an :class:`InputError` naming it (a typo must fail, not run the default).
-        A key the experiment leaves out takes the default of its ``model`` (GLIGEN's scheduled sampling 0.3, no
-        MIS: :data:`instdiff.generation.generators.GENERATORS`), else the schema's.
         """
         exp_props, gen_props, ref_props = _schema_properties()
         _check_keys(experiment, exp_props, f"experiments.{name}")
@@ -92,7 +89,7 @@ class GenerationSettings:
         refiner = experiment.get("refiner") or {}
         _check_keys(refiner, ref_props, f"experiments.{name}.refiner")
 
-        default = cls(**model_defaults(model_of(experiment)))
+        default = cls()
         return cls(
             location=experiment.get("location", default.location),
             steps=int(experiment.get("steps", default.steps)),
