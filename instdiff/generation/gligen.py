@@ -19,7 +19,7 @@ scale and negative prompt; docs/models.md lists every difference):
   InstanceDiffusion's PLMS; decoding and uint8 conversion are diffusers' (rounding, where InstanceDiffusion
   truncates); no safety checker (a blacked-out image would be scored as a failed layout);
 - a layout without instances: diffusers' pipeline cannot take an empty phrase list, so the image is made with the
-  fuser off (plain SD from the caption), and a note says so.
+  fuser off for every step (plain SD from the caption; the layout's note says it had no instances).
 
 Precision (``generation.precision``): fp32 as is; autocast-fp16 runs the pipeline under fp16 autocast with float32
 weights (text encoder and VAE included, unlike InstanceDiffusion's float32 islands); bf16 loads every weight in bf16.
@@ -108,8 +108,8 @@ class GligenPipeline:
         if not phrases:
             # diffusers tokenizes the phrase list and cannot take an empty one; with the fuser off for every step
             # the one placeholder phrase has no effect on the image.
+            # prepare_layout's note ("no instances: ... null grounding") already says so, as a reused image's does.
             phrases, boxes, beta = [""], [[0.0, 0.0, 0.0, 0.0]], 0.0
-            notes.append("no instances: GLIGEN's fuser off for every step (the caption alone)")
         latents = self.prepare_latents(0 if seed is None else seed)
         t1 = time.perf_counter()
         with self.precision.autocast(self.device):
