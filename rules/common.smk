@@ -345,8 +345,9 @@ def metric_outputs(experiment):
 
 for _name in jpeg_experiments():
     jpeg_source(_name)  # a bad source fails at parse time, before any job runs
+# A model that cannot run its experiment, or a bad source, fails at parse time, naming the key.
 for _name in generated_experiments():
-    experiment_model(_name)  # a model that cannot run the experiment fails at parse time, naming the key
+    experiment_model(_name)
     seed_experiment(_name)
 
 
