@@ -149,7 +149,11 @@ def paired_experiments():
 def paired_source(name):
     """The generated experiment whose layouts and seeds experiment `name` reuses (checked when the config is read)."""
     src = EXPERIMENTS[name].get("source")
-    others = [n for n in generated_experiments() if n != name and n not in paired_experiments()]
+    others = [
+        n
+        for n in generated_experiments()
+        if n != name and n not in paired_experiments()
+    ]
     if src not in others:
         raise WorkflowError(
             f"config experiments.{name}.source is {src!r}: a generated experiment reuses the layouts and seeds of "
