@@ -17,10 +17,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import torch
-
 from instdiff.core.io import atomic_dir
-from instdiff.generation.sampler import LINEAR_END, LINEAR_START, NUM_TRAIN_TIMESTEPS
 
 log = logging.getLogger(__name__)
 
@@ -29,10 +26,12 @@ WIDTH = 32  # text hidden size = cross-attention width = GLIGEN's positive_len
 
 def build_tiny_gligen(seed: int = 0):
     """A random ``StableDiffusionGLIGENPipeline`` at tiny sizes (see the module docstring)."""
+    import torch
     from diffusers import AutoencoderKL, DDIMScheduler, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel
 
     from instdiff.generation.gligen import gligen_pipeline_class
+    from instdiff.generation.sampler import LINEAR_END, LINEAR_START, NUM_TRAIN_TIMESTEPS
     from instdiff.model.tiny import build_clip_tokenizer
 
     torch.manual_seed(int(seed))
