@@ -26,11 +26,10 @@ for _schema in sorted(SCHEMA_DIR.glob("*.schema.yaml")):
         config.setdefault(_section, {})
         validate(config[_section], _schema)
 
-# The config file this run was given (for error messages).
+# The config files this run was given (for error messages).
 CONFIG_FILE = (
-    os.path.relpath(workflow.overwrite_configfiles[-1])
-    if workflow.overwrite_configfiles
-    else "config/smoke.yaml"
+    ", ".join(os.path.relpath(f) for f in workflow.overwrite_configfiles)
+    or "config/smoke.yaml"
 )
 RUN = config["run"]
 SMOKE = config["models"]["source"] == "tiny"
@@ -350,8 +349,9 @@ def metric_outputs(experiment):
 for _name in jpeg_experiments():
     jpeg_source(_name)  # a bad source fails at parse time, before any job runs
 # A model that cannot run its experiment, or a bad source, fails at parse time, naming the key.
-for _name in generated_experiments():
+for _name in EXPERIMENTS:
     experiment_model(_name)
+for _name in generated_experiments():
     seed_experiment(_name)
 
 

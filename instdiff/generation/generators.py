@@ -97,19 +97,25 @@ def spec_of(model: str, where: str = "model") -> GeneratorSpec:
     return GENERATORS[model]
 
 
-def check_experiment(name: str, experiment: Mapping[str, Any], config_file: str | None = None) -> str:
-    """The model of generated experiment ``name``, after checking that it can run it; else one InputError naming
-    the key (``experiments.<name>.model`` / ``.location`` / ``.mis`` / ``.refiner``) and the fix."""
+def check_experiment(name: str, experiment: Mapping[str, Any], config_file: str | None = None) -> str | None:
+    """The model of generated experiment ``name``, after checking that it can run it (None for an experiment that
+    generates nothing, which must not name one); else one InputError naming the key (``experiments.<name>.model`` /
+    ``.location`` / ``.mis`` / ``.refiner``) and the fix."""
     key = f"experiments.{name}"
+    if experiment.get("kind", "generated") != "generated":
+        if "model" in experiment:
+            raise InputError(config_file, f"experiment {name!r} of kind {experiment['kind']!r} generates nothing, so "
+                             "it has no model", f"remove {key}.model", f"{key}.model")
+        return None
     model = model_of(experiment)
     spec = spec_of(model, f"{key}.model")
     location = experiment.get("location", "mask")  # the schema's default
     if location not in spec.locations:
+        able = [m for m, s in GENERATORS.items() if location in s.locations]
         raise InputError(
             config_file, f"model {model!r} takes {' / '.join(spec.locations)} layouts only, but experiment {name!r} "
             f"has location {location!r}",
-            f"set {key}.location to one of {list(spec.locations)}, or {key}.model to a model that takes "
-            f"{location} inputs (instancediffusion)", f"{key}.model",
+            f"set {key}.location to one of {list(spec.locations)}, or {key}.model to one of {able}", f"{key}.model",
         )
     for setting in spec.unused:
         if experiment.get(setting, 1) != 0:  # absent: the schema's default (InstanceDiffusion's) would apply

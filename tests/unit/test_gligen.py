@@ -148,6 +148,10 @@ def test_gligen_config_checks_name_mis_and_refiner():
     with pytest.raises(InputError) as err:
         check_experiment("g", _experiment(refiner={"model": "x/y", "strength": 0.4}))
     assert err.value.field == "experiments.g.refiner"
+    assert check_experiment("real", {"kind": "real", "metrics": []}) is None
+    with pytest.raises(InputError) as err:
+        check_experiment("real", {"kind": "real", "model": "gligen", "metrics": []})
+    assert err.value.field == "experiments.real.model"
 
 
 def test_both_configs_run_gligen_on_boxes_with_the_box_experiments_settings():
