@@ -278,6 +278,18 @@ def gligen_release():
     return config["models"]["gligen"]
 
 
+# The models' folders the generate jobs load (rules/model.smk writes or fetches them).
+INSTDIFF_MODEL = run_path("models/instancediffusion")
+GLIGEN_TINY = run_path("models/tiny/gligen")
+
+
+def model_folder(experiment):
+    """The folder the generate jobs of `experiment` load: its generator's model (instdiff.generation.generators)."""
+    if experiment_model(experiment) == "gligen":
+        return GLIGEN_TINY if SMOKE else hub_local(gligen_release()["repo"])
+    return INSTDIFF_MODEL
+
+
 def hub_models():
     """Every hub checkpoint the config names (rules/data.smk): folder name -> repo, revision, and its config key."""
     models = {}

@@ -1,10 +1,8 @@
 # Models stage: the InstanceDiffusion checkpoint (released file, or the tiny smoke model written in the same
 # original format) -> a converted diffusers-style folder that the generate stage loads.
 #
-# Contract: INSTDIFF_MODEL = run_path("models/instancediffusion") holds instdiff_model.json, unet/, vae/, text_encoder/,
-# tokenizer/; load it with instdiff.model.convert.load_components(folder, dtype, device).
-
-INSTDIFF_MODEL = run_path("models/instancediffusion")
+# Contract: INSTDIFF_MODEL = run_path("models/instancediffusion") (rules/common.smk) holds instdiff_model.json, unet/,
+# vae/, text_encoder/, tokenizer/; load it with instdiff.model.convert.load_components(folder, dtype, device).
 
 if SMOKE:
     INSTDIFF_CHECKPOINT = run_path("models/tiny/instancediffusion_tiny.pth")
@@ -86,8 +84,8 @@ rule convert_instancediffusion:
 
 # GLIGEN (experiments with model: gligen; instdiff/generation/gligen.py): a diffusers StableDiffusionGLIGENPipeline
 # folder loaded with from_pretrained. A release run loads the hub snapshot of models.gligen (rule hub_snapshot,
-# rules/data.smk, pinned); the smoke writes a tiny random pipeline in the same format in its place.
-GLIGEN_TINY = run_path("models/tiny/gligen")
+# rules/data.smk, pinned); the smoke writes a tiny random pipeline in the same format in its place (GLIGEN_TINY and
+# model_folder: rules/common.smk).
 
 if SMOKE:
 
@@ -111,10 +109,3 @@ if SMOKE:
             seed=config["seed"],
         script:
             "../scripts/model_tiny_gligen.py"
-
-
-def model_folder(experiment):
-    """The folder the generate jobs of `experiment` load: its generator's model (instdiff.generation.generators)."""
-    if experiment_model(experiment) == "gligen":
-        return GLIGEN_TINY if SMOKE else hub_local(gligen_release()["repo"])
-    return INSTDIFF_MODEL
