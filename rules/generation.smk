@@ -7,8 +7,8 @@
 # B > 1, groups of B consecutive layouts are sampled together and shard k takes groups g % n == k. Images are not declared as
 # outputs on purpose: a failed or killed shard keeps its finished images and a rerun generates only the missing.
 # Each experiment's generator (config `model`: InstanceDiffusion or GLIGEN, instdiff/generation/generators.py) loads
-# from model_folder(experiment) of rules/model.smk (included before this file). An experiment with a `source` takes
-# that experiment's layouts (rules/data.smk) and per-image seeds.
+# from model_folder(experiment) (rules/common.smk; rules/model.smk and hub_snapshot write the folders). An experiment
+# with a `source` takes that experiment's layouts (rules/data.smk) and per-image seeds.
 
 from instdiff.generation.shard import generation_threads, refiner_from_config
 from instdiff.generation.settings import GenerationSettings
@@ -18,7 +18,7 @@ from instdiff.generation.precision import generation_precision
 rule generate:
     input:
         layouts=run_path("layouts/{experiment}.jsonl"),
-        model=lambda wc: model_folder(wc.experiment),  # rules/model.smk
+        model=lambda wc: model_folder(wc.experiment),
         refiner=lambda wc: hub_inputs(refiner_from_config(EXPERIMENTS[wc.experiment])),
     output:
         manifest=run_path("images/{experiment}/shards/{shard}-of-{nshards}.json"),
