@@ -8,7 +8,9 @@ from snakemake.utils import validate, min_version
 
 from instdiff.core.code_version import PACKAGE_DIR, code_hash
 from instdiff.core.envs import env_file
+from instdiff.core.errors import InputError
 from instdiff.data.hub import is_hub_id, slug
+from instdiff.generation.generators import check_experiment, model_of
 from instdiff.metrics.registry import detector_of, metric_files, scored_attribute
 
 min_version("9.19")
@@ -24,6 +26,11 @@ for _schema in sorted(SCHEMA_DIR.glob("*.schema.yaml")):
         config.setdefault(_section, {})
         validate(config[_section], _schema)
 
+# The config files this run was given (for error messages).
+CONFIG_FILE = (
+    ", ".join(os.path.relpath(f) for f in workflow.overwrite_configfiles)
+    or "config/smoke.yaml"
+)
 RUN = config["run"]
 SMOKE = config["models"]["source"] == "tiny"
 EXPERIMENTS = config["experiments"]
@@ -117,12 +124,54 @@ def real_experiments(resolution=None):
 
 def layout_experiments(source):
     """Experiments whose layouts come from `source`: "coco" (rules/data.smk) or "llm" (rules/llm.smk).
-    A jpeg_copy experiment copies its source's layouts instead (rules/data.smk)."""
+    A jpeg_copy experiment, and a generated one with a `source`, copy their source's layouts instead
+    (rules/data.smk)."""
     return [
         name
         for name, exp in EXPERIMENTS.items()
-        if exp.get("layouts", "coco") == source and exp["kind"] != "jpeg_copy"
+        if exp.get("layouts", "coco") == source
+        and exp["kind"] != "jpeg_copy"
+        and name not in paired_experiments()
     ]
+
+
+def paired_experiments():
+    """Generated experiments with a `source`: they take that experiment's layouts and per-image seeds (a second
+    model on the same inputs, e.g. GLIGEN beside InstanceDiffusion's box experiment)."""
+    return [
+        name
+        for name, exp in EXPERIMENTS.items()
+        if exp["kind"] == "generated" and exp.get("source")
+    ]
+
+
+def paired_source(name):
+    """The generated experiment whose layouts and seeds experiment `name` reuses (checked when the config is read)."""
+    src = EXPERIMENTS[name].get("source")
+    others = [
+        n
+        for n in generated_experiments()
+        if n != name and n not in paired_experiments()
+    ]
+    if src not in others:
+        raise WorkflowError(
+            f"config experiments.{name}.source is {src!r}: a generated experiment reuses the layouts and seeds of "
+            f"another generated experiment that has no source itself; set it to one of {others}"
+        )
+    return src
+
+
+def seed_experiment(name):
+    """The experiment whose per-image seeds `name` uses: its source's when it has one, else its own."""
+    return paired_source(name) if name in paired_experiments() else name
+
+
+def experiment_model(name):
+    """The generator of experiment `name` (instdiff.generation.generators), checked against its settings."""
+    try:
+        return check_experiment(name, EXPERIMENTS[name], CONFIG_FILE)
+    except InputError as err:
+        raise WorkflowError(str(err)) from None
 
 
 def jpeg_experiments():
@@ -215,6 +264,32 @@ def generation_minutes(wildcards, attempt):
     return attempt * (MODEL_LOAD_MINUTES + int(-(-seconds // 60)))
 
 
+def gligen_experiments():
+    return [n for n in generated_experiments() if model_of(EXPERIMENTS[n]) == "gligen"]
+
+
+def gligen_release():
+    """config models.gligen (the hub repo and its pinned commit) of a release run with a GLIGEN experiment."""
+    if "gligen" not in config["models"]:
+        raise WorkflowError(
+            f"{CONFIG_FILE}: experiments {gligen_experiments()} use model gligen, but models.gligen is not set. "
+            "Fix: add models.gligen: {repo: masterful/gligen-1-4-generation-text-box, revision: <40-hex commit>}"
+        )
+    return config["models"]["gligen"]
+
+
+# The models' folders the generate jobs load (rules/model.smk writes or fetches them).
+INSTDIFF_MODEL = run_path("models/instancediffusion")
+GLIGEN_TINY = run_path("models/tiny/gligen")
+
+
+def model_folder(experiment):
+    """The folder the generate jobs of `experiment` load: its generator's model (instdiff.generation.generators)."""
+    if experiment_model(experiment) == "gligen":
+        return GLIGEN_TINY if SMOKE else hub_local(gligen_release()["repo"])
+    return INSTDIFF_MODEL
+
+
 def hub_models():
     """Every hub checkpoint the config names (rules/data.smk): folder name -> repo, revision, and its config key."""
     models = {}
@@ -223,6 +298,9 @@ def hub_models():
         if is_hub_id(repo):
             models[slug(repo)] = {"repo": repo, "revision": revision, "key": key}
 
+    if gligen_experiments() and not SMOKE:
+        gligen = gligen_release()
+        add(gligen["repo"], gligen.get("revision"), "models.gligen.revision")
     for name, exp in EXPERIMENTS.items():
         refiner = exp.get("refiner") or {}
         add(
@@ -282,6 +360,11 @@ def metric_outputs(experiment):
 
 for _name in jpeg_experiments():
     jpeg_source(_name)  # a bad source fails at parse time, before any job runs
+# A model that cannot run its experiment, or a bad source, fails at parse time, naming the key.
+for _name in EXPERIMENTS:
+    experiment_model(_name)
+for _name in generated_experiments():
+    seed_experiment(_name)
 
 
 wildcard_constraints:

@@ -281,3 +281,29 @@ rule jpeg_layouts:
         code=CODE("data_jpeg_layouts"),
     script:
         "../scripts/data_jpeg_layouts.py"
+
+
+# A generated experiment with a `source` (GLIGEN beside InstanceDiffusion's box experiment) takes its source's
+# layouts as they are: the same instances, captions and layout hashes, scored against the same annotations.
+rule paired_layouts:
+    input:
+        layouts=lambda wc: run_path(f"layouts/{paired_source(wc.experiment)}.jsonl"),
+    output:
+        run_path("layouts/{experiment}.jsonl"),
+    log:
+        log_file("paired_layouts/{experiment}"),
+    benchmark:
+        BENCH("paired_layouts/{experiment}")
+    wildcard_constraints:
+        experiment=one_of(paired_experiments()),
+    priority: CRITICAL_PATH_PRIORITY
+    conda:
+        conda_env("eval")
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        code=CODE("data_paired_layouts"),
+    script:
+        "../scripts/data_paired_layouts.py"

@@ -6,7 +6,9 @@
 # seeds come from (run seed, experiment, image id), so the images do not depend on n. With generation.group_size
 # B > 1, groups of B consecutive layouts are sampled together and shard k takes groups g % n == k. Images are not declared as
 # outputs on purpose: a failed or killed shard keeps its finished images and a rerun generates only the missing.
-# Needs INSTDIFF_MODEL from rules/model.smk (included before this file).
+# Each experiment's generator (config `model`: InstanceDiffusion or GLIGEN, instdiff/generation/generators.py) loads
+# from model_folder(experiment) (rules/common.smk; rules/model.smk and hub_snapshot write the folders). An experiment
+# with a `source` takes that experiment's layouts (rules/data.smk) and per-image seeds.
 
 from instdiff.generation.shard import generation_threads, refiner_from_config
 from instdiff.generation.settings import GenerationSettings
@@ -16,7 +18,7 @@ from instdiff.generation.precision import generation_precision
 rule generate:
     input:
         layouts=run_path("layouts/{experiment}.jsonl"),
-        model=INSTDIFF_MODEL,  # rules/model.smk: the converted model folder
+        model=lambda wc: model_folder(wc.experiment),
         refiner=lambda wc: hub_inputs(refiner_from_config(EXPERIMENTS[wc.experiment])),
     output:
         manifest=run_path("images/{experiment}/shards/{shard}-of-{nshards}.json"),
@@ -44,7 +46,9 @@ rule generate:
         out_dir=lambda wc: run_path(f"images/{wc.experiment}"),
         shard=lambda wc: int(wc.shard),
         nshards=lambda wc: int(wc.nshards),
-        run_seed=lambda wc: experiment_seed(wc.experiment),
+        model=lambda wc: experiment_model(wc.experiment),
+        run_seed=lambda wc: experiment_seed(seed_experiment(wc.experiment)),
+        seed_experiment=lambda wc: seed_experiment(wc.experiment),
         settings=lambda wc: stable(
             GenerationSettings.from_config(
                 EXPERIMENTS[wc.experiment], config["generation"], wc.experiment

@@ -1,10 +1,8 @@
 # Models stage: the InstanceDiffusion checkpoint (released file, or the tiny smoke model written in the same
 # original format) -> a converted diffusers-style folder that the generate stage loads.
 #
-# Contract: INSTDIFF_MODEL = run_path("models/instancediffusion") holds instdiff_model.json, unet/, vae/, text_encoder/,
-# tokenizer/; load it with instdiff.model.convert.load_components(folder, dtype, device).
-
-INSTDIFF_MODEL = run_path("models/instancediffusion")
+# Contract: INSTDIFF_MODEL = run_path("models/instancediffusion") (rules/common.smk) holds instdiff_model.json, unet/,
+# vae/, text_encoder/, tokenizer/; load it with instdiff.model.convert.load_components(folder, dtype, device).
 
 if SMOKE:
     INSTDIFF_CHECKPOINT = run_path("models/tiny/instancediffusion_tiny.pth")
@@ -82,3 +80,32 @@ rule convert_instancediffusion:
         size="tiny" if SMOKE else "sd15",
     script:
         "../scripts/model_convert_instancediffusion.py"
+
+
+# GLIGEN (experiments with model: gligen; instdiff/generation/gligen.py): a diffusers StableDiffusionGLIGENPipeline
+# folder loaded with from_pretrained. A release run loads the hub snapshot of models.gligen (rule hub_snapshot,
+# rules/data.smk, pinned); the smoke writes a tiny random pipeline in the same format in its place (GLIGEN_TINY and
+# model_folder: rules/common.smk).
+
+if SMOKE:
+
+    rule tiny_gligen:
+        output:
+            directory(GLIGEN_TINY),
+        log:
+            log_file("models/tiny_gligen"),
+        benchmark:
+            BENCH("models/tiny_gligen")
+        priority: CRITICAL_PATH_PRIORITY
+        retries: 0  # deterministic: a retry would fail the same way
+        conda:
+            conda_env("generate")
+        threads: 1
+        resources:
+            mem_mb=2000,
+            runtime=10,
+        params:
+            code=CODE("model_tiny_gligen"),
+            seed=config["seed"],
+        script:
+            "../scripts/model_tiny_gligen.py"

@@ -21,4 +21,6 @@ ShardJob(
     device=require(snakemake.params.device),  # noqa: F821
     group_size=snakemake.params.group_size,  # noqa: F821
     torch_threads=snakemake.params.torch_threads,  # noqa: F821
+    model=snakemake.params.model,  # noqa: F821
+    seed_experiment=snakemake.params.seed_experiment,  # noqa: F821
 ).run()

@@ -8,7 +8,10 @@ Contract (``docs/architecture.md``):
   sampled together (their MIS and CFG rows stacked in the same UNet calls);
 - image ``images/{experiment}/{id}.png`` (or ``{id}.jpg`` at JPEG quality 75 with ``image_format: jpeg75``), written
   atomically; the initial noise of each image comes from ``derive_seed(run_seed, experiment, id)``, so an image does
-  not depend on n, k or on which other images exist;
+  not depend on n, k or on which other images exist (``seed_experiment``: another experiment's seeds, so a second
+  model starts each image from the same noise as the first);
+- the images come from the generator ``model`` names (:mod:`instdiff.generation.generators`: InstanceDiffusion,
+  GLIGEN), loaded once from ``model_dir`` and called per layout or group;
 - resumable: a group whose images all match their records (``instdiff.generation.image_records``: layout hash, model content
   hash, thread count, batching, file sha256, the file decodes) is skipped; any other group is generated again
   whole; a killed job loses at most the group in flight;
@@ -35,6 +38,7 @@ from tqdm import tqdm
 from instdiff.core.checkpoints import sha256 as file_sha256
 from instdiff.core.errors import InputError
 from instdiff.core.device import device_label
+from instdiff.generation.generators import DEFAULT_MODEL, load_generator, spec_of
 from instdiff.generation.settings import GenerationSettings
 from instdiff.generation.image_records import (
     RECORDS_DIR, REUSE_KEYS, folder_sha256, image_file, is_current, layout_sha256, read_record,
@@ -167,6 +171,8 @@ class ShardJob:
     refiner: str | None = None
     group_size: int = 1
     torch_threads: int | None = None
+    model: str = DEFAULT_MODEL
+    seed_experiment: str | None = None
 
     def __post_init__(self):
         self.layouts_path, self.out_dir = Path(self.layouts_path), Path(self.out_dir)
@@ -175,6 +181,7 @@ class ShardJob:
             self.settings = GenerationSettings(**self.settings)
         image_file(".", "x", self.image_format)  # an unknown format is an InputError naming the field
         check_precision(self.precision, field="precision")
+        spec_of(self.model)  # an unknown model is an InputError naming the field
         if self.nshards < 1 or not 0 <= self.shard < self.nshards:
             raise ValueError(f"shard must be in 0..{self.nshards - 1}, got {self.shard} of {self.nshards}")
         if self.group_size < 1:
@@ -188,8 +195,9 @@ class ShardJob:
     def run(self, pipeline: Callable | None = None) -> dict[str, Any]:
         """Generate the shard; returns (and writes) the shard manifest.
 
-        ``pipeline`` (an ``InstanceDiffusionPipeline`` or anything with its call signature, plus ``generate_group``
-        when ``group_size > 1``) is loaded from ``model_dir`` when not given, and only if some image is missing.
+        ``pipeline`` (a generator of :mod:`instdiff.generation.generators`: called per layout, plus ``generate_group``
+        when ``group_size > 1``) is loaded from ``model_dir`` by ``model`` when not given, and only if some image is
+        missing.
         Images are generated ``group_size`` layouts at a time (:func:`shard_groups`); a group is regenerated whole
         when any of its images is missing, stale or damaged, so its batches are always the same.
         """
@@ -212,6 +220,11 @@ class ShardJob:
             "settings": {k: v for k, v in gen.to_dict().items() if k not in EXECUTION_KEYS},
             "image_format": self.image_format, "precision": check_precision(self.precision, field="precision"),
         }
+        # Only where they differ from InstanceDiffusion's own seeds: folders made before these keys keep matching.
+        if self.model != DEFAULT_MODEL:
+            fingerprint["model"] = self.model
+        if self.seed_experiment not in (None, self.experiment):
+            fingerprint["seed_experiment"] = self.seed_experiment
         check_folder_settings(self.out_dir, fingerprint)
         log.info("%s shard %d of %d: %d of %d layouts in %d groups of up to %d", self.experiment, self.shard,
                  self.nshards, n_mine, len(layouts), len(groups), self.group_size)
@@ -226,7 +239,8 @@ class ShardJob:
         with_refined = gen.refiner_strength > 0
         plan = ShardPlan(layouts, groups, fingerprint)
         for grp in groups:
-            recs = [_record(lay, self.run_seed, self.experiment, self.image_format, common) for lay in grp]
+            recs = [_record(lay, self.run_seed, self.seed_experiment or self.experiment, self.image_format, common)
+                    for lay in grp]
             if all(is_current(self.out_dir, r["file"], r, with_refined) for r in recs):
                 for lay, rec in zip(grp, recs):
                     rec.update({k: v for k, v in read_record(self.out_dir, lay.id).items() if k.endswith("sha256")})
@@ -243,13 +257,11 @@ class ShardJob:
     def generate(self, plan: ShardPlan, pipeline: Callable | None = None) -> tuple[Throughput, float]:
         """Step 2: the groups without current images, each saved with its records as soon as it is done (a killed
         job loses at most the group in flight); returns the throughput and when generation started."""
-        from instdiff.generation.pipeline import InstanceDiffusionPipeline
-
         if plan.todo and pipeline is None:
             t_load = time.perf_counter()
-            pipeline = InstanceDiffusionPipeline.from_folder(self.model_dir, precision=self.precision,
-                                                             device=self.device, refiner=self.refiner)
-            log.info("loaded the model from %s in %.1f s", self.model_dir, time.perf_counter() - t_load)
+            pipeline = load_generator(self.model, self.model_dir, precision=self.precision, device=self.device,
+                                      refiner=self.refiner)
+            log.info("loaded %s from %s in %.1f s", self.model, self.model_dir, time.perf_counter() - t_load)
         by_id = {lay.id: lay for lay in plan.layouts}
         progress = Throughput(plan.n_todo, device_label(getattr(pipeline, "device", None)))
         t_gen = time.perf_counter()

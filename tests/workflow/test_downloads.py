@@ -54,7 +54,8 @@ def test_unpinned_downloads_stop_the_paper_run_before_submission(clean_copy):
     paper = yaml.safe_load((clean_copy / "config" / "config.yaml").read_text())
     overlay = clean_copy / "unpinned.yaml"
     overlay.write_text(yaml.safe_dump({"llm": {"clip": {"sha256": None},
-                                               "grounding": {"scorers": {"owlv2": {"revision": None}}}}}))
+                                               "grounding": {"scorers": {"owlv2": {"revision": None}}}},
+                                       "models": {"gligen": {"revision": None}}}))
     proc = subprocess.run([sys.executable, "-m", "snakemake", "--configfile", "config/config.yaml", str(overlay.name),
                            "--cores", "1", "resources/models/llm_clip/ViT-B-32-quickgelu_openai.safetensors"],
                           cwd=clean_copy, env=snakemake_env(), capture_output=True, text=True, timeout=600)
@@ -63,6 +64,7 @@ def test_unpinned_downloads_stop_the_paper_run_before_submission(clean_copy):
     assert "config/config.yaml, unpinned.yaml: these downloads are not pinned" in out
     assert "Nothing was submitted" in out
     assert "llm.clip.sha256: None" in out and "llm.grounding.scorers.owlv2.revision: None" in out
+    assert "models.gligen.revision: None" in out  # the GLIGEN snapshot of experiment gligen_box
     shipped_null = [f"experiments.{n}.refiner.revision" for n, e in paper["experiments"].items()
                     if (e.get("refiner") or {}).get("model") and e["refiner"].get("revision") is None]
     for key in shipped_null:
