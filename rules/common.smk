@@ -64,6 +64,18 @@ def CODE(script):
     )
 
 
+def manifest_config():
+    """The config sections the run manifest records, less the external experiments: adding or editing a hand-in
+    of images made elsewhere must rerun no other experiment (every metric file depends on the manifest). What an
+    external experiment scored is recorded in its own images/{name}/done.json (instdiff/data/external.py).
+    """
+    out = {k: config[k] for k in MANIFEST_SECTIONS if k in config}
+    out["experiments"] = {
+        name: exp for name, exp in EXPERIMENTS.items() if exp["kind"] != "external"
+    }
+    return out
+
+
 def stable(value):
     """A params value whose dicts are rebuilt in sorted key order: Snakemake compares params by their repr, so
     reordering keys in a config file (or a YAML round trip) would otherwise rerun the rule.
@@ -117,11 +129,13 @@ def real_experiments(resolution=None):
 
 def layout_experiments(source):
     """Experiments whose layouts come from `source`: "coco" (rules/data.smk) or "llm" (rules/llm.smk).
-    A jpeg_copy experiment copies its source's layouts instead (rules/data.smk)."""
+    A jpeg_copy experiment copies its source's layouts instead, an external one those of the experiment its
+    `layouts:` names (rules/data.smk)."""
     return [
         name
         for name, exp in EXPERIMENTS.items()
-        if exp.get("layouts", "coco") == source and exp["kind"] != "jpeg_copy"
+        if exp.get("layouts", "coco") == source
+        and exp["kind"] not in ("jpeg_copy", "external")
     ]
 
 
@@ -138,6 +152,31 @@ def jpeg_source(name):
             f"experiment; set it to one of {generated_experiments()}"
         )
     return src
+
+
+def external_experiments():
+    return [name for name, exp in EXPERIMENTS.items() if exp["kind"] == "external"]
+
+
+def external_source(name):
+    """The experiment whose layouts an external experiment's images follow (checked when the config is read)."""
+    src = EXPERIMENTS[name].get("layouts")
+    choices = [n for n, e in EXPERIMENTS.items() if e["kind"] != "external"]
+    if src not in choices:
+        raise WorkflowError(
+            f"config experiments.{name}.layouts is {src!r}: an external experiment's images follow the layouts of "
+            f"another experiment of the config; set it to one of {choices}"
+        )
+    return src
+
+
+def external_defaults():
+    """An external experiment is scored by every metric of the experiment whose layouts it follows, unless its
+    `metrics:` says otherwise: filled in here, so every rule and the report read one list."""
+    for name in external_experiments():
+        EXPERIMENTS[name].setdefault(
+            "metrics", list(EXPERIMENTS[external_source(name)].get("metrics", []))
+        )
 
 
 def one_of(names):
@@ -282,6 +321,7 @@ def metric_outputs(experiment):
 
 for _name in jpeg_experiments():
     jpeg_source(_name)  # a bad source fails at parse time, before any job runs
+external_defaults()  # and a bad `layouts:` of an external experiment
 
 
 wildcard_constraints:
@@ -355,6 +395,8 @@ def attribute_of(experiment):
 def annotations_for(experiment):
     """The GT an experiment is scored against: the official file for native-resolution real images (real_fullres),
     else the annotations squashed to 512x512 like the images."""
+    if EXPERIMENTS[experiment]["kind"] == "external":  # scored as the experiment it follows
+        return annotations_for(external_source(experiment))
     if EXPERIMENTS[experiment].get("resolution", "squashed512") == "native":
         return f"{COCO_SOURCE}/annotations/instances_val2017.json"
     return run_path("data/annotations_512.json")
