@@ -172,7 +172,8 @@ def external_source(name):
 
 def external_defaults():
     """An external experiment is scored by every metric of the experiment whose layouts it follows, unless its
-    `metrics:` says otherwise: filled in here, so every rule and the report read one list."""
+    `metrics:` says otherwise: filled in here, so every rule and the report read one list.
+    """
     for name in external_experiments():
         EXPERIMENTS[name].setdefault(
             "metrics", list(EXPERIMENTS[external_source(name)].get("metrics", []))
@@ -395,7 +396,9 @@ def attribute_of(experiment):
 def annotations_for(experiment):
     """The GT an experiment is scored against: the official file for native-resolution real images (real_fullres),
     else the annotations squashed to 512x512 like the images."""
-    if EXPERIMENTS[experiment]["kind"] == "external":  # scored as the experiment it follows
+    if (
+        EXPERIMENTS[experiment]["kind"] == "external"
+    ):  # scored as the experiment it follows
         return annotations_for(external_source(experiment))
     if EXPERIMENTS[experiment].get("resolution", "squashed512") == "native":
         return f"{COCO_SOURCE}/annotations/instances_val2017.json"

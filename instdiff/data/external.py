@@ -54,21 +54,22 @@ def _order_key(lay) -> tuple:
     return (0, int(lay.image_id), lay.id) if lay.image_id is not None else (1, 0, lay.id)
 
 
-def _listed(names: Sequence[str]) -> str:
-    shown = ", ".join(names[:LISTED])
-    return f"{len(names)} ({shown}{', ...' if len(names) > LISTED else ''})"
+def _listed(what: str, names: Sequence[str]) -> str:
+    more = f", ... ({len(names) - LISTED} more)" if len(names) > LISTED else ""
+    return f"{what} ({len(names)}): {', '.join(names[:LISTED])}{more}"
 
 
-def check_external_images(folder: str | Path, layouts: Sequence) -> dict[str, Path]:
-    """Layout id -> its file in ``folder``, after checking every file; one InputError names every problem."""
+def check_external_images(folder: str | Path, layouts: Sequence, field: str = "images") -> dict[str, Path]:
+    """Layout id -> its file in ``folder``, after checking every file; one InputError names every problem
+    (``field``: the config key that named the folder)."""
     from PIL import Image
 
     from instdiff.core.image_errors import DECODE_ERRORS
 
     folder = Path(folder)
     if not folder.is_dir():
-        raise InputError(folder, "the external images folder does not exist", "set experiments.<name>.images to a "
-                         "folder of <layout id>.png files", "images")
+        raise InputError(folder, "the external images folder does not exist", f"set {field} to a folder of "
+                         "<layout id>.png files", field)
     wanted = {lay.id: lay for lay in layouts}
     found: dict[str, list[Path]] = {}
     extra = []
@@ -93,13 +94,13 @@ def check_external_images(folder: str | Path, layouts: Sequence) -> dict[str, Pa
                 continue
             if size != (lay.width, lay.height):
                 wrong_size.append(f"{path.name} is {size[0]}x{size[1]}, its layout {lay.width}x{lay.height}")
-    problems = [f"{what}: {_listed(names)}" for what, names in (
+    problems = [_listed(what, names) for what, names in (
         ("layouts without an image", missing), ("files that are no layout's image", extra),
         ("layouts with two images", twice), ("images that do not decode", unreadable),
         ("images of the wrong size", wrong_size)) if names]
     if problems:
-        raise InputError(folder, "the external images do not match the layouts of the experiment: "
-                         + "; ".join(problems), FIX, "images")
+        raise InputError(folder, "the external images do not match the layouts they follow: " + "; ".join(problems),
+                         FIX, field)
     return {layout_id: paths[0] for layout_id, paths in found.items()}
 
 
@@ -115,7 +116,7 @@ def external_images(layouts_path: str | Path, folder: str | Path, out_dir: str |
     from instdiff.core.layout import read_layouts
 
     layouts = sorted(read_layouts(layouts_path), key=_order_key)
-    files = check_external_images(folder, layouts)
+    files = check_external_images(folder, layouts, f"experiments.{experiment}.images")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(dir=out_dir, prefix=".staging-"))
