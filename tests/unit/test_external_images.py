@@ -121,3 +121,26 @@ def test_rows_and_the_attribute_list_follow_the_layouts_experiment():
     assert row_label(experiments["theirs"]) == "Their model (external images)"
     assert external_rows(experiments) == [
         {"experiment": "theirs", "label": "Their model (external images)", "layouts": "textures"}]
+
+
+def _validated(entry: dict) -> dict:
+    from tests.faults.test_config_typos import _load, validate_like_the_workflow
+
+    config = _load("smoke.yaml")
+    config["experiments"]["theirs"] = entry
+    validate_like_the_workflow(config)
+    return config
+
+
+def test_the_schema_takes_an_external_experiment_and_refuses_half_of_one():
+    from snakemake.exceptions import WorkflowError
+
+    entry = {"kind": "external", "images": "handin", "layouts": "box", "label": "Their model"}
+    _validated(entry)  # metrics may be left out: they default to the layouts experiment's
+    for missing in ("images", "layouts", "label"):
+        with pytest.raises(WorkflowError):
+            _validated({k: v for k, v in entry.items() if k != missing})
+    with pytest.raises(WorkflowError):  # images and label belong to external experiments only
+        _validated({"kind": "generated", "images": "handin", "label": "x", "metrics": []})
+    with pytest.raises(WorkflowError):  # and another kind still takes its layouts from coco or llm
+        _validated({"kind": "generated", "layouts": "box", "metrics": []})
