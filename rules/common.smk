@@ -9,7 +9,12 @@ from snakemake.utils import validate, min_version
 from instdiff.core.code_version import PACKAGE_DIR, code_hash
 from instdiff.core.envs import env_file
 from instdiff.data.hub import is_hub_id, slug
-from instdiff.metrics.registry import detector_of, metric_files, scored_attribute
+from instdiff.metrics.registry import (
+    METRICS,
+    detector_of,
+    metric_files,
+    scored_attribute,
+)
 
 min_version("9.19")
 
@@ -422,6 +427,55 @@ def metric_inputs(metric):
         return files
 
     return inputs
+
+
+def instance_detector(experiment):
+    """models.<key> whose detections the per-instance records match (rule instances): the box detector when a
+    metric of the experiment already runs it, else the segmentation detector's boxes, so the records add no
+    detection job; None when no metric of the experiment detects anything."""
+    used = {METRICS[m].detector for m in EXPERIMENTS[experiment].get("metrics", [])} - {
+        None
+    }
+    return next((k for k in ("detector_box", "detector_mask") if k in used), None)
+
+
+def instance_experiments():
+    """The experiments with per-instance records: every generated or external one that a detector scores."""
+    return [
+        name
+        for name, exp in EXPERIMENTS.items()
+        if exp["kind"] in ("generated", "external") and instance_detector(name)
+    ]
+
+
+def instance_inputs(wc):
+    """What rule instances reads: the metric inputs, the matched detector's results, the segmentation results of
+    each PiM mode the experiment is scored by, and its attribute metric files."""
+    exp = wc.experiment
+    metrics = EXPERIMENTS[exp].get("metrics", [])
+    files = {
+        k: v
+        for k, v in metric_inputs(None)(wc).items()
+        if k in ("annotations", "layouts", "images")
+    }
+    files["detections"] = run_path(
+        f"detections/{exp}/{config['models'][instance_detector(exp)]}.json"
+    )
+    for mode in ("point", "scribble"):
+        if f"pim_{mode}" in metrics:
+            files[f"masks_{mode}"] = detections(exp, f"pim_{mode}")
+    if "attribute" in metrics:
+        for variant in ("gt", "detected"):
+            files[f"attribute_{variant}"] = run_path(
+                f"metrics/{exp}/attribute_{variant}.json"
+            )
+    return files
+
+
+def instance_outputs():
+    return [
+        run_path(f"metrics/{name}/instances.jsonl") for name in instance_experiments()
+    ]
 
 
 # -------------------- helpers of the LLM stage

@@ -74,3 +74,16 @@ def test_an_unknown_layouts_experiment_stops_at_parse_time(root, tmp_path):
             run_snakemake([EXT_AP, "-n", "--configfile", EXTERNAL], cwd=root)
     finally:
         _with_external(root)
+
+
+def test_the_external_experiment_gets_per_instance_records(root):
+    records = "results/smoke/metrics/mymodel/instances.jsonl"
+    planned = _planned(root, records, config=EXTERNAL)
+    assert "instances" in {rule for rule, _ in planned}
+    run_snakemake([records, "--cores", "2", "--configfile", EXTERNAL], cwd=root)
+    rows = [json.loads(s) for s in (root / records).read_text().splitlines()]
+    layouts = [json.loads(s) for s in (root / "results/smoke/layouts/mymodel.jsonl").read_text().splitlines()]
+    assert len(rows) == sum(len(lay["instances"]) for lay in layouts)
+    assert {r["detector"] for r in rows} == {"yolov8m"} and all(r["pim"] is None for r in rows)
+    matched = [r for r in rows if r["detection"] is not None]
+    assert matched and all(r["iou"] >= 0.5 and r["detection"]["category_id"] == r["category_id"] for r in matched)
