@@ -430,12 +430,11 @@ def metric_inputs(metric):
 
 
 def instance_detector(experiment):
-    """models.<key> whose detections the per-instance records match (rule instances): the box detector when a
-    metric of the experiment already runs it, else the segmentation detector's boxes, so the records add no
+    """models.<key> whose detections the per-instance records match (rules/metrics.smk): the box detector when
+    a metric of the experiment already runs it, else the segmentation detector's boxes, so the records add no
     detection job; None when no metric of the experiment detects anything."""
-    used = {METRICS[m].detector for m in EXPERIMENTS[experiment].get("metrics", [])} - {
-        None
-    }
+    metrics = EXPERIMENTS[experiment].get("metrics", [])
+    used = {METRICS[m].detector for m in metrics} - {None}
     return next((k for k in ("detector_box", "detector_mask") if k in used), None)
 
 
@@ -449,8 +448,8 @@ def instance_experiments():
 
 
 def instance_inputs(wc):
-    """What rule instances reads: the metric inputs, the matched detector's results, the segmentation results of
-    each PiM mode the experiment is scored by, and its attribute metric files."""
+    """The inputs of the per-instance records: the metric inputs, the matched detector's results, the
+    segmentation results of each PiM mode the experiment is scored by, and its attribute metric files."""
     exp = wc.experiment
     metrics = EXPERIMENTS[exp].get("metrics", [])
     files = {
