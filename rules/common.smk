@@ -175,6 +175,12 @@ def external_source(name):
     return src
 
 
+def external_files(name):
+    """Every file in an external experiment's folder (listed when its job is planned, not at parse time)."""
+    folder = Path(EXPERIMENTS[name]["images"])
+    return sorted(str(p) for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
+
+
 def external_defaults():
     """An external experiment is scored by every metric of the experiment whose layouts it follows, unless its
     `metrics:` says otherwise: filled in here, so every rule and the report read one list.

@@ -287,12 +287,14 @@ rule jpeg_layouts:
 
 # Images made elsewhere (experiment kind "external", instdiff/data/external.py): checked against the layouts of the
 # experiment its `layouts:` names, copied byte for byte into images/{experiment}/ and listed in done.json, so every
-# metric rule scores them as it scores ours. The folder is an input: adding or removing a file reruns the check.
+# metric rule scores them as it scores ours. The folder and each file in it are inputs: adding, removing or replacing
+# a file reruns the check (and what follows), nothing else.
 
 
 rule external_images:
     input:
         folder=lambda wc: EXPERIMENTS[wc.experiment]["images"],
+        files=lambda wc: external_files(wc.experiment),
         layouts=run_path("layouts/{experiment}.jsonl"),
     output:
         done=run_path("images/{experiment}/done.json"),
