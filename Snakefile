@@ -33,6 +33,7 @@ rule all:
     default_target: True
     input:
         [metric_outputs(name) for name in EXPERIMENTS],
+        instance_outputs(),
         all_targets(),
         LLM_TARGETS,
         RATERS_TARGETS,

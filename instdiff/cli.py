@@ -15,6 +15,7 @@ COMMANDS = [
     "coco_eval",
     "pim",
     "generate",
+    "layouts",
     "grounding_iou",
     "rate",
     "convert",

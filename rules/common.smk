@@ -11,7 +11,12 @@ from instdiff.core.envs import env_file
 from instdiff.core.errors import InputError
 from instdiff.data.hub import is_hub_id, slug
 from instdiff.generation.generators import check_experiment, model_of
-from instdiff.metrics.registry import detector_of, metric_files, scored_attribute
+from instdiff.metrics.registry import (
+    METRICS,
+    detector_of,
+    metric_files,
+    scored_attribute,
+)
 
 min_version("9.19")
 
@@ -71,6 +76,18 @@ def CODE(script):
     )
 
 
+def manifest_config():
+    """The config sections the run manifest records, less the external experiments: adding or editing a hand-in
+    of images made elsewhere must rerun no other experiment (every metric file depends on the manifest). What an
+    external experiment scored is recorded in its own images/{name}/done.json (instdiff/data/external.py).
+    """
+    out = {k: config[k] for k in MANIFEST_SECTIONS if k in config}
+    out["experiments"] = {
+        name: exp for name, exp in EXPERIMENTS.items() if exp["kind"] != "external"
+    }
+    return out
+
+
 def stable(value):
     """A params value whose dicts are rebuilt in sorted key order: Snakemake compares params by their repr, so
     reordering keys in a config file (or a YAML round trip) would otherwise rerun the rule.
@@ -124,13 +141,13 @@ def real_experiments(resolution=None):
 
 def layout_experiments(source):
     """Experiments whose layouts come from `source`: "coco" (rules/data.smk) or "llm" (rules/llm.smk).
-    A jpeg_copy experiment, and a generated one with a `source`, copy their source's layouts instead
-    (rules/data.smk)."""
+    A jpeg_copy experiment, and a generated one with a `source`, copy their source's layouts instead; an external
+    one those of the experiment its `layouts:` names (rules/data.smk)."""
     return [
         name
         for name, exp in EXPERIMENTS.items()
         if exp.get("layouts", "coco") == source
-        and exp["kind"] != "jpeg_copy"
+        and exp["kind"] not in ("jpeg_copy", "external")
         and name not in paired_experiments()
     ]
 
@@ -187,6 +204,38 @@ def jpeg_source(name):
             f"experiment; set it to one of {generated_experiments()}"
         )
     return src
+
+
+def external_experiments():
+    return [name for name, exp in EXPERIMENTS.items() if exp["kind"] == "external"]
+
+
+def external_source(name):
+    """The experiment whose layouts an external experiment's images follow (checked when the config is read)."""
+    src = EXPERIMENTS[name].get("layouts")
+    choices = [n for n, e in EXPERIMENTS.items() if e["kind"] != "external"]
+    if src not in choices:
+        raise WorkflowError(
+            f"config experiments.{name}.layouts is {src!r}: an external experiment's images follow the layouts of "
+            f"another experiment of the config; set it to one of {choices}"
+        )
+    return src
+
+
+def external_files(name):
+    """Every file in an external experiment's folder (listed when its job is planned, not at parse time)."""
+    folder = Path(EXPERIMENTS[name]["images"])
+    return sorted(str(p) for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
+
+
+def external_defaults():
+    """An external experiment is scored by every metric of the experiment whose layouts it follows, unless its
+    `metrics:` says otherwise: filled in here, so every rule and the report read one list.
+    """
+    for name in external_experiments():
+        EXPERIMENTS[name].setdefault(
+            "metrics", list(EXPERIMENTS[external_source(name)].get("metrics", []))
+        )
 
 
 def one_of(names):
@@ -365,6 +414,7 @@ for _name in EXPERIMENTS:
     experiment_model(_name)
 for _name in generated_experiments():
     seed_experiment(_name)
+external_defaults()  # and a bad `layouts:` of an external experiment
 
 
 wildcard_constraints:
@@ -438,6 +488,10 @@ def attribute_of(experiment):
 def annotations_for(experiment):
     """The GT an experiment is scored against: the official file for native-resolution real images (real_fullres),
     else the annotations squashed to 512x512 like the images."""
+    if (
+        EXPERIMENTS[experiment]["kind"] == "external"
+    ):  # scored as the experiment it follows
+        return annotations_for(external_source(experiment))
     if EXPERIMENTS[experiment].get("resolution", "squashed512") == "native":
         return f"{COCO_SOURCE}/annotations/instances_val2017.json"
     return run_path("data/annotations_512.json")
@@ -460,6 +514,54 @@ def metric_inputs(metric):
         return files
 
     return inputs
+
+
+def instance_detector(experiment):
+    """models.<key> whose detections the per-instance records match (rules/metrics.smk): the box detector when
+    a metric of the experiment already runs it, else the segmentation detector's boxes, so the records add no
+    detection job; None when no metric of the experiment detects anything."""
+    metrics = EXPERIMENTS[experiment].get("metrics", [])
+    used = {METRICS[m].detector for m in metrics} - {None}
+    return next((k for k in ("detector_box", "detector_mask") if k in used), None)
+
+
+def instance_experiments():
+    """The experiments with per-instance records: every generated or external one that a detector scores."""
+    return [
+        name
+        for name, exp in EXPERIMENTS.items()
+        if exp["kind"] in ("generated", "external") and instance_detector(name)
+    ]
+
+
+def instance_inputs(wc):
+    """The inputs of the per-instance records: the metric inputs, the matched detector's results, the
+    segmentation results of each PiM mode the experiment is scored by, and its attribute metric files."""
+    exp = wc.experiment
+    metrics = EXPERIMENTS[exp].get("metrics", [])
+    files = {
+        k: v
+        for k, v in metric_inputs(None)(wc).items()
+        if k in ("annotations", "layouts", "images")
+    }
+    files["detections"] = run_path(
+        f"detections/{exp}/{config['models'][instance_detector(exp)]}.json"
+    )
+    for mode in ("point", "scribble"):
+        if f"pim_{mode}" in metrics:
+            files[f"masks_{mode}"] = detections(exp, f"pim_{mode}")
+    if "attribute" in metrics:
+        for variant in ("gt", "detected"):
+            files[f"attribute_{variant}"] = run_path(
+                f"metrics/{exp}/attribute_{variant}.json"
+            )
+    return files
+
+
+def instance_outputs():
+    return [
+        run_path(f"metrics/{name}/instances.jsonl") for name in instance_experiments()
+    ]
 
 
 # -------------------- helpers of the LLM stage

@@ -307,3 +307,63 @@ rule paired_layouts:
         code=CODE("data_paired_layouts"),
     script:
         "../scripts/data_paired_layouts.py"
+
+
+# -------------------- external images
+
+# Images made elsewhere (experiment kind "external", instdiff/data/external.py): checked against the layouts of the
+# experiment its `layouts:` names, copied byte for byte into images/{experiment}/ and listed in done.json, so every
+# metric rule scores them as it scores ours. The folder and each file in it are inputs: adding, removing or replacing
+# a file reruns the check (and what follows), nothing else.
+
+
+rule external_images:
+    input:
+        folder=lambda wc: EXPERIMENTS[wc.experiment]["images"],
+        files=lambda wc: external_files(wc.experiment),
+        layouts=run_path("layouts/{experiment}.jsonl"),
+    output:
+        done=run_path("images/{experiment}/done.json"),
+    log:
+        log_file("external_images/{experiment}"),
+    benchmark:
+        BENCH("external_images/{experiment}")
+    wildcard_constraints:
+        experiment=one_of(external_experiments()),
+    retries: 0  # deterministic: a retry would fail the same way
+    conda:
+        conda_env("eval")
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    params:
+        code=CODE("data_external_images"),
+        out_dir=lambda wc, output: parent_dir(output.done),
+        label=lambda wc: EXPERIMENTS[wc.experiment]["label"],
+        layouts_from=lambda wc: external_source(wc.experiment),
+    script:
+        "../scripts/data_external_images.py"
+
+
+rule external_layouts:
+    input:
+        layouts=lambda wc: run_path(f"layouts/{external_source(wc.experiment)}.jsonl"),
+    output:
+        run_path("layouts/{experiment}.jsonl"),
+    log:
+        log_file("external_layouts/{experiment}"),
+    benchmark:
+        BENCH("external_layouts/{experiment}")
+    wildcard_constraints:
+        experiment=one_of(external_experiments()),
+    conda:
+        conda_env("eval")
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        code=CODE("data_external_layouts"),
+    script:
+        "../scripts/data_external_layouts.py"

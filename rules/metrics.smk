@@ -165,6 +165,33 @@ rule attribute:
         "../scripts/metrics_attribute.py"
 
 
+# Per-instance records of a generated or external experiment (instdiff/metrics/instances.py): each conditioned
+# instance with its matched detection and IoU, its PiM hit and its attribute hit, for other harnesses to re-aggregate.
+rule instances:
+    input:
+        unpack(instance_inputs),
+    output:
+        run_path("metrics/{experiment}/instances.jsonl"),
+    log:
+        log_file("metrics/instances/{experiment}"),
+    benchmark:
+        BENCH("metrics/instances/{experiment}")
+    wildcard_constraints:
+        experiment=one_of(instance_experiments()),
+    conda:
+        conda_env("eval")
+    threads: 1
+    resources:
+        mem_mb=by_attempt(6000),  # as PiM: the segmentation results of every image
+        runtime=60,
+    params:
+        code=CODE("metrics_instances"),
+        detector=lambda wc: config["models"][instance_detector(wc.experiment)],
+        conf=config["detection"].get("attribute_conf", 0.3),
+    script:
+        "../scripts/metrics_instances.py"
+
+
 # -------------------- FID / KID
 
 # FID / KID: the Inception weights (models), the cached real-image reference features, and one metric file per

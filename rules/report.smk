@@ -28,9 +28,10 @@ rule manifest:
         runtime=5,
     params:
         code=CODE("report_manifest"),
-        # Only the sections metrics depend on (an edit to llm/raters/report reruns no metric), and no absolute
-        # path (a moved checkout reruns nothing): the script finds the repository from its own folder.
-        config=stable({k: config[k] for k in MANIFEST_SECTIONS if k in config}),
+        # Only the sections metrics depend on (an edit to llm/raters/report reruns no metric; nor does adding an
+        # external experiment, rules/common.smk), and no absolute path (a moved checkout reruns nothing): the
+        # script finds the repository from its own folder.
+        config=stable(manifest_config()),
     script:
         "../scripts/report_manifest.py"
 

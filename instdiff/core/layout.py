@@ -4,7 +4,8 @@ Canonical box form: normalised ``[x0, y0, x1, y1]`` with the origin at the top-l
 Other formats appear only at the edges (COCO files, detector outputs, LLM replies, CogVLM strings) and are
 converted here, by name, so no stage ever guesses what four numbers mean.
 
-A layout file is JSON lines: one :class:`Layout` per line (``layouts/{experiment}.jsonl``).
+A layout file is JSON lines: one :class:`Layout` per line (``layouts/{experiment}.jsonl``), each carrying the
+file format's ``format_version`` (:data:`LAYOUT_FORMAT_VERSION`; schema and history: docs/layouts.md).
 """
 
 from __future__ import annotations
@@ -17,6 +18,11 @@ from instdiff.core.errors import InputError
 
 Box = tuple[float, float, float, float]
 Point = tuple[float, float]
+
+# The version of the layouts file (docs/layouts.md). Raise it when a field changes meaning or a reader would have to
+# know of a new one; a line without it is of version 1 (the files written before it was recorded). It is a fact of
+# the file, not of the layout: Layout.to_dict leaves it out, so the layout hash of a generated image keeps its value.
+LAYOUT_FORMAT_VERSION = 1
 
 # --------------------------------------------------------------------------------------------- conversions
 # Names say the format: xywh = (x_min, y_min, width, height); xyxy = (x_min, y_min, x_max, y_max);
@@ -176,6 +182,14 @@ def _point(v: Any, where: str, source: str | Path | None) -> Point:
 
 def parse_layout(d: dict[str, Any], source: str | Path | None = None) -> Layout:
     """Validate and build a :class:`Layout` from its JSON form; errors name the file and the field."""
+    version = d.get("format_version", 1)
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise InputError(source, f"format_version must be a positive integer, got {version!r}",
+                         "write layouts with instdiff.core.layout.write_layouts (docs/layouts.md)", "format_version")
+    if version > LAYOUT_FORMAT_VERSION:
+        raise InputError(source, f"layout of format_version {version}, newer than this instdiff reads "
+                         f"({LAYOUT_FORMAT_VERSION})", "upgrade instdiff, or rewrite the layouts with this version "
+                         "(docs/layouts.md lists what each version changed)", "format_version")
     for key in ("id", "caption", "instances"):
         if key not in d:
             raise InputError(source, f"layout is missing {key!r}", "write layouts with instdiff.core.layout.write_layouts", key)
@@ -216,7 +230,7 @@ def parse_layout(d: dict[str, Any], source: str | Path | None = None) -> Layout:
 def write_layouts(path: str | Path, layouts: Iterable[Layout]) -> None:
     from instdiff.core.io import write_jsonl
 
-    write_jsonl(path, (layout.to_dict() for layout in layouts))
+    write_jsonl(path, ({"format_version": LAYOUT_FORMAT_VERSION, **layout.to_dict()} for layout in layouts))
 
 
 def read_layouts(path: str | Path) -> list[Layout]:

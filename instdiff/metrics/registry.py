@@ -95,8 +95,9 @@ def metric_files(metric_ids: list[str]) -> list[str]:
 
 def scored_attribute(experiments: Mapping[str, Mapping[str, Any]], experiment: str) -> str:
     """The attribute list the attribute metric scores for ``experiment``: textures when its phrases carry a texture
-    prefix (the phrase's first word is then the texture), else colours. A JPEG copy's phrases are its source's."""
+    prefix (the phrase's first word is then the texture), else colours. A JPEG copy's phrases are its source's, an
+    external experiment's those of the experiment whose layouts it follows."""
     exp = experiments[experiment]
-    attrs = experiments[exp["source"]].get("attributes", []) if exp["kind"] == "jpeg_copy" \
-        else exp.get("attributes", [])
-    return "textures" if "textures" in attrs else "colors"
+    if exp["kind"] in ("jpeg_copy", "external"):
+        return scored_attribute(experiments, exp["source" if exp["kind"] == "jpeg_copy" else "layouts"])
+    return "textures" if "textures" in exp.get("attributes", []) else "colors"

@@ -58,6 +58,21 @@ def test_smoke_reports_the_cost_of_every_generated_experiment(smoke_run):
         assert float(row["s_per_image"]) > 0 and row["device"] == "cpu", name
 
 
+def test_smoke_writes_per_instance_records_of_every_scored_generated_experiment(smoke_run):
+    """One record per conditioned instance, with the PiM hits of the PiM experiments and the attribute hits of the
+    attribute ones (instdiff/metrics/instances.py)."""
+    results = smoke_run / "results" / SMOKE["run"]
+    for name, exp in SMOKE["experiments"].items():
+        if exp["kind"] != "generated" or not exp["metrics"]:
+            continue
+        rows = [json.loads(s) for s in (results / "metrics" / name / "instances.jsonl").read_text().splitlines()]
+        layouts = [json.loads(s) for s in (results / "layouts" / f"{name}.jsonl").read_text().splitlines()]
+        assert len(rows) == sum(len(lay["instances"]) for lay in layouts), name
+        modes = {m.removeprefix("pim_") for m in exp["metrics"] if m.startswith("pim_")}
+        assert all(set(r["pim"] or {}) == modes for r in rows), name
+        assert all((r["attribute"] is not None) == ("attribute" in exp["metrics"]) for r in rows), name
+
+
 def test_smoke_upper_bound_measures_something(smoke_run):
     """The shipped tiny detectors detect: the `real` row clears the floors, and the tables show those numbers."""
     import csv
