@@ -4,9 +4,11 @@ import ast
 import os
 from pathlib import Path
 
+from snakemake.logging import logger
 from snakemake.utils import validate, min_version
 
 from instdiff.core.code_version import PACKAGE_DIR, code_hash
+from instdiff.core.config_values import capped_shards, check_finite
 from instdiff.core.envs import env_file
 from instdiff.data.hub import is_hub_id, slug
 from instdiff.metrics.registry import detector_of, metric_files, scored_attribute
@@ -23,6 +25,8 @@ for _schema in sorted(SCHEMA_DIR.glob("*.schema.yaml")):
     if _section != "config":
         config.setdefault(_section, {})
         validate(config[_section], _schema)
+# JSON Schema lets NaN and infinities through every bound (instdiff/core/config_values.py).
+check_finite(config, ", ".join(map(str, workflow.configfiles)) or "config")
 
 RUN = config["run"]
 SMOKE = config["models"]["source"] == "tiny"
@@ -149,8 +153,21 @@ def experiment_seed(name):
     return int(EXPERIMENTS[name].get("seed", config["seed"]))
 
 
+_SHARD_WARNED = set()
+
+
+def _warn_once(message):
+    if message not in _SHARD_WARNED:
+        _SHARD_WARNED.add(message)
+        logger.warning(f"Config: {message}")
+
+
 def experiment_shards(name):
-    return int(EXPERIMENTS[name].get("shards", config["generation"]["shards"]))
+    """The experiment's shard count, capped at its image count (warning naming the key): every shard is a job."""
+    own = "shards" in EXPERIMENTS[name]
+    requested = int(EXPERIMENTS[name]["shards"] if own else config["generation"]["shards"])
+    key = f"experiments.{name}.shards" if own else "generation.shards"
+    return capped_shards(requested, experiment_images(name), key, _warn_once)
 
 
 def cores(release):

@@ -109,6 +109,8 @@ def write_text(path: str | Path, text: str) -> None:
 
 
 MISSING_FIX = "run the rule that produces it or correct the path"
+# Binary bytes where JSON belongs: a disk or copy fault, or the wrong file passed.
+REPAIR_FIX = "regenerate the file (delete it and rerun the rule that writes it) or pass the right path"
 
 
 def _missing(path: Path, what: str, fix: str):
@@ -124,11 +126,15 @@ def read_json(path: str | Path, what: str = "file", missing_fix: str = MISSING_F
 
     path = Path(path)
     try:
-        return json.loads(path.read_text())
+        return json.loads(path.read_text(encoding="utf-8"))
     except (FileNotFoundError, IsADirectoryError):
         raise _missing(path, what, missing_fix) from None
     except json.JSONDecodeError as exc:
         raise InputError(path, f"not valid JSON ({exc.msg} at line {exc.lineno})", "regenerate or repair the file") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(path, f"not a text file (byte {exc.start} is not UTF-8)", REPAIR_FIX) from None
+    except RecursionError:
+        raise InputError(path, "JSON nested too deeply to read", REPAIR_FIX) from None
 
 
 def read_jsonl(path: str | Path, what: str = "file", missing_fix: str = MISSING_FIX) -> list[Any]:
@@ -138,17 +144,22 @@ def read_jsonl(path: str | Path, what: str = "file", missing_fix: str = MISSING_
     path = Path(path)
     rows = []
     try:
-        fh = path.open()
+        fh = path.open(encoding="utf-8")
     except (FileNotFoundError, IsADirectoryError):
         raise _missing(path, what, missing_fix) from None
     with fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
+        lineno = 0
+        try:
+            for lineno, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
                 rows.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise InputError(path, f"line {lineno} is not valid JSON ({exc.msg})", "regenerate the file") from None
+        except json.JSONDecodeError as exc:
+            raise InputError(path, f"line {lineno} is not valid JSON ({exc.msg})", "regenerate the file") from None
+        except UnicodeDecodeError:
+            raise InputError(path, f"line {lineno + 1} is not text (not UTF-8)", REPAIR_FIX) from None
+        except RecursionError:
+            raise InputError(path, f"line {lineno} is JSON nested too deeply to read", REPAIR_FIX) from None
     return rows
 
 
