@@ -164,10 +164,11 @@ def _warn_once(message):
 
 def experiment_shards(name):
     """The experiment's shard count, capped at its image count (warning naming the key): every shard is a job."""
-    own = "shards" in EXPERIMENTS[name]
-    requested = int(EXPERIMENTS[name]["shards"] if own else config["generation"]["shards"])
-    key = f"experiments.{name}.shards" if own else "generation.shards"
-    return capped_shards(requested, experiment_images(name), key, _warn_once)
+    if "shards" in EXPERIMENTS[name]:
+        requested, key = EXPERIMENTS[name]["shards"], f"experiments.{name}.shards"
+    else:
+        requested, key = config["generation"]["shards"], "generation.shards"
+    return capped_shards(int(requested), experiment_images(name), key, _warn_once)
 
 
 def cores(release):

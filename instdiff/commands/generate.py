@@ -52,6 +52,19 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
+def _check_numbers(args) -> None:
+    """argparse's ``float`` reads "nan" and "inf": a NaN guidance scale samples an all-zero image without an error."""
+    from instdiff.core.records import number
+
+    fix = "pass a finite number"
+    number(args.guidance_scale, None, "--guidance-scale", fix)
+    number(args.cascade_strength, None, "--cascade-strength", fix + " in [0, 1]", lo=0.0, hi=1.0)
+    number(args.mis, None, "--mis", fix + " in [0, 1]", lo=0.0, hi=1.0)
+    number(args.alpha, None, "--alpha", fix + " in [0, 1]", lo=0.0, hi=1.0)
+    if args.steps < 1:
+        raise InputError(None, f"--steps is {args.steps}", "pass at least 1 step", "--steps")
+
+
 def run(args) -> int:
     import torch
 
@@ -72,6 +85,7 @@ def run(args) -> int:
                          "run the models rule (snakemake models) or pass --model / set INSTDIFF_MODEL", "--model")
     if args.num_images < 1:
         raise InputError(None, "--num-images must be at least 1", "pass a positive number", "--num-images")
+    _check_numbers(args)
     device = resolve_device(args.device)
     precision = args.precision or ("autocast-fp16" if str(device).startswith("cuda") else "fp32")
     settings = GenerationSettings(

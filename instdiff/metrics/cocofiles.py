@@ -91,6 +91,8 @@ def _check_values(data: dict, path: str | Path, fix: str) -> None:
             if key in ann:
                 records.identifier(ann[key], path, f"{where}.{key}", fix)
         if "bbox" in ann:
+            if not (isinstance(ann["bbox"], list) and len(ann["bbox"]) == 4):
+                raise InputError(path, f"bbox must be [x, y, w, h], got {ann['bbox']!r}"[:200], fix, f"{where}.bbox")
             box = records.numbers(ann["bbox"], 4, path, f"{where}.bbox", fix)
             if box[2] < 0 or box[3] < 0:
                 raise InputError(path, f"bbox {ann['bbox']} has a negative width or height", fix, f"{where}.bbox")
