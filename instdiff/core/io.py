@@ -52,6 +52,39 @@ def clean_stale_temps(folder: str | Path, recursive: bool = False) -> list[Path]
     return removed
 
 
+# mkstemp / mkdtemp put 8 characters of this alphabet where atomic_path / atomic_dir name the random part.
+_RANDOM = r"[a-z0-9_]{8}"
+
+
+def own_temps(path: str | Path) -> list[Path]:
+    """The temporaries a killed :func:`atomic_path` / :func:`atomic_dir` write of exactly ``path`` left beside it.
+
+    Matched by the full name pattern (stem, 8 random characters, suffix), so the temporaries of a neighbour
+    (``a.b.json`` beside ``a.json``), which another job may be writing now, are never among them.
+    """
+    path = Path(path)
+    if not path.parent.is_dir():
+        return []
+    file_name = re.compile(rf"^\.{re.escape(path.stem)}\.{_RANDOM}\.tmp{re.escape(path.suffix)}$")
+    dir_name = re.compile(rf"^\.{re.escape(path.name)}\.tmp{_RANDOM}$")
+    return sorted(p for p in path.parent.iterdir() if file_name.match(p.name) or dir_name.match(p.name))
+
+
+def clean_own_temps(paths: Iterable[str | Path]) -> list[Path]:
+    """Delete what killed writes of ``paths`` left (a job's own outputs: no other job writes them); returns it."""
+    import shutil
+
+    removed = []
+    for path in paths:
+        for tmp in own_temps(path):
+            if tmp.is_dir() and not tmp.is_symlink():
+                shutil.rmtree(tmp, ignore_errors=True)
+            else:
+                tmp.unlink(missing_ok=True)
+            removed.append(tmp)
+    return removed
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; rename it onto ``path`` only if the block succeeds.

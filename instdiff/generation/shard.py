@@ -40,7 +40,7 @@ from instdiff.generation.image_records import (
     RECORDS_DIR, REUSE_KEYS, folder_sha256, image_file, is_current, layout_sha256, read_record,
     write_record,
 )
-from instdiff.core.io import atomic_path, read_json, write_json
+from instdiff.core.io import atomic_path, clean_own_temps, read_json, write_json
 from instdiff.core.layout import Layout, read_layouts
 from instdiff.generation.precision import check_precision
 from instdiff.core.seeding import derive_seed
@@ -444,6 +444,9 @@ def finalize(layouts_path: str | Path, manifests: Sequence[str | Path], out_dir:
         "notes": {lay.id: entries[lay.id]["notes"] for lay in layouts if entries[lay.id].get("notes")},
     }
     write_json(done_path, done)
+    # Shards of the experiment may write settings.json side by side, so its leftovers wait for this job, which
+    # runs after every shard.
+    clean_own_temps([out_dir / "settings.json"])
     return done
 
 
