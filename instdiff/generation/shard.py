@@ -34,6 +34,7 @@ from tqdm import tqdm
 
 from instdiff.core.checkpoints import sha256 as file_sha256
 from instdiff.core.errors import InputError
+from instdiff.core.image_errors import regenerate_fix
 from instdiff.core.device import device_label
 from instdiff.generation.settings import GenerationSettings
 from instdiff.generation.image_records import (
@@ -469,10 +470,10 @@ def _check_current(out_dir: Path, layouts: Sequence[Layout], entries: dict[str, 
         for path, digest in files:
             if not path.is_file():
                 raise InputError(path, "image is missing (the refiner's copy of a generated image?)",
-                                 "rerun the generate shards of this experiment")
+                                 regenerate_fix(path))
             if digest is None or file_sha256(path) != digest:
                 raise InputError(path, "image bytes differ from those its shard recorded (changed or damaged)",
-                                 "delete it and rerun the generate shards of this experiment")
+                                 regenerate_fix(path))
 
 
 def read_done(done_path: str | Path) -> list[Path]:
