@@ -177,22 +177,21 @@ def read_jsonl(path: str | Path, what: str = "file", missing_fix: str = MISSING_
     path = Path(path)
     rows = []
     try:
-        fh = path.open(encoding="utf-8")
+        fh = path.open("rb")
     except (FileNotFoundError, IsADirectoryError):
         raise _missing(path, what, missing_fix) from None
-    with fh:
-        lineno = 0
-        try:
-            for lineno, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                rows.append(json.loads(line))
-        except json.JSONDecodeError as exc:
-            raise InputError(path, f"line {lineno} is not valid JSON ({exc.msg})", "regenerate the file") from None
-        except UnicodeDecodeError:
-            raise InputError(path, f"line {lineno + 1} is not text (not UTF-8)", REPAIR_FIX) from None
-        except RecursionError:
-            raise InputError(path, f"line {lineno} is JSON nested too deeply to read", REPAIR_FIX) from None
+    with fh:  # binary, decoded line by line: a text stream fails a whole buffer ahead, on the wrong line number
+        for lineno, raw in enumerate(fh, 1):
+            try:
+                line = raw.decode("utf-8")
+                if line.strip():
+                    rows.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise InputError(path, f"line {lineno} is not valid JSON ({exc.msg})", "regenerate the file") from None
+            except UnicodeDecodeError:
+                raise InputError(path, f"line {lineno} is not text (not UTF-8)", REPAIR_FIX) from None
+            except RecursionError:
+                raise InputError(path, f"line {lineno} is JSON nested too deeply to read", REPAIR_FIX) from None
     return rows
 
 
