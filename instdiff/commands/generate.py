@@ -78,6 +78,7 @@ def run(args) -> int:
     setup()
     if args.dtype is not None:
         raise removed_dtype_error(args.dtype, field="--dtype")
+    _check_numbers(args)
     layout = complete_from_masks(read_demo(args.layout), args.seed)
     model = Path(args.model)
     if not model.is_dir():
@@ -85,7 +86,6 @@ def run(args) -> int:
                          "run the models rule (snakemake models) or pass --model / set INSTDIFF_MODEL", "--model")
     if args.num_images < 1:
         raise InputError(None, "--num-images must be at least 1", "pass a positive number", "--num-images")
-    _check_numbers(args)
     device = resolve_device(args.device)
     precision = args.precision or ("autocast-fp16" if str(device).startswith("cuda") else "fp32")
     settings = GenerationSettings(
