@@ -251,8 +251,8 @@ def test_thread_count_is_pinned_and_another_count_regenerates(tmp_path, pipe):
     assert other.ids == ["3"] and other.threads == [2] and m2["images"][0]["torch_threads"] == 2
 
 
-@pytest.mark.parametrize("record", [b"\x89PNG\r\n\xff\xfe\x00binary", b"[]", b'"a text"', b"{"],
-                         ids=["binary", "list", "text", "cut"])
+@pytest.mark.parametrize("record", [b"\x89PNG\r\n\xff\xfe\x00binary", b"[]", b'"a text"'],
+                         ids=["binary", "list", "text"])
 def test_an_unreadable_image_record_regenerates_its_image(tmp_path, pipe, reference, record):
     """Issue 24 item 4: a record that is not an object (binary bytes, ``[]``) regenerates its image, not the shard's
     end; the other images are reused and the result equals an uninterrupted run."""
