@@ -19,6 +19,12 @@ DECODE_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
+def rerun_shards_fix(done: str | Path) -> str:
+    """The fix text for a generated experiment whose shards must run again (``done``: its ``done.json``)."""
+    return (f"rerun the experiment's generate shards: `snakemake --cores all -R generate -- {done}` (current images "
+            "are kept, only missing or stale ones are generated)")
+
+
 def regenerate_fix(image: str | Path) -> str:
     """The fix text for a damaged or missing image of a results folder, naming the command that makes it again.
 
