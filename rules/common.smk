@@ -4,9 +4,11 @@ import ast
 import os
 from pathlib import Path
 
+from snakemake.logging import logger
 from snakemake.utils import validate, min_version
 
 from instdiff.core.code_version import PACKAGE_DIR, code_hash
+from instdiff.core.config_values import capped_shards, check_finite
 from instdiff.core.envs import env_file
 from instdiff.core.errors import InputError
 from instdiff.data.hub import is_hub_id, slug
@@ -30,6 +32,8 @@ for _schema in sorted(SCHEMA_DIR.glob("*.schema.yaml")):
     if _section != "config":
         config.setdefault(_section, {})
         validate(config[_section], _schema)
+# JSON Schema lets NaN and infinities through every bound (instdiff/core/config_values.py).
+check_finite(config, ", ".join(map(str, workflow.configfiles)) or "config")
 
 # The config files this run was given (for error messages).
 CONFIG_FILE = (
@@ -247,8 +251,22 @@ def experiment_seed(name):
     return int(EXPERIMENTS[name].get("seed", config["seed"]))
 
 
+_SHARD_WARNED = set()
+
+
+def _warn_once(message):
+    if message not in _SHARD_WARNED:
+        _SHARD_WARNED.add(message)
+        logger.warning(f"Config: {message}")
+
+
 def experiment_shards(name):
-    return int(EXPERIMENTS[name].get("shards", config["generation"]["shards"]))
+    """The experiment's shard count, capped at its image count (warning naming the key): every shard is a job."""
+    if "shards" in EXPERIMENTS[name]:
+        requested, key = EXPERIMENTS[name]["shards"], f"experiments.{name}.shards"
+    else:
+        requested, key = config["generation"]["shards"], "generation.shards"
+    return capped_shards(int(requested), experiment_images(name), key, _warn_once)
 
 
 def cores(release):

@@ -52,6 +52,19 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
+def _check_numbers(args) -> None:
+    """argparse's ``float`` reads "nan" and "inf": a NaN guidance scale samples an all-zero image without an error."""
+    from instdiff.core.records import number
+
+    fix = "pass a finite number"
+    number(args.guidance_scale, None, "--guidance-scale", fix)
+    number(args.cascade_strength, None, "--cascade-strength", fix + " in [0, 1]", lo=0.0, hi=1.0)
+    number(args.mis, None, "--mis", fix + " in [0, 1]", lo=0.0, hi=1.0)
+    number(args.alpha, None, "--alpha", fix + " in [0, 1]", lo=0.0, hi=1.0)
+    if args.steps < 1:
+        raise InputError(None, f"--steps is {args.steps}", "pass at least 1 step", "--steps")
+
+
 def run(args) -> int:
     import torch
 
@@ -65,6 +78,7 @@ def run(args) -> int:
     setup()
     if args.dtype is not None:
         raise removed_dtype_error(args.dtype, field="--dtype")
+    _check_numbers(args)
     layout = complete_from_masks(read_demo(args.layout), args.seed)
     model = Path(args.model)
     if not model.is_dir():

@@ -52,6 +52,39 @@ def clean_stale_temps(folder: str | Path, recursive: bool = False) -> list[Path]
     return removed
 
 
+# mkstemp / mkdtemp put 8 characters of this alphabet where atomic_path / atomic_dir name the random part.
+_RANDOM = r"[a-z0-9_]{8}"
+
+
+def own_temps(path: str | Path) -> list[Path]:
+    """The temporaries a killed :func:`atomic_path` / :func:`atomic_dir` write of exactly ``path`` left beside it.
+
+    Matched by the full name pattern (stem, 8 random characters, suffix), so the temporaries of a neighbour
+    (``a.b.json`` beside ``a.json``), which another job may be writing now, are never among them.
+    """
+    path = Path(path)
+    if not path.parent.is_dir():
+        return []
+    file_name = re.compile(rf"^\.{re.escape(path.stem)}\.{_RANDOM}\.tmp{re.escape(path.suffix)}$")
+    dir_name = re.compile(rf"^\.{re.escape(path.name)}\.tmp{_RANDOM}$")
+    return sorted(p for p in path.parent.iterdir() if file_name.match(p.name) or dir_name.match(p.name))
+
+
+def clean_own_temps(paths: Iterable[str | Path]) -> list[Path]:
+    """Delete what killed writes of ``paths`` left (a job's own outputs: no other job writes them); returns it."""
+    import shutil
+
+    removed = []
+    for path in paths:
+        for tmp in own_temps(path):
+            if tmp.is_dir() and not tmp.is_symlink():
+                shutil.rmtree(tmp, ignore_errors=True)
+            else:
+                tmp.unlink(missing_ok=True)
+            removed.append(tmp)
+    return removed
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; rename it onto ``path`` only if the block succeeds.
@@ -109,6 +142,8 @@ def write_text(path: str | Path, text: str) -> None:
 
 
 MISSING_FIX = "run the rule that produces it or correct the path"
+# Binary bytes where JSON belongs: a disk or copy fault, or the wrong file passed.
+REPAIR_FIX = "regenerate the file (delete it and rerun the rule that writes it) or pass the right path"
 
 
 def _missing(path: Path, what: str, fix: str):
@@ -124,11 +159,15 @@ def read_json(path: str | Path, what: str = "file", missing_fix: str = MISSING_F
 
     path = Path(path)
     try:
-        return json.loads(path.read_text())
+        return json.loads(path.read_text(encoding="utf-8"))
     except (FileNotFoundError, IsADirectoryError):
         raise _missing(path, what, missing_fix) from None
     except json.JSONDecodeError as exc:
         raise InputError(path, f"not valid JSON ({exc.msg} at line {exc.lineno})", "regenerate or repair the file") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(path, f"not a text file (byte {exc.start} is not UTF-8)", REPAIR_FIX) from None
+    except RecursionError:
+        raise InputError(path, "JSON nested too deeply to read", REPAIR_FIX) from None
 
 
 def read_jsonl(path: str | Path, what: str = "file", missing_fix: str = MISSING_FIX) -> list[Any]:
@@ -138,17 +177,21 @@ def read_jsonl(path: str | Path, what: str = "file", missing_fix: str = MISSING_
     path = Path(path)
     rows = []
     try:
-        fh = path.open()
+        fh = path.open("rb")
     except (FileNotFoundError, IsADirectoryError):
         raise _missing(path, what, missing_fix) from None
-    with fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
+    with fh:  # binary, decoded line by line: a text stream fails a whole buffer ahead, on the wrong line number
+        for lineno, raw in enumerate(fh, 1):
             try:
-                rows.append(json.loads(line))
+                line = raw.decode("utf-8")
+                if line.strip():
+                    rows.append(json.loads(line))
             except json.JSONDecodeError as exc:
                 raise InputError(path, f"line {lineno} is not valid JSON ({exc.msg})", "regenerate the file") from None
+            except UnicodeDecodeError:
+                raise InputError(path, f"line {lineno} is not text (not UTF-8)", REPAIR_FIX) from None
+            except RecursionError:
+                raise InputError(path, f"line {lineno} is JSON nested too deeply to read", REPAIR_FIX) from None
     return rows
 
 

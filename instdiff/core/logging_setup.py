@@ -45,7 +45,16 @@ def redirect_output(log_path: str) -> None:
 
 def from_snakemake(snakemake) -> logging.Logger:
     """Send the job's whole output to the rule's first log file (every rule has one); stderr outside Snakemake."""
+    from instdiff.core.io import clean_own_temps
+
     log = list(getattr(snakemake, "log", []) or [])
     if log:
         redirect_output(str(log[0]))
-    return setup(None)
+    logger = setup(None)
+    # Every script starts here, so every atomic writer's leftovers of a killed earlier attempt of this job (shard
+    # manifests, metric files, tables) go before it writes again; Snakemake deletes only the declared outputs.
+    removed = clean_own_temps(str(p) for p in (getattr(snakemake, "output", []) or []))
+    if removed:
+        logger.info("removed %d temporary file(s) a killed earlier attempt left: %s", len(removed),
+                    ", ".join(p.name for p in removed[:5]))
+    return logger

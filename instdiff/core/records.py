@@ -43,6 +43,14 @@ def integer(value: Any, path, field: str, fix: str) -> int:
     return int(value)
 
 
+def identifier(value: Any, path, field: str, fix: str) -> int | str:
+    """An id: an integer or a text (never a bool, a float or a list: a list is unhashable and ends in a TypeError
+    inside pycocotools' index, a float 1.0 finds image 1 by accident)."""
+    if isinstance(value, bool) or not isinstance(value, (Integral, str)):
+        raise InputError(path, f"expected an id (an integer), got {value!r}"[:200], fix, field)
+    return value
+
+
 def numbers(value: Any, n: int, path, field: str, fix: str) -> list[float]:
     """Exactly ``n`` finite numbers."""
     if not isinstance(value, (list, tuple)) or len(value) != n:
@@ -96,6 +104,10 @@ def polygons(value: Any, path, field: str, fix: str) -> None:
 
 
 def member(value: Any, known: Container, path, field: str, fix: str) -> Any:
-    if isinstance(value, bool) or value not in known:
+    try:
+        found = not isinstance(value, bool) and value in known
+    except TypeError:  # unhashable (a list): not a member of a set
+        found = False
+    if not found:
         raise InputError(path, f"unknown value {value!r}", fix, field)
     return value

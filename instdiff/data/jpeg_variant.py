@@ -34,7 +34,7 @@ def jpeg_copies(source_done: str | Path, out_done: str | Path, experiment: str, 
     """Write ``{id}.jpg`` beside ``out_done`` for every image of ``source_done`` and the copy's ``done.json``."""
     from PIL import Image
 
-    from instdiff.core.image_errors import DECODE_ERRORS
+    from instdiff.core.image_errors import DECODE_ERRORS, regenerate_fix
 
     source_done, out_done = Path(source_done), Path(out_done)
     records = []
@@ -51,7 +51,7 @@ def jpeg_copies(source_done: str | Path, out_done: str | Path, experiment: str, 
             raise
         except DECODE_ERRORS as exc:  # FileNotFoundError is an OSError
             raise InputError(src, f"cannot read the source image ({exc.__class__.__name__})",
-                             "re-run generation of the source experiment") from None
+                             regenerate_fix(src)) from None
         name = f"{rec['id']}.jpg"
         save_jpeg(image, out_done.parent / name, quality)
         records.append({"id": rec["id"], "file": name})

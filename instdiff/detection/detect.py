@@ -40,7 +40,7 @@ from tqdm import tqdm
 
 from instdiff.core.device import resolve_device
 from instdiff.core.errors import InputError
-from instdiff.core.image_errors import DECODE_ERRORS
+from instdiff.core.image_errors import DECODE_ERRORS, regenerate_fix
 from instdiff.core.io import write_json
 from instdiff.metrics.cocofiles import as_image_id, load_gt, read_done
 
@@ -79,14 +79,14 @@ def experiment_images(done_path: str | Path, gt, layout_ids: Sequence | None = N
         path = Path(img["file"])
         path = path if path.is_absolute() else done_path.parent / path
         if not path.exists():
-            raise InputError(path, "image listed in done.json does not exist", "re-run generation for this experiment")
+            raise InputError(path, "image listed in done.json does not exist", regenerate_fix(path))
         info = gt.imgs[img_id]
         try:
             with Image.open(path) as im:
                 size = im.size
                 im.load()  # decode every pixel: a truncated PNG has a valid header and fails only here
         except DECODE_ERRORS as exc:
-            raise InputError(path, f"not a readable image ({exc})", "delete it and re-run generation") from None
+            raise InputError(path, f"not a readable image ({exc})", regenerate_fix(path)) from None
         if size != (int(info["width"]), int(info["height"])):
             raise InputError(path, f"image is {size[0]}x{size[1]}, the annotation file says "
                              f"{info['width']}x{info['height']}", "generate at the annotated size (512x512)")

@@ -77,11 +77,14 @@ def decodes(path: Path) -> bool:
 
 
 def read_record(out_dir: str | Path, layout_id: str) -> dict[str, Any] | None:
+    """The image's record, or None when there is none or it is not one (binary bytes, bad JSON, ``[]``): the
+    image is then regenerated like any other unfinished one."""
     path = record_path(out_dir, layout_id)
     try:
-        return json.loads(path.read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
+        rec = json.loads(path.read_bytes())
+    except (OSError, ValueError, RecursionError):  # ValueError: bad JSON or bytes that are not UTF-8
         return None
+    return rec if isinstance(rec, dict) else None
 
 
 def write_record(out_dir: str | Path, record: dict[str, Any]) -> None:

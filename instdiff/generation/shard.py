@@ -37,6 +37,7 @@ from tqdm import tqdm
 
 from instdiff.core.checkpoints import sha256 as file_sha256
 from instdiff.core.errors import InputError
+from instdiff.core.image_errors import regenerate_fix, rerun_shards_fix
 from instdiff.core.device import device_label
 from instdiff.generation.generators import DEFAULT_MODEL, load_generator, spec_of
 from instdiff.generation.settings import GenerationSettings
@@ -44,7 +45,7 @@ from instdiff.generation.image_records import (
     RECORDS_DIR, REUSE_KEYS, folder_sha256, image_file, is_current, layout_sha256, read_record,
     write_record,
 )
-from instdiff.core.io import atomic_path, read_json, write_json
+from instdiff.core.io import atomic_path, clean_own_temps, read_json, write_json
 from instdiff.core.layout import Layout, read_layouts
 from instdiff.generation.precision import check_precision
 from instdiff.core.seeding import derive_seed
@@ -441,9 +442,9 @@ def finalize(layouts_path: str | Path, manifests: Sequence[str | Path], out_dir:
     missing = [lay.id for lay in layouts if lay.id not in entries or not (out_dir / entries[lay.id]["file"]).exists()]
     if missing:
         raise InputError(out_dir, f"{len(missing)} layouts have no image (first: {missing[:5]})",
-                         "rerun the generate shards of this experiment")
+                         rerun_shards_fix(done_path))
     with_refined = bool(fingerprint and fingerprint["settings"].get("refiner_strength", 0) > 0)
-    _check_current(out_dir, layouts, entries, with_refined)
+    _check_current(out_dir, layouts, entries, with_refined, done_path)
     images = [{k: entries[lay.id][k] for k in ("id", "file", "seed")} for lay in layouts]
     done = {
         "experiment": experiment,
@@ -456,20 +457,24 @@ def finalize(layouts_path: str | Path, manifests: Sequence[str | Path], out_dir:
         "notes": {lay.id: entries[lay.id]["notes"] for lay in layouts if entries[lay.id].get("notes")},
     }
     write_json(done_path, done)
+    # Shards of the experiment may write settings.json side by side, so its leftovers wait for this job, which
+    # runs after every shard.
+    clean_own_temps([out_dir / "settings.json"])
     return done
 
 
-def _check_current(out_dir: Path, layouts: Sequence[Layout], entries: dict[str, dict], with_refined: bool) -> None:
+def _check_current(out_dir: Path, layouts: Sequence[Layout], entries: dict[str, dict], with_refined: bool,
+                   done_path: str | Path) -> None:
     """Every image is of its current layout, all of one model / thread count, with the recorded bytes."""
     stale = [lay.id for lay in layouts if entries[lay.id].get("layout_sha256") != layout_sha256(lay)]
     if stale:
         raise InputError(out_dir, f"{len(stale)} images were generated from other versions of their layouts "
-                         f"(first: {stale[:5]})", "rerun the generate shards of this experiment")
+                         f"(first: {stale[:5]})", rerun_shards_fix(done_path))
     for key in ("model_sha256", "torch_threads", "batch"):
         values = {json.dumps(e.get(key), sort_keys=True) for e in entries.values()}
         if len(values) > 1:
             raise InputError(out_dir, f"images were generated with different {key} ({sorted(values)[:3]})",
-                             "rerun the generate shards of this experiment")
+                             rerun_shards_fix(done_path))
     for lay in layouts:
         rec = entries[lay.id]
         files = [(out_dir / rec["file"], rec.get("sha256"))]
@@ -478,10 +483,10 @@ def _check_current(out_dir: Path, layouts: Sequence[Layout], entries: dict[str, 
         for path, digest in files:
             if not path.is_file():
                 raise InputError(path, "image is missing (the refiner's copy of a generated image?)",
-                                 "rerun the generate shards of this experiment")
+                                 regenerate_fix(path))
             if digest is None or file_sha256(path) != digest:
                 raise InputError(path, "image bytes differ from those its shard recorded (changed or damaged)",
-                                 "delete it and rerun the generate shards of this experiment")
+                                 regenerate_fix(path))
 
 
 def read_done(done_path: str | Path) -> list[Path]:

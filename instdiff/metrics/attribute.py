@@ -37,6 +37,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from instdiff.core.errors import InputError
+from instdiff.core.image_errors import DECODE_ERRORS, regenerate_fix
 from instdiff.core.original_constants import COLORS, MAX_OBJS, TEXTURES
 
 log = logging.getLogger(__name__)
@@ -122,8 +123,12 @@ def score_items(items: Sequence[Item], image_dir: str | Path, attribute: str, en
         res = ImageResult(item.image_id, item.file)
         path = Path(image_dir) / item.file
         if not path.exists():
-            raise InputError(path, "generated image is missing", "re-run generation for this experiment")
-        image = Image.open(path).convert("RGB")
+            raise InputError(path, "generated image is missing", regenerate_fix(path))
+        try:
+            with Image.open(path) as im:
+                image = im.convert("RGB")
+        except DECODE_ERRORS as exc:  # a truncated PNG fails only here, when its pixels are decoded
+            raise InputError(path, f"not a readable image ({exc.__class__.__name__})", regenerate_fix(path)) from None
         crops, phrases, gt = [], [], []
         for i, (phrase, box) in enumerate(zip(item.phrases[:MAX_OBJS], item.boxes[:MAX_OBJS])):
             label = attribute_label(phrase, labels, f"image {item.image_id} instance {i}", source)

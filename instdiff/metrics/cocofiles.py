@@ -57,13 +57,54 @@ def check_coco_dataset(data: Any, path: str | Path, fix: str = COCO_FILE_FIX,
             for key in required.get(section, ()):
                 if not isinstance(entry, dict) or key not in entry:
                     raise InputError(path, f"{section[:-1]} entry has no {key!r}", fix, f"{section}[{i}].{key}")
+    _check_values(data, path, fix)
     image_ids = {img["id"] for img in data["images"]}
     for i, ann in enumerate(data["annotations"]):
-        if "bbox" in ann and not (isinstance(ann["bbox"], list) and len(ann["bbox"]) == 4):
-            raise InputError(path, f"bbox must be [x, y, w, h], got {ann['bbox']!r}", fix, f"annotations[{i}].bbox")
         if known_images_only and ann["image_id"] not in image_ids:
             raise InputError(path, f"annotation {ann['id']} refers to unknown image {ann['image_id']!r}", fix,
                              f"annotations[{i}].image_id")
+
+
+def _check_values(data: dict, path: str | Path, fix: str) -> None:
+    """The values scoring reads: integer ids, positive finite image sizes, finite non-negative boxes, valid RLE.
+
+    A list as an id ends in a ``TypeError`` inside pycocotools' index, a width ``"512"`` in one while scaling
+    boxes, and a NaN box or garbage RLE counts move AP silently (pycocotools decodes whatever it is given).
+    """
+    from instdiff.core import records
+
+    sizes = {}
+    for i, img in enumerate(data["images"]):
+        where = f"images[{i}]"
+        if not isinstance(img, dict):
+            raise InputError(path, "an image entry is an object", fix, where)
+        records.identifier(img.get("id"), path, f"{where}.id", fix)
+        for key in ("width", "height"):
+            if key in img and records.number(img[key], path, f"{where}.{key}", fix) <= 0:
+                raise InputError(path, f"{key} {img[key]!r} is not a positive size", fix, f"{where}.{key}")
+        sizes[img["id"]] = (img.get("height"), img.get("width"))
+    for i, ann in enumerate(data["annotations"]):
+        where = f"annotations[{i}]"
+        if not isinstance(ann, dict):
+            raise InputError(path, "an annotation entry is an object", fix, where)
+        for key in ("id", "image_id", "category_id"):
+            if key in ann:
+                records.identifier(ann[key], path, f"{where}.{key}", fix)
+        if "bbox" in ann:
+            if not (isinstance(ann["bbox"], list) and len(ann["bbox"]) == 4):
+                raise InputError(path, f"bbox must be [x, y, w, h], got {ann['bbox']!r}"[:200], fix, f"{where}.bbox")
+            box = records.numbers(ann["bbox"], 4, path, f"{where}.bbox", fix)
+            if box[2] < 0 or box[3] < 0:
+                raise InputError(path, f"bbox {ann['bbox']} has a negative width or height", fix, f"{where}.bbox")
+        segm = ann.get("segmentation")
+        height, width = sizes.get(ann.get("image_id"), (None, None))
+        if isinstance(segm, dict) and height is not None and width is not None:
+            records.rle_mask(segm, path, f"{where}.segmentation", height, width, fix)
+    for i, cat in enumerate(data["categories"]):
+        if not isinstance(cat, dict):
+            raise InputError(path, "a category entry is an object", fix, f"categories[{i}]")
+        if "id" in cat:
+            records.identifier(cat["id"], path, f"categories[{i}].id", fix)
 
 
 def load_gt(path: str | Path):
@@ -98,6 +139,8 @@ def load_results(path: str | Path, gt, need_masks: bool = False) -> list[dict]:
 
 
 def check_results(data: Any, path: str | Path, gt, need_masks: bool = False) -> list[dict]:
+    from instdiff.core import records
+
     fix = "write detections with `instdiff.detection.detect` (COCO results format: a list of dicts)"
     if not isinstance(data, list):
         raise InputError(path, f"a COCO results file is a JSON list, got {type(data).__name__}", fix)
@@ -107,6 +150,8 @@ def check_results(data: Any, path: str | Path, gt, need_masks: bool = False) -> 
             if not isinstance(det, dict) or key not in det:
                 extra = "; mask metrics need the segmentation detector's output" if key == "segmentation" else ""
                 raise InputError(path, f"detection {i} has no {key!r}{extra}", fix, f"[{i}].{key}")
+    for i, det in enumerate(data):  # an unhashable id (a list) would end in a TypeError below
+        records.identifier(det["image_id"], path, f"[{i}].image_id", fix)
     known = set(gt.imgs)
     unknown = sorted({det["image_id"] for det in data} - known, key=str)
     if unknown:

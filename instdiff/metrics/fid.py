@@ -259,7 +259,7 @@ def load_uint8(path: Path, resolution: int, jpeg_quality: int | None = None) -> 
     """HxWx3 uint8 RGB; optionally round-tripped through JPEG at ``jpeg_quality``."""
     from PIL import Image
 
-    from instdiff.core.image_errors import DECODE_ERRORS
+    from instdiff.core.image_errors import DECODE_ERRORS, regenerate_fix
 
     try:
         with Image.open(path) as im:
@@ -276,7 +276,7 @@ def load_uint8(path: Path, resolution: int, jpeg_quality: int | None = None) -> 
     except DECODE_ERRORS as exc:  # FileNotFoundError is an OSError
         if isinstance(exc, InputError):
             raise
-        raise InputError(path, f"cannot read image ({exc.__class__.__name__})", "regenerate the image") from None
+        raise InputError(path, f"cannot read image ({exc.__class__.__name__})", regenerate_fix(path)) from None
 
 
 def extract_features(files: Sequence[Path], extractor, resolution: int, batch_size: int = 32,

@@ -204,6 +204,13 @@ def read_extension_boxes(path) -> list[dict]:
                     path, f"line {k + 1}, box {j}: needs 'bbox' (4 finite numbers) and 'category_name' (text), got {b!r}"[:200],
                     "fix the box entry", f"line {k + 1}: bboxes[{j}]"
                 )
+            # The files hold corners [x1, y1, x2, y2] (the legacy mode misreads them as xywh, as the original did);
+            # an inverted box has no area and would score IoU 0 without a word.
+            if box[2] < box[0] or box[3] < box[1]:
+                raise InputError(
+                    path, f"line {k + 1}, box {j}: corners {box} are inverted (x2 < x1 or y2 < y1)",
+                    "write boxes as [x1, y1, x2, y2] with x1 <= x2 and y1 <= y2", f"line {k + 1}: bboxes[{j}].bbox"
+                )
     return rows
 
 

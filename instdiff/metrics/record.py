@@ -34,19 +34,26 @@ class Schema:
     per_image_by_variant: bool = False           # per_image is {variant: [records]} (LLM files)
     per_category: bool = False
     prefixed_values: bool = False                # values are "<variant>.<ref>.<name>" keys (no fixed set)
+    fractions: tuple[str, ...] = ()              # value names (last dotted part) that are fractions in [0, 1]
+    fraction_prefixes: tuple[str, ...] = ()      # ... and names that start with one of these
+    undefined: float | None = None               # a sentinel the metric's library writes for "undefined" (COCO: -1)
 
 
+COCO_VALUES = ("ap", "ap50", "ar", "ar100", "r", "p")
 SCHEMAS: dict[str, Schema] = {
-    "coco_bbox": Schema(("ap", "ap50", "ar", "ar100", "r", "p"), per_category=True),
-    "coco_segm": Schema(("ap", "ap50", "ar", "ar100", "r", "p"), per_category=True),
+    # pycocotools writes -1 for a number it cannot define (no ground truth at all)
+    "coco_bbox": Schema(COCO_VALUES, per_category=True, fractions=COCO_VALUES, undefined=-1.0),
+    "coco_segm": Schema(COCO_VALUES, per_category=True, fractions=COCO_VALUES, undefined=-1.0),
     # box AP of the segmentation model's boxes (the original README's `yolo val segment`): a sensitivity row
-    "coco_bbox_segmodel": Schema(("ap", "ap50", "ar", "ar100", "r", "p"), per_category=True),
-    "pim_point": Schema(("pim", "n_images", "n_scored", "n_unmatched_gt"), ("image_id", "pim")),
-    "pim_scribble": Schema(("pim", "n_images", "n_scored", "n_unmatched_gt"), ("image_id", "pim")),
+    "coco_bbox_segmodel": Schema(COCO_VALUES, per_category=True, fractions=COCO_VALUES, undefined=-1.0),
+    "pim_point": Schema(("pim", "n_images", "n_scored", "n_unmatched_gt"), ("image_id", "pim"), fractions=("pim",)),
+    "pim_scribble": Schema(("pim", "n_images", "n_scored", "n_unmatched_gt"), ("image_id", "pim"),
+                           fractions=("pim",)),
     "attribute": Schema(("accuracy", "clip_local", "n_instances", "n_unmatched", "miss_rate"),
-                        ("image_id", "accuracy", "clip_local")),
+                        ("image_id", "accuracy", "clip_local"), fractions=("accuracy", "miss_rate")),
     "fid": Schema(("fid", "kid_mean", "kid_std")),
-    "grounding": Schema((), prefixed_values=True),
+    "grounding": Schema((), prefixed_values=True, fractions=("mean_iou", "recall", "precision", "auc"),
+                        fraction_prefixes=("success_at_",)),
     "clip_global": Schema((), ("id", "clip"), per_image_by_variant=True, prefixed_values=True),
 }
 INTERVAL_KEYS = ("low", "high", "level", "resamples", "seed", "method")
@@ -87,6 +94,17 @@ def _check_records(records: Any, keys: tuple[str, ...], path, where: str) -> Non
                 raise InputError(path, f"{where} {k!r} is {rec[k]!r}, not a number or null", FIX, f"{where}[{i}].{k}")
 
 
+def _is_fraction(schema: Schema, key: str) -> bool:
+    name = key.rsplit(".", 1)[-1]
+    return name in schema.fractions or name.startswith(schema.fraction_prefixes)
+
+
+def _in_unit(v: float, schema: Schema) -> bool:
+    """In [0, 1], NaN (undefined) or the metric library's own undefined sentinel."""
+    v = float(v)
+    return math.isnan(v) or 0.0 <= v <= 1.0 or (schema.undefined is not None and v == schema.undefined)
+
+
 def validate(doc: Any, path: str | Path | None = None) -> MetricRecord:
     """``doc`` (a metric file's JSON) as a :class:`MetricRecord`, or one InputError naming the first bad field."""
     if not isinstance(doc, Mapping):
@@ -104,6 +122,9 @@ def validate(doc: Any, path: str | Path | None = None) -> MetricRecord:
     for k in schema.values:
         if k not in values:
             raise InputError(path, f"'values' has no {k!r}", FIX, f"values.{k}")
+    for k, v in values.items():
+        if _is_fraction(schema, k) and not _in_unit(v, schema):  # ap 7.5 would print as 750.0
+            raise InputError(path, f"values.{k} is {v!r}, not a fraction in [0, 1]", FIX, f"values.{k}")
     if not _number(doc.get("n_images")) or doc["n_images"] < 0:
         raise InputError(path, f"n_images is {doc.get('n_images')!r}", FIX, "n_images")
     if not isinstance(doc.get("experiment"), str):

@@ -20,6 +20,10 @@ def counts(rle: dict) -> np.ndarray:
     b = np.frombuffer(data, dtype=np.uint8).astype(np.int64) - 48
     if b.size == 0:
         return np.zeros(0, dtype=np.int64)
+    # pycocotools writes only the 64 characters '0'..'o'; anything else, or a number cut off before its last
+    # group, is not an RLE (pycocotools itself decodes such bytes into garbage runs without complaint).
+    if b.min() < 0 or b.max() > 63 or b[-1] & 0x20:
+        raise ValueError("RLE counts hold characters outside '0'..'o' or end inside a number")
     last = (b & 0x20) == 0  # last char of each number
     first = np.concatenate([[True], last[:-1]])
     starts = np.flatnonzero(first)

@@ -48,7 +48,11 @@ CONTENT_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg
 # A rater's name is also a file name (ratings_{rater}.csv) and a seed: letters, digits, '_' and '-' only.
 RATER_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 MAX_BODY = 4096  # one answer is ~60 bytes of JSON
-READ_TIMEOUT_S = 10.0
+MAX_JSON_DEPTH = 4  # an answer is one flat object; a 2,000-deep array would overflow json's recursion
+MAX_PATH = 256  # the longest path the page uses is /image/<index>; anything longer is not ours
+MAX_INDEX_DIGITS = 9  # int() of 5,000 digits raises (Python's digit limit) and no study has 10^9 pictures
+READ_TIMEOUT_S = 10.0  # per read, and the whole request (line, headers, body) must arrive within it too
+MAX_WORKERS = 16  # one rater's browser opens a handful of connections; more are refused with 503
 TOKEN_HEADER = "X-Instdiff-Token"
 
 
@@ -238,6 +242,61 @@ def _decimal(text: str) -> bool:
     return text.isascii() and text.isdigit()  # str.isdigit alone accepts "²", which int() refuses
 
 
+def _json_depth(data: bytes) -> int:
+    """The deepest nesting of arrays and objects in ``data`` (brackets inside strings do not count)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for ch in data.decode("utf-8", errors="replace"):
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    return deepest
+
+
+class _DeadlineReader:
+    """The request stream, with one deadline for the whole request: the socket's timeout bounds each read only,
+    so a client sending one header byte every few seconds (slow-loris) would otherwise hold its thread forever."""
+
+    def __init__(self, raw, sock, seconds: float):
+        self._raw, self._sock, self._seconds = raw, sock, seconds
+        self.restart()
+
+    def restart(self) -> None:
+        import time
+
+        self._deadline = time.monotonic() + self._seconds
+
+    def _arm(self) -> None:
+        import time
+
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("request not complete within its deadline")
+        self._sock.settimeout(left)
+
+    def readline(self, *args):
+        self._arm()
+        return self._raw.readline(*args)
+
+    def read(self, *args):
+        self._arm()
+        return self._raw.read(*args)
+
+    def __getattr__(self, name):
+        return getattr(self._raw, name)
+
+
 class Refused(Exception):
     def __init__(self, status: int, message: str):
         super().__init__(message)
@@ -250,6 +309,14 @@ def _handler(session: RatingSession, token: str):
     class Handler(BaseHTTPRequestHandler):
         server_version = "instdiff-rate"
         timeout = READ_TIMEOUT_S  # socket timeout: a client that stops sending is dropped, not waited for
+
+        def setup(self):
+            super().setup()
+            self.rfile = _DeadlineReader(self.rfile, self.connection, READ_TIMEOUT_S)
+
+        def handle_one_request(self):
+            self.rfile.restart()  # each request of a kept-alive connection gets the whole deadline
+            super().handle_one_request()
 
         def _origins(self) -> set[str]:
             port = self.server.server_address[1]
@@ -278,11 +345,15 @@ def _handler(session: RatingSession, token: str):
             if int(length) > MAX_BODY:
                 raise Refused(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"body over {MAX_BODY} bytes")
             try:
-                return json.loads(self.rfile.read(int(length)))
+                data = self.rfile.read(int(length))
             except TimeoutError:
                 raise Refused(HTTPStatus.REQUEST_TIMEOUT, f"body not sent within {READ_TIMEOUT_S:g} s") from None
-            except (ValueError, UnicodeDecodeError) as exc:
-                raise Refused(HTTPStatus.BAD_REQUEST, f"not JSON ({exc})") from None
+            if _json_depth(data) > MAX_JSON_DEPTH:
+                raise Refused(HTTPStatus.BAD_REQUEST, f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+            try:
+                return json.loads(data)
+            except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+                raise Refused(HTTPStatus.BAD_REQUEST, f"not JSON ({exc})"[:200]) from None
 
         def log_message(self, fmt, *args):  # route the access log through logging, not stderr prints
             log.debug("%s %s", self.address_string(), fmt % args)
@@ -304,6 +375,8 @@ def _handler(session: RatingSession, token: str):
 
         def do_GET(self):
             path = self.path.split("?", 1)[0]
+            if len(path) > MAX_PATH:
+                return self._json({"error": "not found"}, HTTPStatus.NOT_FOUND)
             try:
                 self._check_request(api=path.startswith("/api/"))
             except Refused as exc:
@@ -315,7 +388,8 @@ def _handler(session: RatingSession, token: str):
             elif path.startswith("/image/"):
                 index = path.removeprefix("/image/")
                 try:
-                    item = session.items[int(index) if _decimal(index) else len(session.items)]
+                    ok = _decimal(index) and len(index) <= MAX_INDEX_DIGITS
+                    item = session.items[int(index) if ok else len(session.items)]
                 except IndexError:
                     return self._json({"error": "no such picture"}, HTTPStatus.NOT_FOUND)
                 ctype = CONTENT_TYPES.get(item.path.suffix.lower(), "application/octet-stream")
@@ -340,19 +414,51 @@ def _handler(session: RatingSession, token: str):
     return Handler
 
 
+class BoundedHTTPServer(ThreadingHTTPServer):
+    """A thread per connection, at most :data:`MAX_WORKERS` at once: a further connection is answered 503 and
+    closed (``ThreadingHTTPServer`` alone starts a thread for every connection, without limit)."""
+
+    daemon_threads = True
+    BUSY_BODY = b'{"error": "server busy: too many connections"}'
+    BUSY = (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nConnection: close\r\n"
+            b"Content-Length: " + str(len(BUSY_BODY)).encode() + b"\r\n\r\n" + BUSY_BODY)
+
+    def __init__(self, *args, **kwargs):
+        self._slots = threading.BoundedSemaphore(MAX_WORKERS)
+        super().__init__(*args, **kwargs)
+
+    def process_request(self, request, client_address):
+        if not self._slots.acquire(blocking=False):
+            with contextlib.suppress(OSError):
+                request.settimeout(1.0)
+                request.sendall(self.BUSY)
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request, client_address):
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+
 def make_server(session: RatingSession, port: int = 8765) -> ThreadingHTTPServer:
     """A server bound to 127.0.0.1 (never another interface: the study data stays on this machine).
 
     A fresh random token is embedded in the page it serves; the API answers only requests that carry it.
     """
     try:
-        server = ThreadingHTTPServer(("127.0.0.1", port), _handler(session, secrets.token_urlsafe(32)))
+        server = BoundedHTTPServer(("127.0.0.1", port), _handler(session, secrets.token_urlsafe(32)))
     except OSError as exc:
         if exc.errno in (errno.EADDRINUSE, errno.EACCES):
             raise InputError(None, f"cannot listen on 127.0.0.1:{port} ({exc.strerror})",
                              "pass another --port (0 picks a free one) or stop the program using it", "--port") from None
         raise
-    server.daemon_threads = True
     return server
 
 

@@ -249,3 +249,68 @@ def test_thread_count_is_pinned_and_another_count_regenerates(tmp_path, pipe):
     other = Recording(pipe)
     m2 = _run(tmp_path, layouts, other, threads=2)
     assert other.ids == ["3"] and other.threads == [2] and m2["images"][0]["torch_threads"] == 2
+
+
+@pytest.mark.parametrize("record", [b"\x89PNG\r\n\xff\xfe\x00binary", b"[]", b'"a text"'],
+                         ids=["binary", "list", "text"])
+def test_an_unreadable_image_record_regenerates_its_image(tmp_path, pipe, reference, record):
+    """Issue 24 item 4: a record that is not an object (binary bytes, ``[]``) regenerates its image, not the shard's
+    end; the other images are reused and the result equals an uninterrupted run."""
+    from instdiff.generation.image_records import record_path
+
+    layouts = tmp_path / "layouts.jsonl"
+    write_layouts(layouts, _layouts())
+    _run(tmp_path, layouts, pipe)
+    record_path(tmp_path / "images", "7").write_bytes(record)
+    again = Recording(pipe)
+    _run(tmp_path, layouts, again)
+    assert again.ids == ["7"]
+    assert read_record(tmp_path / "images", "7")["id"] == "7"
+    assert _pngs(tmp_path / "images") == reference
+    _finalize(tmp_path, layouts)
+    assert _leftovers(tmp_path / "images") == []
+
+
+def test_a_truncated_image_names_the_command_that_regenerates_it(tmp_path, pipe):
+    """Issue 24 item 8: the fix text names the Snakemake command (``-R generate`` on the experiment's done.json),
+    from detection, from FID and from generate_done."""
+    from instdiff.detection.detect import experiment_images
+    from instdiff.metrics.cocofiles import load_gt
+    from instdiff.metrics.fid import load_uint8
+
+    layouts = tmp_path / "layouts.jsonl"
+    write_layouts(layouts, _layouts())
+    _run(tmp_path, layouts, pipe)
+    done = _finalize(tmp_path, layouts)
+    bad = tmp_path / "images/7.png"
+    bad.write_bytes(bad.read_bytes()[:200])
+    command = f"snakemake --cores all -R generate -- {tmp_path / 'images' / 'done.json'}"
+    gt_path = tmp_path / "gt.json"
+    gt_path.write_text(json.dumps({
+        "images": [{"id": int(i["id"]), "file_name": i["file"], "width": 512, "height": 512} for i in done["images"]],
+        "annotations": [], "categories": [{"id": 1, "name": "person"}]}))
+    with pytest.raises(InputError) as err:
+        experiment_images(tmp_path / "images/done.json", load_gt(gt_path))
+    assert f"Fix: delete {bad} and regenerate it: `{command}`" in str(err.value)
+    with pytest.raises(InputError) as err:
+        load_uint8(bad, 512)
+    assert command in str(err.value)
+    with pytest.raises(InputError) as err:
+        _finalize(tmp_path, layouts)
+    assert command in str(err.value)
+
+
+def test_generate_done_removes_what_killed_settings_writes_left(tmp_path, pipe):
+    """Issue 24 item 6: shards write settings.json side by side, so its temporaries of a killed write go when
+    generate_done (after every shard) runs; a neighbour's temporary is kept."""
+    layouts = tmp_path / "layouts.jsonl"
+    write_layouts(layouts, _layouts())
+    _run(tmp_path, layouts, pipe)
+    out = tmp_path / "images"
+    stale = [out / ".settings.k2j3h4x9.tmp.json", out / ".settings.a_b_c_d_.tmp.json"]
+    for p in stale:
+        p.write_text("{")
+    neighbour = out / ".settings.old.q1w2e3r4.tmp.json"  # the temp of another file, settings.old.json
+    neighbour.write_text("{")
+    _finalize(tmp_path, layouts)
+    assert not any(p.exists() for p in stale) and neighbour.exists()

@@ -1,6 +1,8 @@
 """Items 7, 11, 12 and 16 of issue 12: the rating page refuses cross-site and rebinding requests, malformed and
 endless bodies, bool scores and path-like rater names; one server per ratings file; a busy port and a bad journal
-line are clear errors. All traffic goes to 127.0.0.1, a bounded number of requests."""
+line are clear errors. Item 7 of issue 24: absurd paths get 404 and absurd bodies 400 (length and nesting limits),
+each request has one total deadline (slow-loris), and at most MAX_WORKERS connections are served at once (503
+beyond). All traffic goes to 127.0.0.1, a bounded number of requests."""
 
 from __future__ import annotations
 
@@ -196,3 +198,73 @@ def test_the_rate_command_takes_the_lock(images, tmp_path, capsys):
         assert main(["rate", "--images", str(images), "--rater", "bob", "--port", "0", "--out", str(out)]) == 2
     assert "another rating server" in capsys.readouterr().err
     assert not out.exists() and not journal_path(out).exists()
+
+
+# --------------------------------------------------------------------------------------------- issue 24 item 7
+
+
+def _get(port: int, path: str) -> bytes:
+    return _raw(port, f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n".encode())
+
+
+@pytest.mark.parametrize("path", ["/image/" + "7" * 5000, "/image/" + "0" * 5000 + "1", "/api/state/" + "x" * 300],
+                         ids=["5000 digits", "5000 leading zeros", "300-character api path"])
+def test_absurd_paths_are_404_and_the_server_lives_on(served, capfd, path):
+    assert _status(_get(served["port"], path)) == 404
+    assert _status(_get(served["port"], "/image/0")) == 200
+    assert "Traceback" not in capfd.readouterr().err
+
+
+@pytest.mark.parametrize("body", [b"[" * 2000 + b"]" * 2000, b'{"index": ' + b"[" * 100 + b"]" * 100 + b"}"],
+                         ids=["2000-deep array", "100-deep value"])
+def test_deeply_nested_json_is_400(served, tmp_path, capfd, body):
+    answer = _post(served["port"], body, {"Content-Type": "application/json", "X-Instdiff-Token": served["token"]})
+    assert _status(answer) == 400 and b"nested deeper" in answer
+    assert "Traceback" not in capfd.readouterr().err
+    _nothing_saved(served, tmp_path)
+
+
+def test_a_slow_loris_client_is_dropped_at_the_request_deadline(served):
+    """READ_TIMEOUT_S is 0.5 s here (the fixture): one header line every 0.2 s keeps every single read inside it;
+    the whole request must still be dropped soon after 0.5 s, not held for as long as the client drips."""
+    port = served["port"]
+    start = time.monotonic()
+    closed_after = None
+    with socket.create_connection(("127.0.0.1", port), timeout=0.2) as sock:
+        sock.sendall(f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n".encode())
+        for k in range(50):  # up to 10 s of dripping
+            try:
+                sock.sendall(f"X-Drip-{k}: a\r\n".encode())
+                if sock.recv(1024) == b"":
+                    closed_after = time.monotonic() - start
+                    break
+            except TimeoutError:
+                continue  # still open: nothing to read yet
+            except (BrokenPipeError, ConnectionResetError):
+                closed_after = time.monotonic() - start
+                break
+    assert closed_after is not None, "the server kept a dripping client for 10 s"
+    assert closed_after < 3.0
+    assert _status(_get(port, "/")) == 200
+
+
+def test_connections_beyond_the_worker_pool_get_503(images, tmp_path, monkeypatch):
+    monkeypatch.setattr(raters_page, "MAX_WORKERS", 2)
+    monkeypatch.setattr(raters_page, "READ_TIMEOUT_S", 3.0)
+    session = RatingSession(images, "alice", tmp_path / "out" / "r.csv", 2024, criteria=["overall"])
+    server = make_server(session, port=0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    try:
+        holders = [socket.create_connection(("127.0.0.1", port)) for _ in range(2)]  # idle: each holds a worker
+        time.sleep(0.3)
+        assert _status(_get(port, "/")) == 503
+        for sock in holders:
+            sock.close()
+        deadline = time.monotonic() + 10
+        while _status(_get(port, "/")) != 200:  # the workers come back once the idle clients are gone
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+    finally:
+        server.shutdown()
+        server.server_close()
