@@ -101,8 +101,15 @@ def pim_file(annotations: str, detections: str, done: str, layouts: str, manifes
     r = pim_values(gt, results, ids, mode, variant, seed, layouts, detections)
     per_image = r.pop("per_image")
     values = {k: v for k, v in r.items()}
+    from instdiff.metrics.pim import CORRECTED_CONF, CORRECTED_MIN_IOU
+
+    matching = "greedy, class-agnostic, any confidence, mask IoU >= 0; unmatched instances dropped" \
+        if variant == "paper" else (f"greedy, same class, confidence >= {CORRECTED_CONF}, mask IoU >= "
+                                    f"{CORRECTED_MIN_IOU}; unmatched instances score 0")
     settings = {"mode": mode, "variant": variant, "seed": seed, "detections": str(detections),
-                "matching": "greedy, class-agnostic, mask IoU >= 0", "n_points": 20 if mode == "scribble" else 1}
+                "matching": matching, "n_points": 20 if mode == "scribble" else 1,
+                "conf_floor": CORRECTED_CONF if variant == "corrected" else None,
+                "min_iou": CORRECTED_MIN_IOU if variant == "corrected" else None}
     return _write(out, f"pim_{mode}", variant, experiment, values, values["n_images"], settings, per_image, manifest)
 
 
