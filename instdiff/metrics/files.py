@@ -143,6 +143,7 @@ def attribute_file(annotations: str, layouts: str, done: str, clip_model: str, m
     per_image = r.pop("per_image")
     values = {"accuracy": r["accuracy"], "clip_local": r["clip_local"], "n_instances": r["n_instances"],
               "n_skipped_empty_crops": r["n_skipped_empty_crops"], "n_unmatched": r["n_unmatched"],
+              "n_conditioned": r["n_conditioned"], "n_matched": r["n_matched"],
               "miss_rate": r["miss_rate"]}
     detected = variant == "detected"
     settings = {"attribute": attribute, "variant": variant, "clip_model": str(clip_model),

@@ -41,9 +41,11 @@ SCHEMAS: dict[str, Schema] = {
     "coco_segm": Schema(("ap", "ap50", "ar", "ar100", "r", "p"), per_category=True),
     # box AP of the segmentation model's boxes (the original README's `yolo val segment`): a sensitivity row
     "coco_bbox_segmodel": Schema(("ap", "ap50", "ar", "ar100", "r", "p"), per_category=True),
-    "pim_point": Schema(("pim", "n_images", "n_scored", "n_unmatched_gt"), ("image_id", "pim")),
-    "pim_scribble": Schema(("pim", "n_images", "n_scored", "n_unmatched_gt"), ("image_id", "pim")),
-    "attribute": Schema(("accuracy", "clip_local", "n_instances", "n_unmatched", "miss_rate"),
+    # n_unmatched_gt of n_instances: Table 3's unmatched count
+    "pim_point": Schema(("pim", "n_images", "n_scored", "n_unmatched_gt", "n_instances"), ("image_id", "pim")),
+    "pim_scribble": Schema(("pim", "n_images", "n_scored", "n_unmatched_gt", "n_instances"), ("image_id", "pim")),
+    "attribute": Schema(("accuracy", "clip_local", "n_instances", "n_unmatched", "miss_rate", "n_conditioned",
+                         "n_matched"),
                         ("image_id", "accuracy", "clip_local")),
     "fid": Schema(("fid", "kid_mean", "kid_std")),
     "grounding": Schema((), prefixed_values=True),
