@@ -63,7 +63,7 @@ def pim_values(gt, results, ids, mode: str, variant: str, seed: int | None, layo
 
 
 def coco_file(annotations: str, detections: str, done: str, manifest: str | None, out: str, iou_type: str,
-              experiment: str, backend: str = "pycocotools", bootstrap_resamples: int = 200,
+              experiment: str, backend: str = "pycocotools", bootstrap_resamples: int = 1000,
               bootstrap_seed: int = 0, metric: str | None = None) -> dict:
     """``coco_bbox.json`` / ``coco_segm.json``: AP, AP50, AR@100 on the experiment's images, AP per category and
     image-bootstrap CIs (``bootstrap_resamples`` 0: none). ``metric`` names the file's metric when it is not
