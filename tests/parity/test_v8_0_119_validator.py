@@ -140,6 +140,7 @@ def _ours(arrays: dict, spec: dict) -> list[list[dict]]:
     return out
 
 
+@pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")  # pycocotools decode, numpy 2
 def test_validator_v8_0_119_equals_the_wheel(wheel_dir, tmp_path):
     from pycocotools import mask as mask_utils
 

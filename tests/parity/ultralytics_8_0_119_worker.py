@@ -10,7 +10,9 @@ stand-ins are for the environment, not the code under test:
 
 - ``pkg_resources`` (setuptools, absent from this venv) which 8.0.119's ``checks.py`` imports: version parsing
   and ``require`` come from ``packaging`` and ``importlib.metadata``;
-- the NMS wall-clock limit is lifted (on a loaded CPU it cuts a batch short at a random image).
+- the NMS wall-clock limit is lifted (on a loaded CPU it cuts a batch short at a random image);
+- no network: 8.0.119 probes DNS servers (1.1.1.1:53, ...) when imported (``utils.is_online``); sockets are refused
+  in this process, which it reads as offline.
 """
 
 from __future__ import annotations
@@ -59,7 +61,14 @@ def _pkg_resources() -> types.ModuleType:
     return mod
 
 
+def _no_network(*args, **kwargs):
+    raise OSError("no network in the ultralytics 8.0.119 parity worker")
+
+
 def main(wheel_dir: str, in_path: str, out_path: str) -> None:
+    import socket
+
+    socket.create_connection = _no_network  # the wheel's import-time online probe
     sys.path.insert(0, wheel_dir)
     sys.modules.setdefault("pkg_resources", _pkg_resources())
     import numpy as np
