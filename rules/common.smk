@@ -199,6 +199,11 @@ def jpeg_experiments():
     return [name for name, exp in EXPERIMENTS.items() if exp["kind"] == "jpeg_copy"]
 
 
+def null_experiments():
+    """The null model (experiment kind "blank"): mid-grey images of the experiment's layouts (rules/data.smk, null_images)."""
+    return [name for name, exp in EXPERIMENTS.items() if exp["kind"] == "blank"]
+
+
 def jpeg_source(name):
     """The generated experiment a jpeg_copy experiment copies (checked when the config is read)."""
     src = EXPERIMENTS[name].get("source")

@@ -192,6 +192,36 @@ rule real_images:
         "../scripts/data_real_images.py"
 
 
+# -------------------- the null model
+
+# Blank mid-grey images of an experiment's layouts (experiment kind "blank", instdiff/data/null_images.py): every
+# metric scores them like any experiment, which gives each metric's floor under our detector and encoder.
+
+
+rule null_images:
+    input:
+        layouts=run_path("layouts/{experiment}.jsonl"),
+    output:
+        done=run_path("images/{experiment}/done.json"),
+    log:
+        log_file("null_images/{experiment}"),
+    benchmark:
+        BENCH("null_images/{experiment}")
+    wildcard_constraints:
+        experiment=one_of(null_experiments()),
+    conda:
+        conda_env("eval")
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=30,
+    params:
+        code=CODE("data_null_images"),
+        out_dir=lambda wc, output: parent_dir(output.done),
+    script:
+        "../scripts/data_null_images.py"
+
+
 # -------------------- hub checkpoints
 
 # Hub checkpoints (SDXL refiner, Grounding DINO, OWLv2, CogVLM and its Vicuna tokenizer) fetched once at a pinned

@@ -18,9 +18,10 @@ Two modes (``detection.mode``):
   resized to ``imgsz`` as ``load_image`` does, and each batch is letterboxed to its rect shape, padded by half a
   stride (672 x 672 for square images at imgsz 640), by ultralytics' ``LetterBox``; the network is the validator's
   ``AutoBackend`` (fused), NMS and box scaling (``scale_boxes`` with the letterbox ``ratio_pad``) are its calls.
-  Masks follow ``detection.mask_path``: ``v8.0.119`` (the version the paper used: ``process_mask`` upsampled to
-  the letterbox size and thresholded, the padding cropped and ``cv2.resize``-d to the image, then cast to uint8 as
-  its ``single_encode`` did, so only pixels that stay exactly 1 are kept), or ``installed`` (this ultralytics'
+  Masks follow ``detection.mask_path``: ``v8.0.119`` (the version the paper used, with the ``save_json`` that it
+  forced for COCO: ``process_mask_upsample`` at the letterbox size, cast to uint8, the padding cropped and the
+  bytes ``cv2.resize``-d to the image, which rounds; ``tests/parity/test_v8_0_119_validator.py`` checks it, with
+  the NMS and the box scaling, against the 8.0.119 wheel's own validator), or ``installed`` (this ultralytics'
   validator: ``process_mask_native`` then ``scale_masks`` and ``.byte()``), which
   ``tests/unit/test_validator_parity.py`` compares with the installed validator's ``save_json`` output.
 
@@ -242,25 +243,45 @@ def _load_letterboxed(path: Path, imgsz: int, rect_shape: tuple[int, int]) -> tu
     return chw, (h0, w0), labels["ratio_pad"]
 
 
-def _masks_v8_0_119(protos, coef, boxes, lb_shape, orig_shape, ratio_pad) -> np.ndarray:
-    """ultralytics 8.0.119's validator masks: process_mask(upsample=True) at the letterbox size (> 0.5), the
-    padding cropped (int of the pad), cv2.resize (bilinear) to the image, cast to uint8 (truncation)."""
-    import cv2
-    from ultralytics.utils import ops
+def _masks_v8_0_119(protos, coef, boxes, lb_shape, orig_shape, ratio_pad, chunk: int = 32) -> np.ndarray:
+    """ultralytics 8.0.119's validator masks with ``save_json`` (forced for COCO), step by step:
 
-    masks = ops.process_mask(protos, coef, boxes, lb_shape, upsample=True).cpu().numpy().astype(np.float32)
-    if not len(masks):
-        return np.zeros((0, *orig_shape), np.uint8)
+    1. ``ops.process_mask_upsample``: sigmoid of the prototype mix, bilinear upsample (``align_corners=False``) to
+       the letterbox size, zeroed outside the box at that size (``crop_mask``: ``x1 <= col < x2``), ``> 0.5``;
+    2. ``torch.as_tensor(pred_masks, dtype=torch.uint8)`` (``update_metrics``): 0/1 bytes BEFORE the resize;
+    3. ``ops.scale_image``: the padding cropped (``int`` of the pad on each side; nothing when the letterbox
+       already has the image's shape) and ``cv2.resize`` (bilinear) of the uint8 masks to the image. On bytes
+       OpenCV's bilinear rounds, so an edge pixel with weight >= 0.5 stays in the mask; resizing floats and then
+       casting would truncate it away (about 1 px per edge lost).
+
+    ``tests/parity/test_v8_0_119_validator.py`` runs the 8.0.119 wheel's own validator on the same tensors.
+    The masks are computed ``chunk`` at a time (each mask is independent) to bound memory at 300 masks.
+    """
+    import cv2
+    import torch
+    import torch.nn.functional as F
+
+    n = len(coef)
+    out = np.empty((*orig_shape, n), np.uint8, order="F")  # (H, W, n) Fortran: what pycocotools encodes from
+    if not n:
+        return out.transpose(2, 0, 1)
+    c, mh, mw = protos.shape
+    lh, lw = lb_shape
+    resize = tuple(lb_shape) != tuple(orig_shape)
     pad_w, pad_h = ratio_pad[1]
     top, left = int(pad_h), int(pad_w)
-    bottom, right = int(lb_shape[0] - pad_h), int(lb_shape[1] - pad_w)
-    # 8.0.119 resized the (h, w, n) stack in one cv2.resize; bilinear is per channel, so one mask at a time is the same.
-    # Each float result is stored straight into uint8 (the same truncating cast as its astype), in the (H, W, n)
-    # Fortran layout pycocotools encodes from: up to 300 masks per image, no float stack and no copy to encode.
-    crops = masks[:, top:bottom, left:right]
-    out = np.empty((*orig_shape, len(crops)), np.uint8, order="F")
-    for i, m in enumerate(crops):
-        out[:, :, i] = cv2.resize(np.ascontiguousarray(m), (orig_shape[1], orig_shape[0]))
+    bottom, right = int(lh - pad_h), int(lw - pad_w)
+    cols = torch.arange(lw, device=protos.device, dtype=boxes.dtype)[None, None, :]
+    rows = torch.arange(lh, device=protos.device, dtype=boxes.dtype)[None, :, None]
+    for s in range(0, n, chunk):
+        m = (coef[s:s + chunk] @ protos.float().view(c, -1)).sigmoid().view(-1, mh, mw)
+        m = F.interpolate(m[None], (lh, lw), mode="bilinear", align_corners=False)[0]
+        x1, y1, x2, y2 = torch.chunk(boxes[s:s + chunk, :, None], 4, 1)
+        m = m * ((cols >= x1) * (cols < x2) * (rows >= y1) * (rows < y2))
+        m = m.gt_(0.5).to(torch.uint8).cpu().numpy()  # the uint8 cast comes first, as in 8.0.119
+        for i, mask in enumerate(m):
+            out[:, :, s + i] = cv2.resize(np.ascontiguousarray(mask[top:bottom, left:right]),
+                                          (orig_shape[1], orig_shape[0])) if resize else mask
     return out.transpose(2, 0, 1)
 
 
@@ -277,7 +298,6 @@ def predict_validator(model, images: list[tuple[Any, Path]], settings: dict, mod
     """Detections as ``yolo val`` computes them (see the module docstring), in image order then confidence order."""
     import torch
     from ultralytics.nn.autobackend import AutoBackend
-    from ultralytics.utils import nms, ops
     from PIL import Image
 
     class_map = coco91_map(model, model_path)
@@ -287,7 +307,6 @@ def predict_validator(model, images: list[tuple[Any, Path]], settings: dict, mod
     if settings["mask_path"] not in MASK_PATHS:
         raise InputError(None, f"unknown mask path {settings['mask_path']!r}", f"use one of {MASK_PATHS}",
                          "detection.mask_path")
-    mask_fn = _masks_v8_0_119 if settings["mask_path"] == "v8.0.119" else _masks_installed
     backend = AutoBackend(model.model, device=torch.device(device), fuse=True, verbose=False)
     backend.eval()
     stride = max(int(backend.stride), 32)
@@ -304,33 +323,53 @@ def predict_validator(model, images: list[tuple[Any, Path]], settings: dict, mod
         x = torch.from_numpy(np.stack([c for c, _, _ in loaded])).to(device).float() / 255
         with torch.inference_mode():
             preds = backend(x)
-        protos = None
-        if task == "segment":
-            protos = preds[0][1] if isinstance(preds[0], tuple) else preds[1]
-            preds = preds[0]
-        out = nms.non_max_suppression(preds, settings["conf"], settings["iou"], nc=0 if task == "detect" else len(model.names),
-                                      multi_label=True, agnostic=False, max_det=settings["max_det"])
-        for k, (i, det) in enumerate(zip(idx, out)):
-            _, orig, ratio_pad = loaded[k]
-            boxes = ops.scale_boxes(x.shape[2:], det[:, :4].clone(), orig, ratio_pad=ratio_pad)
-            rles = None
-            if task == "segment":
-                rles = encode_masks(mask_fn(protos[k], det[:, 6:], det[:, :4], tuple(x.shape[2:]), orig, ratio_pad))
-            per_image[i] = _coco_records(images[i][0], boxes.cpu().numpy().astype(np.float64),
-                                         det[:, 4].cpu().numpy().tolist(), det[:, 5].cpu().numpy().astype(int).tolist(),
-                                         rles, class_map)
+        records = validator_postprocess(preds, tuple(x.shape[2:]), [(orig, rp) for _, orig, rp in loaded],
+                                        [images[i][0] for i in idx], settings, task, len(model.names), class_map)
+        per_image.update(zip(idx, records))
     return [d for i in range(len(images)) for d in per_image.get(i, [])]
 
 
-def _coco_records(image_id, xyxy: np.ndarray, conf: list, cls: list, rles: list | None, class_map) -> list[dict]:
-    """The validator's pred_to_json records: xywh from xyxy, bbox rounded to 3 decimals, score to 5."""
+def validator_postprocess(preds, lb_shape: tuple[int, int], metas: Sequence[tuple[tuple, tuple]], image_ids: Sequence,
+                          settings: dict, task: str, nc: int, class_map: list[int]) -> list[list[dict]]:
+    """The validator's steps after the network, for one letterboxed batch: NMS (multi-label, class-aware, the
+    settings' conf / iou / max_det), boxes scaled back with each image's letterbox ``ratio_pad``, masks by
+    ``detection.mask_path``, and the ``pred_to_json`` records. ``metas`` holds each image's (original (h, w),
+    ratio_pad); returns one list of COCO records per image."""
+    from ultralytics.utils import nms, ops
+
+    mask_fn = _masks_v8_0_119 if settings["mask_path"] == "v8.0.119" else _masks_installed
+    protos = None
+    if task == "segment":
+        protos = preds[0][1] if isinstance(preds[0], tuple) else preds[1]
+        preds = preds[0]
+    out = nms.non_max_suppression(preds, settings["conf"], settings["iou"], nc=0 if task == "detect" else nc,
+                                  multi_label=True, agnostic=False, max_det=settings["max_det"])
+    records = []
+    for k, det in enumerate(out):
+        orig, ratio_pad = metas[k]
+        boxes = ops.scale_boxes(lb_shape, det[:, :4].clone(), orig, ratio_pad=ratio_pad)
+        rles = None
+        if task == "segment":
+            rles = encode_masks(mask_fn(protos[k], det[:, 6:], det[:, :4], lb_shape, orig, ratio_pad))
+        records.append(_coco_records(image_ids[k], boxes,
+                                     det[:, 4].cpu().numpy().tolist(), det[:, 5].cpu().numpy().astype(int).tolist(),
+                                     rles, class_map))
+    return records
+
+
+def _coco_records(image_id, xyxy, conf: list, cls: list, rles: list | None, class_map) -> list[dict]:
+    """The validator's pred_to_json records: ``ops.xyxy2xywh`` on the (float32) box tensor and the centre moved
+    back to the corner in that dtype, as 8.0.119 and this ultralytics do, then bbox rounded to 3 decimals and score
+    to 5 (in float64 the third decimal differs now and then)."""
+    from ultralytics.utils import ops
+
+    box = ops.xyxy2xywh(xyxy)
+    box[:, :2] -= box[:, 2:] / 2
+    box = box.cpu().tolist()
     out = []
     for k in range(len(cls)):
-        x0, y0, x1, y1 = xyxy[k]
-        w, h = x1 - x0, y1 - y0
-        cx, cy = x0 + w / 2, y0 + h / 2  # ops.xyxy2xywh, then the centre moved back to the corner
         det = {"image_id": image_id, "category_id": class_map[cls[k]],
-               "bbox": [round(float(v), 3) for v in (cx - w / 2, cy - h / 2, w, h)], "score": round(conf[k], 5)}
+               "bbox": [round(v, 3) for v in box[k]], "score": round(conf[k], 5)}
         if rles is not None:
             det["segmentation"] = rles[k]
         out.append(det)

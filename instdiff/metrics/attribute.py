@@ -19,7 +19,9 @@ matches only a GT instance of its own category; among those, matching is greedy 
 the unmatched detection of highest box IoU, ties to the earlier, i.e. more confident, detection) and a pair needs
 IoU >= ``iou_threshold`` (0.5). A GT instance without a match is a miss: it is left out of BOTH accuracy and
 CLIP_local (neither has a value for an object that was not drawn), and the number and rate of misses are reported
-(``n_unmatched``, ``miss_rate``) so a high accuracy on few detected objects cannot pass unseen.
+(``n_unmatched``, ``miss_rate``) so a high accuracy on few detected objects cannot pass unseen. ``n_conditioned``
+(instances scored or not, at most 30 per image) and ``n_matched`` let a table say why a value is missing
+("65/65 unmatched").
 
 The encoder is anything with ``encode_images(list[PIL.Image]) -> (n, d)`` and ``encode_texts(list[str]) -> (n, d)``
 (:class:`ImageTextEncoder`); :class:`OpenClipEncoder` wraps open_clip (ViT-L-14 ``laion2b_s32b_b82k``).
@@ -153,13 +155,17 @@ def score_items(items: Sequence[Item], image_dir: str | Path, attribute: str, en
     sim = [np.mean(r.similarity) for r in per_image if r.similarity]
     n_scored = sum(len(r.correct) for r in per_image)
     n_missed = sum(r.unmatched for r in per_image)
+    n_skipped = sum(r.skipped for r in per_image)
     return {
         "accuracy": float(np.mean(acc)) if acc else float("nan"),
         "clip_local": float(np.mean(sim)) if sim else float("nan"),
         "n_images": len(acc),
         "n_instances": n_scored,
-        "n_skipped_empty_crops": sum(r.skipped for r in per_image),
+        "n_skipped_empty_crops": n_skipped,
         "n_unmatched": n_missed,
+        # what a table prints where a value is missing: "n_unmatched/n_conditioned unmatched"
+        "n_conditioned": n_scored + n_skipped + n_missed,
+        "n_matched": n_scored + n_skipped,
         "miss_rate": n_missed / (n_scored + n_missed) if n_scored + n_missed else 0.0,
         "per_image": [r.to_dict() for r in per_image],
     }

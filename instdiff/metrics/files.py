@@ -63,7 +63,7 @@ def pim_values(gt, results, ids, mode: str, variant: str, seed: int | None, layo
 
 
 def coco_file(annotations: str, detections: str, done: str, manifest: str | None, out: str, iou_type: str,
-              experiment: str, backend: str = "pycocotools", bootstrap_resamples: int = 200,
+              experiment: str, backend: str = "pycocotools", bootstrap_resamples: int = 1000,
               bootstrap_seed: int = 0, metric: str | None = None) -> dict:
     """``coco_bbox.json`` / ``coco_segm.json``: AP, AP50, AR@100 on the experiment's images, AP per category and
     image-bootstrap CIs (``bootstrap_resamples`` 0: none). ``metric`` names the file's metric when it is not
@@ -101,8 +101,15 @@ def pim_file(annotations: str, detections: str, done: str, layouts: str, manifes
     r = pim_values(gt, results, ids, mode, variant, seed, layouts, detections)
     per_image = r.pop("per_image")
     values = {k: v for k, v in r.items()}
+    from instdiff.metrics.pim import CORRECTED_CONF, CORRECTED_MIN_IOU
+
+    matching = "greedy, class-agnostic, any confidence, mask IoU >= 0; unmatched instances dropped" \
+        if variant == "paper" else (f"greedy, same class, confidence >= {CORRECTED_CONF}, mask IoU >= "
+                                    f"{CORRECTED_MIN_IOU}; unmatched instances score 0")
     settings = {"mode": mode, "variant": variant, "seed": seed, "detections": str(detections),
-                "matching": "greedy, class-agnostic, mask IoU >= 0", "n_points": 20 if mode == "scribble" else 1}
+                "matching": matching, "n_points": 20 if mode == "scribble" else 1,
+                "conf_floor": CORRECTED_CONF if variant == "corrected" else None,
+                "min_iou": CORRECTED_MIN_IOU if variant == "corrected" else None}
     return _write(out, f"pim_{mode}", variant, experiment, values, values["n_images"], settings, per_image, manifest)
 
 
@@ -136,6 +143,7 @@ def attribute_file(annotations: str, layouts: str, done: str, clip_model: str, m
     per_image = r.pop("per_image")
     values = {"accuracy": r["accuracy"], "clip_local": r["clip_local"], "n_instances": r["n_instances"],
               "n_skipped_empty_crops": r["n_skipped_empty_crops"], "n_unmatched": r["n_unmatched"],
+              "n_conditioned": r["n_conditioned"], "n_matched": r["n_matched"],
               "miss_rate": r["miss_rate"]}
     detected = variant == "detected"
     settings = {"attribute": attribute, "variant": variant, "clip_model": str(clip_model),

@@ -46,10 +46,13 @@ SCHEMAS: dict[str, Schema] = {
     "coco_segm": Schema(COCO_VALUES, per_category=True, fractions=COCO_VALUES, undefined=-1.0),
     # box AP of the segmentation model's boxes (the original README's `yolo val segment`): a sensitivity row
     "coco_bbox_segmodel": Schema(COCO_VALUES, per_category=True, fractions=COCO_VALUES, undefined=-1.0),
-    "pim_point": Schema(("pim", "n_images", "n_scored", "n_unmatched_gt"), ("image_id", "pim"), fractions=("pim",)),
-    "pim_scribble": Schema(("pim", "n_images", "n_scored", "n_unmatched_gt"), ("image_id", "pim"),
+    # n_unmatched_gt of n_instances: Table 3's unmatched count
+    "pim_point": Schema(("pim", "n_images", "n_scored", "n_unmatched_gt", "n_instances"), ("image_id", "pim"),
+                        fractions=("pim",)),
+    "pim_scribble": Schema(("pim", "n_images", "n_scored", "n_unmatched_gt", "n_instances"), ("image_id", "pim"),
                            fractions=("pim",)),
-    "attribute": Schema(("accuracy", "clip_local", "n_instances", "n_unmatched", "miss_rate"),
+    "attribute": Schema(("accuracy", "clip_local", "n_instances", "n_unmatched", "miss_rate", "n_conditioned",
+                         "n_matched"),
                         ("image_id", "accuracy", "clip_local"), fractions=("accuracy", "miss_rate")),
     "fid": Schema(("fid", "kid_mean", "kid_std")),
     "grounding": Schema((), prefixed_values=True, fractions=("mean_iou", "recall", "precision", "auc"),

@@ -32,6 +32,14 @@ class MetricSpec:
         """The factor turning value ``key`` of this metric's files into the paper's printed unit."""
         return 100.0 if self.unit == "fraction" and key in self.keys else 1.0
 
+    def bounds(self, key: str, scale: float = 1.0) -> tuple[float | None, float | None]:
+        """The range of value ``key`` in a unit ``scale`` times the file's: [0, scale] for a headline fraction
+        (AP, PiM, accuracy), [0, inf) for a headline distance (FID), unbounded otherwise (cosines, KID estimates).
+        Intervals across seeds are computed inside it (``instdiff.core.stats.seeds_mean_ci``)."""
+        if key not in self.keys:
+            return (None, None)
+        return (0.0, 1.0 * scale) if self.unit == "fraction" else (0.0, None)
+
 
 _COCO_KEYS = ("ap", "ap50", "ar", "ar100", "r")
 METRICS: dict[str, MetricSpec] = {

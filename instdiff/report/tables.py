@@ -324,7 +324,7 @@ def _our_cell(ctx: Context, col: Column, row: OursRow) -> Cell:
             ctx._manifests[str(path)] = data.manifest
         ctx._n_images[f"{exp}/{stem}"] = n_images
     if len(values) > 1:                                         # several generation seeds
-        iv = seeds_mean_ci(values)
+        iv = seeds_mean_ci(values, bounds=metric_of_file(stem).bounds(key, scale))  # inside the metric's range
         return Cell(iv.value, iv.low, iv.high, n=iv.n)
     if key in intervals:                                        # the writer's bootstrap (COCO AP needs detections)
         return Cell(values[0], intervals[key]["low"] * scale, intervals[key]["high"] * scale, n=n_images)

@@ -81,6 +81,16 @@ def test_detected_variant_uses_matched_detection_boxes(images):
     assert r["per_image"][0]["correct"] == [1] and len(r["per_image"][0]["similarity"]) == 1
     assert r["n_unmatched"] == 1 and r["miss_rate"] == 0.5 and r["n_instances"] == 1
     assert r["accuracy"] == pytest.approx(1.0)
+    assert (r["n_matched"], r["n_conditioned"]) == (1, 2)
+
+
+def test_all_unmatched_says_how_many(images):
+    """Nothing detected: the values are missing (NaN) and the counts say why ("2/2 unmatched")."""
+    item = Item(1, "1.png", ["red car", "blue cat"], [(0, 0, 0.5, 0.5), (0.5, 0, 1, 0.5)], [3, 17])
+    (matched,) = items_with_detections([item], {1: []}, {1: (100, 100)})
+    r = score_items([matched], images, "colors", OneHotColour())
+    assert np.isnan(r["accuracy"]) and np.isnan(r["clip_local"])
+    assert (r["n_unmatched"], r["n_conditioned"], r["n_matched"]) == (2, 2, 0)
 
 
 def test_detected_variant_matches_within_the_class_above_the_confidence_threshold():

@@ -126,3 +126,47 @@ def test_ultralytics_r_by_hand_differs_from_coco_ar100(tmp_path, iou_type):
     assert ul["r"] == pytest.approx(0.75) and ul["n_classes"] == 1
     # Without the false positives the fourth hit is inside the max-F1 set: R = 1.
     assert ultralytics_metrics(gt, dets(1, gts, scores=[0.9, 0.85, 0.8, 0.1]), iou_type)["r"] == pytest.approx(1.0)
+
+
+def test_vectorised_bootstrap_equals_pycocotools_accumulate(tmp_path):
+    """resample_accumulate (the bootstrap's re-accumulation) against COCOeval.accumulate itself on the same
+    resamples (pycocotools' per-image matches of the drawn images, in ascending order): equal precision and recall
+    for every IoU threshold, recall point and category; a category without GT stays -1."""
+    import copy
+
+    from instdiff.metrics.coco_ap import accumulate_tables, bootstrap_intervals, resample_accumulate
+
+    rng = np.random.default_rng(3)
+    images, preds = {}, []
+    for img in range(1, 21):
+        gts = []
+        for _ in range(int(rng.integers(0, 4))):
+            r0, c0 = rng.integers(0, 48, 2)
+            h, w = rng.integers(4, 17, 2)
+            gts.append(square(64, 64, r0, r0 + h, c0, c0 + w))
+            if rng.random() < 0.7:  # a jittered hit
+                preds += dets(img, [square(64, 64, r0 + 1, r0 + h, c0, c0 + w - 1)], scores=[float(rng.random())])
+        images[img] = gts
+        for _ in range(int(rng.integers(0, 5))):  # false positives, of both categories
+            r0, c0 = rng.integers(0, 48, 2)
+            preds += dets(img, [square(64, 64, r0, r0 + 8, c0, c0 + 8)], scores=[float(rng.random())],
+                          category_id=int(rng.choice([1, 18])))
+    gt = load_gt(gt_file(tmp_path / "gt.json", images, size=(64, 64)))
+    ev = coco_eval(gt, preds, "bbox")["evaluator"]
+    pe = ev._paramsEval
+    n_img, n_area = len(pe.imgIds), len(pe.areaRng)
+    tables = accumulate_tables(ev)
+    for _ in range(5):
+        idx = np.sort(rng.integers(0, n_img, size=n_img))
+        precision, recall = resample_accumulate(tables, np.bincount(idx, minlength=n_img), np.asarray(pe.recThrs))
+        boot, p = copy.copy(ev), copy.deepcopy(pe)
+        p.imgIds = list(range(n_img))
+        p.areaRng, p.areaRngLbl, p.maxDets = [pe.areaRng[0]], [pe.areaRngLbl[0]], [pe.maxDets[-1]]
+        boot._paramsEval = boot.params = p
+        boot.evalImgs = [ev.evalImgs[k * n_area * n_img + j] for k in range(len(pe.catIds)) for j in idx]
+        boot.accumulate(p)
+        np.testing.assert_allclose(precision, boot.eval["precision"][:, :, :, 0, 0], rtol=0, atol=1e-12)
+        np.testing.assert_allclose(recall, boot.eval["recall"][:, :, 0, 0], rtol=0, atol=1e-12)
+        assert (precision[:, :, list(pe.catIds).index(18)] == -1).all()  # no GT of category 18
+    iv = bootstrap_intervals(ev, 200, seed=0)
+    assert 0.0 <= iv["ap"]["low"] <= iv["ap"]["high"] <= 1.0 and iv["ap"]["resamples"] == 200

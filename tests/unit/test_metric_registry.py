@@ -87,6 +87,11 @@ def test_report_units_come_from_the_spec(monkeypatch):
     assert metric_of_file("attribute_gt").scale("accuracy") == 100.0
     assert metric_of_file("attribute_gt").scale("clip_local") == 1.0
     assert metric_of_file("fid").scale("fid") == 1.0
+    # the ranges intervals across seeds stay in
+    assert metric_of_file("coco_bbox").bounds("ap", 100.0) == (0.0, 100.0)
+    assert metric_of_file("pim_point_corrected").bounds("pim") == (0.0, 1.0)
+    assert metric_of_file("fid").bounds("fid") == (0.0, None)
+    assert metric_of_file("attribute_gt").bounds("clip_local") == (None, None)
     fid_column = next(c for c in TABLES["fid"].columns if c.key == "fid")
     assert fid_column.higher_is_better is False
     monkeypatch.setitem(registry._BY_FILE, "fid", registry.MetricSpec(

@@ -104,7 +104,9 @@ def test_corrected_uses_conditioning_points_and_counts_misses(hand):
     assert per[1]["scores"] == [0.5]  # (0.1, 0.1) -> col 0 hit; (0.3, 0.3) -> col 2 miss
     # image 2: two points inside (rows/cols 4-7), (0.1, 0.9) outside the mask, (1.5, 0.6) outside the canvas
     assert per[2]["scores"] == [0.5] and per[2]["out_of_canvas"] == 1
-    assert scribble["n_out_of_canvas"] == 1 and scribble["n_images"] == 2 and scribble["n_pairs"] == 3
+    # image 2's empty GT is matched by no detection (IoU NaN or 0 < 0.5), so 2 pairs; no scored instance unmatched
+    assert scribble["n_out_of_canvas"] == 1 and scribble["n_images"] == 2 and scribble["n_pairs"] == 2
+    assert scribble["n_unmatched_gt"] == 0 and scribble["n_instances"] == 3
 
 
 def test_corrected_needs_annotation_ids(hand):
@@ -126,3 +128,65 @@ def test_many_predictions_per_image(tmp_path):
     preds = dets(1, [EMPTY] * 299 + [square(8, 8, 0, 4, 0, 4)], scores=[0.5] * 300)
     r = pim_paper(gt, preds, "point")
     assert r["per_image"][0]["matched_pairs"] == [[0, 299]] and r["pim"] == 1.0
+
+
+def _centre_layouts(images: dict, size: int):
+    """One layout per image, each instance conditioned on its square's centre point (normalised)."""
+    layouts, ann_id = [], 1
+    for img_id, squares in images.items():
+        insts = []
+        for r0, r1, c0, c1 in squares:
+            centre = ((c0 + c1) / 2 / size, (r0 + r1) / 2 / size)
+            insts.append(Instance("person", (c0 / size, r0 / size, c1 / size, r1 / size), ann_id=ann_id, point=centre,
+                                  scribble=[centre]))
+            ann_id += 1
+        layouts.append(Layout(id=str(img_id), caption="", instances=insts, width=size, height=size, image_id=img_id))
+    return layouts
+
+
+def test_corrected_whole_image_mask_scores_near_zero(tmp_path):
+    """A detector answering every image with one mask over the whole canvas (of a present class, confident):
+    the paper's PiM gives it 100 (class-agnostic, any IoU, unmatched instances dropped); the corrected one ~0."""
+    size = 32
+    images = {1: [(2, 10, 2, 10), (20, 28, 4, 12), (4, 12, 20, 28)], 2: [(8, 16, 8, 16)],
+              3: [(0, 6, 0, 6), (24, 32, 24, 32)]}
+    gt = load_gt(gt_file(tmp_path / "gt.json", {i: [square(size, size, *sq) for sq in sqs] for i, sqs in images.items()},
+                         size=(size, size)))
+    whole = np.ones((size, size), np.uint8)
+    preds = [d for i in images for d in dets(i, [whole], scores=[0.95])]
+    layouts = _centre_layouts(images, size)
+    for mode in ("point", "scribble"):
+        assert pim_paper(gt, preds, mode, seed=0)["pim"] == 1.0
+        r = pim_corrected(gt, preds, layouts, mode)
+        assert r["pim"] == 0.0 and r["n_unmatched_gt"] == r["n_instances"] == 6 and r["n_images"] == 3
+    # the same images with each instance's own mask detected: corrected PiM is 1
+    exact = [d for i, sqs in images.items() for d in dets(i, [square(size, size, *sq) for sq in sqs])]
+    assert pim_corrected(gt, exact, layouts, "point")["pim"] == 1.0
+
+
+def test_corrected_match_rules_by_hand(tmp_path):
+    """Image 1: instance A is found (same class, conf 0.9, IoU 1) and hit, B has only a wrong-class detection:
+    (1 + 0) / 2. Image 2: its one instance has a detection of conf 0.2 < 0.3 only: 0. Image 3: a detection of
+    IoU 8/16 = 0.5 matches (kept at >= 0.5) and holds the point: 1; image 4: IoU 6/16 < 0.5: 0.
+    PiM = (0.5 + 0 + 1 + 0) / 4."""
+    size = 8
+    a, b = (0, 4, 0, 4), (4, 8, 4, 8)
+    gt = load_gt(gt_file(tmp_path / "gt.json", {1: [square(8, 8, *a), square(8, 8, *b)], 2: [square(8, 8, *a)],
+                                                3: [square(8, 8, *a)], 4: [square(8, 8, *a)]}))
+    preds = (dets(1, [square(8, 8, *a)]) + dets(1, [square(8, 8, *b)], category_id=18)
+             + dets(2, [square(8, 8, *a)], scores=[0.2])
+             + dets(3, [square(8, 8, 0, 4, 0, 2)]) + dets(4, [square(8, 8, 0, 3, 0, 2)]))
+    layouts = [Layout(id=str(i), caption="", width=size, height=size, image_id=i,
+                      instances=[Instance("person", (0, 0, 0.5, 0.5), ann_id=aid, point=(0.1, 0.1), scribble=[(0.1, 0.1)])
+                                 for aid in aids])
+               for i, aids in {1: [1, 2], 2: [3], 3: [4], 4: [5]}.items()]
+    layouts[0].instances[1] = Instance("person", (0.5, 0.5, 1, 1), ann_id=2, point=(0.7, 0.7), scribble=[(0.7, 0.7)])
+    r = pim_corrected(gt, preds, layouts, "point")
+    per = {im["image_id"]: im for im in r["per_image"]}
+    assert per[1]["instance_scores"] == [1.0, 0.0] and per[1]["unmatched"] == 1
+    assert per[2]["instance_scores"] == [0.0] and per[3]["instance_scores"] == [1.0]
+    assert per[4]["instance_scores"] == [0.0]
+    assert r["pim"] == pytest.approx((0.5 + 0 + 1 + 0) / 4)
+    assert r["n_unmatched_gt"] == 3 and r["n_instances"] == 5 and r["n_images"] == 4
+    # the paper variant on the same files: class-agnostic, any confidence and IoU, unmatched dropped
+    assert pim_paper(gt, preds, "point")["pim"] == pytest.approx(1.0)

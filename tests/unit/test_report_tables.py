@@ -236,9 +236,12 @@ def test_replicate_seeds_mean_and_t_interval(tmp_path, inputs):
     make_table("table1", cfg, tmp_path, PAPER, [tmp_path / "t.csv"])
     rows = list(csv.DictReader(io.StringIO((tmp_path / "t.csv").read_text())))
     r = next(r for r in rows if r["kind"] == "ours" and r["measure"] == "box.ap")
-    half = 4.302652729749464 * float(np.std(aps, ddof=1)) / 3 ** 0.5
+    # t-interval on the logit scale of AP in [0, 100], mapped back (stays inside the range)
+    z = np.log(np.asarray(aps) / (100 - np.asarray(aps)))
+    half = 4.302652729749464 * float(np.std(z, ddof=1)) / 3 ** 0.5
     assert float(r["value"]) == pytest.approx(np.mean(aps), abs=1e-4)
-    assert float(r["ci_low"]) == pytest.approx(np.mean(aps) - half, abs=1e-4) and r["n_images"] == "3"
+    assert float(r["ci_low"]) == pytest.approx(100 / (1 + np.exp(-(z.mean() - half))), abs=1e-4)
+    assert 0 <= float(r["ci_low"]) <= float(r["ci_high"]) <= 100 and r["n_images"] == "3"
 
 
 def test_a_metric_file_breaking_its_schema_is_one_clear_error(tmp_path, inputs):
