@@ -81,14 +81,13 @@ def _indexed(results: Sequence[dict]) -> dict[Any, list[tuple[int, dict]]]:
 
 def pim_hits(gt, lay, masks: Sequence[tuple[int, dict]], mode: str, path) -> list[dict]:
     """Per instance of ``lay``, PiM's corrected score of its points (module docstring)."""
-    from pycocotools import mask as mask_utils
 
     from instdiff.metrics.cocofiles import to_rle
     from instdiff.metrics.pim import mask_iou_matrix, score_image_corrected
 
     img_id = _layout_image_id(lay)
     h, w = int(gt.imgs[img_id]["height"]), int(gt.imgs[img_id]["width"])
-    gt_rles, points = [], []
+    gt_rles, points, categories = [], [], []
     for i, inst in enumerate(lay.instances):
         where = f"instances[{i}]"
         if inst.ann_id not in gt.anns:
@@ -100,16 +99,16 @@ def pim_hits(gt, lay, masks: Sequence[tuple[int, dict]], mode: str, path) -> lis
                              f"{where}.{mode}")
         gt_rles.append(gt.annToRLE(gt.anns[inst.ann_id]))
         points.append(list(drawn))
+        categories.append(gt.anns[inst.ann_id]["category_id"])
     pred_rles = [to_rle(d["segmentation"], h, w, f"image {img_id} segmentation", path) for _, d in masks]
-    scored = score_image_corrected(gt_rles, pred_rles, points, mode, img_id, w, h)
+    # the metric's own call (pim.pim_corrected): same-class detections above its confidence floor
+    scored = score_image_corrected(gt_rles, pred_rles, points, mode, img_id, w, h, gt_categories=categories,
+                                   pred_categories=[d["category_id"] for _, d in masks],
+                                   pred_scores=[d["score"] for _, d in masks])
     iou = mask_iou_matrix(gt_rles, pred_rles)
-    out = [{"hit": None, "detection": None, "mask_iou": None} for _ in lay.instances]
-    scores = iter(scored.scores)
+    out = [{"hit": hit, "detection": None, "mask_iou": None} for hit in scored.instance_scores]
     for g, p in scored.matched_pairs:
         out[g].update(detection=masks[p][0], mask_iou=float(iou[g, p]))
-        # score_image_corrected skips these pairs and scores the others, in pair order
-        if mask_utils.area(gt_rles[g]) > 0 and points[g]:
-            out[g]["hit"] = next(scores)
     return out
 
 
