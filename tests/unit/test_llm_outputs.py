@@ -40,6 +40,20 @@ def test_grounding_metric_file_scores_both_references(tmp_path):
     assert json.loads((tmp_path / "g.json").read_text())["metric"] == "grounding"
 
 
+def test_table_counts_are_integers(tmp_path):
+    """n comes from the metric file, where every value is a float: the table prints 1, not 1.0000."""
+    write_case(tmp_path)
+    grounding_metric_file(tmp_path / "layouts.jsonl", {"raw": tmp_path / "det.jsonl"}, tmp_path / "g.json", "owlv2")
+    rows = llm_table([tmp_path / "g.json"], None, None, {}, tmp_path / "t.csv", tmp_path / "t.md",
+                     layouts=tmp_path / "layouts.jsonl")
+    table = list(csv.DictReader((tmp_path / "t.csv").open()))
+    assert isinstance(rows[-1]["n"], float)
+    assert {r["n"] for r in table} == {"1", "2"}
+    iou = next(r for r in table if r["quantity"] == "mean_iou" and r["reference"] == "given")
+    assert iou["ours"] == "1.0000"
+    assert "| 2 |" in (tmp_path / "t.md").read_text() and ".0000 |\n" not in (tmp_path / "t.md").read_text()
+
+
 @needs_ext
 def test_legacy_file_and_table(tmp_path):
     write_case(tmp_path)
