@@ -97,7 +97,8 @@ def test_table_reads_the_clip_file_the_writer_made(tmp_path):
 
 
 def test_llm_table_bytes_through_the_report_renderer(tmp_path):
-    """The LLM table is rendered by report.tables' CSV/Markdown helpers; these bytes are what its own writer gave."""
+    """The LLM table is rendered by the shared CSV/Markdown helpers (instdiff/core/tabular.py, the paper tables'
+    grid); these bytes are what its own writer gave."""
     from instdiff.llm.table import write_table
 
     rows = [{"quantity": "mean_iou", "scorer": "cogvlm, shipped", "images": "raw", "reference": 'say "x"',
