@@ -17,6 +17,8 @@ def register(subparsers) -> None:
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("run_a", metavar="RUN_A", help="the reference run folder (results/{run})")
     p.add_argument("run_b", metavar="RUN_B", help="the run compared with it: Δ = B − A")
+    p.add_argument("--configfile-a", default=None, help="RUN_A's config (default: its manifest's sections)")
+    p.add_argument("--configfile-b", default=None, help="RUN_B's config (default: its manifest's sections)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the text table")
     p.set_defaults(func=run)
 
@@ -25,7 +27,7 @@ def run(args) -> int:
     from instdiff.cli import print_json
     from instdiff.report.compare import compare, to_text
 
-    result = compare(args.run_a, args.run_b)
+    result = compare(args.run_a, args.run_b, args.configfile_a, args.configfile_b)
     if args.json:
         print_json(result.to_dict())
     else:

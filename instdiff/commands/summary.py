@@ -16,6 +16,8 @@ def register(subparsers) -> None:
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("run_dir", metavar="RUN_DIR", help="a run folder, results/{run}")
     p.add_argument("--paper", default=None, help="published numbers (default: the repository's config/paper_results.yaml)")
+    p.add_argument("--configfile", default=None,
+                   help="the run's config (default: the sections in RUN_DIR/manifest.json; needed for report.replicates)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the text table")
     p.set_defaults(func=run)
 
@@ -24,7 +26,7 @@ def run(args) -> int:
     from instdiff.cli import print_json
     from instdiff.report.summary import summarize, to_text
 
-    summary = summarize(args.run_dir, args.paper)
+    summary = summarize(args.run_dir, args.paper, args.configfile)
     if args.json:
         print_json(summary.to_dict())
     else:

@@ -67,8 +67,9 @@ def independent_interval(a: float, a_low: float, a_high: float, b: float, b_low:
     return d - math.hypot(a_high - a, b - b_low), d + math.hypot(a - a_low, b_high - b)
 
 
-def compare(run_a: str | Path, run_b: str | Path) -> Comparison:
-    ra, rb = open_run(run_a), open_run(run_b)
+def compare(run_a: str | Path, run_b: str | Path, configfile_a: str | Path | None = None,
+            configfile_b: str | Path | None = None) -> Comparison:
+    ra, rb = open_run(run_a, configfile_a), open_run(run_b, configfile_b)
     boot = ra.bootstrap                           # one bootstrap setting for both runs' paired differences
     rows = []
     for h in HEADLINES:

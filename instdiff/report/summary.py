@@ -7,9 +7,11 @@ run's metric files (``RUN_DIR/metrics/{experiment}/{stem}.json``, read and valid
 :func:`instdiff.metrics.record.read_record`) and ``config/paper_results.yaml`` (:mod:`instdiff.report.paper`),
 in the tables' units (percent for fractions, cosines, raw FID).
 
-Which experiments feed a measure: the run's config, embedded in ``RUN_DIR/manifest.json``: ``report.replicates``
-of the format if given (several generation seeds: their mean with a t-interval across seeds), else the experiment
-named after the format; without a manifest, the experiment folder of that name.
+Which experiments feed a measure: the run's config (``--configfile``, else the sections embedded in
+``RUN_DIR/manifest.json``): ``report.replicates`` of the format if given (several generation seeds: their mean with a
+t-interval across seeds), else the experiment named after the format; without either, the experiment folder of that
+name. The manifest leaves out the ``report`` section (editing it must not rerun metrics), so a run with
+``report.replicates`` needs ``--configfile`` to be summarized over its seeds.
 
 The CI of one experiment's value is the writer's (COCO AP: an image bootstrap of the detections, the file's
 ``intervals``), else a percentile bootstrap of the file's per-image values (:func:`instdiff.core.stats.
@@ -197,13 +199,30 @@ class RunFolder:
         return self.path / "metrics"
 
 
-def open_run(run_dir: str | Path) -> RunFolder:
+def read_config(path: str | Path) -> dict:
+    """A config YAML (``--configfile``): a mapping, or one InputError."""
+    import yaml
+
+    path = Path(path)
+    try:
+        config = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise InputError(path, "file does not exist", "pass the run's config file", "--configfile") from None
+    except yaml.YAMLError as exc:
+        raise InputError(path, f"not valid YAML ({exc})", "repair the file", "--configfile") from None
+    if not isinstance(config, dict):
+        raise InputError(path, "not a mapping of config sections", "pass the run's config file", "--configfile")
+    return config
+
+
+def open_run(run_dir: str | Path, configfile: str | Path | None = None) -> RunFolder:
+    """A run folder; its config from ``configfile`` when given, else from its manifest."""
     run_dir = Path(run_dir)
     if not (run_dir / "metrics").is_dir():
         raise InputError(run_dir, "no metrics/ folder: not a run folder, or no metric has run yet",
                          "pass results/{run} of a run (e.g. results/smoke after `snakemake all`)")
     manifest = run_manifest(run_dir)
-    config = (manifest or {}).get("config")
+    config = read_config(configfile) if configfile else (manifest or {}).get("config")
     smoke = ((config or {}).get("models") or {}).get("source") == "tiny" or (manifest or {}).get("models_source") == "tiny"
     bootstrap = {k: v for k, v in (((config or {}).get("report") or {}).get("bootstrap") or {}).items()
                  if k in ("resamples", "seed", "level") and v is not None}
@@ -215,9 +234,10 @@ def run_value(run: RunFolder, h: Headline) -> Value | None:
     return read_value(run.metrics, experiments_for(h.format, run.config, run.metrics), h.stem, h.key, run.bootstrap)
 
 
-def summarize(run_dir: str | Path, paper_results: str | Path | None = None) -> RunSummary:
+def summarize(run_dir: str | Path, paper_results: str | Path | None = None,
+              configfile: str | Path | None = None) -> RunSummary:
     """The headline rows of the run in ``run_dir`` (``results/{run}``)."""
-    run = open_run(run_dir)
+    run = open_run(run_dir, configfile)
     paper = load_paper_results(paper_results or PAPER_RESULTS)
     rows = []
     for h in HEADLINES:

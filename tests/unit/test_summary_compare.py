@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from instdiff.cli import main
+from instdiff.core.errors import InputError
 from instdiff.core.io import read_json
 from instdiff.report.compare import compare, independent_interval
 from instdiff.report.summary import HEADLINES, summarize, to_text
@@ -145,3 +146,29 @@ def test_compare_a_run_with_itself_and_with_a_missing_file(runs, tmp_path, capsy
         assert _row(compare(a, b).rows, "mask.ap").status == "missing in B"
     finally:
         (tmp_path / "coco_segm.json").rename(b / "metrics" / "mask" / "coco_segm.json")
+
+
+def test_replicate_seeds_from_the_configfile(runs, tmp_path):
+    """report.replicates is not in the manifest: with --configfile the headline is the seeds' mean and t-interval."""
+    import yaml
+
+    from instdiff.core.stats import seeds_mean_ci
+
+    a, b, _ = runs
+    run = tmp_path / "seeds"
+    (run / "metrics").mkdir(parents=True)
+    (run / "metrics" / "box").symlink_to(a / "metrics" / "box")
+    (run / "metrics" / "box_seed2").symlink_to(b / "metrics" / "box")   # a second seed's files, by the writers
+    (run / "manifest.json").write_text((a / "manifest.json").read_text())
+    config = {"experiments": {"box": EXPERIMENTS["box"], "box_seed2": EXPERIMENTS["box"]},
+              "report": {"replicates": {"box": ["box", "box_seed2"]}}}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    aps = [100 * read_json(r / "metrics" / "box" / "coco_bbox.json")["values"]["ap"] for r in (a, b)]
+    assert aps[0] != aps[1]
+    row = _row(summarize(run, configfile=tmp_path / "config.yaml").rows, "box.ap")
+    iv = seeds_mean_ci(aps)
+    assert (row.ours, row.low, row.high, row.ci_method) == (pytest.approx(iv.value), pytest.approx(iv.low),
+                                                           pytest.approx(iv.high), "t-across-seeds")
+    assert _row(summarize(run).rows, "box.ap").ours == pytest.approx(aps[0])      # the manifest: seed 1 only
+    with pytest.raises(InputError, match="--configfile"):
+        summarize(run, configfile=tmp_path / "nope.yaml")
