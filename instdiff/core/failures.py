@@ -152,7 +152,10 @@ def failure_report(snakemake_logs: Iterable[str | Path], workdir: str | Path = "
     for job in jobs:
         where = f" ({job.wildcards})" if job.wildcards else ""
         out.append(f"  rule {job.rule}{where}:")
-        causes = [c for c in (cause(log, workdir) for log in job.logs) if c is not None]
+        found = [cause(log, workdir) for log in job.logs]
+        # An exception in any log is the cause; else the first log's last line (the job's own log: a rule's
+        # further logs, e.g. the LLM request log, end with records, not with a reason).
+        causes = [c for c in found if c is not None and c.kind] or [c for c in found[:1] if c is not None]
         if not job.logs:
             out.append("    no log file: see Snakemake's message above")
         elif not causes:

@@ -124,3 +124,18 @@ def test_failure_report_names_cause_fix_and_rerun(tmp_path):
             "pim_point_paper.json results/smoke/metrics/point/pim_point_corrected.json") in lines
     assert "results/smoke/logs/detect/box_yolov8m.log is missing or empty: the job did not start" in text
     assert failure_report([tmp_path / "absent.log"], tmp_path) == []
+
+
+def test_a_second_log_of_records_is_not_the_cause(tmp_path):
+    """A rule with two logs (the LLM layouts: its job log and its request log): the exception in the job log is the
+    cause, the request log's last record is not; without any exception, the job log's last line."""
+    (tmp_path / "job.log").write_text("Traceback (most recent call last):\n  File \"x.py\", line 1\n"
+                                      "instdiff.llm.client.LlmFailure: layout 7: the reply is not valid JSON\n")
+    (tmp_path / "requests.jsonl").write_text('{"layout": 7, "status": 200}\n')
+    (tmp_path / "main.log").write_text("Error in rule llm_layouts:\n    jobid: 1\n    output: llm/layouts.jsonl\n"
+                                       "    log: job.log, requests.jsonl (check log file(s) for error details)\n")
+    lines = failure_report([tmp_path / "main.log"], tmp_path)
+    assert [ln for ln in lines if "cause:" in ln] == ["    cause: LlmFailure: layout 7: the reply is not valid JSON"]
+    (tmp_path / "job.log").write_text("asking 10 layouts\nout of memory\n")
+    lines = failure_report([tmp_path / "main.log"], tmp_path)
+    assert [ln for ln in lines if "cause:" in ln] == ["    cause: out of memory"]
