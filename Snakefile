@@ -29,6 +29,19 @@ include: "rules/raters.smk"
 include: "rules/report.smk"
 
 
+onerror:
+    # Snakemake's own message says only "check log file(s)": print each failed job's cause from its log, with the
+    # fix (an InputError's) or the command that reruns it (instdiff/core/failures.py).
+    import sys
+    from instdiff.core.failures import failure_report
+
+    for _line in failure_report(
+        [log] if isinstance(log, str) else log,
+        configfiles=[os.path.relpath(f) for f in workflow.overwrite_configfiles],
+    ):
+        print(_line, file=sys.stderr)
+
+
 rule all:
     default_target: True
     input:

@@ -1,6 +1,6 @@
 # The human study: a ratings table (collected with `instdiff rate`, or synthetic in the smoke run) ->
 # raters/stats.json (means with bootstrap CIs, Krippendorff's alpha, ICC(2,k), Kendall tau vs automatic scores)
-# and raters/figures/*.{png,pdf}. See docs/raters.md.
+# raters/figures/*.{png,pdf} and the results table raters/table.{md,csv,tex}. See docs/raters.md.
 
 RATERS = config["raters"]
 # Mirrors instdiff.raters.plots.FIGURES (kept literal so parsing the Snakefile imports no plotting library;
@@ -31,9 +31,12 @@ RATERS_AUTOMATIC = (
     if RATERS_SYNTHETIC
     else list(RATERS.get("automatic_scores", []))
 )
+RATERS_TABLES = expand(run_path("raters/table.{ext}"), ext=["md", "csv", "tex"])
 # What `rule all` asks of this stage: nothing when no study is configured.
 RATERS_TARGETS = (
-    [run_path("raters/stats.json"), *RATERS_FIGURES] if RATERS_RATINGS else []
+    [run_path("raters/stats.json"), *RATERS_FIGURES, *RATERS_TABLES]
+    if RATERS_RATINGS
+    else []
 )
 
 
@@ -66,6 +69,7 @@ rule raters_stats:
         automatic=RATERS_AUTOMATIC,
     output:
         stats=run_path("raters/stats.json"),
+        tables=RATERS_TABLES,
         # The PNGs go into the Snakemake HTML report (`snakemake --report`); the PDFs are for papers.
         figures=[
             (

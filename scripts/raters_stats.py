@@ -1,4 +1,5 @@
-"""Snakemake entry point of rule raters_stats: ratings table -> raters/stats.json and the rater figures."""
+"""Snakemake entry point of rule raters_stats: ratings table -> raters/stats.json, the rater figures and
+raters/table.{md,csv,tex}."""
 
 from instdiff.core.logging_setup import from_snakemake
 from instdiff.raters.analysis import run_study
@@ -14,4 +15,5 @@ run_study(
     n_boot=int(snakemake.params.n_boot),  # noqa: F821
     n_boot_alpha=int(snakemake.params.n_boot_alpha),  # noqa: F821
     level=float(snakemake.params.level),  # noqa: F821
+    tables=list(snakemake.output.tables),  # noqa: F821
 )

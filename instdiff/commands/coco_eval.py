@@ -4,7 +4,11 @@ from __future__ import annotations
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("coco-eval", help="COCO box/mask AP, AP50, AR of a COCO results file")
+    p = subparsers.add_parser(
+        "coco-eval", help="COCO box/mask AP, AP50, AR of a COCO results file",
+        description="Score a COCO results file (detections) against a COCO annotation file with pycocotools: AP, "
+                    "AP50 and AR@100 (stats[0], [1], [8]), on the images of an experiment (--images done.json) or on "
+                    "every annotated image (--all-gt). Prints one JSON object.")
     p.add_argument("--gt", required=True, help="COCO annotation file (e.g. results/<run>/data/annotations_512.json)")
     p.add_argument("--pred", required=True, help="COCO results JSON (detections)")
     p.add_argument("--iou-type", required=True, choices=["bbox", "segm"])

@@ -29,7 +29,10 @@ INFERENCE_NEGATIVE_PROMPT = (
 def register(subparsers) -> None:
     p = subparsers.add_parser("generate", help="generate images for one demo-format layout JSON",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--layout", required=True, help="layout JSON in the original demo format (demos/*.json)")
+    p.add_argument("--layout", required=True,
+                   help="layout JSON in the original demo format (demos/*.json), or the name of a shipped demo: "
+                        "cat_dog_robin, corgi_kitchen (masks), eagle_left, eagle_right, palm_point (points), "
+                        "rose_garden_painting, teddy_bear_castle")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--model", default=DEFAULT_MODEL, help="converted model folder (default: $INSTDIFF_MODEL or %(default)s)")
     p.add_argument("--seed", type=int, default=0)
@@ -69,7 +72,7 @@ def run(args) -> int:
     import torch
 
     from instdiff.cli import print_json
-    from instdiff.data.demo import complete_from_masks, draw_layout, read_demo
+    from instdiff.data.demo import complete_from_masks, demo_path, draw_layout, read_demo
     from instdiff.generation.shard import save_image
     from instdiff.generation.pipeline import GenerationSettings, InstanceDiffusionPipeline, prepare_layout
 
@@ -79,7 +82,7 @@ def run(args) -> int:
     if args.dtype is not None:
         raise removed_dtype_error(args.dtype, field="--dtype")
     _check_numbers(args)
-    layout = complete_from_masks(read_demo(args.layout), args.seed)
+    layout = complete_from_masks(read_demo(demo_path(args.layout)), args.seed)
     model = Path(args.model)
     if not model.is_dir():
         raise InputError(model, "model folder does not exist",

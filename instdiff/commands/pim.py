@@ -4,7 +4,12 @@ from __future__ import annotations
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("pim", help="PiM (point / scribble) of a COCO results file with masks")
+    p = subparsers.add_parser(
+        "pim", help="PiM (point / scribble) of a COCO results file with masks",
+        description="Points-in-mask of a segmentation results file: the share of the input points (one per "
+                    "instance, or 20 scribble points) that fall inside the matched predicted mask. --variant paper "
+                    "reproduces eval_pim.py (its random points and matching); --variant corrected uses the layouts' "
+                    "own points (--layouts). Prints one JSON object.")
     p.add_argument("--gt", required=True, help="COCO annotation file")
     p.add_argument("--pred", required=True, help="COCO results JSON with segmentation masks")
     p.add_argument("--mode", required=True, choices=["point", "scribble"])

@@ -11,7 +11,11 @@ log = logging.getLogger(__name__)
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("rate", help="serve the human-rating page for one rater (local, blinded, resumable)")
+    p = subparsers.add_parser(
+        "rate", help="serve the human-rating page for one rater (local, blinded, resumable)",
+        description="Serve the rating page of the human study on http://127.0.0.1:PORT/ for one rater until Ctrl-C: "
+                    "pictures in a per-rater random order, which model made them hidden, answers saved as they are "
+                    "given (a restart resumes). On exit writes the ratings table and prints a JSON summary.")
     p.add_argument("--images", required=True,
                    help="folder of study images ({id}.png + {id}_xl_*.png, or raw/ and refined/ sub-folders)")
     p.add_argument("--rater", required=True, help="the rater's pseudonym (also seeds the rater's picture order)")

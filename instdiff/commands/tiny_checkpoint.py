@@ -5,7 +5,11 @@ from __future__ import annotations
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("tiny-checkpoint", help="write the smoke's tiny checkpoint in the release's container")
+    p = subparsers.add_parser(
+        "tiny-checkpoint", help="write the smoke's tiny checkpoint in the release's container",
+        description="Write the smoke run's tiny random InstanceDiffusion checkpoint, in the same container and key "
+                    "layout as the released instancediffusion_sd15.pth, and the CLIP tokenizer folder (built "
+                    "offline). Prints one JSON object with the file, its SHA256 and its sections.")
     p.add_argument("--out", required=True, help="checkpoint file to write (e.g. instancediffusion_tiny.pth)")
     p.add_argument("--tokenizer", required=True, help="folder for the CLIP tokenizer files")
     p.add_argument("--seed", type=int, default=0, help="seed of the random weights")

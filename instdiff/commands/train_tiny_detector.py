@@ -9,8 +9,11 @@ import sys
 def register(subparsers) -> None:
     from instdiff.detection.yolo_train import DEFAULTS
 
-    p = subparsers.add_parser("train-tiny-detector",
-                              help="train the tiny smoke detectors with ultralytics' trainer and record their SHA256")
+    p = subparsers.add_parser(
+        "train-tiny-detector", help="train the tiny smoke detectors with ultralytics' trainer and record their SHA256",
+        description="Retrain the smoke run's tiny YOLOv8n (boxes) and YOLOv8n-seg (masks) on the synthetic COCO-style "
+                    "set, on the CPU, with ultralytics' own trainer, and record each file's SHA256. Only needed to "
+                    "refresh the shipped detectors (instdiff/assets/yolo). Prints one JSON object.")
     p.add_argument("--out", help="output folder (default: the package's instdiff/assets/yolo, the shipped files)")
     p.add_argument("--task", choices=["detect", "segment", "both"], default="both")
     for key, value in DEFAULTS.items():

@@ -93,9 +93,32 @@ def read_demo(path: str | Path) -> Layout:
     return layout_from_demo(read_json(path), path)
 
 
+# The original repository's demo layouts (demos/*.json of frank-xwang/InstanceDiffusion), shipped with the package so
+# `instdiff generate --layout corgi_kitchen` works from an installed copy.
+SHIPPED_DEMOS = Path(__file__).resolve().parents[1] / "assets" / "demos"
+
+
+def shipped_demos() -> list[str]:
+    """The names of the shipped demo layouts."""
+    return sorted(p.stem for p in SHIPPED_DEMOS.glob("*.json"))
+
+
+def demo_path(layout: str | Path) -> Path:
+    """A layout file, or the shipped demo of that name (``corgi_kitchen``); else one error listing the demos."""
+    path = Path(layout)
+    if path.is_file():
+        return path
+    shipped = SHIPPED_DEMOS / f"{layout}.json"
+    if path.name == str(layout) and shipped.is_file():
+        return shipped
+    raise InputError(path, "no such layout file or shipped demo",
+                     f"pass a demo-format JSON file or one of the shipped demos: {', '.join(shipped_demos())}",
+                     "--layout")
+
+
 def mask_at(mask: dict, size: int) -> np.ndarray:
     """A layout RLE mask as a (size, size) bool array (nearest-neighbour resize, as the seg input)."""
-    from instdiff.generation.conditioning import decode_mask
+    from instdiff.data.location_inputs import decode_mask
 
     m = decode_mask(mask) * 255
     return np.asarray(Image.fromarray(m).resize((size, size), Image.NEAREST)) > 0
@@ -133,8 +156,8 @@ def complete_from_masks(layout: Layout, seed: int) -> Layout:
     ``derive_seed(seed, layout id, "conditioning")`` (the original's draws were unseeded). Given scribbles are kept."""
     import dataclasses
 
-    from instdiff.generation.conditioning import decode_mask as decode_rle
-    from instdiff.generation.conditioning import instance_conditioning
+    from instdiff.data.location_inputs import decode_mask as decode_rle
+    from instdiff.data.location_inputs import instance_conditioning
     from instdiff.core.seeding import rng as seeded_rng
 
     gen = seeded_rng(seed, layout.id, "conditioning")

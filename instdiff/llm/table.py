@@ -14,15 +14,22 @@ from typing import Any, Mapping, Sequence
 from instdiff.core.io import write_text
 from instdiff.core.layout import read_layouts
 from instdiff.metrics.record import read_record
-from instdiff.report.tables import csv_text, markdown_grid
+from instdiff.core.tabular import csv_text, markdown_grid
 
 COLUMNS = ["quantity", "scorer", "images", "reference", "matching", "published", "ours", "n"]
 GROUNDING_METRICS = ("mean_iou", "recall", "precision", "success_at_0.5", "auc")
 
 
-def _fmt(v: Any) -> str:
+COUNT_COLUMNS = ("n",)
+
+
+def _fmt(v: Any, column: str = "") -> str:
+    """A cell's text: counts as integers (metric files store every value as a float: 32.0 is printed 32), other
+    numbers with 4 decimals."""
     if v is None or v == "":
         return ""
+    if column in COUNT_COLUMNS and isinstance(v, float) and v.is_integer():
+        return str(int(v))
     return f"{v:.4f}" if isinstance(v, float) else str(v)
 
 
@@ -77,7 +84,7 @@ def build_rows(grounding: Sequence[str | Path], clip: str | Path | None, legacy:
 
 
 def write_table(rows: list[dict], csv_path: str | Path, md_path: str | Path, footer: str = "") -> None:
-    texts = [[_fmt(row.get(k)) for k in COLUMNS] for row in rows]
+    texts = [[_fmt(row.get(k), k) for k in COLUMNS] for row in rows]
     write_text(csv_path, csv_text(COLUMNS, texts))
     lines = markdown_grid(COLUMNS, texts)
     if footer:

@@ -40,6 +40,20 @@ def test_grounding_metric_file_scores_both_references(tmp_path):
     assert json.loads((tmp_path / "g.json").read_text())["metric"] == "grounding"
 
 
+def test_table_counts_are_integers(tmp_path):
+    """n comes from the metric file, where every value is a float: the table prints 1, not 1.0000."""
+    write_case(tmp_path)
+    grounding_metric_file(tmp_path / "layouts.jsonl", {"raw": tmp_path / "det.jsonl"}, tmp_path / "g.json", "owlv2")
+    rows = llm_table([tmp_path / "g.json"], None, None, {}, tmp_path / "t.csv", tmp_path / "t.md",
+                     layouts=tmp_path / "layouts.jsonl")
+    table = list(csv.DictReader((tmp_path / "t.csv").open()))
+    assert isinstance(rows[-1]["n"], float)
+    assert {r["n"] for r in table} == {"1", "2"}
+    iou = next(r for r in table if r["quantity"] == "mean_iou" and r["reference"] == "given")
+    assert iou["ours"] == "1.0000"
+    assert "| 2 |" in (tmp_path / "t.md").read_text() and ".0000 |\n" not in (tmp_path / "t.md").read_text()
+
+
 @needs_ext
 def test_legacy_file_and_table(tmp_path):
     write_case(tmp_path)
@@ -83,7 +97,8 @@ def test_table_reads_the_clip_file_the_writer_made(tmp_path):
 
 
 def test_llm_table_bytes_through_the_report_renderer(tmp_path):
-    """The LLM table is rendered by report.tables' CSV/Markdown helpers; these bytes are what its own writer gave."""
+    """The LLM table is rendered by the shared CSV/Markdown helpers (instdiff/core/tabular.py, the paper tables'
+    grid); these bytes are what its own writer gave."""
     from instdiff.llm.table import write_table
 
     rows = [{"quantity": "mean_iou", "scorer": "cogvlm, shipped", "images": "raw", "reference": 'say "x"',

@@ -58,6 +58,10 @@ def test_smoke_runs_the_synthetic_study(tmp_path):
     assert {r["metric"] for r in stats["automatic_vs_human"]} == {"clip", "grounding_iou"}
     figures = sorted(p.name for p in (out / "figures").iterdir())
     assert len(figures) == 10 and "histogram.pdf" in figures
+    # The results table beside the JSON, in every format.
+    assert (out / "table.md").read_text().startswith("## Human study")
+    assert (out / "table.csv").read_text().startswith("quantity,group,value,")
+    assert "\\begin{tabular}" in (out / "table.tex").read_text()
     assert (root / "results" / "smoke" / "logs" / "raters" / "stats.log").exists()
     # The PNGs carry a caption into the Snakemake HTML report.
     proc = _snakemake(["--report", str(tmp_path / "report.zip")], root)
