@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import logging
 import time
-import warnings
 from pathlib import Path
 from typing import Sequence
 
@@ -40,20 +39,12 @@ from instdiff.core.errors import InputError
 from instdiff.core.layout import Layout
 from instdiff.generation.pipeline import OUTPUT_SIZE, PipelineOutput, prepare_layout
 from instdiff.generation.settings import GenerationSettings
+from instdiff.model.gligen_class import gligen_pipeline_class
 from instdiff.model.precision import Precision
 
 log = logging.getLogger(__name__)
 
 LATENT_CHANNELS = 4
-
-
-def gligen_pipeline_class():
-    """diffusers' StableDiffusionGLIGENPipeline (moved to ``pipelines/deprecated/`` in diffusers 0.34+; the top-level
-    import still works at the pinned version, tests/unit/test_gligen.py checks it)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        from diffusers import StableDiffusionGLIGENPipeline
-    return StableDiffusionGLIGENPipeline
 
 
 class GligenPipeline:

@@ -30,8 +30,8 @@ def build_tiny_gligen(seed: int = 0):
     from diffusers import AutoencoderKL, DDIMScheduler, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel
 
-    from instdiff.generation.gligen import gligen_pipeline_class
-    from instdiff.generation.sampler import LINEAR_END, LINEAR_START, NUM_TRAIN_TIMESTEPS
+    from instdiff.core.original_constants import LINEAR_END, LINEAR_START, NUM_TRAIN_TIMESTEPS
+    from instdiff.model.gligen_class import gligen_pipeline_class
     from instdiff.model.tiny import build_clip_tokenizer
 
     torch.manual_seed(int(seed))

@@ -53,7 +53,7 @@ def test_pinned_diffusers_exposes_the_gligen_pipeline():
     pins = {name: version for name, version in re.findall(r"^([\w-]+)==(\S+)", (REPO / "requirements.txt").read_text(),
                                                             re.M)}
     assert diffusers.__version__ == pins["diffusers"], "the venv's diffusers is not the pinned one"
-    from instdiff.generation.gligen import gligen_pipeline_class
+    from instdiff.model.gligen_class import gligen_pipeline_class
 
     cls = gligen_pipeline_class()
     assert cls.__name__ == "StableDiffusionGLIGENPipeline"
