@@ -485,7 +485,8 @@ LLM_TARGETS = (
 # -------------------- helpers of the report stage
 
 # Helpers of the report stage (functions and constants only; the rules are in report.smk).
-from instdiff.report.tables import TABLE_FILES, TABLES, table_inputs
+from instdiff.report.inputs import table_inputs
+from instdiff.report.specs import TABLE_FILES, TABLES
 
 # The rule writing each table is named after its target (`snakemake table1`, `-R table1`); "fid" is a metric rule.
 TABLE_RULES = {name: "fid_table" if name == "fid" else name for name in TABLES}

@@ -1,7 +1,7 @@
 """Rule figures: every report figure in one job (instdiff.report.figures), so `-R figures` rebuilds exactly them."""
 from instdiff.core.logging_setup import from_snakemake
 from instdiff.report.figures import fid_vs_format, metrics_vs_paper, per_category_ap, pim_distributions, qualitative_grid
-from instdiff.report.tables import stored_format
+from instdiff.report.inputs import stored_format
 
 from_snakemake(snakemake)
 inp, out, p = snakemake.input, snakemake.output, snakemake.params

@@ -11,7 +11,7 @@ from typing import Any, Mapping, Sequence
 
 from instdiff.core.io import write_text
 from instdiff.metrics.record import read_record
-from instdiff.report.tables import csv_text, markdown_grid
+from instdiff.core.tabular import csv_text, markdown_grid
 
 COLUMNS = ["quantity", "scorer", "images", "reference", "matching", "published", "ours", "n"]
 GROUNDING_METRICS = ("mean_iou", "recall", "precision", "success_at_0.5", "auc")

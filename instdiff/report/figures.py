@@ -19,7 +19,9 @@ import numpy as np
 
 from instdiff.core.errors import InputError
 from instdiff.core.io import atomic_path
-from instdiff.report.tables import (TABLES, Context, build_table, experiments_by_format, read_metric_file)
+from instdiff.report.build import Context, build_table, read_metric_file
+from instdiff.report.inputs import experiments_by_format
+from instdiff.report.specs import TABLES
 from instdiff.metrics.record import MetricRecord
 from instdiff.metrics.registry import metric_of_file, metric_spec
 from instdiff.report.paper import load_paper_results

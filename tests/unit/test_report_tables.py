@@ -11,8 +11,11 @@ import pytest
 from instdiff.core.errors import InputError
 from instdiff.report.paper import load_paper_results
 from instdiff.core.stats import bootstrap_mean_ci
-from instdiff.report.tables import (TABLES, Context, _tex, build_table, experiments_by_format, make_table, table_inputs,
-                                    to_html, to_latex, to_markdown)
+from instdiff.report.build import Context, build_table
+from instdiff.report.inputs import experiments_by_format, table_inputs
+from instdiff.report.render import _tex, to_html, to_latex, to_markdown
+from instdiff.report.specs import TABLES
+from instdiff.report.tables import make_table
 
 from tests.report_helpers import real_inputs, smoke_metrics, tiny_encoder, write_coco
 

@@ -1,0 +1,65 @@
+"""A built table: cells (a value with its CI, or why there is none), rows and the table with its notes.
+
+A cell is never a blank standing for a number: it is a value, "–" (not reported / not applicable, said in the
+legend) or "missing" with a footnote naming the file and the command that makes it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from instdiff.report.specs import Column, TableSpec
+
+NOT_REPORTED = "–"
+MISSING = "missing"
+
+
+@dataclass(frozen=True)
+class Cell:
+    value: float | None = None
+    low: float | None = None
+    high: float | None = None
+    status: str = "ok"              # ok | not_reported | missing | not_implemented
+    uncertain: bool = False
+    note: int | None = None         # footnote number for missing inputs, or of a conflicting published value
+    n: int | None = None
+    published: str | None = None    # a published value's own digits ("23.9", "0.250")
+    conflict: bool = False          # published value contradicting the paper's own arithmetic (footnote ``note``)
+
+    def text(self, decimals: int) -> str:
+        if self.status == "missing":
+            return f"{MISSING} [{self.note}]"
+        if self.status != "ok" or self.value is None:
+            return NOT_REPORTED
+        s = self.published if self.published is not None else f"{self.value:.{decimals}f}"
+        if self.low is not None and self.high is not None:
+            s += f" [{self.low:.{decimals}f}, {self.high:.{decimals}f}]"
+        if self.uncertain:
+            s += " (?)"
+        if self.conflict:
+            s += f" (!) [{self.note}]"
+        return s
+
+
+@dataclass
+class Row:
+    label: str
+    kind: str                       # paper | reproduction | ours | delta
+    cells: dict[str, Cell]
+    source: str = ""
+
+
+@dataclass
+class Table:
+    spec: TableSpec
+    rows: list[Row]
+    footnotes: list[str]
+    footer: list[str]
+
+    @property
+    def columns(self) -> tuple[Column, ...]:
+        return self.spec.columns
+
+    def header(self, c: Column) -> str:
+        """The column label with the number of its note, if it has one."""
+        return f"{c.label} [{self.footnotes.index(c.note) + 1}]" if c.note else c.label
