@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Sequence
 
 from instdiff.core.errors import InputError
 from instdiff.core.io import read_json
@@ -23,7 +23,7 @@ from instdiff.metrics.record import MetricRecord, read_record
 from instdiff.metrics.registry import metric_of_file
 from instdiff.report.cells import NOT_REPORTED, Cell, Row, Table
 from instdiff.report.paper import PaperMethod, PaperResults
-from instdiff.report.specs import Column, OursRow, TableSpec
+from instdiff.report.specs import Column, OursRow, TableSpec, ours_rows
 
 
 @dataclass
@@ -38,6 +38,8 @@ class Context:
     kid_scale: float = 1000.0
     experiment_metrics: dict[str, list[str]] | None = None   # experiment -> metric ids of the config (None: no check)
     stored_format: str = "PNG"                                # how generated images are stored (generation.image_format)
+    extra_rows: tuple[OursRow, ...] = ()      # rows of other generators, external images, the null model (config)
+    banner: str | None = None                 # a run of tiny models or synthetic data (instdiff.report.banner)
     _footnotes: list[str] = field(default_factory=list)
     _manifests: dict[str, dict] = field(default_factory=dict)
     _n_images: dict[str, int] = field(default_factory=dict)
@@ -61,8 +63,7 @@ def _our_cell(ctx: Context, col: Column, row: OursRow) -> Cell:
     stem = row.stems.get(col.id, col.stem)
     key = row.keys.get(col.id, col.key)
     if stem is None:
-        return Cell(status="not_implemented", note=ctx.footnote(
-            f"{col.label}: the paper's number has no published definition or code; not computed"))
+        return Cell(status="not_implemented")        # the column's note says why
     experiments = ctx.experiments.get(row.format_key(col), [])
     if not experiments:
         fmt = row.format_key(col)
@@ -84,6 +85,8 @@ def _our_cell(ctx: Context, col: Column, row: OursRow) -> Cell:
             return Cell(status="missing", note=ctx.footnote(
                 f"{path} does not exist: run `snakemake --cores 1 {path}` (the metric rule for {stem}.json)"))
         data = read_metric_file(path)
+        if key not in data.values and col.optional:
+            return Cell(status="not_reported")          # a count this writer does not record: no column
         if key not in data.values:
             raise InputError(path, f"'values' has no {key!r}", "rerun the metric rule (or fix the key)", f"values.{key}")
         v = data.values[key]
@@ -115,6 +118,16 @@ def paper_cells(ctx: Context, m: PaperMethod, spec: TableSpec) -> tuple[dict[str
     return {col: m.values[k] for col, k in placed.items() if col in cols}, {col: k for col, k in placed.items() if col in cols}
 
 
+def table_measures(spec: TableSpec) -> set[str]:
+    """The measures a table shows: its column ids and the published measures its columns compare against."""
+    return {c.id for c in spec.columns} | {c.reference_measure for c in spec.columns}
+
+
+def _marks(ctx: Context, notes: Sequence[str]) -> str:
+    marks = sorted({ctx.footnote(n) for n in notes})
+    return f" [{', '.join(map(str, marks))}]" if marks else ""
+
+
 def _paper_row(ctx: Context, spec: TableSpec, method_id: str, kind: str = "paper", suffix: str = " (paper)") -> Row | None:
     m = ctx.paper.methods.get(method_id)
     if m is None:
@@ -131,27 +144,50 @@ def _paper_row(ctx: Context, spec: TableSpec, method_id: str, kind: str = "paper
         conflict = k in m.conflicts
         cells[c.id] = Cell(values[c.id], uncertain=k in m.uncertain, published=values[c.id].text, conflict=conflict,
                            note=ctx.footnote(ctx.paper.conflict_text(method_id, k)) if conflict else None)
-    shown = set(measures.values())
+    # One note per fact: a caveat shared by several rows is one note (its text stands alone); notes about measures
+    # this table does not show are left out.
+    shown = table_measures(spec)
     notes = [ctx.paper.caveats[n].text for n in m.notes if ctx.paper.caveats[n].applies(shown)]
-    notes += [m.note] if m.note else []
-    marks = sorted({ctx.footnote(f"{m.display_label}: {n}") for n in notes})
-    label = m.display_label + suffix + (f" [{', '.join(map(str, marks))}]" if marks else "")
-    return Row(label, kind, cells, source=m.source)
+    notes += [f"{m.display_label}: {m.note}"] if m.note else []
+    return Row(m.display_label + suffix + _marks(ctx, notes), kind, cells, source=m.source)
 
 
-def _delta_row(spec: TableSpec, ours: Row, reference: Mapping[str, float], label: str) -> Row:
-    cells = {}
+UNCERTAIN_DELTA = "No Δ against a published value flagged (?) or (!): the references doubt it (see its row's notes)."
+
+
+def _delta_row(ctx: Context, spec: TableSpec, ours: Row, cols: Sequence[str], method: PaperMethod, reference: str) -> Row | None:
+    """ours − ``method``'s published values, column by column; "–" where the subtraction means nothing: no
+    published value, a value flagged (?) or (!), or a measure a caveat marks ``no_delta`` (FID, whose protocol the
+    paper does not publish). A recall column subtracts the paper's AR (``Column.compares``): both or neither."""
+    cells, notes, any_value = {}, [], False
     for c in spec.columns:
-        o, p = ours.cells[c.id], reference.get(c.id)
-        if o.status == "ok" and o.value is not None and p is not None:
+        measure = c.reference_measure
+        o, p = ours.cells[c.id], method.values.get(measure)
+        if c.id not in cols or p is None:
+            cells[c.id] = Cell(status="not_reported")
+            continue
+        blocking = [ctx.paper.caveats[n] for n in method.notes
+                    if ctx.paper.caveats[n].no_delta and ctx.paper.caveats[n].applies([measure])]
+        if o.status == "missing":
+            cells[c.id] = replace(o)
+        elif o.status != "ok" or o.value is None:
+            cells[c.id] = Cell(status="not_reported")      # nothing of ours to subtract from: no note needed
+        elif measure in method.uncertain or measure in method.conflicts:
+            notes.append(UNCERTAIN_DELTA)
+            cells[c.id] = Cell(status="not_reported")
+        elif blocking:
+            notes += [b.text for b in blocking]     # the caveat's own note (it says that no Δ is printed)
+            cells[c.id] = Cell(status="not_reported")
+        else:
             lo = None if o.low is None else o.low - p
             hi = None if o.high is None else o.high - p
             cells[c.id] = Cell(o.value - p, lo, hi)
-        elif o.status == "missing":
-            cells[c.id] = replace(o)
-        else:
-            cells[c.id] = Cell(status="not_reported")
-    return Row(label, "delta", cells)
+            any_value = True
+    if not any_value:
+        return None
+    # The label names both rows: which reference this Δ subtracts.
+    return Row(f"{ours.label.split(' [')[0]} − {reference}" + _marks(ctx, notes), "delta", cells, section="delta",
+               reference=reference)
 
 
 def _row_configured(ctx: Context, spec: TableSpec, orow: OursRow, cols: Sequence[str]) -> bool:
@@ -170,7 +206,8 @@ def _row_configured(ctx: Context, spec: TableSpec, orow: OursRow, cols: Sequence
 
 
 def build_table(spec: TableSpec, ctx: Context) -> Table:
-    """Rows: published methods, the student reproduction, ours (+ delta vs the paper), variants, upper bound."""
+    """Main rows (published methods, the reproduction, ours), Δ rows (ours − a named published row) and
+    supplementary rows (variants of ours)."""
     ctx._footnotes.clear()
     for c in spec.columns:  # column notes first: they explain what every row of the column means
         if c.note:
@@ -185,31 +222,36 @@ def build_table(spec: TableSpec, ctx: Context) -> Table:
         if r:
             rows.append(r)
     final = ctx.paper.methods.get(spec.reproduction[-1]) if spec.reproduction else None
-    for orow in spec.ours:
+    deltas: list[Row] = []
+    for orow in ours_rows(spec, ctx.extra_rows):
         cols = orow.columns or tuple(c.id for c in spec.columns)
         if orow.stored_png_only and ctx.stored_format != "PNG":
             continue  # the images are stored as JPEG: re-compressing them again means nothing
-        if orow.variant or orow.optional:
-            # An extra row (JPEG copies, a sensitivity check) shows what the config computes, "–" elsewhere, and
-            # is left out when it computes nothing: no row of "missing" for an experiment nobody asked for.
+        if orow.variant or orow.optional or orow.method:
+            # An extra row (JPEG copies, a sensitivity check, another method) shows what the config computes, "–"
+            # elsewhere, and is left out when it computes nothing: no row of "missing" nobody asked for.
             cols = tuple(c for c in cols if _row_configured(ctx, spec, orow, (c,)))
             if not cols:
                 continue
         cells = {c.id: (_our_cell(ctx, c, orow) if c.id in cols else Cell(status="not_reported")) for c in spec.columns}
-        kind = "upper bound" if (orow.experiment or "").startswith("real") else "ours"
-        label = orow.label.format(stored=ctx.stored_format)
-        ours = Row(label, kind, cells, source="this run")
+        note = orow.note.format(stored=ctx.stored_format) if orow.note else None
+        published = ctx.paper.methods.get(orow.paper_method or "")
+        label = orow.label.format(paper=published.label if published else orow.method)
+        ours = Row(label + _marks(ctx, [note] if note else []), orow.kind, cells, source="this run",
+                   section=orow.section)
         rows.append(ours)
+        if orow.section != "main":
+            continue
         if orow.paper_method and orow.paper_method in ctx.paper.methods:
-            published = paper_cells(ctx, ctx.paper.methods[orow.paper_method], spec)[0]
-            published = {k: v for k, v in published.items() if k in cols}
-            if published:
-                rows.append(_delta_row(spec, ours, published, f"Δ ours − paper: {label}"))
-            repro = {k: v for k, v in (paper_cells(ctx, final, spec)[0] if final else {}).items() if k in cols}
-            if repro:
-                rows.append(_delta_row(spec, ours, repro, f"Δ ours − reproduction ({final.revision}): {label}"))
+            m = ctx.paper.methods[orow.paper_method]
+            d = _delta_row(ctx, spec, ours, cols, m, m.display_label + " (paper)")
+            deltas += [d] if d else []
+            if final is not None and orow.delta_vs_reproduction:
+                d = _delta_row(ctx, spec, ours, cols, final, final.display_label)
+                deltas += [d] if d else []
+    rows += deltas
     footer = _footer(spec, ctx)
-    return Table(spec, rows, list(ctx._footnotes), footer)
+    return Table(spec, rows, list(ctx._footnotes), footer, banner=ctx.banner)
 
 
 def _footer(spec: TableSpec, ctx: Context) -> list[str]:
@@ -236,11 +278,13 @@ def _footer(spec: TableSpec, ctx: Context) -> list[str]:
         lines.append("N images: " + ", ".join(f"{k} {v}" for k, v in sorted(ctx._n_images.items())))
     kid = " KID is shown x 1000." if spec.name == "fid" else ""
     lines.append("Units: AP, AP50, AR, IoU, PiM and accuracy in percent; CLIP_local is a cosine; FID lower is better."
-                 + kid + " Brackets: bootstrap 95% CI over images (or t-interval across seeds).")
+                 + kid + " A number's [low, high]: bootstrap 95% CI over images (or t-interval across seeds); [n] "
+                 "alone: note n.")
     lines.append(f"Legend: {NOT_REPORTED} not reported / not applicable; (?) published value the references flag as "
-                 f"uncertain (the row's numbered notes say why; config/{Path(ctx.paper.path).name}); (!) published "
-                 "value contradicting the paper's own 'vs. prev. SoTA' arithmetic (its note gives the numbers); "
-                 "published values keep their published digits; Δ = ours − paper or ours − reproduction.")
+                 f"uncertain (the row's notes say why; config/{Path(ctx.paper.path).name}, "
+                 "docs/published-numbers.md); (!) published value contradicting the paper's own 'vs. prev. SoTA' "
+                 "arithmetic (its note gives the numbers); published values keep their published digits; each Δ row "
+                 "is ours − the published row it names, in the column's units.")
     srcs = sorted({ctx.paper.methods[m].source for m in (*spec.paper_methods, *spec.reproduction)
                    if m in ctx.paper.methods})
     for s in srcs:

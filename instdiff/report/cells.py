@@ -26,12 +26,13 @@ class Cell:
     published: str | None = None    # a published value's own digits ("23.9", "0.250")
     conflict: bool = False          # published value contradicting the paper's own arithmetic (footnote ``note``)
 
-    def text(self, decimals: int) -> str:
+    def text(self, decimals: int, signed: bool = False) -> str:
         if self.status == "missing":
             return f"{MISSING} [{self.note}]"
         if self.status != "ok" or self.value is None:
             return NOT_REPORTED
-        s = self.published if self.published is not None else f"{self.value:.{decimals}f}"
+        sign = "+" if signed else ""
+        s = self.published if self.published is not None else f"{self.value:{sign}.{decimals}f}"
         if self.low is not None and self.high is not None:
             s += f" [{self.low:.{decimals}f}, {self.high:.{decimals}f}]"
         if self.uncertain:
@@ -44,9 +45,11 @@ class Cell:
 @dataclass
 class Row:
     label: str
-    kind: str                       # paper | reproduction | ours | delta
+    kind: str                       # paper | reproduction | ours | upper bound | null | external | delta
     cells: dict[str, Cell]
     source: str = ""
+    section: str = "main"           # main | delta | supplementary
+    reference: str = ""             # a Δ row: the published row it subtracts
 
 
 @dataclass
@@ -55,10 +58,20 @@ class Table:
     rows: list[Row]
     footnotes: list[str]
     footer: list[str]
+    banner: str | None = None       # a run of tiny models or synthetic data says so on every output
 
     @property
     def columns(self) -> tuple[Column, ...]:
         return self.spec.columns
+
+    def section_rows(self, section: str) -> list[Row]:
+        return [r for r in self.rows if r.section == section]
+
+    def section_columns(self, section: str) -> tuple[Column, ...]:
+        """The columns some row of the section fills: a column of "–" alone says nothing (a count no metric file
+        carries, a measure no variant row computes)."""
+        rows = self.section_rows(section)
+        return tuple(c for c in self.columns if any(r.cells[c.id].status != "not_reported" for r in rows))
 
     def header(self, c: Column) -> str:
         """The column label with the number of its note, if it has one."""

@@ -1,19 +1,30 @@
 """What each paper table shows: its columns (measure id, header, metric file and value key) and the rows of our
 numbers (:class:`OursRow`), as data. Cells are built in :mod:`instdiff.report.build`, rendered in
-:mod:`instdiff.report.render`; the rules' input lists come from :mod:`instdiff.report.inputs`."""
+:mod:`instdiff.report.render`; the rules' input lists come from :mod:`instdiff.report.inputs`.
+
+A table has three parts: the main table (one row per method: the published rows, then ours, as the paper
+measured), the Δ table (ours − a named published row, only where the subtraction means something) and the
+supplementary table (variants of our rows: JPEG-75 copies, corrected metrics, sensitivity checks, full resolution).
+Rows of other generators, external image sets and the null model come from the config's experiments
+(:func:`instdiff.report.inputs.extra_methods`), not from this file.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Sequence
 
 from instdiff.metrics.registry import metric_of_file
 
-AR_NOTE = ("AR is shown two ways on the same detections: AR@100 is COCO's (pycocotools stats[8], IoU 0.50:0.95, 100 "
-           "detections per image); R is ultralytics' (ap_per_class: recall at the confidence of maximum F1, IoU 0.5). "
-           "The paper's AR column is believed to be ultralytics' R and is shown under R: its upper bound 61.0 for "
-           "yolov8m matches ultralytics' R (its threads report R 0.563 for yolov8s, 0.639 for yolov8l), while COCO "
-           "AR@100 of a detector at AP 50 is about 67; the student reproduction's real-image AR 68.6 fits AR@100 and "
-           "is shown there.")
+AR_NOTE = ("Recall two ways on the same detections: AR@100 is COCO's (pycocotools stats[8], IoU 0.50:0.95, 100 "
+           "detections per image); R is ultralytics' (recall at the confidence of maximum F1, IoU 0.5). The paper does "
+           "not define its AR; we infer it is ultralytics' R and show it in the R column: the paper's upper bound AR "
+           "61.0 for yolov8m matches ultralytics' R (0.563 for yolov8s, 0.639 for yolov8l in its issue threads), while "
+           "COCO AR@100 of a detector at AP 50 is about 67 (docs/published-numbers.md, 'AR'). Because the mapping is "
+           "an inference, Δ subtracts the paper's AR from both recall columns.")
+IOU_NOTE = ("The paper's mask IoU has no published definition or code (docs/published-numbers.md, 'Marks and cells the "
+            "paper leaves unexplained'): we do not compute it.")
+MAIN, SUPPLEMENTARY = "main", "supplementary"
 
 
 @dataclass(frozen=True)
@@ -21,15 +32,21 @@ class Column:
     """One measure of a table: paper id ``<format>.<key>`` and where our value comes from."""
 
     id: str                      # measure id in paper_results.yaml, e.g. "box.ap"
-    label: str                   # header text
+    label: str                   # header text (^ and _ mark super- and subscripts for LaTeX)
     stem: str | None             # metric file stem for our value (None: no implementation exists)
     key: str                     # key in the metric file's ``values``
     decimals: int = 1
     note: str | None = None       # a footnote on the header (what the column means)
+    compares: str | None = None   # the published measure Δ subtracts in this column (default: ``id``)
+    optional: bool = False        # a count a metric file may not carry: absent gives "–" (and no column), not an error
 
     @property
     def format(self) -> str:
         return self.id.split(".", 1)[0]
+
+    @property
+    def reference_measure(self) -> str:
+        return self.compares or self.id
 
     @property
     def higher_is_better(self) -> bool | None:
@@ -45,14 +62,21 @@ class OursRow:
     stems: dict[str, str] = field(default_factory=dict)     # column id -> metric stem
     keys: dict[str, str] = field(default_factory=dict)      # column id -> value key
     experiment: str | None = None                            # a format whose experiments to use ("real")
-    paper_method: str | None = None                          # delta against this paper method
+    paper_method: str | None = None                          # Δ against this paper method (and the reproduction)
     columns: tuple[str, ...] | None = None                   # only these columns (others "–")
     variant: str | None = None        # experiments "<format>@<variant>" (jpeg75: JPEG copies); row left out if none
     stored_png_only: bool = False     # a row about re-compressing PNGs: left out when images are stored as JPEG
     optional: bool = False            # a sensitivity row: left out when no experiment computes its metric
+    section: str = MAIN               # main | supplementary
+    note: str | None = None           # what the row is (its label stays short); "{stored}" is the stored format
+    method: str | None = None         # experiments "<format>:<method>" (another generator, external images, null)
+    kind: str = "ours"                # ours | upper bound | null | external (the HTML colours rows by it)
+    delta_vs_reproduction: bool = True
 
     def format_key(self, col: "Column") -> str:
         fmt = self.experiment or col.format
+        if self.method:
+            return f"{fmt}:{self.method}"
         return f"{fmt}@{self.variant}" if self.variant else fmt
 
 
@@ -73,65 +97,111 @@ class TableSpec:
             stems |= set(row.stems.values())
         return stems
 
+    def column(self, cid: str) -> Column:
+        return next(c for c in self.columns if c.id == cid)
+
+
+_ORDER = {"ours": 0, "external": 1, "upper bound": 2, "null": 3}
+
+
+def ours_rows(spec: TableSpec, extra: Sequence[OursRow] = ()) -> list[OursRow]:
+    """The table's rows of our numbers: the spec's, with the config's other methods (another generator, external
+    images, the null model) among the main rows, ordered generated, external, upper bound, null; variants after."""
+    rows = list(spec.ours) + list(extra)
+    return sorted(rows, key=lambda r: (r.section != "main", _ORDER.get(r.kind, 1)))
+
 
 def _pim(fmt: str, label: str, variant: str) -> Column:
     return Column(f"{fmt}.pim", label, f"pim_{'point' if fmt == 'point' else 'scribble'}_{variant}", "pim", 2)
 
 
-MISS_NOTE = ("detected-box crops: a GT instance is matched only to a detection of its own class with confidence >= "
+def _unmatched(fmt: str) -> Column:
+    # PiM's paper variant drops GT instances no detection matched; the count says how many a PiM value leaves out.
+    return Column(f"{fmt}.unmatched", f"unmatched ({'points' if fmt == 'point' else 'scribbles'})",
+                  f"pim_{fmt}_paper", "n_unmatched_gt", 0, optional=True)
+
+
+MISS_NOTE = ("Detected-box crops: a GT instance is matched only to a detection of its own class with confidence >= "
              "detection.attribute_conf (0.3, GenEval's threshold) and box IoU >= 0.5; an instance without a match is "
              "a miss, left out of accuracy and CLIP_local alike and counted here (GT-box crops have no misses).")
+STORED_NOTE = "Our generated images, scored as stored ({stored}; generation.image_format)."
+JPEG_NOTE = ("JPEG-75 copies of the same generated images (not regenerated): the format the original scripts saved "
+             "and scored.")
+SEG_NOTE = "Box AP of the segmentation model's boxes (yolov8m-seg) instead of yolov8m's: a detector sensitivity check."
+REAL_NOTE = "Real val2017 images squashed to 512x512 with the 512x512 annotations, scored by the same detector."
+FULLRES_NOTE = ("Real val2017 images at full resolution against the official annotation file: the protocol of "
+                "ultralytics' published yolov8m / yolov8m-seg numbers (checks the detector setup).")
+PIM_PAPER_NOTE = "PiM as the authors' eval_pim.py computes it (the paper's protocol)."
+PIM_CORRECTED_NOTE = ("PiM corrected: the test points are the points (or scribble) the generator was conditioned "
+                      "on, and a point outside the canvas is a miss (instdiff/metrics/pim.py; docs/published-numbers.md, "
+                      "'PiM').")
+GT_CROPS_NOTE = "Attribute crops cut at the ground-truth boxes, as in the paper."
+DETECTED_NOTE = "Attribute crops cut at detected boxes (corrected: a crop shows what was generated there)."
+PNG_JPEG_NOTE = "The stored PNGs round-tripped through JPEG-75 in memory before FID."
+KID_NOTE = "KID (x 1000) on the same features as FID."
+
 ID = "instancediffusion"
+_BOX = ("box.ap", "box.ap50", "box.ar100", "box.r")
+_MASK = ("mask.ap", "mask.ap50", "mask.ar100", "mask.r")
+_SEG = {c: "coco_bbox_segmodel" for c in _BOX}
+_PIM_CORR = {"point.pim": "pim_point_corrected", "scribble.pim": "pim_scribble_corrected",
+             "point.unmatched": "pim_point_corrected", "scribble.unmatched": "pim_scribble_corrected"}
+_PIM_COLS = ("point.pim", "point.unmatched", "scribble.pim", "scribble.unmatched")
+_ATTR = ("colors.accuracy", "colors.clip_local", "textures.accuracy", "textures.clip_local")
+_FIDS = ("box", "mask", "point", "scribble")
+S = SUPPLEMENTARY
+
+
+def _recall(fmt: str) -> tuple[Column, Column]:
+    stem = "coco_bbox" if fmt == "box" else "coco_segm"
+    return (Column(f"{fmt}.ar100", f"AR@100^{fmt} (COCO)", stem, "ar100", note=AR_NOTE, compares=f"{fmt}.ar"),
+            Column(f"{fmt}.r", f"R^{fmt} (ultralytics; paper's AR, our inference)", stem, "r", note=AR_NOTE,
+                   compares=f"{fmt}.ar"))
+
+
 TABLES: dict[str, TableSpec] = {
     "table1": TableSpec(
         "table1", "Table 1 (boxes): box inputs, YOLOv8m box AP / AP50 / AR and FID on COCO val2017",
-        (Column("box.ap", "AP^box", "coco_bbox", "ap"), Column("box.ap50", "AP50^box", "coco_bbox", "ap50"),
-         Column("box.ar100", "AR@100^box (COCO)", "coco_bbox", "ar100", note=AR_NOTE),
-         Column("box.r", "R^box (ultralytics)", "coco_bbox", "r", note=AR_NOTE),
-         Column("box.fid", "FID (box)", "fid", "fid", 2)),
-        (OursRow("InstanceDiffusion (ours, images as stored: {stored})", paper_method=ID),
-         OursRow("InstanceDiffusion (ours, JPEG-75 copies of the same images)", paper_method=ID, variant="jpeg75"),
-         OursRow("InstanceDiffusion (ours, box AP (yolov8m-seg boxes), sensitivity)", paper_method=ID, optional=True,
-                 stems={c: "coco_bbox_segmodel" for c in ("box.ap", "box.ap50", "box.ar100", "box.r")},
-                 columns=("box.ap", "box.ap50", "box.ar100", "box.r")),
-         OursRow("Upper bound, real images at full resolution, official annotations (ours)", experiment="real_fullres",
-                 paper_method="upper_bound", optional=True, columns=("box.ap", "box.ap50", "box.ar100", "box.r")),
-         OursRow("Upper bound, real images, squashed to 512x512 (ours)", experiment="real", paper_method="upper_bound",
-                 columns=("box.ap", "box.ap50", "box.ar100", "box.r")),
-         OursRow("Upper bound, real images, squashed to 512x512 (ours, box AP (yolov8m-seg boxes), sensitivity)",
-                 experiment="real", paper_method="upper_bound", optional=True,
-                 stems={c: "coco_bbox_segmodel" for c in ("box.ap", "box.ap50", "box.ar100", "box.r")},
-                 columns=("box.ap", "box.ap50", "box.ar100", "box.r"))),
+        (Column("box.ap", "AP^box", "coco_bbox", "ap"), Column("box.ap50", "AP_50^box", "coco_bbox", "ap50"),
+         *_recall("box"), Column("box.fid", "FID", "fid", "fid", 2)),
+        (OursRow("InstanceDiffusion (ours)", paper_method=ID, note=STORED_NOTE),
+         OursRow("Upper bound (ours)", experiment="real", paper_method="upper_bound", columns=_BOX,
+                 kind="upper bound", note=REAL_NOTE),
+         OursRow("InstanceDiffusion, JPEG-75 copies", variant="jpeg75", section=S, note=JPEG_NOTE),
+         OursRow("InstanceDiffusion, yolov8m-seg boxes", optional=True, stems=_SEG, columns=_BOX, section=S,
+                 note=SEG_NOTE),
+         OursRow("Upper bound, full resolution", experiment="real_fullres", optional=True, columns=_BOX, section=S,
+                 kind="upper bound", note=FULLRES_NOTE),
+         OursRow("Upper bound, yolov8m-seg boxes", experiment="real", optional=True, stems=_SEG, columns=_BOX,
+                 section=S, kind="upper bound", note=SEG_NOTE)),
         ("upper_bound", "gligen", "gligen_star", ID, "instancediffusion_hybrid"),
     ),
     "table2": TableSpec(
         "table2", "Table 2 (masks): mask inputs, YOLOv8m-seg mask AP / AP50 / AR, mask IoU and FID on COCO val2017",
-        (Column("mask.iou", "IoU", None, "iou"), Column("mask.iou_b", "IoU (2nd)", None, "iou_b"),
-         Column("mask.ap", "AP^mask", "coco_segm", "ap"), Column("mask.ap50", "AP50^mask", "coco_segm", "ap50"),
-         Column("mask.ar100", "AR@100^mask (COCO)", "coco_segm", "ar100", note=AR_NOTE),
-         Column("mask.r", "R^mask (ultralytics)", "coco_segm", "r", note=AR_NOTE),
-         Column("mask.fid", "FID (mask)", "fid", "fid", 2)),
-        (OursRow("InstanceDiffusion (ours, images as stored: {stored})", paper_method=ID),
-         OursRow("InstanceDiffusion (ours, JPEG-75 copies of the same images)", paper_method=ID, variant="jpeg75"),
-         OursRow("Upper bound, real images at full resolution, official annotations (ours)", experiment="real_fullres",
-                 paper_method="upper_bound", optional=True, columns=("mask.ap", "mask.ap50", "mask.ar100", "mask.r")),
-         OursRow("Upper bound, real images, squashed to 512x512 (ours)", experiment="real", paper_method="upper_bound",
-                 columns=("mask.ap", "mask.ap50", "mask.ar100", "mask.r"))),
+        (Column("mask.iou", "IoU", None, "iou", note=IOU_NOTE), Column("mask.iou_b", "IoU (2nd)", None, "iou_b", note=IOU_NOTE),
+         Column("mask.ap", "AP^mask", "coco_segm", "ap"), Column("mask.ap50", "AP_50^mask", "coco_segm", "ap50"),
+         *_recall("mask"), Column("mask.fid", "FID", "fid", "fid", 2)),
+        (OursRow("InstanceDiffusion (ours)", paper_method=ID, note=STORED_NOTE),
+         OursRow("Upper bound (ours)", experiment="real", paper_method="upper_bound", columns=_MASK,
+                 kind="upper bound", note=REAL_NOTE),
+         OursRow("InstanceDiffusion, JPEG-75 copies", variant="jpeg75", section=S, note=JPEG_NOTE),
+         OursRow("Upper bound, full resolution", experiment="real_fullres", optional=True, columns=_MASK, section=S,
+                 kind="upper bound", note=FULLRES_NOTE)),
         ("upper_bound", "controlnet", "densediffusion", "spatext", ID),
     ),
     "table3": TableSpec(
         "table3", "Table 3 (PiM): point and scribble inputs, points-in-mask (PiM) and FID",
-        (_pim("point", "PiM (points)", "paper"), Column("point.fid", "FID (points)", "fid", "fid", 2),
-         _pim("scribble", "PiM (scribbles)", "paper"), Column("scribble.fid", "FID (scribbles)", "fid", "fid", 2)),
-        (OursRow("InstanceDiffusion (ours, PiM as in eval_pim.py, images as stored: {stored})", paper_method=ID),
-         OursRow("InstanceDiffusion (ours, PiM as in eval_pim.py, JPEG-75 copies of the same images)", paper_method=ID,
-                 variant="jpeg75", columns=("point.pim", "point.fid", "scribble.pim", "scribble.fid")),
-         OursRow("InstanceDiffusion (ours, PiM corrected)", paper_method=ID,
-                 stems={"point.pim": "pim_point_corrected", "scribble.pim": "pim_scribble_corrected"},
-                 columns=("point.pim", "scribble.pim")),
-         OursRow("Real images (ours, PiM as in eval_pim.py)", experiment="real", columns=("point.pim", "scribble.pim")),
-         OursRow("Real images (ours, PiM corrected)", experiment="real", columns=("point.pim", "scribble.pim"),
-                 stems={"point.pim": "pim_point_corrected", "scribble.pim": "pim_scribble_corrected"})),
+        (_pim("point", "PiM (points)", "paper"), _unmatched("point"), Column("point.fid", "FID (points)", "fid", "fid", 2),
+         _pim("scribble", "PiM (scribbles)", "paper"), _unmatched("scribble"),
+         Column("scribble.fid", "FID (scribbles)", "fid", "fid", 2)),
+        (OursRow("InstanceDiffusion (ours)", paper_method=ID, note=STORED_NOTE + " " + PIM_PAPER_NOTE),
+         OursRow("Real images (ours)", experiment="real", columns=_PIM_COLS, kind="upper bound",
+                 note=REAL_NOTE + " " + PIM_PAPER_NOTE),
+         OursRow("InstanceDiffusion, JPEG-75 copies", variant="jpeg75", section=S, note=JPEG_NOTE),
+         OursRow("InstanceDiffusion, PiM corrected", stems=_PIM_CORR, columns=_PIM_COLS, section=S,
+                 note=PIM_CORRECTED_NOTE),
+         OursRow("Real images, PiM corrected", experiment="real", columns=_PIM_COLS, stems=_PIM_CORR, section=S,
+                 kind="upper bound", note=PIM_CORRECTED_NOTE)),
         ("gligen_star", ID, "instancediffusion_hybrid"),
         upper_bound_method=None,
     ),
@@ -139,15 +209,14 @@ TABLES: dict[str, TableSpec] = {
         "table4", "Table 4 (attribute binding): colour and texture accuracy and CLIP_local on instance crops",
         (Column("colors.accuracy", "Acc_color", "attribute_gt", "accuracy"),
          Column("colors.clip_local", "CLIP_local (color)", "attribute_gt", "clip_local", 3),
-         Column("colors.misses", "missed instances (color)", "attribute_gt", "n_unmatched", 0, note=MISS_NOTE),
+         Column("colors.misses", "misses (color)", "attribute_gt", "n_unmatched", 0, note=MISS_NOTE),
          Column("textures.accuracy", "Acc_texture", "attribute_gt", "accuracy"),
          Column("textures.clip_local", "CLIP_local (texture)", "attribute_gt", "clip_local", 3),
-         Column("textures.misses", "missed instances (texture)", "attribute_gt", "n_unmatched", 0, note=MISS_NOTE)),
-        (OursRow("InstanceDiffusion (ours, GT-box crops as in the paper, images as stored: {stored})",
-                 paper_method="instancediffusion_attributes"),
-         OursRow("InstanceDiffusion (ours, GT-box crops as in the paper, JPEG-75 copies of the same images)",
-                 paper_method="instancediffusion_attributes", variant="jpeg75"),
-         OursRow("InstanceDiffusion (ours, detected-box crops, corrected)", paper_method="instancediffusion_attributes",
+         Column("textures.misses", "misses (texture)", "attribute_gt", "n_unmatched", 0, note=MISS_NOTE)),
+        (OursRow("InstanceDiffusion (ours)", paper_method="instancediffusion_attributes", columns=_ATTR,
+                 note=STORED_NOTE + " " + GT_CROPS_NOTE),
+         OursRow("InstanceDiffusion, JPEG-75 copies", variant="jpeg75", columns=_ATTR, section=S, note=JPEG_NOTE),
+         OursRow("InstanceDiffusion, detected-box crops", section=S, note=DETECTED_NOTE,
                  stems={f"{a}.{k}": "attribute_detected" for a in ("colors", "textures")
                         for k in ("accuracy", "clip_local", "misses")})),
         ("instancediffusion_attributes",),
@@ -155,15 +224,15 @@ TABLES: dict[str, TableSpec] = {
     ),
     "fid": TableSpec(
         "fid", "FID and KID per input format (generated vs real val2017 at 512x512; images as stored and as JPEG-75)",
-        tuple(Column(f"{f}.fid", f"FID ({f})", "fid", "fid", 2) for f in ("box", "mask", "point", "scribble")),
-        (OursRow("InstanceDiffusion (ours, images as stored: {stored})", paper_method=ID),
-         OursRow("InstanceDiffusion (ours, stored PNGs round-tripped through JPEG-75 in memory)", paper_method=ID,
-                 keys={f"{f}.fid": "fid_jpeg75" for f in ("box", "mask", "point", "scribble")}, stored_png_only=True),
-         OursRow("InstanceDiffusion (ours, JPEG-75 copies of the same images)", paper_method=ID, variant="jpeg75"),
-         OursRow("KID x 1000 (ours, images as stored: {stored})",
-                 keys={f"{f}.fid": "kid_mean" for f in ("box", "mask", "point", "scribble")}),
-         OursRow("KID x 1000 (ours, stored PNGs round-tripped through JPEG-75 in memory)", stored_png_only=True,
-                 keys={f"{f}.fid": "kid_mean_jpeg75" for f in ("box", "mask", "point", "scribble")})),
+        tuple(Column(f"{f}.fid", f"FID ({f})", "fid", "fid", 2) for f in _FIDS),
+        (OursRow("InstanceDiffusion (ours)", paper_method=ID, note=STORED_NOTE),
+         OursRow("InstanceDiffusion, PNG to JPEG-75 in memory", keys={f"{f}.fid": "fid_jpeg75" for f in _FIDS},
+                 stored_png_only=True, section=S, note=PNG_JPEG_NOTE),
+         OursRow("InstanceDiffusion, JPEG-75 copies", variant="jpeg75", section=S, note=JPEG_NOTE),
+         OursRow("KID x 1000 (ours)", keys={f"{f}.fid": "kid_mean" for f in _FIDS}, section=S,
+                 note=KID_NOTE + " " + STORED_NOTE),
+         OursRow("KID x 1000, PNG to JPEG-75 in memory", stored_png_only=True, section=S, note=KID_NOTE + " " + PNG_JPEG_NOTE,
+                 keys={f"{f}.fid": "kid_mean_jpeg75" for f in _FIDS})),
         ("gligen", "gligen_star", ID, "instancediffusion_hybrid"),
         reproduction=(), upper_bound_method=None,
     ),

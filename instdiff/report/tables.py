@@ -13,7 +13,8 @@ from typing import Any, Mapping, Sequence
 from instdiff.core.errors import InputError
 from instdiff.report.build import Context, build_table
 from instdiff.report.cells import Table
-from instdiff.report.inputs import experiments_by_format, stored_format
+from instdiff.report.banner import run_banner
+from instdiff.report.inputs import experiments_by_format, extra_rows, stored_format
 from instdiff.report.paper import load_paper_results
 from instdiff.report.render import write_table
 from instdiff.report.specs import TABLES
@@ -34,6 +35,8 @@ def make_table(name: str, config: Mapping[str, Any], metrics_dir: str | Path, pa
         manifest_path=Path(manifest_path) if manifest_path else None,
         experiment_metrics={n: list(e.get("metrics", [])) for n, e in (config.get("experiments") or {}).items()},
         stored_format=stored_format(config),
+        extra_rows=extra_rows(config),
+        banner=run_banner(config),
         bootstrap={k: report_cfg.get("bootstrap", {}).get(k) for k in ("resamples", "seed", "level")
                    if report_cfg.get("bootstrap", {}).get(k) is not None},
     )
