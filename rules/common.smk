@@ -502,7 +502,7 @@ REAL_EXPERIMENT = next(
 FIGURES = [
     run_path(f"figures/{name}.{ext}")
     for name in (
-        "metrics_vs_paper",
+        "delta_forest",
         "per_category_ap",
         "pim_distributions",
         "fid_vs_format",

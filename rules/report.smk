@@ -99,9 +99,9 @@ rule figures:
             else []
         ),
     output:
-        metrics_vs_paper=[
-            fig("metrics_vs_paper", "figure_metrics"),
-            run_path("figures/metrics_vs_paper.pdf"),
+        delta_forest=[
+            fig("delta_forest", "figure_delta"),
+            run_path("figures/delta_forest.pdf"),
         ],
         per_category_ap=[
             fig("per_category_ap", "figure_per_category"),
