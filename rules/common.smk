@@ -576,4 +576,10 @@ def cost_tables():
 
 def all_targets():
     """The default target: every table and figure (and through them every metric the config asks for)."""
-    return [*table_outputs(), *cost_tables(), *FIGURES, *qualitative_figures()]
+    return [
+        *table_outputs(),
+        *cost_tables(),
+        *FIGURES,
+        *qualitative_figures(),
+        run_path("report.html"),
+    ]
