@@ -12,6 +12,8 @@ from instdiff.core.errors import InputError
 
 # Module names under instdiff.commands, in the order they appear in --help.
 COMMANDS = [
+    "summary",
+    "compare",
     "coco_eval",
     "pim",
     "generate",
