@@ -290,6 +290,14 @@ wildcard_constraints:
     mode="point|scribble",
 
 
+onerror:
+    # Snakemake prints "message: None" and "check log file(s)"; the cause is in the failed job's log: print it, with
+    # its fix, here (instdiff/core/joblogs.py).
+    from instdiff.core.joblogs import explain_failures
+
+    explain_failures(log, logs_dir=run_path("logs"))
+
+
 onstart:
     # Runs before the first job is scheduled (never in a dry-run): a profile left with placeholders would
     # otherwise fail at sbatch time, job by job.
