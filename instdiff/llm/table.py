@@ -17,9 +17,11 @@ COLUMNS = ["quantity", "scorer", "images", "reference", "matching", "published",
 GROUNDING_METRICS = ("mean_iou", "recall", "precision", "success_at_0.5", "auc")
 
 
-def _fmt(v: Any) -> str:
+def _fmt(v: Any, column: str = "") -> str:
     if v is None or v == "":
         return ""
+    if column == "n" and isinstance(v, float) and v.is_integer():
+        return str(int(v))          # a count read back from JSON as a float: 32, not 32.0000
     return f"{v:.4f}" if isinstance(v, float) else str(v)
 
 
@@ -61,7 +63,7 @@ def build_rows(grounding: Sequence[str | Path], clip: str | Path | None, legacy:
 
 
 def write_table(rows: list[dict], csv_path: str | Path, md_path: str | Path, footer: str = "") -> None:
-    texts = [[_fmt(row.get(k)) for k in COLUMNS] for row in rows]
+    texts = [[_fmt(row.get(k), k) for k in COLUMNS] for row in rows]
     write_text(csv_path, csv_text(COLUMNS, texts))
     lines = markdown_grid(COLUMNS, texts)
     if footer:

@@ -83,11 +83,12 @@ def test_table_reads_the_clip_file_the_writer_made(tmp_path):
 
 
 def test_llm_table_bytes_through_the_report_renderer(tmp_path):
-    """The LLM table is rendered by report.tables' CSV/Markdown helpers; these bytes are what its own writer gave."""
+    """The LLM table is rendered by core.tabular's CSV/Markdown helpers; these bytes are what its own writer gave. A
+    count read back from JSON as a float (32.0) prints as an integer."""
     from instdiff.llm.table import write_table
 
     rows = [{"quantity": "mean_iou", "scorer": "cogvlm, shipped", "images": "raw", "reference": 'say "x"',
-             "matching": "best-per-label", "published": 0.42, "ours": 0.123456, "n": 32},
+             "matching": "best-per-label", "published": 0.42, "ours": 0.123456, "n": 32.0},
             {"quantity": "clip_global_sd", "scorer": "clip", "images": "refined", "reference": "caption", "matching": "",
              "published": None, "ours": None, "n": None}]
     write_table(rows, tmp_path / "t.csv", tmp_path / "t.md", "foot note")
