@@ -25,9 +25,27 @@ COMMANDS = [
 ]
 
 
+DESCRIPTION = """\
+instdiff reproduces the evaluation of InstanceDiffusion (Wang et al., CVPR 2024) on COCO val2017.
+
+The whole evaluation is a Snakemake workflow (see README.md):
+  make smoke                                   a run of tiny models on synthetic data, on a CPU, in minutes
+  snakemake --profile slurm all                the paper run on a SLURM cluster
+
+These commands work on single files, outside the workflow:"""
+
+EPILOG = """\
+examples:
+  instdiff summary results/smoke               ours vs the paper, with CIs and Δ
+  instdiff compare results/paper results/paper_seed2
+  instdiff generate --layout boxes_picnic --config box --out out/   (shipped demo layouts: see its --help)
+  instdiff coco-eval --help                    (every command has its own --help)"""
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="instdiff", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = argparse.ArgumentParser(prog="instdiff", description=DESCRIPTION, epilog=EPILOG,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
         try:
             module = importlib.import_module(f"instdiff.commands.{name}")

@@ -29,7 +29,9 @@ INFERENCE_NEGATIVE_PROMPT = (
 def register(subparsers) -> None:
     p = subparsers.add_parser("generate", help="generate images for one demo-format layout JSON",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--layout", required=True, help="layout JSON in the original demo format (demos/*.json)")
+    p.add_argument("--layout", required=True,
+                   help="layout JSON in the original demo format, or a shipped demo: boxes_picnic, points_harbour, "
+                        "scribbles_garden, mask_teapot (instdiff/assets/demos)")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--model", default=DEFAULT_MODEL, help="converted model folder (default: $INSTDIFF_MODEL or %(default)s)")
     p.add_argument("--seed", type=int, default=0)

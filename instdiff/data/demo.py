@@ -89,7 +89,29 @@ def layout_from_demo(d: dict[str, Any], source: str | Path | None = None, layout
                   meta={"source": None if source is None else str(source), "format": "instancediffusion-demo"})
 
 
+DEMOS_DIR = Path(__file__).resolve().parents[1] / "assets" / "demos"
+
+
+def shipped_demos() -> list[str]:
+    """Names of the demo layouts that ship with the package (``instdiff/assets/demos``)."""
+    return sorted(p.stem for p in DEMOS_DIR.glob("*.json"))
+
+
+def demo_path(name_or_path: str | Path) -> Path:
+    """A layout file: the path itself when it exists, else the shipped demo of that name."""
+    p = Path(name_or_path)
+    if p.is_file():
+        return p
+    shipped = DEMOS_DIR / f"{name_or_path}.json"
+    if shipped.is_file():
+        return shipped
+    raise InputError(p, "no such layout file or shipped demo",
+                     f"pass a demo-format JSON file or one of: {', '.join(shipped_demos())}", "--layout")
+
+
 def read_demo(path: str | Path) -> Layout:
+    """A demo layout from a file, or a shipped demo by name (``boxes_picnic``)."""
+    path = demo_path(path)
     return layout_from_demo(read_json(path), path)
 
 
