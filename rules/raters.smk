@@ -33,7 +33,13 @@ RATERS_AUTOMATIC = (
 )
 # What `rule all` asks of this stage: nothing when no study is configured.
 RATERS_TARGETS = (
-    [run_path("raters/stats.json"), *RATERS_FIGURES] if RATERS_RATINGS else []
+    [
+        run_path("raters/stats.json"),
+        *[run_path(f"raters/results.{ext}") for ext in ("md", "csv", "tex")],
+        *RATERS_FIGURES,
+    ]
+    if RATERS_RATINGS
+    else []
 )
 
 
@@ -66,6 +72,8 @@ rule raters_stats:
         automatic=RATERS_AUTOMATIC,
     output:
         stats=run_path("raters/stats.json"),
+        # The results as a table beside the JSON (instdiff/raters/results_table.py).
+        table=[run_path(f"raters/results.{ext}") for ext in ("md", "csv", "tex")],
         # The PNGs go into the Snakemake HTML report (`snakemake --report`); the PDFs are for papers.
         figures=[
             (

@@ -1,7 +1,9 @@
 """Snakemake entry point of rule raters_stats: ratings table -> raters/stats.json and the rater figures."""
 
 from instdiff.core.logging_setup import from_snakemake
+from instdiff.core.banner import run_banner
 from instdiff.raters.analysis import run_study
+from instdiff.raters.results_table import write_results_table
 
 from_snakemake(snakemake)  # noqa: F821
 run_study(
@@ -15,3 +17,4 @@ run_study(
     n_boot_alpha=int(snakemake.params.n_boot_alpha),  # noqa: F821
     level=float(snakemake.params.level),  # noqa: F821
 )
+write_results_table(snakemake.output.stats, *snakemake.output.table, banner=run_banner(snakemake.config))  # noqa: F821

@@ -1,6 +1,6 @@
 """Rule figures: every report figure in one job (instdiff.report.figures), so `-R figures` rebuilds exactly them."""
 from instdiff.core.logging_setup import from_snakemake
-from instdiff.report.banner import run_banner
+from instdiff.core.banner import run_banner
 from instdiff.report.figures import delta_forest, fid_vs_format, per_category_ap, pim_distributions, qualitative_grid
 from instdiff.report.inputs import stored_format
 

@@ -1,6 +1,6 @@
 """Rule report_page: the run's report page, opening on the results (instdiff.report.page)."""
 from instdiff.core.logging_setup import from_snakemake
-from instdiff.report.banner import run_banner
+from instdiff.core.banner import run_banner
 from instdiff.report.page import write_report_page
 
 from_snakemake(snakemake)  # noqa: F821 (injected by Snakemake)

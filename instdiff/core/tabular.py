@@ -7,6 +7,8 @@ import csv
 import io
 from typing import Any, Iterable, Sequence
 
+from instdiff.core.errors import InputError
+
 
 def markdown_grid(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
     """The lines of a Markdown table of texts: header, separator, one line per row (every table of the project)."""
@@ -21,3 +23,20 @@ def csv_text(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     w.writerow(header)
     w.writerows(rows)
     return buf.getvalue()
+
+
+_TEX_ESC = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}",
+            "^": r"\textasciicircum{}", "\\": r"\textbackslash{}", "Δ": r"$\Delta$", "−": "$-$", "–": "--",
+            "×": r"$\times$", "≥": r"$\geq$", "≤": r"$\leq$", "—": "---", "’": "'", "é": r"\'e", "·": r"$\cdot$",
+            "α": r"$\alpha$"}
+
+
+def tex_escape(s: str) -> str:
+    """Text escaped for LaTeX; a character LaTeX's default input cannot take raises (the table would not compile)."""
+    out = []
+    for ch in s:
+        t = _TEX_ESC.get(ch, ch)
+        if not t.isascii():
+            raise InputError(None, f"no LaTeX spelling for {ch!r} in {s!r}", "add it to instdiff.core.tabular._TEX_ESC")
+        out.append(t)
+    return "".join(out)

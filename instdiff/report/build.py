@@ -39,7 +39,7 @@ class Context:
     experiment_metrics: dict[str, list[str]] | None = None   # experiment -> metric ids of the config (None: no check)
     stored_format: str = "PNG"                                # how generated images are stored (generation.image_format)
     extra_rows: tuple[OursRow, ...] = ()      # rows of other generators, external images, the null model (config)
-    banner: str | None = None                 # a run of tiny models or synthetic data (instdiff.report.banner)
+    banner: str | None = None                 # a run of tiny models or synthetic data (instdiff.core.banner)
     _footnotes: list[str] = field(default_factory=list)
     _manifests: dict[str, dict] = field(default_factory=dict)
     _n_images: dict[str, int] = field(default_factory=dict)

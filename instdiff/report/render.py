@@ -8,7 +8,7 @@ from typing import Iterable
 
 from instdiff.core.errors import InputError
 from instdiff.core.io import write_text
-from instdiff.core.tabular import csv_text, markdown_grid
+from instdiff.core.tabular import csv_text, markdown_grid, tex_escape
 from instdiff.report.cells import Row, Table
 from instdiff.report.specs import Column
 
@@ -67,20 +67,7 @@ def to_csv(table: Table) -> str:
                      "status", "uncertain", "n_images", "source", "note", "banner"], lines)
 
 
-_TEX_ESC = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}",
-            "^": r"\textasciicircum{}", "\\": r"\textbackslash{}", "Δ": r"$\Delta$", "−": "$-$", "–": "--",
-            "×": r"$\times$", "≥": r"$\geq$", "≤": r"$\leq$", "—": "---", "’": "'", "é": r"\'e", "·": r"$\cdot$"}
-
-
-def _tex(s: str) -> str:
-    """Text escaped for LaTeX; a character LaTeX's default input cannot take raises (the table would not compile)."""
-    out = []
-    for ch in s:
-        t = _TEX_ESC.get(ch, ch)
-        if not t.isascii():
-            raise InputError(None, f"no LaTeX spelling for {ch!r} in {s!r}", "add it to instdiff.report.render._TEX_ESC")
-        out.append(t)
-    return "".join(out)
+_tex = tex_escape
 
 
 _SCRIPT = re.compile(r"(?:[_^][A-Za-z0-9]+)+")

@@ -13,7 +13,7 @@ from typing import Any, Mapping, Sequence
 from instdiff.core.errors import InputError
 from instdiff.report.build import Context, build_table
 from instdiff.report.cells import Table
-from instdiff.report.banner import run_banner
+from instdiff.core.banner import run_banner
 from instdiff.report.inputs import experiments_by_format, extra_rows, stored_format
 from instdiff.report.paper import load_paper_results
 from instdiff.report.render import write_table
