@@ -12,6 +12,9 @@ Sources (``reference/original-instancediffusion.md``; file:line of the original 
 * ``LATENT_SCALE``: the SD1.5 autoencoder's ``scale_factor`` (the ldm config).
 * ``TEXT_EMBED_DIM``: ``FrozenCLIPEmbedder`` (CLIP ViT-L/14) gives 768-d rows, the width of the grounding input's
   ``positive_embeddings``.
+* ``NUM_TRAIN_TIMESTEPS`` / ``LINEAR_START`` / ``LINEAR_END``: the ldm ``linear`` noise schedule of SD1.5's config
+  (``timesteps: 1000``, ``linear_start: 0.00085``, ``linear_end: 0.012``), which the sampler and the checkpoint
+  converter both need.
 * ``COLORS`` / ``TEXTURES``: ``--add_random_colors`` / ``--add_random_textures`` prefix ``COLORS[ann_id % 8]`` /
   ``TEXTURES[ann_id % 8]``; ``eval_attribute_binding.py`` classifies over the same lists, in the same order.
 """
@@ -26,5 +29,8 @@ NUM_SEG_TOKENS = 64
 FOURIER_FREQS = 16
 LATENT_SCALE = 0.18215
 TEXT_EMBED_DIM = 768
+NUM_TRAIN_TIMESTEPS = 1000
+LINEAR_START = 0.00085
+LINEAR_END = 0.012
 COLORS = ["black", "white", "red", "green", "yellow", "blue", "pink", "purple"]
 TEXTURES = ["rubber", "fluffy", "metallic", "wooden", "plastic", "fabric", "leather", "glass"]

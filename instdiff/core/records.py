@@ -65,7 +65,7 @@ def xywh_box(value: Any, path, field: str, width: float, height: float, fix: str
 
 def rle_mask(value: Any, path, field: str, height: int, width: int, fix: str) -> None:
     """A COCO RLE (``counts`` string or list) whose runs are non-negative and cover exactly ``height`` x ``width``."""
-    from instdiff.metrics.rle import counts as rle_counts
+    from instdiff.core.rle import counts as rle_counts
 
     if not (isinstance(value, dict) and "counts" in value and "size" in value):
         raise InputError(path, "a mask must be COCO RLE {'size': [h, w], 'counts': ...}", fix, field)

@@ -12,7 +12,7 @@ The protocol of :func:`build_layouts`:
 1. image ids sorted ascending (optionally the first ``max_images``);
 2. every annotation of the image in file order, crowd included; the first 30 become instances;
 3. box = ``[x/W, y/H, (x+w)/W, (y+h)/H]``; point = box centre; 20-point scribble, 256-point polygon and the 512x512
-   mask from the instance mask (``instdiff.generation.conditioning``);
+   mask from the instance mask (``instdiff.data.location_inputs``);
 4. phrase = category name, prefixed with ``colors[ann_id % 8]`` when the experiment asks for colours and then with
    ``textures[ann_id % 8]`` for textures (so "fluffy white person" with both);
 5. global prompt = ``", ".join(all phrases)`` (every annotation, duplicates kept, not truncated to 30); with
@@ -39,7 +39,8 @@ import numpy as np
 from pycocotools import mask as mask_utils
 from tqdm import tqdm
 
-from instdiff.generation import conditioning
+from instdiff.core.masks import encode_mask
+from instdiff.data import location_inputs
 from instdiff.core.errors import InputError
 from instdiff.core.io import read_json, write_json
 from instdiff.core.layout import Instance, Layout, coco_xywh_px_to_norm_xyxy, write_layouts
@@ -118,7 +119,7 @@ def _scale_segmentation(seg: Any, sx: float, sy: float, height: int, width: int)
     """Polygons: coordinates scaled. RLE: decoded, resized nearest to 512x512, re-encoded (compressed, str counts)."""
     if isinstance(seg, list):
         return [[v * (sx if j % 2 == 0 else sy) for j, v in enumerate(poly)] for poly in seg]
-    return conditioning.encode_mask(_resize_nearest(ann_to_mask(seg, height, width)))
+    return encode_mask(_resize_nearest(ann_to_mask(seg, height, width)))
 
 
 def derive_annotations_512(instances_json: str | Path | Mapping, out: str | Path, size: int = CANVAS) -> dict:
@@ -339,17 +340,17 @@ def _layout_for_image(img: dict, anns: list, cats: dict, caption: str | None, at
         phrases.append(phrase)
         # The original samples inputs for every annotation (so the legacy RNG order includes those beyond 30);
         # the seeded path draws only for the kept ones.
-        if j >= MAX_OBJS and rng is not conditioning.LEGACY_GLOBAL:
+        if j >= MAX_OBJS and rng is not location_inputs.LEGACY_GLOBAL:
             continue
         mask = _resize_nearest(ann_to_mask(ann["segmentation"], h, w))
-        scribble, polygon = conditioning.instance_conditioning(mask, CANVAS, CANVAS, rng)
+        scribble, polygon = location_inputs.instance_conditioning(mask, CANVAS, CANVAS, rng)
         if j >= MAX_OBJS:
             continue
         box = coco_xywh_px_to_norm_xyxy(ann["bbox"], w, h)
         instances.append(Instance(
             phrase=phrase, box=box, category=cats[ann["category_id"]], category_id=int(ann["category_id"]),
-            ann_id=int(ann["id"]), iscrowd=bool(ann.get("iscrowd", 0)), point=conditioning.point_from_box(box),
-            scribble=scribble, polygon=polygon, mask=conditioning.encode_mask(mask),
+            ann_id=int(ann["id"]), iscrowd=bool(ann.get("iscrowd", 0)), point=location_inputs.point_from_box(box),
+            scribble=scribble, polygon=polygon, mask=encode_mask(mask),
         ))
     quirk_here = first_row_quirk and len(anns) == 1
     return Layout(
@@ -410,7 +411,7 @@ def build_layouts(
                                  f"image {img_id} has no caption", "use the captions file of the same COCO split")
             caption = first_caption[img_id]
         if rng_mode == "legacy":
-            rng, seed_meta = conditioning.LEGACY_GLOBAL, {}
+            rng, seed_meta = location_inputs.LEGACY_GLOBAL, {}
         else:
             seed = derive_seed(run_seed, experiment, img_id, "conditioning")
             rng, seed_meta = np.random.default_rng(seed), {"conditioning_seed": seed}

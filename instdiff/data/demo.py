@@ -117,7 +117,7 @@ def read_demo(path: str | Path) -> Layout:
 
 def mask_at(mask: dict, size: int) -> np.ndarray:
     """A layout RLE mask as a (size, size) bool array (nearest-neighbour resize, as the seg input)."""
-    from instdiff.generation.conditioning import decode_mask
+    from instdiff.core.masks import decode_mask
 
     m = decode_mask(mask) * 255
     return np.asarray(Image.fromarray(m).resize((size, size), Image.NEAREST)) > 0
@@ -155,8 +155,8 @@ def complete_from_masks(layout: Layout, seed: int) -> Layout:
     ``derive_seed(seed, layout id, "conditioning")`` (the original's draws were unseeded). Given scribbles are kept."""
     import dataclasses
 
-    from instdiff.generation.conditioning import decode_mask as decode_rle
-    from instdiff.generation.conditioning import instance_conditioning
+    from instdiff.core.masks import decode_mask as decode_rle
+    from instdiff.data.location_inputs import instance_conditioning
     from instdiff.core.seeding import rng as seeded_rng
 
     gen = seeded_rng(seed, layout.id, "conditioning")

@@ -38,12 +38,10 @@ from typing import Callable, Protocol, Sequence
 import torch
 
 from instdiff.generation.row_scheduler import RowScheduler, evaluation_rows
+from instdiff.core.original_constants import LINEAR_END, LINEAR_START, NUM_TRAIN_TIMESTEPS
 
 log = logging.getLogger(__name__)
 
-NUM_TRAIN_TIMESTEPS = 1000
-LINEAR_START = 0.00085
-LINEAR_END = 0.012
 
 Grounding = dict[str, torch.Tensor]
 

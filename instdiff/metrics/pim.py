@@ -37,7 +37,7 @@ import numpy as np
 from tqdm import tqdm
 
 from instdiff.core.errors import InputError
-from instdiff.metrics import rle as rle_utils
+from instdiff.core import rle as rle_utils
 from instdiff.metrics.cocofiles import image_order, results_by_image, to_rle
 from instdiff.core.original_constants import N_SCRIBBLE_POINTS
 

@@ -179,7 +179,7 @@ def _same(a: Any, b: Any) -> bool:
 def check_architecture(content: dict, cfg: ModelConfig, path: str | Path, size: str) -> list[str]:
     """Compare ``config_dict`` with the model being built; InputError naming the first key that disagrees.
     Returns the keys checked (a key the file lacks is skipped: older configs may not carry every one)."""
-    from instdiff.generation.sampler import LINEAR_END, LINEAR_START, NUM_TRAIN_TIMESTEPS
+    from instdiff.core.original_constants import LINEAR_END, LINEAR_START, NUM_TRAIN_TIMESTEPS
 
     expected = _flatten(original_config(cfg, LINEAR_START, LINEAR_END, NUM_TRAIN_TIMESTEPS))
     found = _flatten(content)
@@ -198,7 +198,7 @@ def check_architecture(content: dict, cfg: ModelConfig, path: str | Path, size: 
 
 def check_diffusion(ckpt: dict, path: str | Path) -> None:
     """The ``diffusion`` section: the 12 ldm schedule buffers, and ``betas`` equal to the schedule we sample with."""
-    from instdiff.generation.sampler import LINEAR_END, LINEAR_START, NUM_TRAIN_TIMESTEPS
+    from instdiff.core.original_constants import LINEAR_END, LINEAR_START, NUM_TRAIN_TIMESTEPS
 
     section = ckpt.get("diffusion")
     if section is None:

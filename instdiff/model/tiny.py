@@ -43,7 +43,7 @@ from instdiff.model.original_layout import (
     text_encoder_layout,
     unet_layout,
 )
-from instdiff.generation.sampler import LINEAR_END, LINEAR_START, NUM_TRAIN_TIMESTEPS
+from instdiff.core.original_constants import LINEAR_END, LINEAR_START, NUM_TRAIN_TIMESTEPS
 
 log = logging.getLogger(__name__)
 

@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 
 from instdiff.data import coco
+from instdiff.core.masks import decode_mask
+from instdiff.data import location_inputs
 from instdiff.generation import conditioning
 from instdiff.core.errors import InputError
 from instdiff.core.layout import (
@@ -102,7 +104,7 @@ def test_layout_inputs_and_file_round_trip(handmade, tmp_path):
     dog = lays[0].instances[0]
     assert dog.box == (100 / 512, 120 / 512, 300 / 512, 220 / 512)
     assert dog.point == (200 / 512, 170 / 512)
-    mask = conditioning.decode_mask(dog.mask)
+    mask = decode_mask(dog.mask)
     assert mask.shape == (512, 512) and mask[120:220, 100:300].all() and mask.sum() == 200 * 100
     assert len(dog.scribble) == 20 and len(dog.polygon) == 256
     assert lays[0].meta["conditioning_seed"] and lays[0].meta["rng"] == "seeded"
@@ -166,20 +168,20 @@ def test_samplers_on_hand_checkable_masks():
     m = np.zeros((512, 512), np.uint8)
     m[10:12, 20:23] = 1  # 6 pixels: replacement sampling, random interior
     rng = np.random.default_rng(0)
-    scr = conditioning.scribble_from_mask(m, rng)
+    scr = location_inputs.scribble_from_mask(m, rng)
     assert scr.shape == (20, 2) and set(map(tuple, scr.astype(int))) <= {(x, y) for y in (10, 11) for x in (20, 21, 22)}
-    poly = conditioning.polygon_from_mask(m, rng)
+    poly = location_inputs.polygon_from_mask(m, rng)
     assert poly.shape == (256, 2)
-    assert np.all(conditioning.scribble_from_mask(np.zeros((8, 8)), rng) == 0)
-    assert conditioning.polygon_from_mask(np.zeros((8, 8)), rng) is None
+    assert np.all(location_inputs.scribble_from_mask(np.zeros((8, 8)), rng) == 0)
+    assert location_inputs.polygon_from_mask(np.zeros((8, 8)), rng) is None
     big = np.zeros((512, 512), np.uint8)
     big[100:200, 100:200] = 1
-    a = conditioning.polygon_from_mask(big, np.random.default_rng(1))
-    b = conditioning.polygon_from_mask(big, np.random.default_rng(2))
+    a = location_inputs.polygon_from_mask(big, np.random.default_rng(1))
+    b = location_inputs.polygon_from_mask(big, np.random.default_rng(2))
     np.testing.assert_array_equal(a, b)  # >= 128 pixels: no randomness in the polygon
     # boundary at level 0.0 on the padded mask: outline pixels in padded coordinates (offset +1 kept)
     assert a[:, 0].max() == 201 and a[:, 1].min() >= 99
-    assert np.allclose(conditioning.normalize_points([[1024, 256]], 512, 512), [[1.0, 0.5]])
+    assert np.allclose(location_inputs.normalize_points([[1024, 256]], 512, 512), [[1.0, 0.5]])
 
 
 # --------------------------------------------------------------------------------------------- 512 derivation
@@ -210,7 +212,7 @@ def test_derive_annotations_512_hand_case(tmp_path):
     assert a["bbox"] == [50.0, 100.0, 100.0, 200.0]  # sx = 0.5, sy = 2
     assert a["segmentation"] == [[50.0, 100.0, 150.0, 100.0, 150.0, 300.0, 50.0, 300.0]]
     assert a["area"] == 20000.0 and b["area"] == 65536.0
-    m = conditioning.decode_mask(b["segmentation"])
+    m = decode_mask(b["segmentation"])
     assert m.shape == (512, 512) and m[0:256, 256:512].all() and m.sum() == 256 * 256
     assert b["bbox"] == [256.0, 0.0, 256.0, 256.0]
     assert got["licenses"] == [{"id": 1}] and got["categories"] == CATS

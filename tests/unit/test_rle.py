@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from pycocotools import mask as mask_utils
 
-from instdiff.metrics import rle
+from instdiff.core import rle
 
 
 @pytest.mark.parametrize("seed", range(5))
