@@ -115,7 +115,7 @@ def delta_forest(config: Mapping[str, Any], metrics_dir: str | Path, paper_resul
         save_figure(fig, outputs)
         return points
     heights = [max(1.2, 0.32 * sum(p["unit"] == u for p in points) + 0.8) for u in units]
-    fig, axes = plt.subplots(len(units), 1, figsize=(7.5, sum(heights) + 0.6), squeeze=False,
+    fig, axes = plt.subplots(len(units), 1, figsize=(9.5, sum(heights) + 0.6), squeeze=False,
                              gridspec_kw={"height_ratios": heights})
     for ax, unit in zip(axes[:, 0], units):
         mine = [p for p in points if p["unit"] == unit]
