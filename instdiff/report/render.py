@@ -128,7 +128,7 @@ def _html_label(label: str) -> str:
 
 
 HTML_STYLE = ("body{font-family:sans-serif;margin:1em}table{border-collapse:collapse;margin-bottom:.8em}"
-              "td,th{border:1px solid #999;padding:3px 8px;text-align:right}tr th:first-child{text-align:left}"
+              "td,th{border:1px solid #999;padding:3px 8px;text-align:right}td{white-space:nowrap}tr th:first-child{text-align:left}"
               "tr.ours{background:#e8f1ff}tr.delta{background:#f4f4f4;font-style:italic}tr.upper{background:#eef8ee}"
               "tr.null{background:#fff4e0}.banner{border:2px solid #b00;background:#fff0f0;color:#700;padding:6px 10px;"
               "font-weight:bold;margin:.5em 0}")
