@@ -21,27 +21,29 @@ from instdiff.core.io import write_text
 from instdiff.report.render import HTML_STYLE
 
 THUMB_PX = 1100
+PHOTO_PX = 720
 PAGE_STYLE = HTML_STYLE + ("h1{font-size:1.5em}h2{font-size:1.2em;margin-top:1.5em;border-bottom:1px solid #ccc}"
                            "figure{display:inline-block;margin:.5em;vertical-align:top;max-width:48%}"
                            "figure img{max-width:100%;border:1px solid #ddd}figure.wide{max-width:95%}"
                            "figcaption{font-size:85%}nav a{margin-right:1em}")
 
 
-def thumbnail(png: str | Path, max_px: int = THUMB_PX) -> str:
-    """A data URI of ``png`` scaled so its longest side is at most ``max_px``: PNG for drawings (few colours),
-    JPEG for photographs (a qualitative grid), whichever is smaller."""
+def thumbnail(png: str | Path, max_px: int = THUMB_PX, photo_px: int = PHOTO_PX) -> str:
+    """A data URI of ``png`` scaled down: a drawing (few colours: plots) as PNG with a longest side of ``max_px``; a
+    photograph (a qualitative grid: more than 4096 colours) as JPEG with a longest side of ``photo_px``."""
     from PIL import Image
 
     with Image.open(png) as im:
         im = im.convert("RGB")
-        im.thumbnail((max_px, max_px))
-        encoded = {}
-        for fmt, kwargs in (("PNG", {"optimize": True}), ("JPEG", {"quality": 82})):
-            buf = io.BytesIO()
-            im.save(buf, format=fmt, **kwargs)
-            encoded[fmt] = buf.getvalue()
-    fmt = min(encoded, key=lambda k: len(encoded[k]))
-    return f"data:image/{fmt.lower()};base64," + base64.b64encode(encoded[fmt]).decode("ascii")
+        photo = im.getcolors(maxcolors=4096) is None
+        im.thumbnail((photo_px, photo_px) if photo else (max_px, max_px))
+        buf = io.BytesIO()
+        if photo:
+            im.save(buf, format="JPEG", quality=75)
+        else:
+            im.save(buf, format="PNG", optimize=True)
+    kind = "jpeg" if photo else "png"
+    return f"data:image/{kind};base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
 def _body(table_html: str | Path) -> str:
