@@ -47,9 +47,14 @@ def page(tmp_path_factory):
     rng = np.random.default_rng(0)
     Image.fromarray(rng.integers(0, 255, (3000, 4000, 3), dtype=np.uint8)).save(figs / "qualitative_box.png")
     assert (figs / "qualitative_box.png").stat().st_size > 20e6
+    # The smoke's seven grids (4 rows x 3 columns at 110 dpi) of its tiny model's noise images.
+    grids = []
+    for i in range(7):
+        grids.append(figs / f"qualitative_e{i}.png")
+        Image.fromarray(rng.integers(0, 255, (1144, 825, 3), dtype=np.uint8)).save(grids[-1])
     out = run / "report.html"
     write_report_page(out, "smoke", tables, [figs / "pim_distributions.png", figs / "qualitative_box.png",
-                                             figs / "delta_forest.png"], banner=BANNER)
+                                             figs / "delta_forest.png", *grids], banner=BANNER)
     return out
 
 
@@ -85,4 +90,4 @@ def test_page_renders_in_chromium(page, tmp_path):
     assert img.std() > 10 and len(np.unique(img.reshape(-1, 3), axis=0)) > 50, "blank screenshot"
     dom = subprocess.run([str(CHROMIUM), *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True,
                          timeout=180).stdout
-    assert "Table 1 (boxes)" in dom and BANNER in dom and dom.count("<img") == 3
+    assert "Table 1 (boxes)" in dom and BANNER in dom and dom.count("<img") == 10
