@@ -102,6 +102,8 @@ def test_llm_table_bytes_through_the_report_renderer(tmp_path):
         '| mean_iou | cogvlm, shipped | raw | say "x" | best-per-label | 0.4200 | 0.1235 | 32 |\n'
         '| clip_global_sd | clip | refined | caption |  |  |  |  |\n'
         '\nfoot note\n')
+    write_table(rows, tmp_path / "b.csv", tmp_path / "b.md", "foot note", banner="Test run: tiny scorers")
+    assert (tmp_path / "b.md").read_text().startswith("> **Test run: tiny scorers**\n\n| quantity |")
 
 
 @pytest.mark.parametrize("image_format,suffix", [("png", ".png"), ("jpeg75", ".jpg")])
