@@ -32,7 +32,7 @@ install: $(BIN)/instdiff
 smoke: install
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/snakemake all --cores $(CORES) --configfile $(SMOKE_CONFIG)
 	@echo
-	@echo "Smoke run finished. Tables: results/smoke/tables/  Figures: results/smoke/figures/"
+	@echo "Smoke run finished. Report: results/smoke/report.html  Tables: results/smoke/tables/  Figures: results/smoke/figures/"
 	@ls results/smoke/tables/ 2>/dev/null || true
 
 # Everything but the full-size-model tests, then the one full-size UNet forward (fixture 2) that CI must run.

@@ -700,7 +700,8 @@ LLM_TARGETS = (
 # -------------------- helpers of the report stage
 
 # Helpers of the report stage (functions and constants only; the rules are in report.smk).
-from instdiff.report.tables import TABLE_FILES, TABLES, table_inputs
+from instdiff.report.inputs import table_inputs
+from instdiff.report.specs import TABLE_FILES, TABLES
 
 # The rule writing each table is named after its target (`snakemake table1`, `-R table1`); "fid" is a metric rule.
 TABLE_RULES = {name: "fid_table" if name == "fid" else name for name in TABLES}
@@ -716,7 +717,7 @@ REAL_EXPERIMENT = next(
 FIGURES = [
     run_path(f"figures/{name}.{ext}")
     for name in (
-        "metrics_vs_paper",
+        "delta_forest",
         "per_category_ap",
         "pim_distributions",
         "fid_vs_format",
@@ -790,4 +791,10 @@ def cost_tables():
 
 def all_targets():
     """The default target: every table and figure (and through them every metric the config asks for)."""
-    return [*table_outputs(), *cost_tables(), *FIGURES, *qualitative_figures()]
+    return [
+        *table_outputs(),
+        *cost_tables(),
+        *FIGURES,
+        *qualitative_figures(),
+        run_path("report.html"),
+    ]

@@ -8,6 +8,7 @@
 localrules:
     manifest,
     report,
+    report_page,
 
 
 rule manifest:
@@ -100,9 +101,9 @@ rule figures:
             else []
         ),
     output:
-        metrics_vs_paper=[
-            fig("metrics_vs_paper", "figure_metrics"),
-            run_path("figures/metrics_vs_paper.pdf"),
+        delta_forest=[
+            fig("delta_forest", "figure_delta"),
+            run_path("figures/delta_forest.pdf"),
         ],
         per_category_ap=[
             fig("per_category_ap", "figure_per_category"),
@@ -190,8 +191,36 @@ rule generation_cost:
         "../scripts/report_generation_cost.py"
 
 
+# The run's own report page: opens on the Δ forest plot and the headline tables, figures as thumbnails linked to
+# the full files (instdiff/report/page.py); `snakemake --report` remains the full archive with the workflow graph.
+rule report_page:
+    input:
+        tables=[run_path(f"tables/{TABLE_FILES[name]}.html") for name in TABLES],
+        figures=[f for f in [*FIGURES, *qualitative_figures()] if f.endswith(".png")],
+        cost=[f for f in cost_tables() if f.endswith(".md")],
+    output:
+        run_path("report.html"),
+    log:
+        log_file("report_page"),
+    benchmark:
+        BENCH("report_page")
+    retries: 0  # deterministic: a retry would fail the same way
+    conda:
+        conda_env("report")
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        code=CODE("report_page"),
+        run=config["run"],
+    script:
+        "../scripts/report_page.py"
+
+
 rule report:
     input:
         table_outputs(),
         cost_tables(),
         rules.figures.output,
+        rules.report_page.output,

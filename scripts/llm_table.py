@@ -1,5 +1,6 @@
 """Snakemake entry point of rule `llm_table` (rules/llm.smk)."""
 
+from instdiff.core.banner import run_banner
 from instdiff.llm.table import llm_table
 from instdiff.core.logging_setup import from_snakemake
 
@@ -12,4 +13,5 @@ llm_table(
     csv_path=snakemake.output.csv,  # noqa: F821
     md_path=snakemake.output.md,  # noqa: F821
     layouts=snakemake.input.layouts,  # noqa: F821
+    banner=run_banner(snakemake.config),  # noqa: F821
 )

@@ -2,7 +2,9 @@
 raters/table.{md,csv,tex}."""
 
 from instdiff.core.logging_setup import from_snakemake
+from instdiff.core.banner import run_banner
 from instdiff.raters.analysis import run_study
+from instdiff.raters.results_table import write_results_table
 
 from_snakemake(snakemake)  # noqa: F821
 run_study(
@@ -17,3 +19,4 @@ run_study(
     level=float(snakemake.params.level),  # noqa: F821
     tables=list(snakemake.output.tables),  # noqa: F821
 )
+write_results_table(snakemake.output.stats, *snakemake.output.table, banner=run_banner(snakemake.config))  # noqa: F821

@@ -1,9 +1,5 @@
-"""Plain tables as text: Markdown, CSV and LaTeX from a header and rows of strings.
-
-The one writer of small tables for every stage (the LLM table, the raters table); it sits on the lowest floor so a
-stage never imports the report stage to print a table. The paper tables (instdiff/report/tables.py) render the same
-Markdown grid and CSV.
-"""
+"""Plain text tables every stage writes (Markdown grids, CSV documents, LaTeX tabulars): the lowest floor, so the
+LLM, raters and report stages share one writer without importing one another."""
 
 from __future__ import annotations
 
@@ -11,9 +7,11 @@ import csv
 import io
 from typing import Any, Iterable, Sequence
 
+from instdiff.core.errors import InputError
+
 
 def markdown_grid(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
-    """The lines of a Markdown table of texts: header, separator, one line per row."""
+    """The lines of a Markdown table of texts: header, separator, one line per row (every table of the project)."""
     return (["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * len(header)) + "|"]
             + ["| " + " | ".join(cells) + " |" for cells in rows])
 
@@ -27,15 +25,23 @@ def csv_text(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     return buf.getvalue()
 
 
-# Characters LaTeX treats specially in text mode, and the symbols of our labels that need math mode.
-LATEX_ESCAPES = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
-                 "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "\\": r"\textbackslash{}",
-                 "Δ": r"$\Delta$", "−": "$-$", "–": "--", "α": r"$\alpha$", "τ": r"$\tau$", "±": r"$\pm$"}
+# Characters LaTeX treats specially in text mode, and the symbols of our labels that need math mode or an ASCII
+# spelling (LaTeX's default input encoding would stop on them).
+TEX_ESCAPES = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
+               "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "\\": r"\textbackslash{}", "Δ": r"$\Delta$",
+               "−": "$-$", "–": "--", "—": "---", "×": r"$\times$", "≥": r"$\geq$", "≤": r"$\leq$", "’": "'",
+               "é": r"\'e", "·": r"$\cdot$", "α": r"$\alpha$", "τ": r"$\tau$", "±": r"$\pm$"}
 
 
-def latex_escape(text: str) -> str:
-    """``text`` safe in LaTeX text mode (plain labels and numbers; no markup is kept)."""
-    return "".join(LATEX_ESCAPES.get(ch, ch) for ch in text)
+def tex_escape(s: str) -> str:
+    """Text escaped for LaTeX; a character LaTeX's default input cannot take raises (the table would not compile)."""
+    out = []
+    for ch in s:
+        t = TEX_ESCAPES.get(ch, ch)
+        if not t.isascii():
+            raise InputError(None, f"no LaTeX spelling for {ch!r} in {s!r}", "add it to instdiff.core.tabular.TEX_ESCAPES")
+        out.append(t)
+    return "".join(out)
 
 
 def latex_tabular(header: Sequence[str], rows: Iterable[Sequence[str]], caption: str, label: str,
@@ -43,12 +49,12 @@ def latex_tabular(header: Sequence[str], rows: Iterable[Sequence[str]], caption:
     """A booktabs ``table`` of escaped texts: first column left-aligned, the others right-aligned; ``notes`` under
     it in small type."""
     out = [r"\begin{table}[t]", r"\centering", r"\small", r"\begin{tabular}{l" + "r" * (len(header) - 1) + "}",
-           r"\toprule", " & ".join(latex_escape(h) for h in header) + r" \\", r"\midrule"]
-    out += [" & ".join(latex_escape(c) for c in row) + r" \\" for row in rows]
+           r"\toprule", " & ".join(tex_escape(h) for h in header) + r" \\", r"\midrule"]
+    out += [" & ".join(tex_escape(c) for c in row) + r" \\" for row in rows]
     out += [r"\bottomrule", r"\end{tabular}"]
     if notes:
         out += [r"\par\smallskip", r"\begin{minipage}{\linewidth}\footnotesize"]
-        out += [latex_escape(n) + r"\\" for n in notes]
+        out += [tex_escape(n) + r"\par" for n in notes]
         out += [r"\end{minipage}"]
-    out += [r"\caption{" + latex_escape(caption) + "}", r"\label{" + label + "}", r"\end{table}"]
+    out += [r"\caption{" + tex_escape(caption) + "}", r"\label{" + label + "}", r"\end{table}"]
     return "\n".join(out) + "\n"

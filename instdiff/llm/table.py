@@ -83,18 +83,21 @@ def build_rows(grounding: Sequence[str | Path], clip: str | Path | None, legacy:
     return rows
 
 
-def write_table(rows: list[dict], csv_path: str | Path, md_path: str | Path, footer: str = "") -> None:
+def write_table(rows: list[dict], csv_path: str | Path, md_path: str | Path, footer: str = "",
+                banner: str | None = None) -> None:
+    """``banner``: a run of tiny stand-in scorers says so above the table (instdiff.core.banner)."""
     texts = [[_fmt(row.get(k), k) for k in COLUMNS] for row in rows]
     write_text(csv_path, csv_text(COLUMNS, texts))
-    lines = markdown_grid(COLUMNS, texts)
+    lines = ([f"> **{banner}**", ""] if banner else []) + markdown_grid(COLUMNS, texts)
     if footer:
         lines += ["", footer]
     write_text(md_path, "\n".join(lines) + "\n")
 
 
-def llm_table(grounding, clip, legacy, published: Mapping[str, float], csv_path, md_path, layouts=None) -> list[dict]:
+def llm_table(grounding, clip, legacy, published: Mapping[str, float], csv_path, md_path, layouts=None,
+              banner: str | None = None) -> list[dict]:
     rows = build_rows(list(grounding), clip, legacy, dict(published or {}), layouts)
     footer = ("published: the extension's README (CogVLM IoU over 20 images, 32 best-per-label pairs, boxes misread as "
               "xywh; CLIP on the refined images). ours: this run; 'given' = the boxes the generator received.")
-    write_table(rows, csv_path, md_path, footer)
+    write_table(rows, csv_path, md_path, footer, banner=banner)
     return rows

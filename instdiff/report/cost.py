@@ -16,7 +16,7 @@ from typing import Any, Mapping
 
 from instdiff.core.errors import InputError
 from instdiff.core.io import read_json, write_text
-from instdiff.report.tables import csv_text, markdown_grid
+from instdiff.core.tabular import csv_text, markdown_grid
 
 COLUMNS = ["experiment", "images", "generated", "shards", "device", "precision", "steps", "s_per_image",
            "images_per_s", "generate_s", "projected_images", "projected_device_hours"]

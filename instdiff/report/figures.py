@@ -19,7 +19,9 @@ import numpy as np
 
 from instdiff.core.errors import InputError
 from instdiff.core.io import atomic_path
-from instdiff.report.tables import (TABLES, Context, build_table, experiments_by_format, read_metric_file)
+from instdiff.report.build import Context, build_table, read_metric_file
+from instdiff.report.inputs import experiments_by_format
+from instdiff.report.specs import TABLES
 from instdiff.metrics.record import MetricRecord
 from instdiff.metrics.registry import metric_of_file, metric_spec
 from instdiff.report.paper import load_paper_results
@@ -27,6 +29,7 @@ from instdiff.core.seeding import derive_seed
 from instdiff.core.stats import per_image_values
 
 log = logging.getLogger(__name__)
+_NONE = type("NoMethod", (), {"values": {}})()
 
 
 def _mpl():
@@ -53,39 +56,85 @@ def _message(ax, text: str) -> None:
     ax.text(0.5, 0.5, text, ha="center", va="center", wrap=True, fontsize=9, transform=ax.transAxes)
 
 
-# ----------------------------------------------------------------------------------------------- metrics vs paper
+def grid_shape(n: int, panel_w: float, panel_h: float, max_ratio: float = 3.5) -> tuple[int, int]:
+    """(rows, cols) for ``n`` panels of ``panel_w`` x ``panel_h`` inches: the fewest rows whose figure is no wider
+    than ``max_ratio`` times its height (a strip of ten panels is unreadable in a report column)."""
+    for rows in range(1, n + 1):
+        cols = math.ceil(n / rows)
+        if cols * panel_w <= max_ratio * rows * panel_h:
+            return rows, cols
+    return n, 1
 
-def metrics_vs_paper(config: Mapping[str, Any], metrics_dir: str | Path, paper_results: str | Path,
-                     outputs: Sequence[str | Path], tables: Sequence[str] = ("table1", "table2", "table3", "table4")):
-    """Grouped bars per table: InstanceDiffusion (paper) vs ours, with our 95% CI as error bars."""
-    plt = _mpl()
+
+def stamp(fig, banner: str | None) -> None:
+    """The run's banner (tiny models / synthetic data) across the top of the figure, so no PNG leaves the report
+    without it."""
+    if banner:
+        fig.suptitle(banner, color="#a00000", fontsize=8, fontweight="bold", wrap=True)
+
+
+# ----------------------------------------------------------------------------------------------- Δ forest plot
+
+UNITS = {"clip_local": "CLIP_local cosine"}          # any other Δ a table prints is in percentage points
+
+
+def delta_points(config: Mapping[str, Any], metrics_dir: str | Path, paper_results: str | Path,
+                 tables: Sequence[str] = ("table1", "table2", "table3", "table4")) -> list[dict[str, Any]]:
+    """Every Δ the tables print (ours − a named published row), with its CI and unit: exactly the Δ rows, so the
+    figure shows no Δ the tables leave out (flagged cells, FID)."""
+    from instdiff.report.inputs import extra_rows
+
     paper = load_paper_results(paper_results)
-    fig, axes = plt.subplots(1, len(tables), figsize=(4.2 * len(tables), 3.6), squeeze=False)
-    for ax, name in zip(axes[0], tables):
-        ctx = Context(Path(metrics_dir), experiments_by_format(config), paper)
+    points = []
+    for name in tables:
+        ctx = Context(Path(metrics_dir), experiments_by_format(config), paper, extra_rows=extra_rows(config))
         table = build_table(TABLES[name], ctx)
-        paper_row = next((r for r in table.rows if r.kind == "paper" and r.label.startswith("InstanceDiffusion (")
-                          and "hybrid" not in r.label), None)
-        ours_row = next((r for r in table.rows if r.kind == "ours"), None)
-        cols = [c for c in table.columns if ours_row and ours_row.cells[c.id].status == "ok"]
-        if not cols:
-            missing = sorted({n for n in table.footnotes})
-            _message(ax, f"{name}: no metric files yet.\n" + ("\n".join(missing[:2]) if missing else ""))
-            ax.set_title(TABLES[name].title.split(":")[0], fontsize=9)
-            continue
-        x = np.arange(len(cols))
-        pv = [paper_row.cells[c.id].value if paper_row and paper_row.cells[c.id].status == "ok" else np.nan for c in cols]
-        ov = [ours_row.cells[c.id].value for c in cols]
-        err = np.array([[o - (ours_row.cells[c.id].low if ours_row.cells[c.id].low is not None else o),
-                         (ours_row.cells[c.id].high if ours_row.cells[c.id].high is not None else o) - o]
-                        for c, o in zip(cols, ov)]).T
-        ax.bar(x - 0.2, pv, 0.4, label="paper", color="#999999")
-        ax.bar(x + 0.2, ov, 0.4, yerr=err, capsize=3, label="ours", color="#3070b0")
-        ax.set_xticks(x, [c.label for c in cols], rotation=30, ha="right", fontsize=8)
-        ax.set_title(TABLES[name].title.split(":")[0], fontsize=9)
-        ax.legend(fontsize=8)
+        for row in table.rows:
+            if row.kind != "delta":
+                continue
+            for c in table.columns:
+                cell = row.cells[c.id]
+                if cell.status == "ok" and cell.value is not None:
+                    points.append({"table": name, "measure": c.id, "label": c.label, "row": row.label.split(" [")[0],
+                                   "reference": row.reference, "value": cell.value, "low": cell.low,
+                                   "high": cell.high, "unit": UNITS.get(c.key, "percentage points")})
+    return points
+
+
+def delta_forest(config: Mapping[str, Any], metrics_dir: str | Path, paper_results: str | Path,
+                 outputs: Sequence[str | Path], banner: str | None = None) -> list[dict[str, Any]]:
+    """A forest plot of Δ = ours − published, one point per (row, measure) with its 95% CI, one axis per unit."""
+    plt = _mpl()
+    points = delta_points(config, metrics_dir, paper_results)
+    units = sorted({p["unit"] for p in points}, key=lambda u: u != "percentage points")
+    if not points:
+        fig, ax = plt.subplots(figsize=(6, 2.5))
+        _message(ax, "No Δ to plot: no metric file of a row with a published counterpart yet "
+                     "(run `snakemake --cores 1 table1`), or every published cell is flagged.")
+        stamp(fig, banner)
+        save_figure(fig, outputs)
+        return points
+    heights = [max(1.2, 0.32 * sum(p["unit"] == u for p in points) + 0.8) for u in units]
+    fig, axes = plt.subplots(len(units), 1, figsize=(9.5, sum(heights) + 0.6), squeeze=False,
+                             gridspec_kw={"height_ratios": heights})
+    for ax, unit in zip(axes[:, 0], units):
+        mine = [p for p in points if p["unit"] == unit]
+        y = np.arange(len(mine))[::-1]
+        for yi, p in zip(y, mine):
+            lo = p["low"] if p["low"] is not None else p["value"]
+            hi = p["high"] if p["high"] is not None else p["value"]
+            color = "#3070b0" if p["reference"].startswith("InstanceDiffusion") else "#7a7a7a"
+            ax.errorbar(p["value"], yi, xerr=[[p["value"] - lo], [hi - p["value"]]], fmt="o", color=color, ms=4,
+                        capsize=2, lw=1)
+        ax.axvline(0, color="k", lw=0.8)
+        ax.set_yticks(y, [f"{p['label'].replace('^', ' ').replace('_', ' ')} | {p['row']}" for p in mine], fontsize=7)
+        ax.set_xlabel(f"Δ = ours − published ({unit}); bar: 95% CI of ours", fontsize=8)
+        ax.tick_params(axis="x", labelsize=7)
+        ax.grid(axis="x", lw=0.3)
+    stamp(fig, banner)
     fig.tight_layout()
     save_figure(fig, outputs)
+    return points
 
 
 # ----------------------------------------------------------------------------------------------- per-category AP
@@ -96,7 +145,8 @@ def _per_category(data: MetricRecord) -> list[tuple[str, float]]:
             if r["ap"] is not None and math.isfinite(r["ap"]) and r["ap"] >= 0]
 
 
-def per_category_ap(files: Sequence[str | Path], outputs: Sequence[str | Path], top: int = 80) -> None:
+def per_category_ap(files: Sequence[str | Path], outputs: Sequence[str | Path], top: int = 80,
+                    banner: str | None = None) -> None:
     """Horizontal bars of per-category AP (percent) for every COCO metric file that has ``per_category``."""
     plt = _mpl()
     series = []
@@ -111,23 +161,31 @@ def per_category_ap(files: Sequence[str | Path], outputs: Sequence[str | Path], 
         fig, ax = plt.subplots(figsize=(6, 2))
         _message(ax, "No per-category AP: the COCO metric files have no 'per_category' key "
                      "(run the coco_bbox / coco_segm metric rules of a version that writes it).")
+        stamp(fig, banner)
         save_figure(fig, outputs)
         return
     height = max(3.0, 0.12 * max(len(c) for _, c in series) + 1)
-    fig, axes = plt.subplots(1, len(series), figsize=(4.0 * len(series), height), squeeze=False)
-    for ax, (title, cats) in zip(axes[0], series):
+    nrows, ncols = grid_shape(len(series), 4.0, height)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.0 * ncols, height * nrows), squeeze=False)
+    for ax in axes.flat[len(series):]:
+        ax.axis("off")
+    for ax, (title, cats) in zip(axes.flat, series):
         ax.barh([n for n, _ in cats], [100 * v for _, v in cats], color="#3070b0")
         ax.set_title(title, fontsize=9)
         ax.set_xlabel("AP (%)")
         ax.tick_params(axis="y", labelsize=6)
+    stamp(fig, banner)
     fig.tight_layout()
     save_figure(fig, outputs)
 
 
 # ----------------------------------------------------------------------------------------------- PiM distributions
 
-def pim_distributions(files: Sequence[str | Path], outputs: Sequence[str | Path], paper_results: str | Path | None = None):
-    """Histogram of per-image PiM (percent) per PiM metric file, with the paper's mean as a line."""
+def pim_distributions(files: Sequence[str | Path], outputs: Sequence[str | Path], paper_results: str | Path | None = None,
+                      banner: str | None = None, generated: Sequence[str] | None = None):
+    """Histogram of per-image PiM (percent) per PiM metric file. The paper's number is drawn only on panels of the
+    paper's protocol (``pim_*_paper``) of generated images (``generated``: the experiments that generate; real
+    images and corrected PiM are other quantities)."""
     plt = _mpl()
     paper = load_paper_results(paper_results) if paper_results else None
     panels = []
@@ -142,27 +200,38 @@ def pim_distributions(files: Sequence[str | Path], outputs: Sequence[str | Path]
         panels.append((f"{f.parent.name}/{f.stem}", [scale * v for v in vals] if vals else None,
                        None if vals else f"{f}: no per_image PiM values"))
     if not panels:
-        panels.append(("PiM", None, "no PiM metric files are configured"))
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 3.0), squeeze=False)
-    for ax, (title, vals, msg) in zip(axes[0], panels):
+        panels.append(("PiM/none", None, "no PiM metric files are configured"))
+    with_paper = []
+    nrows, ncols = grid_shape(len(panels), 3.6, 3.0)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.6 * ncols, 3.0 * nrows), squeeze=False)
+    for ax in axes.flat[len(panels):]:
+        ax.axis("off")
+    for ax, (title, vals, msg) in zip(axes.flat, panels):
         if vals is None:
             _message(ax, msg)
         else:
             ax.hist(vals, bins=np.linspace(0, 100, 21), color="#3070b0")
             ax.axvline(float(np.mean(vals)), color="k", lw=1, label=f"ours {np.mean(vals):.1f}")
             fmt = "point" if "point" in title else "scribble"
-            if paper and "instancediffusion" in paper.methods and f"{fmt}.pim" in paper.methods["instancediffusion"].values:
-                ax.axvline(paper.methods["instancediffusion"].values[f"{fmt}.pim"], color="r", ls="--", lw=1, label="paper")
+            experiment, stem = title.split("/", 1)
+            protocol = stem.endswith("_paper") and (generated is None or experiment in generated)
+            if protocol and paper and f"{fmt}.pim" in paper.methods.get("instancediffusion", _NONE).values:
+                published = paper.methods["instancediffusion"].values[f"{fmt}.pim"]
+                ax.axvline(published, color="r", ls="--", lw=1, label=f"paper {published.text}")
+                with_paper.append(title)
             ax.set_xlabel("PiM per image (%)")
             ax.legend(fontsize=7)
         ax.set_title(title, fontsize=9)
+    stamp(fig, banner)
     fig.tight_layout()
     save_figure(fig, outputs)
+    return with_paper
 
 
 # ----------------------------------------------------------------------------------------------- FID vs format
 
-def fid_vs_format(files: Sequence[str | Path], outputs: Sequence[str | Path], stored: str = "PNG") -> None:
+def fid_vs_format(files: Sequence[str | Path], outputs: Sequence[str | Path], stored: str = "PNG",
+                  banner: str | None = None) -> None:
     """FID of each experiment on the images as stored (``stored``: PNG or JPEG-75) and, for stored PNGs, on
     JPEG-75 round trips."""
     plt = _mpl()
@@ -182,6 +251,8 @@ def fid_vs_format(files: Sequence[str | Path], outputs: Sequence[str | Path], st
         ax.set_xticks(x, [r[0] for r in rows])
         ax.set_ylabel(f"FID ({'higher' if metric_spec('fid').higher_is_better else 'lower'} is better)")
         ax.legend(fontsize=8)
+    stamp(fig, banner)
+    fig.tight_layout()
     save_figure(fig, outputs)
 
 
@@ -216,9 +287,11 @@ def _draw_layout(ax, layout) -> None:
         ax.text(x0 * w + 2, y0 * h + 10, inst.phrase[:20], color=c, fontsize=5)
 
 
-def qualitative_grid(layouts_path: str | Path, generated_done: str | Path, real_done: str | Path,
-                     outputs: Sequence[str | Path], experiment: str, run_seed: int, k: int = 4) -> list[str]:
-    """Rows of (layout overlay | generated | real) for ``k`` seeded-sampled images of ``experiment``."""
+def qualitative_grid(layouts_path: str | Path, generated_done: str | Path, real_done: str | Path | None,
+                     outputs: Sequence[str | Path], experiment: str, run_seed: int, k: int = 4,
+                     banner: str | None = None) -> list[str]:
+    """Rows of (layout overlay | generated | real) for ``k`` seeded-sampled images of ``experiment``; the real
+    column only when some chosen layout has a real image (the LLM's layouts have none)."""
     from PIL import Image
 
     from instdiff.core.layout import read_layouts
@@ -227,26 +300,28 @@ def qualitative_grid(layouts_path: str | Path, generated_done: str | Path, real_
     plt = _mpl()
     layouts = {lay.id: lay for lay in read_layouts(layouts_path)}
     gen = dict(read_image_list(generated_done))
-    real = dict(read_image_list(real_done))
+    real = dict(read_image_list(real_done)) if real_done else {}
     common = [i for i in gen if i in layouts]
     if not common:
         raise InputError(generated_done, "no generated image has a layout of the same id",
                          f"regenerate the image set from {layouts_path}", "images")
     chosen = sample_ids(common, k, run_seed, experiment)
-    fig, axes = plt.subplots(len(chosen), 3, figsize=(7.5, 2.6 * len(chosen)), squeeze=False)
+    titles = ("layout", "generated", "real") if any(i in real for i in chosen) else ("layout", "generated")
+    fig, axes = plt.subplots(len(chosen), len(titles), figsize=(2.5 * len(titles), 2.6 * len(chosen)), squeeze=False)
     for row, image_id in zip(axes, chosen):
         _draw_layout(row[0], layouts[image_id])
         row[1].imshow(Image.open(gen[image_id]).convert("RGB"))
-        if image_id in real:
+        if len(titles) == 3 and image_id in real:
             row[2].imshow(Image.open(real[image_id]).convert("RGB"))
-        else:
+        elif len(titles) == 3:
             _message(row[2], "no real image with this id")
-        for ax, title in zip(row, ("layout", "generated", "real")):
+        for ax, title in zip(row, titles):
             ax.set_xticks([])
             ax.set_yticks([])
             ax.set_title(f"{title} {image_id}" if title == "layout" else title, fontsize=8)
         row[0].set_xlabel(layouts[image_id].caption[:70], fontsize=6)
-    fig.suptitle(f"{experiment}: layout | generated | real", fontsize=10)
+    fig.suptitle(f"{experiment}: {' | '.join(titles)}" + (f"\n{banner}" if banner else ""), fontsize=9,
+                 color="#a00000" if banner else "k")
     fig.tight_layout()
     save_figure(fig, outputs)
     return chosen

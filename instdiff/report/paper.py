@@ -30,6 +30,7 @@ class Published(float):
 class Caveat:
     text: str
     measures: tuple[str, ...] = ("*",)     # glob patterns of the measure ids it concerns
+    no_delta: bool = False                 # the tables print no Δ against the measures it concerns
 
     def applies(self, measures) -> bool:
         from fnmatch import fnmatch
@@ -118,9 +119,9 @@ def load_paper_results(path: str | Path) -> PaperResults:
         if isinstance(c, str):
             caveats[cid] = Caveat(c)
         elif isinstance(c, dict) and isinstance(c.get("text"), str):
-            caveats[cid] = Caveat(c["text"], tuple(c.get("measures") or ("*",)))
+            caveats[cid] = Caveat(c["text"], tuple(c.get("measures") or ("*",)), bool(c.get("no_delta", False)))
         else:
-            raise InputError(path, "a caveat is a string or {text, measures}", "fix the entry", f"caveats.{cid}")
+            raise InputError(path, "a caveat is a string or {text, measures, no_delta}", "fix the entry", f"caveats.{cid}")
     methods = {}
     for mid, m in data["methods"].items():
         where = f"methods.{mid}"

@@ -165,7 +165,7 @@ def read_value(metrics_dir: Path, experiments: list[str], stem: str, key: str,
     if not values:
         return None
     if len(values) > 1:
-        iv = seeds_mean_ci(values)
+        iv = seeds_mean_ci(values, bounds=metric_of_file(stem).bounds(key, scale))  # inside the metric's range
         return Value(iv.value, iv.low, iv.high, None, iv.method if iv.low is not None else None, tuple(files))
     rec = records[0]
     per_image = None

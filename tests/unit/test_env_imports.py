@@ -28,7 +28,6 @@ NOT_RUN = {
     ("report", "report_figures", "torch"): "metrics.fid.read_image_list needs no torch; provenance.torch_info guards it",
     ("report", "report_figures", "torchmetrics"): "metrics.fid.read_image_list needs no torchmetrics",
     ("report", "report_tables", "torch"): "provenance.torch_info returns {'available': False} without torch",
-    ("report", "report_generation_cost", "torch"): "report.tables' renderers never call provenance.torch_info",
 }
 
 # Parses the workflow and prints {rule: [conda env file, script]} for the rules that have both.

@@ -102,7 +102,7 @@ def test_llm_table_bytes_through_the_report_renderer(tmp_path):
     from instdiff.llm.table import write_table
 
     rows = [{"quantity": "mean_iou", "scorer": "cogvlm, shipped", "images": "raw", "reference": 'say "x"',
-             "matching": "best-per-label", "published": 0.42, "ours": 0.123456, "n": 32},
+             "matching": "best-per-label", "published": 0.42, "ours": 0.123456, "n": 32.0},
             {"quantity": "clip_global_sd", "scorer": "clip", "images": "refined", "reference": "caption", "matching": "",
              "published": None, "ours": None, "n": None}]
     write_table(rows, tmp_path / "t.csv", tmp_path / "t.md", "foot note")
@@ -116,6 +116,8 @@ def test_llm_table_bytes_through_the_report_renderer(tmp_path):
         '| mean_iou | cogvlm, shipped | raw | say "x" | best-per-label | 0.4200 | 0.1235 | 32 |\n'
         '| clip_global_sd | clip | refined | caption |  |  |  |  |\n'
         '\nfoot note\n')
+    write_table(rows, tmp_path / "b.csv", tmp_path / "b.md", "foot note", banner="Test run: tiny scorers")
+    assert (tmp_path / "b.md").read_text().startswith("> **Test run: tiny scorers**\n\n| quantity |")
 
 
 @pytest.mark.parametrize("image_format,suffix", [("png", ".png"), ("jpeg75", ".jpg")])

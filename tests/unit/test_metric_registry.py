@@ -14,7 +14,7 @@ from instdiff.core.errors import InputError
 from instdiff.metrics import registry
 from instdiff.metrics.record import SCHEMAS
 from instdiff.metrics.registry import METRICS, detector_of, metric_files, metric_of_file, metric_spec, scored_attribute
-from instdiff.report.tables import TABLES
+from instdiff.report.specs import TABLES
 
 ROOT = Path(__file__).resolve().parents[2]
 # An output a rule declares under metrics/{experiment}/: run_path("metrics/{experiment}/pim_{mode}_paper.json").

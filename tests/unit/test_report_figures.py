@@ -25,7 +25,7 @@ def metrics(tmp_path_factory):
 def test_every_figure_from_the_writers_files(tmp_path, metrics):
     m = metrics
     outs = {n: (tmp_path / f"{n}.png", tmp_path / f"{n}.pdf") for n in ("metrics", "cat", "pim", "fid")}
-    FG.metrics_vs_paper(CONFIG, m, PAPER, outs["metrics"])
+    FG.delta_forest(CONFIG, m, PAPER, outs["metrics"], banner="Test run")
     FG.per_category_ap([m / "box" / "coco_bbox.json", m / "box" / "coco_segm.json"], outs["cat"])
     FG.pim_distributions([m / "point" / "pim_point_paper.json", m / "point" / "pim_point_corrected.json"], outs["pim"], PAPER)
     FG.fid_vs_format([m / "box" / "fid.json", m / "mask" / "fid.json"], outs["fid"])
@@ -46,7 +46,7 @@ def test_figures_with_missing_inputs_still_say_what_to_run(tmp_path):
     FG.fid_vs_format([tmp_path / "box" / "fid.json"], outs)
     FG.per_category_ap([], outs)
     FG.pim_distributions([tmp_path / "point" / "pim_point_paper.json"], outs)
-    FG.metrics_vs_paper(CONFIG, tmp_path, PAPER, outs)
+    FG.delta_forest(CONFIG, tmp_path, PAPER, outs)
     _ok(outs)
 
 
@@ -67,3 +67,69 @@ def test_qualitative_grid(tmp_path):
     chosen = FG.qualitative_grid(tmp_path / "box.jsonl", gen, real, outs, "box", 2024, k=2)
     assert len(chosen) == 2 and chosen == FG.sample_ids([str(i) for i in ids], 2, 2024, "box")
     _ok(outs)
+
+
+def _size(png):
+    from PIL import Image
+
+    with Image.open(png) as im:
+        return im.size
+
+
+def test_forest_plot_shows_the_tables_deltas_one_axis_per_unit(tmp_path):
+    """Every Δ the tables print and no other (none on FID or flagged cells), on one axis per unit."""
+    from tests.report_helpers import tiny_encoder
+
+    inputs = real_inputs(tmp_path / "inputs")
+    m = tmp_path / "metrics"
+    smoke_metrics(m, inputs, tiny_encoder(inputs["root"]), fid=True)
+    config = {"experiments": {e: {"kind": "generated", "metrics": ms} for e, ms in (
+        ("box", ["coco_bbox", "fid"]), ("mask", ["coco_segm"]), ("point", ["pim_point"]),
+        ("colors", ["attribute"]), ("textures", ["attribute"]))} | {"real": {"kind": "real", "metrics": ["coco_bbox"]}}}
+    outs = (tmp_path / "f.png", tmp_path / "f.pdf")
+    points = FG.delta_forest(config, m, PAPER, outs)
+    _ok(outs)
+    assert {p["unit"] for p in points} == {"percentage points", "CLIP_local cosine"}
+    assert not [p for p in points if p["measure"].endswith(".fid")]
+    assert {(p["measure"], p["reference"]) for p in points} >= {("box.ap", "InstanceDiffusion (paper)"),
+                                                                ("box.ap", "Upper bound (paper)"),
+                                                                ("colors.clip_local", "InstanceDiffusion (paper)")}
+    box = next(p for p in points if p["measure"] == "box.ap" and p["reference"] == "InstanceDiffusion (paper)")
+    ap = 100 * FG.read_metric_file(m / "box" / "coco_bbox.json").values["ap"]
+    assert box["value"] == pytest.approx(ap - 38.8)
+    w, h = _size(outs[0])
+    assert w <= 3.5 * h
+
+
+def test_grids_are_no_wider_than_three_and_a_half_heights(tmp_path, metrics):
+    import shutil
+
+    coco, pims = [], []
+    for i in range(10):
+        (tmp_path / f"e{i}").mkdir()
+        coco.append(shutil.copy(metrics / "box" / "coco_bbox.json", tmp_path / f"e{i}" / "coco_bbox.json"))
+        pims.append(shutil.copy(metrics / "point" / "pim_point_paper.json", tmp_path / f"e{i}" / "pim_point_paper.json"))
+    FG.per_category_ap(coco, (tmp_path / "c.png", tmp_path / "c.pdf"))
+    FG.pim_distributions(pims, (tmp_path / "p.png", tmp_path / "p.pdf"), PAPER)
+    for png in ("c.png", "p.png"):
+        w, h = _size(tmp_path / png)
+        assert w <= 3.5 * h, (png, w, h)
+
+
+def test_the_papers_pim_line_only_on_panels_of_the_papers_protocol(metrics):
+    files = [metrics / e / f"pim_point_{v}.json" for e in ("point", "real") for v in ("paper", "corrected")]
+    with_paper = FG.pim_distributions(files, (metrics.parent / "p.png", metrics.parent / "p.pdf"), PAPER,
+                                      generated=["point"])
+    assert with_paper == ["point/pim_point_paper"]
+
+
+def test_qualitative_grid_has_no_real_column_when_no_layout_has_a_real_image(tmp_path):
+    ids = [1, 2, 3]
+    gen = write_images(tmp_path / "gen", "llm", ids, size=64)
+    real = write_images(tmp_path / "real", "real", [7, 8], size=64, seed=3)   # other ids: the LLM's scenes
+    write_layouts(tmp_path / "llm.jsonl", ids)
+    FG.qualitative_grid(tmp_path / "llm.jsonl", gen, real, (tmp_path / "a.png", tmp_path / "a.pdf"), "llm", 1, k=2)
+    real = write_images(tmp_path / "real2", "real", ids, size=64, seed=3)
+    FG.qualitative_grid(tmp_path / "llm.jsonl", gen, real, (tmp_path / "b.png", tmp_path / "b.pdf"), "llm", 1, k=2)
+    (wa, ha), (wb, hb) = _size(tmp_path / "a.png"), _size(tmp_path / "b.png")
+    assert wa < 0.8 * wb and abs(ha - hb) < 0.1 * hb       # two columns, not three

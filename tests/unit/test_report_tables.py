@@ -11,8 +11,11 @@ import pytest
 from instdiff.core.errors import InputError
 from instdiff.report.paper import load_paper_results
 from instdiff.core.stats import bootstrap_mean_ci
-from instdiff.report.tables import (TABLES, Context, _tex, build_table, experiments_by_format, make_table, table_inputs,
-                                    to_html, to_latex, to_markdown)
+from instdiff.report.build import Context, build_table
+from instdiff.report.inputs import experiments_by_format, table_inputs
+from instdiff.report.render import _tex, to_html, to_latex, to_markdown
+from instdiff.report.specs import TABLES
+from instdiff.report.tables import make_table
 
 from tests.report_helpers import real_inputs, smoke_metrics, tiny_encoder, write_coco
 
@@ -55,18 +58,18 @@ def test_table4_markdown_and_csv_exact(tmp_path, metrics):
     md = outs[0].read_text().splitlines()
     acc = 100 * _v(metrics / "colors" / "attribute_gt.json", "accuracy")
     det = 100 * _v(metrics / "textures" / "attribute_detected.json", "accuracy")
+    # The main table: one row per method; the misses columns only in the supplementary part (GT crops have none).
     assert md[2:6] == [
-        "| Method | Acc_color | CLIP_local (color) | missed instances (color) [1] | Acc_texture | CLIP_local (texture) "
-        "| missed instances (texture) [1] |",
-        "|---|---|---|---|---|---|---|",
-        "| InstanceDiffusion (paper) [2] | 54.4 | 0.250 | – | 26.8 | 0.225 | – |",
-        "| Student reproduction (2024-05-30, final) [3, 4] | 53.3 | 0.248 | – | 26.9 | 0.226 | – |",
+        "| Method | Acc_color | CLIP_local (color) | Acc_texture | CLIP_local (texture) |",
+        "|---|---|---|---|---|",
+        "| InstanceDiffusion (paper) [2] | 54.4 | 0.250 | 26.8 | 0.225 |",
+        "| Student reproduction (2024-05-30, final) [3] | 53.3 | 0.248 | 26.9 | 0.226 |",
     ]
     misses = int(_v(metrics / "colors" / "attribute_detected.json", "n_unmatched"))
     assert misses > 0
-    detected = next(line for line in md if line.startswith("| InstanceDiffusion (ours, detected-box"))
+    detected = next(line for line in md if line.startswith("| InstanceDiffusion, detected-box crops"))
     assert detected.split(" | ")[3] == str(misses)
-    ours = next(line for line in md if line.startswith("| InstanceDiffusion (ours, GT-box"))
+    ours = next(line for line in md if line.startswith("| InstanceDiffusion (ours) ["))
     assert ours.split(" | ")[1].startswith(f"{acc:.1f} [")           # the per-image records give a CI
     footer = outs[0].read_text()
     assert "config sha256 c0ffeec0ffee" in footer and "git abababababab" in footer
@@ -89,7 +92,7 @@ def test_pim_table_has_bootstrap_ci_from_the_writers_per_image_records(metrics):
     assert cell.value == pytest.approx(100 * data["values"]["pim"])
     iv = bootstrap_mean_ci(per, resamples=4000, seed=3)
     assert (cell.low, cell.high) == pytest.approx((100 * iv.low, 100 * iv.high)) and cell.low < cell.high
-    delta = table.rows[table.rows.index(ours) + 1]
+    delta = next(r for r in table.rows if r.label.startswith("InstanceDiffusion (ours) − InstanceDiffusion (paper)"))
     d = delta.cells["point.pim"]
     assert (d.value, d.low, d.high) == pytest.approx((cell.value - 81.1, cell.low - 81.1, cell.high - 81.1))
 
@@ -111,9 +114,9 @@ def test_ar_both_ways_with_the_note_on_which_is_the_papers(name, fmt, metrics):
     ours = next(r for r in table.rows if r.kind == "ours")
     assert ours.cells[f"{fmt}.ar100"].value == pytest.approx(100 * data["values"]["ar100"])
     assert ours.cells[f"{fmt}.r"].value == pytest.approx(100 * data["values"]["r"])
-    note = table.footnotes.index(next(n for n in table.footnotes if n.startswith("AR is shown two ways"))) + 1
-    assert f"AR@100^{fmt} (COCO) [{note}] | R^{fmt} (ultralytics) [{note}]" in md
-    assert "believed to be ultralytics' R" in table.footnotes[note - 1]
+    note = table.footnotes.index(next(n for n in table.footnotes if n.startswith("Recall two ways"))) + 1
+    assert f"AR@100^{fmt} (COCO) [{note}] | R^{fmt} (ultralytics; paper's AR, our inference) [{note}]" in md
+    assert "we infer it is ultralytics' R" in table.footnotes[note - 1]
     # The paper's AR sits in the R column, the reproduction's in the AR@100 column.
     paper = next(r for r in table.rows if r.label.startswith("InstanceDiffusion (paper)"))
     repro = next(r for r in table.rows if r.label.startswith("Student reproduction (2024-05-30"))
@@ -136,22 +139,22 @@ def test_jpeg_copy_rows_appear_only_when_configured(tmp_path, inputs):
     write_fid(tmp_path, inputs, "box_jpeg75")
     cfg = _config({"box": ["coco_bbox", "fid"]})
     plain = to_markdown(build_table(TABLES["table1"], Context(tmp_path, experiments_by_format(cfg), load_paper_results(PAPER))))
-    assert "JPEG-75 copies" not in plain and "| InstanceDiffusion (ours, images as stored: PNG) |" in plain
+    assert "JPEG-75 copies" not in plain and "| InstanceDiffusion (ours) [" in plain
     cfg["experiments"]["box_jpeg75"] = {"kind": "jpeg_copy", "source": "box", "metrics": ["coco_bbox", "fid"]}
     assert experiments_by_format(cfg)["box@jpeg75"] == ["box_jpeg75"]
     assert ("box_jpeg75", "coco_bbox") in table_inputs("table1", cfg) and ("box_jpeg75", "fid") in table_inputs("fid", cfg)
     make_table("table1", cfg, tmp_path, PAPER, [tmp_path / "t1.md"])
     row = next(line for line in (tmp_path / "t1.md").read_text().splitlines()
-               if line.startswith("| InstanceDiffusion (ours, JPEG-75 copies of the same images) |"))
+               if line.startswith("| InstanceDiffusion, JPEG-75 copies ["))
     ap = 100 * _v(tmp_path / "box_jpeg75" / "coco_bbox.json", "ap")
     assert row.split(" | ")[1] == f"{ap:.1f}" and ap != 100 * _v(tmp_path / "box" / "coco_bbox.json", "ap")
-    assert "Δ ours − paper: InstanceDiffusion (ours, JPEG-75 copies of the same images)" in (tmp_path / "t1.md").read_text()
+    assert "JPEG-75 copies −" not in (tmp_path / "t1.md").read_text()    # a variant row has no Δ row of its own
     # A column the JPEG experiment does not compute is "–", not "missing": the config did not ask for it.
     cfg["experiments"]["box_jpeg75"]["metrics"] = ["coco_bbox"]
     make_table("table1", cfg, tmp_path, PAPER, [tmp_path / "t2.md"])
-    row = next(line for line in (tmp_path / "t2.md").read_text().splitlines()
-               if line.startswith("| InstanceDiffusion (ours, JPEG-75 copies of the same images) |"))
-    assert row.endswith("| – |") and "missing" not in row
+    text = (tmp_path / "t2.md").read_text()
+    row = next(line for line in text.splitlines() if line.startswith("| InstanceDiffusion, JPEG-75 copies ["))
+    assert "missing" not in row and row.count(" | ") == 4         # the supplementary part has no FID column then
 
 
 def test_box_ap_of_the_seg_models_boxes_is_a_sensitivity_row(tmp_path, inputs):
@@ -160,14 +163,14 @@ def test_box_ap_of_the_seg_models_boxes_is_a_sensitivity_row(tmp_path, inputs):
     seg = dict(inputs, detections=tmp_path / "seg.json")
     seg["detections"].write_text(json.dumps(dets[1:]))  # the seg model's detections differ from the box model's
     write_coco(tmp_path, seg, "box", resamples=0, metric="coco_bbox_segmodel")
-    label = "| InstanceDiffusion (ours, box AP (yolov8m-seg boxes), sensitivity) |"
+    label = "| InstanceDiffusion, yolov8m-seg boxes ["
     make_table("table1", _config({"box": ["coco_bbox"]}), tmp_path, PAPER, [tmp_path / "a.md"])
     assert label not in (tmp_path / "a.md").read_text()          # not configured: no row
     make_table("table1", _config({"box": ["coco_bbox", "coco_bbox_segmodel"]}), tmp_path, PAPER, [tmp_path / "b.md"])
     row = next(line for line in (tmp_path / "b.md").read_text().splitlines() if line.startswith(label))
     seg_ap = 100 * _v(tmp_path / "box" / "coco_bbox_segmodel.json", "ap")
     assert row.split(" | ")[1] == f"{seg_ap:.1f}" and seg_ap != 100 * _v(tmp_path / "box" / "coco_bbox.json", "ap")
-    assert row.endswith("| – |")                                  # FID is not a detector measure
+    assert "missing" not in row and "sensitivity check" in (tmp_path / "b.md").read_text()  # its note says what it is
 
 
 def test_full_resolution_upper_bound_row_beside_the_squashed_one(tmp_path, inputs):
@@ -177,9 +180,9 @@ def test_full_resolution_upper_bound_row_beside_the_squashed_one(tmp_path, input
     make_table("table1", cfg, tmp_path, PAPER, [tmp_path / "t.md"])
     text = (tmp_path / "t.md").read_text()
     ap = 100 * _v(tmp_path / "real_fullres" / "coco_bbox.json", "ap")
-    assert f"| Upper bound, real images at full resolution, official annotations (ours) | {ap:.1f} |" in text
-    assert "| Upper bound, real images, squashed to 512x512 (ours) |" in text
-    assert "Δ ours − paper: Upper bound, real images at full resolution" in text
+    assert re.search(rf"\| Upper bound, full resolution \[\d+\] \| {ap:.1f} \|", text)
+    assert re.search(r"\| Upper bound \(ours\) \[\d+\] \|", text) and "official annotation file" in text
+    assert "full resolution −" not in text
     make_table("table1", _config({"real": ["coco_bbox"]}), tmp_path, PAPER, [tmp_path / "u.md"])
     assert "full resolution" not in (tmp_path / "u.md").read_text()
 
@@ -191,11 +194,11 @@ def test_fid_labels_follow_the_stored_format(tmp_path, inputs):
     png = _config({"box": ["fid"]})
     make_table("fid", png, tmp_path, PAPER, [tmp_path / "png.md"])
     text = (tmp_path / "png.md").read_text()
-    assert "(ours, images as stored: PNG)" in text and "round-tripped through JPEG-75" in text
+    assert "scored as stored (PNG;" in text and "round-tripped through JPEG-75" in text
     jpeg = dict(png, generation={"image_format": "jpeg75"})
     make_table("fid", jpeg, tmp_path, PAPER, [tmp_path / "jpeg.md"])
     text = (tmp_path / "jpeg.md").read_text()
-    assert "(ours, images as stored: JPEG-75)" in text and "PNG" not in text.split("\n\n")[1]
+    assert "scored as stored (JPEG-75;" in text and "round-tripped" not in text and "PNG to JPEG" not in text
 
 
 def test_missing_inputs_name_the_command(tmp_path):
@@ -207,8 +210,8 @@ def test_missing_inputs_name_the_command(tmp_path):
     assert f"run `snakemake --cores 1 {tmp_path / 'metrics' / 'box' / 'coco_bbox.json'}`" in text
     assert "run `snakemake --cores 1" in text and "(rule manifest)" in text
     # No cell of "our" rows is a blank or a made-up number.
-    ours = [line for line in text.splitlines() if line.startswith("| InstanceDiffusion (ours, images as stored: PNG)")][0]
-    assert re.fullmatch(r"\| InstanceDiffusion \(ours, images as stored: PNG\)( \| (missing \[\d+\]|–))+ \|", ours)
+    ours = [line for line in text.splitlines() if line.startswith("| InstanceDiffusion (ours) [")][0]
+    assert re.fullmatch(r"\| InstanceDiffusion \(ours\) \[\d+\]( \| (missing \[\d+\]|–))+ \|", ours)
 
 
 def test_unconfigured_experiment_says_what_to_add(tmp_path, inputs):
@@ -217,7 +220,7 @@ def test_unconfigured_experiment_says_what_to_add(tmp_path, inputs):
     cfg = _config({"real": ["coco_bbox", "coco_segm"]})
     make_table("table1", cfg, tmp_path, PAPER, [tmp_path / "t.md"])
     text = (tmp_path / "t.md").read_text()
-    assert f"| Upper bound, real images, squashed to 512x512 (ours) | {ap:.1f} |" in text
+    assert re.search(rf"\| Upper bound \(ours\) \[\d+\] \| {ap:.1f} \|", text)
     assert "no experiment for 'box'" in text and "add it under 'experiments'" in text
 
 
@@ -263,10 +266,10 @@ def test_uncertain_and_conflicting_values_are_marked_and_explained():
     t2, t3 = to_markdown(_published("table2")), to_markdown(_published("table3"))
     row = re.search(r"\| DenseDiffusion \(paper\) \[(\d+)\] \| 35.0 \(\?\) \(!\) \[(\d+)\] \| 48.6 \(\?\) \|", t2)
     assert row, t2
-    assert f"[{row.group(1)}] DenseDiffusion: the mask IoU cell holds two numbers" in t2
+    assert f"[{row.group(1)}] The paper's mask IoU cells hold two numbers" in t2
     assert (f"[{row.group(2)}] DenseDiffusion mask.iou = 35.0 conflicts with the paper's own arithmetic: "
             "InstanceDiffusion 61.6 − 35.0 = +26.6, but the 'vs. prev. SoTA' row says +25.4") in t2
-    gl = re.search(r"\| GLIGEN\* \(paper\) \[[\d, ]+\] \| – \| – \| 30.2 \(\?\) \| 32.4 \(\?\) \(!\) \[(\d+)\] \|", t3)
+    gl = re.search(r"\| GLIGEN\* \(paper\) \[[\d, ]+\] \| – \| – \| – \| 30.2 \(\?\) \| – \| 32.4 \(\?\) \(!\) \[(\d+)\] \|", t3)
     assert gl, t3
     assert f"[{gl.group(1)}] GLIGEN* scribble.fid = 32.4 conflicts" in t3 and "27.3 − 32.4 = -5.1" in t3 and "says -4.9" in t3
 
@@ -275,8 +278,8 @@ def test_published_values_keep_their_digits_and_both_revisions_are_dated():
     t1, t3, t4 = (to_markdown(_published(n)) for n in ("table1", "table3", "table4"))
     assert "| 23.9 |" in t1 and "23.90" not in t1                  # FID columns print 2 decimals for ours
     assert "| 0.250 |" in t4
-    assert re.search(r"\| Student reproduction \(2024-05-27\) \[[\d, ]+\] \| – \| – \| 63.6 \(\?\) \| – \|", t3)
-    assert re.search(r"\| Student reproduction \(2024-05-30, final\) \[[\d, ]+\] \| 33.66 \(\?\) \| – \| 23.56 \(\?\) \| – \|", t3)
+    assert re.search(r"\| Student reproduction \(2024-05-27\) \[[\d, ]+\] \| – \| – \| – \| 63.6 \(\?\) \| – \| – \|", t3)
+    assert re.search(r"\| Student reproduction \(2024-05-30, final\) \[[\d, ]+\] \| 33.66 \(\?\) \| – \| – \| 23.56 \(\?\) \| – \| – \|", t3)
     assert "Difference -8.8" in t3 and "Δ ours − reproduction uses the final one" in t3
 
 
@@ -287,18 +290,42 @@ def test_every_footnote_is_in_every_format(name, metrics):
     md, tex, html_ = to_markdown(table), to_latex(table), to_html(table)  # the CSV holds the cells only
     for i, note in enumerate(table.footnotes, 1):
         assert f"[{i}] {note}" in md
-        assert f"[{i}] {_tex(note)}" + "\\\\" in tex and f"\n% [{i}]" not in tex   # printed, not a comment
+        assert f"[{i}] {_tex(note)}" + "\\par" in tex and f"\n% [{i}]" not in tex   # printed, not a comment
         assert f"[{i}] {html.escape(note)}" in html_
-    # every [n] mark a cell or row carries has its note
-    marks = {int(n) for cell in re.findall(r"\[([\d, ]+)\]", "\n".join(md.split("\n\n")[0:2])) for n in cell.split(",")}
-    assert marks <= set(range(1, len(table.footnotes) + 1))
+    # every [n] mark a cell, row or header carries has its note, and every note is marked somewhere it is shown
+    grid = "\n".join(line for line in md.splitlines() if line.startswith("|"))
+    marks = {int(n) for cell in re.findall(r"\[([\d, ]+)\]", grid) for n in cell.split(",")}
+    assert marks == set(range(1, len(table.footnotes) + 1))
+    assert len(set(table.footnotes)) == len(table.footnotes)
 
 
-def test_delta_against_the_reproduction(metrics):
-    table = build_table(TABLES["table3"], Context(metrics, {"point": ["point"]}, load_paper_results(PAPER)))
-    ours = next(r for r in table.rows if r.kind == "ours")
-    d = next(r for r in table.rows if r.label == f"Δ ours − reproduction (2024-05-30, final): {ours.label}")
-    assert d.cells["point.pim"].value == pytest.approx(ours.cells["point.pim"].value - 33.66)
+def test_delta_only_where_it_means_something(metrics, inputs, tmp_path):
+    """Δ against the reproduction where its cell is not flagged (Table 4), none against its flagged PiM (Table 3); no
+    Δ on FID; each Δ row names the row it subtracts; the paper's AR is subtracted from both recall columns."""
+    t3 = build_table(TABLES["table3"], Context(metrics, {"point": ["point"]}, load_paper_results(PAPER)))
+    assert not [r for r in t3.rows if r.kind == "delta" and "reproduction" in r.label]     # 33.66 (?) is flagged
+    t4 = build_table(TABLES["table4"], Context(metrics, experiments_by_format(ATTR_CONFIG), load_paper_results(PAPER)))
+    ours = next(r for r in t4.rows if r.kind == "ours")
+    d = next(r for r in t4.rows if r.kind == "delta" and r.reference == "Student reproduction (2024-05-30, final)")
+    assert d.label.startswith("InstanceDiffusion (ours) − Student reproduction (2024-05-30, final)")
+    assert d.cells["colors.accuracy"].value == pytest.approx(ours.cells["colors.accuracy"].value - 53.3)
+    from tests.report_helpers import write_fid
+
+    for exp in ("box", "real"):
+        write_coco(tmp_path, inputs, exp, resamples=0)
+    write_fid(tmp_path, inputs, "box")
+    t1 = build_table(TABLES["table1"], Context(tmp_path, {"box": ["box"], "real": ["real"]}, load_paper_results(PAPER)))
+    ours = next(r for r in t1.rows if r.kind == "ours")
+    d = next(r for r in t1.rows if r.kind == "delta" and r.reference == "InstanceDiffusion (paper)")
+    assert d.label.startswith("InstanceDiffusion (ours) − InstanceDiffusion (paper)")
+    for col in ("box.ar100", "box.r"):              # both recall columns, against the paper's AR 52.9
+        assert d.cells[col].value == pytest.approx(ours.cells[col].value - 52.9)
+    assert ours.cells["box.fid"].status == "ok" and d.cells["box.fid"].status != "ok"  # FID protocol unpublished
+    fid_note = next(i for i, n in enumerate(t1.footnotes, 1) if "FID protocol" in n)
+    assert f"{fid_note}" in d.label.split(" [")[1]    # and the Δ row's note says so
+    assert not [r for r in t1.rows if r.kind == "delta" and "reproduction" in r.label]  # its box cells are all (?)
+    ub = next(r for r in t1.rows if r.kind == "delta" and r.reference == "Upper bound (paper)")
+    assert ub.label.startswith("Upper bound (ours) − Upper bound (paper)")
 
 
 def test_smoke_metrics_build_every_table(tmp_path, metrics):
@@ -309,7 +336,7 @@ def test_smoke_metrics_build_every_table(tmp_path, metrics):
     assert "\\begin{tabular}" in (tmp_path / "table2.tex").read_text()
     # Table 3 shows CIs (the PiM writer's per-image records reach the reader).
     t3 = (tmp_path / "table3.md").read_text()
-    assert re.search(r"\| InstanceDiffusion \(ours, PiM as in eval_pim.py, images as stored: PNG\) \| [\d.]+ \[[\d.]+, [\d.]+\]", t3)
+    assert re.search(r"\| InstanceDiffusion \(ours\) \[\d+\] \| [\d.]+ \[[\d.]+, [\d.]+\]", t3)
 
 
 def test_paper_results_transcription():

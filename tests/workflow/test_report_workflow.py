@@ -107,13 +107,13 @@ def test_named_targets_build_tables_and_figures(built):
             assert (tables / f"{stem}.{ext}").stat().st_size > 0
     md = (tables / "table1_boxes.md").read_text()
     ap = 100 * json.loads((built / "results/rep/metrics/real/coco_bbox.json").read_text())["values"]["ap"]
-    assert f"| Upper bound, real images, squashed to 512x512 (ours) | {ap:.1f} [" in md
+    assert re.search(rf"\| Upper bound \(ours\) \[\d+\] \| {ap:.1f} \[", md), md
     assert "Run manifest: results/rep/manifest.json" in md
     # The fid table has no FID metric in this config: it says what to add, no blank numbers.
     fid = (tables / "fid_by_format.md").read_text()
     assert "does not list metric 'fid'" in fid
     figures = built / "results/rep/figures"
-    for name in ("metrics_vs_paper", "per_category_ap", "pim_distributions", "fid_vs_format",
+    for name in ("delta_forest", "per_category_ap", "pim_distributions", "fid_vs_format",
                  "qualitative_box", "qualitative_point", "qualitative_colors"):
         assert (figures / f"{name}.png").exists() and (figures / f"{name}.pdf").exists()
     manifest = json.loads((built / "results/rep/manifest.json").read_text())
@@ -152,4 +152,4 @@ def test_fid_chain_on_the_smoke_models(tmp_path):
     snakemake(root, "fid_table")
     fid = json.loads((root / "results/rep/metrics/box/fid.json").read_text())
     assert fid["values"]["fid"] >= 0 and fid["settings"]["feature"] == 64 and fid["manifest"]["run"] == "rep"
-    assert "InstanceDiffusion (ours, images as stored: PNG)" in (root / "results/rep/tables/fid_by_format.md").read_text()
+    assert "| InstanceDiffusion (ours) [" in (root / "results/rep/tables/fid_by_format.md").read_text()

@@ -66,7 +66,7 @@ def finished(tmp_path_factory) -> Path:
         (["-f", "generation_cost"], {"generation_cost"}),
         (["figures", "-R", "figures"], {"figures"}),
         (["-f", "figures"], {"figures"}),
-        (["all", "-R", "table1"], {"table1"}),
+        (["all", "-R", "table1"], {"table1", "report_page"}),  # the report page shows Table 1
     ],
 )
 def test_documented_rebuild_commands_rebuild_exactly_their_outputs(finished, command, expected):
