@@ -5,7 +5,10 @@ from __future__ import annotations
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("layouts", help="write an experiment's layouts as jsonl, GLIGEN input or COCO json "
-                              "(docs/layouts.md)")
+                              "(docs/layouts.md)",
+                              description="Write the layouts an experiment's images follow, for a model outside "
+                              "instdiff: our jsonl (docs/layouts.md), GLIGEN's phrases with normalised xyxy boxes, or "
+                              "COCO annotations. Score its images afterwards as a `kind: external` experiment.")
     p.add_argument("--configfile", required=True, help="the run's config (its `run` names the results folder)")
     p.add_argument("--experiment", required=True, help="the experiment whose layouts to write (e.g. box)")
     p.add_argument("--format", required=True, choices=["jsonl", "gligen", "coco"],

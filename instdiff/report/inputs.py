@@ -29,7 +29,7 @@ def experiments_by_format(config: Mapping[str, Any]) -> dict[str, list[str]]:
     for name, exp in experiments.items():
         method = _method_of(name, exp)
         if method is not None:
-            for fmt in _formats_of(exp):
+            for fmt in _formats_of(exp, experiments):
                 out.setdefault(f"{fmt}:{method[0]}", []).append(name)
     return out
 
@@ -58,10 +58,13 @@ def _method_of(name: str, exp: Mapping[str, Any]) -> tuple[str, str, str] | None
 _NULL_FORMAT_METRICS = {"box": "coco_bbox", "mask": "coco_segm", "point": "pim_point", "scribble": "pim_scribble"}
 
 
-def _formats_of(exp: Mapping[str, Any]) -> list[str]:
+def _formats_of(exp: Mapping[str, Any], experiments: Mapping[str, Any]) -> list[str]:
     """The input formats (table column groups) an experiment's images answer: ``formats`` if given, else its
-    attribute prompts (colors, textures) or its location input (box, mask, point, scribble); a null-model
-    experiment those whose metric it computes, plus its attribute prompts."""
+    attribute prompts (colors, textures) or its location input (box, mask, point, scribble); an external
+    experiment those of the experiment whose layouts it follows; a null-model experiment those whose metric it
+    computes, plus its attribute prompts."""
+    if exp.get("kind") == "external" and exp.get("layouts") in experiments:
+        return _formats_of(experiments[exp["layouts"]], experiments)
     if exp.get("kind") == "blank":
         metrics = set(exp.get("metrics") or [])
         formats = [f for f, m in _NULL_FORMAT_METRICS.items() if m in metrics]

@@ -74,7 +74,7 @@ _SCRIPT = re.compile(r"(?:[_^][A-Za-z0-9]+)+")
 
 
 def tex_label(label: str) -> str:
-    """A header label with its ``_sub`` / ``^super`` marks as real sub- and superscripts: "AP_50^box" ->
+    r"""A header label with its ``_sub`` / ``^super`` marks as real sub- and superscripts: "AP_50^box" ->
     ``AP$_{\mathrm{50}}^{\mathrm{box}}$``; the rest escaped."""
     out, pos = [], 0
     for m in _SCRIPT.finditer(label):

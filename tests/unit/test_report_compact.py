@@ -31,8 +31,8 @@ CONFIG = {
         "real_fullres": {"kind": "real", "metrics": ["coco_bbox"]},
         "box_jpeg75": {"kind": "jpeg_copy", "source": "box", "jpeg_quality": 75, "metrics": ["coco_bbox"]},
         "gligen_box": dict(GEN, model="gligen", metrics=["coco_bbox"]),
-        "null_box": {"kind": "null", "location": "box", "metrics": ["coco_bbox"]},
-        "sdxl": {"kind": "external", "label": "SDXL", "location": "box", "metrics": ["coco_bbox"]},
+        "null_box": {"kind": "blank", "location": "box", "metrics": ["coco_bbox"]},
+        "sdxl": {"kind": "external", "label": "SDXL", "layouts": "box", "images": "sdxl_images", "metrics": ["coco_bbox"]},
         "point": {"kind": "generated", "location": "point", "metrics": ["pim_point"]},
     },
 }
