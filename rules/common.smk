@@ -7,7 +7,7 @@ from pathlib import Path
 from snakemake.utils import validate, min_version
 
 from instdiff.core.code_version import PACKAGE_DIR, code_hash
-from instdiff.core.envs import env_file
+from instdiff.core.envs import env_file, env_hash
 from instdiff.data.hub import is_hub_id, slug
 from instdiff.metrics.registry import detector_of, metric_files, scored_attribute
 
@@ -93,6 +93,15 @@ MANIFEST_SECTIONS = (
 def conda_env(stage):
     """The pinned conda env of a stage (used with --software-deployment-method conda)."""
     return f"../{env_file(stage)}"
+
+
+def ENV(stage):
+    """`params: env=ENV("x")` beside `conda: conda_env("x")`: a content hash of the stage's env file
+    (instdiff.core.envs.env_hash). Editing envs/report.yaml reruns the rules of that env, and only those, with or
+    without conda; no `software-env` rerun trigger (profiles/default, slurm/), whose hash holds the env's folder under
+    the conda prefix, so that another --conda-prefix or a moved checkout reruns nothing.
+    """
+    return env_hash(WORKFLOW_ROOT / env_file(stage))
 
 
 def experiments_with(metric):

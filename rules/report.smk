@@ -27,6 +27,7 @@ rule manifest:
         mem_mb=1000,
         runtime=5,
     params:
+        env=ENV("eval"),
         code=CODE("report_manifest"),
         # Only the sections metrics depend on (an edit to llm/raters/report reruns no metric), and no absolute
         # path (a moved checkout reruns nothing): the script finds the repository from its own folder.
@@ -64,6 +65,7 @@ for _name in TABLES:
             mem_mb=2000,
             runtime=10,
         params:
+            env=ENV("report"),
             code=CODE("report_tables"),
             name=_name,
             metrics_dir=lambda wildcards, input: os.path.join(
@@ -142,6 +144,7 @@ rule figures:
         mem_mb=2000,
         runtime=30,
     params:
+        env=ENV("report"),
         code=CODE("report_figures"),
         metrics_dir=lambda wildcards, input: os.path.join(
             parent_dir(input.manifest), "metrics"
@@ -181,6 +184,7 @@ rule generation_cost:
         mem_mb=1000,
         runtime=5,
     params:
+        env=ENV("report"),
         code=CODE("report_generation_cost"),
         # Sorted: the config's key order is not a setting (a re-saved config must not rerun the table).
         experiments=sorted(generated_experiments()),
