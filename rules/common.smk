@@ -90,6 +90,28 @@ MANIFEST_SECTIONS = (
 )
 
 
+def manifest_config(experiment=None):
+    """The config a manifest records (rule manifest's params): the shared sections and every experiment, or, for
+    one experiment's manifest (rule experiment_manifest, the one its metric files embed), the shared sections and
+    that experiment's settings only, with those of the experiment a jpeg_copy copies. So adding or editing one
+    experiment reruns its own metrics, and of the others nothing but the tables.
+    """
+    section = {k: config[k] for k in MANIFEST_SECTIONS if k in config}
+    if experiment is not None:
+        names = [experiment] + (
+            [jpeg_source(experiment)]
+            if EXPERIMENTS[experiment]["kind"] == "jpeg_copy"
+            else []
+        )
+        section["experiments"] = {name: EXPERIMENTS[name] for name in names}
+    return stable(section)
+
+
+def experiment_manifest(experiment):
+    """The manifest an experiment's metric files embed (rule experiment_manifest)."""
+    return run_path(f"manifest/{experiment}.json")
+
+
 def conda_env(stage):
     """The pinned conda env of a stage (used with --software-deployment-method conda)."""
     return f"../{env_file(stage)}"
@@ -379,7 +401,7 @@ def metric_inputs(metric):
             "annotations": annotations_for(wc.experiment),
             "layouts": run_path(f"layouts/{wc.experiment}.jsonl"),
             "images": run_path(f"images/{wc.experiment}/done.json"),
-            "manifest": run_path("manifest.json"),
+            "manifest": experiment_manifest(wc.experiment),
         }
         if name is not None:
             files["detections"] = detections(wc.experiment, name)

@@ -7,6 +7,7 @@
 
 localrules:
     manifest,
+    experiment_manifest,
     report,
 
 
@@ -31,7 +32,33 @@ rule manifest:
         code=CODE("report_manifest"),
         # Only the sections metrics depend on (an edit to llm/raters/report reruns no metric), and no absolute
         # path (a moved checkout reruns nothing): the script finds the repository from its own folder.
-        config=stable({k: config[k] for k in MANIFEST_SECTIONS if k in config}),
+        config=manifest_config(),
+    script:
+        "../scripts/report_manifest.py"
+
+
+# One experiment's manifest: the shared sections and its own settings (manifest_config, rules/common.smk). Its metric
+# files embed it, so adding or editing another experiment reruns none of them.
+rule experiment_manifest:
+    input:
+        checksums=REPORT.get("checksum_files", []),
+    output:
+        experiment_manifest("{experiment}"),
+    log:
+        log_file("manifest/{experiment}"),
+    benchmark:
+        BENCH("manifest/{experiment}")
+    retries: 0  # deterministic: a retry would fail the same way
+    conda:
+        conda_env("eval")
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        env=ENV("eval"),
+        code=CODE("report_manifest"),
+        config=lambda wc: manifest_config(wc.experiment),
     script:
         "../scripts/report_manifest.py"
 

@@ -181,7 +181,8 @@ def build_manifest(
 ) -> dict:
     """The run manifest, scrubbed of secrets.
 
-    Keys: ``run``, ``config_sha256`` (sha256 of the canonical JSON of the config), ``git`` (commit, dirty, branch),
+    Keys: ``run``, ``config_sha256`` (sha256 of the canonical JSON of the config's shared sections, every section
+    but ``experiments``), ``experiments_sha256`` (the same of each experiment's settings), ``git`` (commit, dirty, branch),
     ``python``, ``platform``, ``torch``, ``packages``, ``seeds`` (run seed and per-experiment seeds),
     ``checkpoints`` (name -> sha256), ``n_images`` (``data.max_images`` or ``"all"``), ``precision`` (the
     generation precision mode, :mod:`instdiff.generation.precision`), ``config`` (the config).
@@ -189,7 +190,10 @@ def build_manifest(
     data = config.get("data") or {}
     manifest = {
         "run": config.get("run"),
-        "config_sha256": config_hash(config),
+        # Split: a run manifest lists every experiment, an experiment's manifest (the one its metric files embed) its
+        # own, and a table compares the shared hash of the files it reads (instdiff.report.tables).
+        "config_sha256": config_hash({k: v for k, v in config.items() if k != "experiments"}),
+        "experiments_sha256": {name: config_hash(exp) for name, exp in (config.get("experiments") or {}).items()},
         "git": git_info(workflow_root),
         "python": sys.version.split()[0],
         "platform": platform.platform(),

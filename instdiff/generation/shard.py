@@ -10,12 +10,12 @@ Contract (``docs/architecture.md``):
   atomically; the initial noise of each image comes from ``derive_seed(run_seed, experiment, id)``, so an image does
   not depend on n, k or on which other images exist;
 - resumable: a group whose images all match their records (``instdiff.generation.image_records``: layout hash, model content
-  hash, thread count, batching, file sha256, the file decodes) is skipped; any other group is generated again
+  hash, settings hash, thread count, batching, file sha256, the file decodes) is skipped; any other group is generated again
   whole; a killed job loses at most the group in flight;
 - ``images/{experiment}/shards/{k}-of-{n}.json``: the shard manifest (ids, seeds, settings, timings, notes), written
   when the shard is complete, with its throughput; ``{k}-of-{n}.partial.json`` holds the progress while it runs;
-- ``images/{experiment}/settings.json``: the settings the folder's images were made with; a run with other
-  settings refuses to mix its images into the folder;
+- ``images/{experiment}/settings.json``: the settings the folder's images are made with; a run with other
+  settings generates the images again (each image's record holds its settings' hash);
 - ``images/{experiment}/done.json`` (:func:`finalize`): written once every layout has its image; downstream
   stages depend on this single file and read the image list from it.
 """
@@ -23,6 +23,7 @@ Contract (``docs/architecture.md``):
 from __future__ import annotations
 
 import glob
+import hashlib
 import json
 import logging
 import time
@@ -103,22 +104,29 @@ def refiner_from_config(experiment: dict[str, Any]) -> str | None:
     return (experiment.get("refiner") or {}).get("model")
 
 
-# --------------------------------------------------------------------------------------------- settings guard
+# --------------------------------------------------------------------------------------------- folder settings
 
 
-def check_folder_settings(out_dir: Path, fingerprint: dict[str, Any]) -> None:
-    """Refuse to add images to a folder whose existing images were made with other settings."""
+def record_folder_settings(out_dir: Path, fingerprint: dict[str, Any]) -> None:
+    """Write ``settings.json``, the settings the folder's images are being made with.
+
+    Other settings than the folder's images were made with (an edited experiment) regenerate them: each image's
+    record holds the hash of its settings (``settings_sha256``), so the old images no longer count as current,
+    and ``finalize`` accepts only shards of one fingerprint. Nothing mixes, and nothing has to be deleted by hand.
+    """
     path = out_dir / "settings.json"
-    if path.exists():
-        old = read_json(path)
-        if old != fingerprint:
+    old = read_json(path) if path.exists() else None
+    if old != fingerprint:
+        if old is not None:
             diff = sorted(k for k in set(old) | set(fingerprint) if old.get(k) != fingerprint.get(k))
-            raise InputError(
-                path, f"images in {out_dir} were generated with other settings (differ in {diff})",
-                f"delete {out_dir} to regenerate, or restore the old settings",
-            )
-    else:
+            log.info("%s: the settings changed (%s): its images are generated again", out_dir, ", ".join(diff))
         write_json(path, fingerprint)
+
+
+def settings_sha256(fingerprint: dict[str, Any]) -> str:
+    """sha256 of a folder fingerprint's canonical JSON: the settings part of an image's identity."""
+    canonical = json.dumps(fingerprint, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 # --------------------------------------------------------------------------------------------- the runner
@@ -212,13 +220,14 @@ class ShardJob:
             "settings": {k: v for k, v in gen.to_dict().items() if k not in EXECUTION_KEYS},
             "image_format": self.image_format, "precision": check_precision(self.precision, field="precision"),
         }
-        check_folder_settings(self.out_dir, fingerprint)
+        record_folder_settings(self.out_dir, fingerprint)
         log.info("%s shard %d of %d: %d of %d layouts in %d groups of up to %d", self.experiment, self.shard,
                  self.nshards, n_mine, len(layouts), len(groups), self.group_size)
 
         _remove_stale_temps(self.out_dir, [lay.id for grp in groups for lay in grp])
         threads = pin_threads(self.torch_threads)
         common = {
+            "settings_sha256": settings_sha256(fingerprint),
             "model_sha256": None if self.model_dir is None else folder_sha256(self.model_dir),
             "torch_threads": threads,
             "batch": {"group_size": int(self.group_size), "batched": gen.batched, "max_batch": gen.max_batch},
@@ -453,7 +462,7 @@ def _check_current(out_dir: Path, layouts: Sequence[Layout], entries: dict[str, 
     if stale:
         raise InputError(out_dir, f"{len(stale)} images were generated from other versions of their layouts "
                          f"(first: {stale[:5]})", "rerun the generate shards of this experiment")
-    for key in ("model_sha256", "torch_threads", "batch"):
+    for key in ("settings_sha256", "model_sha256", "torch_threads", "batch"):
         values = {json.dumps(e.get(key), sort_keys=True) for e in entries.values()}
         if len(values) > 1:
             raise InputError(out_dir, f"images were generated with different {key} ({sorted(values)[:3]})",

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from instdiff.core.errors import InputError
+from instdiff.core.io import read_json
 from instdiff.generation.shard import ShardJob, finalize, image_seed, read_done, shard_groups, shard_indices
 from instdiff.core.layout import Instance, Layout, write_layouts
 
@@ -131,13 +132,23 @@ def test_resume_after_kill_regenerates_only_missing(tmp_path, pipe):
     assert third.ids == []
 
 
-def test_other_settings_refuse_to_mix_and_finalize_checks_images(tmp_path, pipe):
+def test_other_settings_regenerate_the_images_and_finalize_checks_images(tmp_path, pipe):
+    """An edited experiment (here its seed, then its guidance) regenerates its images instead of failing; the same
+    settings again reuse them."""
     layouts = tmp_path / "layouts.jsonl"
     write_layouts(layouts, _layouts()[:1])
-    _run(tmp_path, layouts, 0, 1, pipe)
-    with pytest.raises(InputError, match="other settings"):
-        ShardJob(layouts, None, tmp_path / "images", tmp_path / "images/shards/0-of-1.json", "box", 0, 1, 2025,
-                 SETTINGS).run(pipe)
+    first = _run(tmp_path, layouts, 0, 1, pipe)
+    for seed, settings in ((2025, SETTINGS), (2025, {**SETTINGS, "guidance_scale": SETTINGS["guidance_scale"] + 1})):
+        again = Counting(pipe)
+        m = ShardJob(layouts, None, tmp_path / "images", tmp_path / "images/shards/0-of-1.json", "box", 0, 1, seed,
+                     settings).run(again)
+        assert again.ids == ["7"] and m["images"][0]["status"] == "generated"
+        assert m["images"][0]["settings_sha256"] != first["images"][0]["settings_sha256"]
+        assert read_json(tmp_path / "images/settings.json") == m["fingerprint"]
+    same = Counting(pipe)
+    ShardJob(layouts, None, tmp_path / "images", tmp_path / "images/shards/0-of-1.json", "box", 0, 1, 2025,
+             settings).run(same)
+    assert same.ids == []
     (tmp_path / "images/7.png").unlink()
     with pytest.raises(InputError, match="no image"):
         finalize(layouts, [tmp_path / "images/shards/0-of-1.json"], tmp_path / "images", tmp_path / "done.json", "box")

@@ -37,8 +37,21 @@ def test_manifest_has_no_secret(tmp_path, monkeypatch):
     for secret in ("sk-live-environment-secret", "my-very-private-key", SECRET, "abcdefghijklmnop"):
         assert secret not in text
     assert m["seeds"] == {"run": 7, "experiments": {"box": 7, "real": 3}}
-    assert m["n_images"] == 3 and m["config_sha256"] == config_hash(_config())
+    shared = {k: v for k, v in _config().items() if k != "experiments"}
+    assert m["n_images"] == 3 and m["config_sha256"] == config_hash(shared)
+    assert m["experiments_sha256"] == {"box": config_hash(_config()["experiments"]["box"]),
+                                       "real": config_hash(_config()["experiments"]["real"])}
     assert m["packages"]["numpy"] and m["python"]
+
+
+def test_one_experiments_manifest_shares_the_runs_config_hash(tmp_path):
+    """A table reads metric files embedding their own experiment's manifest: they agree on the shared hash."""
+    cfg = _config()
+    run = build_manifest(cfg, tmp_path)
+    one = build_manifest({**cfg, "experiments": {"box": cfg["experiments"]["box"]}}, tmp_path)
+    assert one["config_sha256"] == run["config_sha256"]
+    assert one["experiments_sha256"]["box"] == run["experiments_sha256"]["box"]
+    assert build_manifest({**cfg, "seed": 8}, tmp_path)["config_sha256"] != run["config_sha256"]
 
 
 def test_assert_no_secrets_refuses():
