@@ -6,6 +6,7 @@ from pathlib import Path
 
 from snakemake.utils import validate, min_version
 
+from instdiff.core.attempts import start_run
 from instdiff.core.code_version import PACKAGE_DIR, code_hash
 from instdiff.core.envs import env_file, env_hash
 from instdiff.data.hub import is_hub_id, slug
@@ -23,6 +24,10 @@ for _schema in sorted(SCHEMA_DIR.glob("*.schema.yaml")):
     if _section != "config":
         config.setdefault(_section, {})
         validate(config[_section], _schema)
+
+# Name this invocation for its jobs: a retry of a job that failed on bad input stops at once (instdiff.core.attempts).
+if workflow.is_main_process:
+    start_run()
 
 RUN = config["run"]
 SMOKE = config["models"]["source"] == "tiny"

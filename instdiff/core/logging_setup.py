@@ -44,8 +44,14 @@ def redirect_output(log_path: str) -> None:
 
 
 def from_snakemake(snakemake) -> logging.Logger:
-    """Send the job's whole output to the rule's first log file (every rule has one); stderr outside Snakemake."""
+    """Send the job's whole output to the rule's first log file (every rule has one); stderr outside Snakemake.
+    A retry of a job that failed on bad input stops here (instdiff.core.attempts)."""
     log = list(getattr(snakemake, "log", []) or [])
     if log:
         redirect_output(str(log[0]))
-    return setup(None)
+    logger = setup(None)
+    if log:
+        from instdiff.core.attempts import guard
+
+        guard(log[0])
+    return logger
