@@ -37,11 +37,12 @@ rule manifest:
         "../scripts/report_manifest.py"
 
 
-# One experiment's manifest: the shared sections and its own settings (manifest_config, rules/common.smk). Its metric
-# files embed it, so adding or editing another experiment reruns none of them.
+# One experiment's manifest: the shared sections and its own settings (manifest_config, rules/common.smk), with the
+# run manifest's machine, code and checkpoints. Its metric files embed it, so adding or editing another experiment
+# reruns none of them. ancient(): a run manifest rewritten for another experiment's sake reruns nothing here.
 rule experiment_manifest:
     input:
-        checksums=REPORT.get("checksum_files", []),
+        run=ancient(run_path("manifest.json")),
     output:
         experiment_manifest("{experiment}"),
     log:
@@ -57,10 +58,10 @@ rule experiment_manifest:
         runtime=5,
     params:
         env=ENV("eval"),
-        code=CODE("report_manifest"),
+        code=CODE("report_experiment_manifest"),
         config=lambda wc: manifest_config(wc.experiment),
     script:
-        "../scripts/report_manifest.py"
+        "../scripts/report_experiment_manifest.py"
 
 
 for _name in TABLES:
