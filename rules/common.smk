@@ -96,7 +96,7 @@ MANIFEST_SECTIONS = (
 
 
 def manifest_config(experiment=None):
-    """The config a manifest records (rule manifest's params): the shared sections and every experiment, or, for
+    """The config a manifest records (the params of rule manifest), the shared sections and every experiment, or, for
     one experiment's manifest (rule experiment_manifest, the one its metric files embed), the shared sections and
     that experiment's settings only, with those of the experiment a jpeg_copy copies. So adding or editing one
     experiment reruns its own metrics, and of the others nothing but the tables.
@@ -112,7 +112,7 @@ def manifest_config(experiment=None):
     return stable(section)
 
 
-def experiment_manifest(experiment):
+def experiment_manifest_path(experiment):
     """The manifest an experiment's metric files embed (rule experiment_manifest)."""
     return run_path(f"manifest/{experiment}.json")
 
@@ -406,7 +406,7 @@ def metric_inputs(metric):
             "annotations": annotations_for(wc.experiment),
             "layouts": run_path(f"layouts/{wc.experiment}.jsonl"),
             "images": run_path(f"images/{wc.experiment}/done.json"),
-            "manifest": experiment_manifest(wc.experiment),
+            "manifest": experiment_manifest_path(wc.experiment),
         }
         if name is not None:
             files["detections"] = detections(wc.experiment, name)

@@ -286,7 +286,7 @@ rule fid:
         images=run_path("images/{experiment}/done.json"),
         reference=run_path("fid/reference.npz"),
         weights=INCEPTION_WEIGHTS,
-        manifest=lambda wc: experiment_manifest(wc.experiment),
+        manifest=lambda wc: experiment_manifest_path(wc.experiment),
     output:
         run_path("metrics/{experiment}/fid.json"),
     log:

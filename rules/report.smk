@@ -44,7 +44,7 @@ rule experiment_manifest:
     input:
         run=ancient(run_path("manifest.json")),
     output:
-        experiment_manifest("{experiment}"),
+        experiment_manifest_path("{experiment}"),
     log:
         log_file("manifest/{experiment}"),
     benchmark:
