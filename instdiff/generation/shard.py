@@ -107,7 +107,7 @@ def refiner_from_config(experiment: dict[str, Any]) -> str | None:
 # --------------------------------------------------------------------------------------------- folder settings
 
 
-def record_folder_settings(out_dir: Path, fingerprint: dict[str, Any]) -> None:
+def record_folder_settings(out_dir: Path, fingerprint: dict[str, Any]) -> dict[str, Any] | None:
     """Write ``settings.json``, the settings the folder's images are being made with.
 
     Other settings than the folder's images were made with (an edited experiment) regenerate them: each image's
@@ -121,6 +121,17 @@ def record_folder_settings(out_dir: Path, fingerprint: dict[str, Any]) -> None:
             diff = sorted(k for k in set(old) | set(fingerprint) if old.get(k) != fingerprint.get(k))
             log.info("%s: the settings changed (%s): its images are generated again", out_dir, ", ".join(diff))
         write_json(path, fingerprint)
+    return old
+
+
+def adopt_records(out_dir: Path, ids: Iterable[str], digest: str) -> None:
+    """Give records written before images carried their settings' hash (``settings_sha256``) that hash, when the
+    folder's ``settings.json`` says they were made with the current settings: a folder of those versions refused
+    other settings, so all its images were. Their images are then reused rather than generated again."""
+    for layout_id in ids:
+        rec = read_record(out_dir, layout_id)
+        if rec is not None and "settings_sha256" not in rec:
+            write_record(out_dir, {**rec, "settings_sha256": digest})
 
 
 def settings_sha256(fingerprint: dict[str, Any]) -> str:
@@ -220,7 +231,8 @@ class ShardJob:
             "settings": {k: v for k, v in gen.to_dict().items() if k not in EXECUTION_KEYS},
             "image_format": self.image_format, "precision": check_precision(self.precision, field="precision"),
         }
-        record_folder_settings(self.out_dir, fingerprint)
+        if record_folder_settings(self.out_dir, fingerprint) == fingerprint:
+            adopt_records(self.out_dir, [lay.id for grp in groups for lay in grp], settings_sha256(fingerprint))
         log.info("%s shard %d of %d: %d of %d layouts in %d groups of up to %d", self.experiment, self.shard,
                  self.nshards, n_mine, len(layouts), len(groups), self.group_size)
 

@@ -154,6 +154,27 @@ def test_other_settings_regenerate_the_images_and_finalize_checks_images(tmp_pat
         finalize(layouts, [tmp_path / "images/shards/0-of-1.json"], tmp_path / "images", tmp_path / "done.json", "box")
 
 
+def test_records_from_before_settings_hashes_are_reused_under_the_same_settings(tmp_path, pipe):
+    """Images of a folder whose settings.json equals the current settings were made with them (the folder refused
+    others): their records gain the hash and the images are reused; under other settings they are generated again."""
+    import json
+
+    layouts = tmp_path / "layouts.jsonl"
+    write_layouts(layouts, _layouts()[:2])
+    _run(tmp_path, layouts, 0, 1, pipe)
+    for record in (tmp_path / "images/records").glob("*.json"):
+        old = json.loads(record.read_text())
+        del old["settings_sha256"]
+        record.write_text(json.dumps(old))
+    same = Counting(pipe)
+    _run(tmp_path, layouts, 0, 1, same)
+    assert same.ids == []
+    other = Counting(pipe)
+    ShardJob(layouts, None, tmp_path / "images", tmp_path / "images/shards/0-of-1.json", "box", 0, 1, 2025,
+             SETTINGS).run(other)
+    assert sorted(other.ids) == ["3", "7"]
+
+
 def test_jpeg75_option(tmp_path, pipe):
     from PIL import Image
 
