@@ -9,6 +9,7 @@ checkout, and after editing an env file.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import stat
 from pathlib import Path
@@ -16,6 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.conftest import REPO
 from tests.workflow.conftest import copy_repo, run_snakemake
 from tests.workflow.test_dag import _jobs
 
@@ -91,3 +93,14 @@ def test_editing_an_env_reruns_its_rules_only(ran, tmp_path, conda):
     env["dependencies"].append("tzdata")  # one more package
     report_env.write_text(yaml.safe_dump(env))
     assert planned(work, *args, conda_bin=conda_bin) == {"raters_synthetic"}
+
+
+def test_every_rule_with_an_env_carries_its_hash():
+    """A rule's `conda: conda_env("x")` comes with `params: env=ENV("x")` (the same stage), so editing that env
+    reruns it."""
+    for path in sorted((REPO / "rules").glob("*.smk")):
+        blocks = re.split(r"\n\s*(?=rule\b)", path.read_text())
+        for block in blocks[1:]:
+            name = re.match(r"rule\s*(\w*)", block).group(1) or block.split("\n", 3)[2].strip()
+            envs = re.findall(r'conda_env\("(\w+)"\)', block)
+            assert re.findall(r'env=ENV\("(\w+)"\)', block) == envs, f"{path.name}: rule {name}"
