@@ -73,6 +73,11 @@ def print_json(obj) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from instdiff.core.checkout import other_checkout_message
+
+    moved = other_checkout_message()
+    if moved:
+        print(f"instdiff: warning: {moved}", file=sys.stderr)
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)

@@ -7,9 +7,10 @@ from pathlib import Path
 from snakemake.logging import logger
 from snakemake.utils import validate, min_version
 
+from instdiff.core.attempts import start_run
 from instdiff.core.code_version import PACKAGE_DIR, code_hash
 from instdiff.core.config_values import capped_shards, check_finite
-from instdiff.core.envs import env_file
+from instdiff.core.envs import env_file, env_hash
 from instdiff.core.errors import InputError
 from instdiff.data.hub import is_hub_id, slug
 from instdiff.generation.generators import check_experiment, model_of
@@ -34,6 +35,10 @@ for _schema in sorted(SCHEMA_DIR.glob("*.schema.yaml")):
         validate(config[_section], _schema)
 # JSON Schema lets NaN and infinities through every bound (instdiff/core/config_values.py).
 check_finite(config, ", ".join(map(str, workflow.configfiles)) or "config")
+
+# Name this invocation for its jobs: a retry of a job that failed on bad input stops at once (instdiff.core.attempts).
+if workflow.is_main_process:
+    start_run()
 
 # The config files this run was given (for error messages).
 CONFIG_FILE = (
@@ -80,18 +85,6 @@ def CODE(script):
     )
 
 
-def manifest_config():
-    """The config sections the run manifest records, less the external experiments: adding or editing a hand-in
-    of images made elsewhere must rerun no other experiment (every metric file depends on the manifest). What an
-    external experiment scored is recorded in its own images/{name}/done.json (instdiff/data/external.py).
-    """
-    out = {k: config[k] for k in MANIFEST_SECTIONS if k in config}
-    out["experiments"] = {
-        name: exp for name, exp in EXPERIMENTS.items() if exp["kind"] != "external"
-    }
-    return out
-
-
 def stable(value):
     """A params value whose dicts are rebuilt in sorted key order: Snakemake compares params by their repr, so
     reordering keys in a config file (or a YAML round trip) would otherwise rerun the rule.
@@ -118,9 +111,40 @@ MANIFEST_SECTIONS = (
 )
 
 
+def manifest_config(experiment=None):
+    """The config a manifest records (the params of rule manifest), the shared sections and every experiment, or, for
+    one experiment's manifest (rule experiment_manifest, the one its metric files embed), the shared sections and
+    that experiment's settings only, with those of the experiment a jpeg_copy copies. So adding or editing one
+    experiment reruns its own metrics, and of the others nothing but the tables.
+    """
+    section = {k: config[k] for k in MANIFEST_SECTIONS if k in config}
+    if experiment is not None:
+        names = [experiment] + (
+            [jpeg_source(experiment)]
+            if EXPERIMENTS[experiment]["kind"] == "jpeg_copy"
+            else []
+        )
+        section["experiments"] = {name: EXPERIMENTS[name] for name in names}
+    return stable(section)
+
+
+def experiment_manifest_path(experiment):
+    """The manifest an experiment's metric files embed (rule experiment_manifest)."""
+    return run_path(f"manifest/{experiment}.json")
+
+
 def conda_env(stage):
     """The pinned conda env of a stage (used with --software-deployment-method conda)."""
     return f"../{env_file(stage)}"
+
+
+def ENV(stage):
+    """`params: env=ENV("x")` beside `conda: conda_env("x")`: a content hash of the stage's env file
+    (instdiff.core.envs.env_hash). Editing envs/report.yaml reruns the rules of that env, and only those, with or
+    without conda; no `software-env` rerun trigger (profiles/default, slurm/), whose hash holds the env's folder under
+    the conda prefix, so that another --conda-prefix or a moved checkout reruns nothing.
+    """
+    return env_hash(WORKFLOW_ROOT / env_file(stage))
 
 
 def experiments_with(metric):
@@ -530,7 +554,7 @@ def metric_inputs(metric):
             "annotations": annotations_for(wc.experiment),
             "layouts": run_path(f"layouts/{wc.experiment}.jsonl"),
             "images": run_path(f"images/{wc.experiment}/done.json"),
-            "manifest": run_path("manifest.json"),
+            "manifest": experiment_manifest_path(wc.experiment),
         }
         if name is not None:
             files["detections"] = detections(wc.experiment, name)

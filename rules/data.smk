@@ -41,6 +41,7 @@ rule download_coco:
         mem_mb=500,
         runtime=120,
     params:
+        env=ENV("eval"),
         code=CODE("data_download_coco"),
         name="{zipname}",
     script:
@@ -66,6 +67,7 @@ rule unzip_coco:
         mem_mb=1000,
         runtime=30,
     params:
+        env=ENV("eval"),
         code=CODE("data_unzip_coco"),
         dest=lambda wc, output: parent_dir(output.instances, 2),
     script:
@@ -90,6 +92,7 @@ rule synthetic_coco:
         mem_mb=1000,
         runtime=10,
     params:
+        env=ENV("eval"),
         code=CODE("data_synthetic_coco"),
         dest=lambda wc, output: parent_dir(output.instances, 2),
         seed=config["seed"],
@@ -120,6 +123,7 @@ rule annotations_512:
         mem_mb=8000,
         runtime=60,
     params:
+        env=ENV("eval"),
         code=CODE("data_annotations_512"),
     script:
         "../scripts/data_annotations_512.py"
@@ -145,6 +149,7 @@ rule layouts:
         mem_mb=8000,
         runtime=120,
     params:
+        env=ENV("eval"),
         code=CODE("data_layouts"),
         # only the settings that shape a layout, so unrelated config edits do not rebuild layouts
         settings=lambda wc: {
@@ -182,6 +187,7 @@ rule real_images:
         mem_mb=2000,
         runtime=60,
     params:
+        env=ENV("eval"),
         code=CODE("data_real_images"),
         out_dir=lambda wc, output: parent_dir(output.done),
         max_images=config["data"].get("max_images"),
@@ -253,6 +259,7 @@ rule hub_snapshot:
         mem_mb=2000,
         runtime=240,
     params:
+        env=ENV("llm"),
         repo=lambda wc: HUB[wc.name]["repo"],
         revision=lambda wc: HUB[wc.name]["revision"],
         config_key=lambda wc: HUB[wc.name]["key"],
@@ -284,6 +291,7 @@ rule jpeg_copy:
         mem_mb=2000,
         runtime=30,
     params:
+        env=ENV("eval"),
         code=CODE("data_jpeg_copy"),
         quality=lambda wc: int(EXPERIMENTS[wc.experiment].get("jpeg_quality", 75)),
     script:
@@ -308,6 +316,7 @@ rule jpeg_layouts:
         mem_mb=1000,
         runtime=5,
     params:
+        env=ENV("eval"),
         code=CODE("data_jpeg_layouts"),
     script:
         "../scripts/data_jpeg_layouts.py"

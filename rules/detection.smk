@@ -23,6 +23,7 @@ rule yolo_download:
         mem_mb=2000,
         runtime=30,
     params:
+        env=ENV("detect"),
         code=CODE("detection_yolo_download"),
         expected_sha256=lambda wc: config["models"].get("sha256", {}).get(wc.detector),
     script:
@@ -46,6 +47,7 @@ rule yolo_tiny:
         mem_mb=2000,
         runtime=10,
     params:
+        env=ENV("detect"),
         code=CODE("detection_yolo_tiny"),
         # the shipped file's SHA256: retraining it (instdiff train-tiny-detector) reruns the copy and what follows
         shipped=lambda wc: shipped_tiny(wc.detector)["sha256"],
@@ -73,6 +75,7 @@ rule detect:
         runtime=by_attempt(120),
         gpu=1,  # always: the scheduler sees the real request (device: cpu computes on the CPU)
     params:
+        env=ENV("detect"),
         code=CODE("detection_detect"),
         device=DEVICE,
         settings=stable(config["detection"]),

@@ -41,6 +41,7 @@ rule generate:
         mem_mb=by_attempt(4000 if SMOKE else 32000),
         runtime=generation_minutes,
     params:
+        env=ENV("generate"),
         code=CODE("generation_shard"),
         device=DEVICE,
         out_dir=lambda wc: run_path(f"images/{wc.experiment}"),
@@ -91,6 +92,7 @@ rule generate_done:
         mem_mb=1000,
         runtime=10,
     params:
+        env=ENV("generate"),
         code=CODE("generation_done"),
         out_dir=lambda wc: run_path(f"images/{wc.experiment}"),
     script:

@@ -38,6 +38,7 @@ rule llm_extension_files:
         mem_mb=500,
         runtime=15,
     params:
+        env=ENV("llm"),
         code=CODE("llm_extension_files"),
         out_dir=lambda wc, output: parent_dir(output.sources),
     script:
@@ -65,6 +66,7 @@ rule llm_layouts:
         mem_mb=1000,
         runtime=120,
     params:
+        env=ENV("llm"),
         code=CODE("llm_layouts"),
         section=stable(llm_layout_settings()),
         seed=config["seed"],
@@ -98,6 +100,7 @@ rule llm_visualize:
         mem_mb=1000,
         runtime=10,
     params:
+        env=ENV("llm"),
         code=CODE("llm_visualize"),
         out_dir=lambda wc, output: output[0],
     script:
@@ -123,6 +126,7 @@ rule llm_tiny_scorer:
         mem_mb=2000,
         runtime=10,
     params:
+        env=ENV("llm"),
         code=CODE("llm_tiny_scorer"),
         kind=lambda wc: LLM_SCORERS[wc.scorer]["kind"],
         seed=config["seed"],
@@ -152,6 +156,7 @@ if LLM_CLIP.get("tiny"):
             mem_mb=2000,
             runtime=10,
         params:
+            env=ENV("llm"),
             code=CODE("llm_tiny_clip"),
             seed=config["seed"],
             arch=LLM_CLIP.get("arch", "ViT-B-32-quickgelu"),
@@ -183,6 +188,7 @@ else:
             mem_mb=2000,
             runtime=30,
         params:
+            env=ENV("llm"),
             code=CODE("llm_clip_download"),
             arch=LLM_CLIP.get("arch", "ViT-B-32-quickgelu"),
             pretrained=LLM_CLIP.get("pretrained", "openai"),
@@ -216,6 +222,7 @@ rule llm_grounding:
         mem_mb=4000 if SMOKE else 32000,
         runtime=20 if SMOKE else 120,
     params:
+        env=ENV("llm"),
         code=CODE("llm_grounding"),
         device=DEVICE,
         settings=lambda wc: stable(llm_scorer_settings(wc.scorer)),
@@ -248,6 +255,7 @@ rule llm_grounding_vlm:
         mem_mb=64000,
         runtime=240,
     params:
+        env=ENV("cogvlm"),
         code=CODE("llm_grounding"),
         device=DEVICE,
         settings=lambda wc: stable(llm_scorer_settings(wc.scorer)),
@@ -280,6 +288,7 @@ rule llm_grounding_metrics:
         mem_mb=1000,
         runtime=10,
     params:
+        env=ENV("llm"),
         code=CODE("llm_grounding_metrics"),
         variants=LLM_VARIANTS,
         matching=LLM.get("grounding", {}).get("matching", "hungarian"),
@@ -306,6 +315,7 @@ rule llm_grounding_legacy:
         mem_mb=500,
         runtime=5,
     params:
+        env=ENV("llm"),
         code=CODE("llm_grounding_legacy"),
     script:
         "../scripts/llm_grounding_legacy.py"
@@ -331,6 +341,7 @@ rule llm_clip:
         mem_mb=4000 if SMOKE else 16000,
         runtime=20 if SMOKE else 60,
     params:
+        env=ENV("llm"),
         code=CODE("llm_clip"),
         device=DEVICE,
         settings=stable(llm_clip_settings()),
@@ -370,6 +381,7 @@ rule llm_table:
         mem_mb=500,
         runtime=5,
     params:
+        env=ENV("llm"),
         code=CODE("llm_table"),
         published=stable(LLM.get("published", {})),
     script:

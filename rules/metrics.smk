@@ -19,6 +19,7 @@ rule clip_download:
         mem_mb=8000,
         runtime=60,
     params:
+        env=ENV("clip"),
         code=CODE("metrics_clip_download"),
         arch=CLIP["arch"],
         pretrained=CLIP["pretrained"],
@@ -46,6 +47,7 @@ rule clip_tiny:
         mem_mb=2000,
         runtime=10,
     params:
+        env=ENV("clip"),
         code=CODE("metrics_clip_tiny"),
         seed=config["seed"],
     script:
@@ -71,6 +73,7 @@ rule coco_ap:
         mem_mb=by_attempt(6000),  # measured 2.3 GB peak (benchmarks/README.md); max_det 300 can triple it
         runtime=60,
     params:
+        env=ENV("eval"),
         code=CODE("metrics_coco"),
         iou_type=lambda wc: wc.iou_type,
         bootstrap=config["report"].get("bootstrap", {}),
@@ -94,6 +97,7 @@ rule coco_bbox_segmodel:
         mem_mb=by_attempt(6000),  # as coco_bbox: the same evaluation on the seg model's boxes
         runtime=60,
     params:
+        env=ENV("eval"),
         code=CODE("metrics_coco"),
         iou_type="bbox",
         bootstrap=config["report"].get("bootstrap", {}),
@@ -121,6 +125,7 @@ rule pim:
         mem_mb=by_attempt(6000),  # measured 2.3 GB peak (benchmarks/README.md); max_det 300 can triple it
         runtime=60,
     params:
+        env=ENV("eval"),
         code=CODE("metrics_pim"),
         variant=lambda wc: wc.variant,
         run_seed=lambda wc: experiment_seed(wc.experiment),
@@ -152,6 +157,7 @@ rule attribute:
         runtime=120,
         gpu=1,  # always: the scheduler sees the real request (device: cpu computes on the CPU)
     params:
+        env=ENV("clip"),
         code=CODE("metrics_attribute"),
         device=DEVICE,
         variant=lambda wc: wc.variant,
@@ -238,6 +244,7 @@ if SMOKE:
             mem_mb=2000,
             runtime=10,
         params:
+            env=ENV("eval"),
             code=CODE("metrics_inception_random"),
             seed=FID["random_inception_seed"],
         script:
@@ -264,6 +271,7 @@ else:
             mem_mb=1000,
             runtime=30,
         params:
+            env=ENV("eval"),
             code=CODE("metrics_inception_download"),
             url=INCEPTION_URL,
         script:
@@ -289,6 +297,7 @@ rule fid_reference:
         runtime=60,
         gpu=1,  # always: the scheduler sees the real request (device: cpu computes on the CPU)
     params:
+        env=ENV("eval"),
         code=CODE("metrics_fid_reference"),
         device=DEVICE,
         feature=FID["feature"],
@@ -304,7 +313,7 @@ rule fid:
         images=run_path("images/{experiment}/done.json"),
         reference=run_path("fid/reference.npz"),
         weights=INCEPTION_WEIGHTS,
-        manifest=run_path("manifest.json"),
+        manifest=lambda wc: experiment_manifest_path(wc.experiment),
     output:
         run_path("metrics/{experiment}/fid.json"),
     log:
@@ -319,6 +328,7 @@ rule fid:
         runtime=60,
         gpu=1,  # always: the scheduler sees the real request (device: cpu computes on the CPU)
     params:
+        env=ENV("eval"),
         code=CODE("metrics_fid"),
         device=DEVICE,
         feature=FID["feature"],

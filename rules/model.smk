@@ -25,6 +25,7 @@ if SMOKE:
             mem_mb=2000,
             runtime=10,
         params:
+            env=ENV("generate"),
             code=CODE("model_tiny_instancediffusion"),
             seed=config["seed"],
         script:
@@ -53,6 +54,7 @@ else:
             mem_mb=1000,
             runtime=360,
         params:
+            env=ENV("generate"),
             code=CODE("model_instancediffusion_checkpoint"),
         script:
             "../scripts/model_instancediffusion_checkpoint.py"
@@ -76,6 +78,7 @@ rule convert_instancediffusion:
         mem_mb=2000 if SMOKE else 20000,
         runtime=10 if SMOKE else 60,
     params:
+        env=ENV("generate"),
         code=CODE("model_convert_instancediffusion"),
         size="tiny" if SMOKE else "sd15",
     script:

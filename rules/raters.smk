@@ -56,6 +56,7 @@ rule raters_synthetic:
         mem_mb=1000,
         runtime=5,
     params:
+        env=ENV("report"),
         code=CODE("raters_synthetic"),
         seed=config["seed"],
         design=stable(RATERS.get("synthetic") or {}),
@@ -91,6 +92,7 @@ rule raters_stats:
         mem_mb=2000,
         runtime=15,
     params:
+        env=ENV("report"),
         code=CODE("raters_stats"),
         seed=config["seed"],
         figures_dir=lambda wildcards, output: parent_dir(output.figures[0]),

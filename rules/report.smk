@@ -7,6 +7,7 @@
 
 localrules:
     manifest,
+    experiment_manifest,
     report,
     report_page,
 
@@ -28,6 +29,7 @@ rule manifest:
         mem_mb=1000,
         runtime=5,
     params:
+        env=ENV("eval"),
         code=CODE("report_manifest"),
         # Only the sections metrics depend on (an edit to llm/raters/report reruns no metric; nor does adding an
         # external experiment, rules/common.smk), and no absolute path (a moved checkout reruns nothing): the
@@ -35,6 +37,33 @@ rule manifest:
         config=stable(manifest_config()),
     script:
         "../scripts/report_manifest.py"
+
+
+# One experiment's manifest: the shared sections and its own settings (manifest_config, rules/common.smk), with the
+# run manifest's machine, code and checkpoints. Its metric files embed it, so adding or editing another experiment
+# reruns none of them. ancient(): a run manifest rewritten for another experiment's sake reruns nothing here.
+rule experiment_manifest:
+    input:
+        run=ancient(run_path("manifest.json")),
+    output:
+        experiment_manifest_path("{experiment}"),
+    log:
+        log_file("manifest/{experiment}"),
+    benchmark:
+        BENCH("manifest/{experiment}")
+    retries: 0  # deterministic: a retry would fail the same way
+    conda:
+        conda_env("eval")
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        env=ENV("eval"),
+        code=CODE("report_experiment_manifest"),
+        config=lambda wc: manifest_config(wc.experiment),
+    script:
+        "../scripts/report_experiment_manifest.py"
 
 
 for _name in TABLES:
@@ -66,6 +95,7 @@ for _name in TABLES:
             mem_mb=2000,
             runtime=10,
         params:
+            env=ENV("report"),
             code=CODE("report_tables"),
             name=_name,
             metrics_dir=lambda wildcards, input: os.path.join(
@@ -144,6 +174,7 @@ rule figures:
         mem_mb=2000,
         runtime=30,
     params:
+        env=ENV("report"),
         code=CODE("report_figures"),
         metrics_dir=lambda wildcards, input: os.path.join(
             parent_dir(input.manifest), "metrics"
@@ -183,6 +214,7 @@ rule generation_cost:
         mem_mb=1000,
         runtime=5,
     params:
+        env=ENV("report"),
         code=CODE("report_generation_cost"),
         # Sorted: the config's key order is not a setting (a re-saved config must not rerun the table).
         experiments=sorted(generated_experiments()),

@@ -44,13 +44,18 @@ def redirect_output(log_path: str) -> None:
 
 
 def from_snakemake(snakemake) -> logging.Logger:
-    """Send the job's whole output to the rule's first log file (every rule has one); stderr outside Snakemake."""
+    """Send the job's whole output to the rule's first log file (every rule has one); stderr outside Snakemake.
+    A retry of a job that failed on bad input stops here (instdiff.core.attempts)."""
     from instdiff.core.io import clean_own_temps
 
     log = list(getattr(snakemake, "log", []) or [])
     if log:
         redirect_output(str(log[0]))
     logger = setup(None)
+    if log:
+        from instdiff.core.attempts import guard
+
+        guard(log[0])
     # Every script starts here, so every atomic writer's leftovers of a killed earlier attempt of this job (shard
     # manifests, metric files, tables) go before it writes again; Snakemake deletes only the declared outputs.
     removed = clean_own_temps(str(p) for p in (getattr(snakemake, "output", []) or []))

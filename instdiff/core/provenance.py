@@ -181,29 +181,50 @@ def build_manifest(
 ) -> dict:
     """The run manifest, scrubbed of secrets.
 
-    Keys: ``run``, ``config_sha256`` (sha256 of the canonical JSON of the config), ``git`` (commit, dirty, branch),
+    Keys: ``run``, ``config_sha256`` (sha256 of the canonical JSON of the config's shared sections, every section
+    but ``experiments``), ``experiments_sha256`` (the same of each experiment's settings), ``git`` (commit, dirty, branch),
     ``python``, ``platform``, ``torch``, ``packages``, ``seeds`` (run seed and per-experiment seeds),
     ``checkpoints`` (name -> sha256), ``n_images`` (``data.max_images`` or ``"all"``), ``precision`` (the
     generation precision mode, :mod:`instdiff.generation.precision`), ``config`` (the config).
     """
-    data = config.get("data") or {}
     manifest = {
         "run": config.get("run"),
-        "config_sha256": config_hash(config),
         "git": git_info(workflow_root),
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "torch": torch_info(),
         "packages": package_versions(),
-        "seeds": {"run": config.get("seed"), "experiments": experiment_seeds(config)},
         "checkpoints": checkpoint_checksums(checksum_files),
+        **config_entries(config),
+    }
+    return scrub(manifest, environ)
+
+
+def config_entries(config: Mapping[str, Any]) -> dict:
+    """The keys of a manifest that come from its config (the rest describe the machine and the code)."""
+    data = config.get("data") or {}
+    return {
+        # Split: a run manifest lists every experiment, an experiment's manifest (the one its metric files embed) its
+        # own, and a table compares the shared hash of the files it reads (instdiff.report.tables).
+        "config_sha256": config_hash({k: v for k, v in config.items() if k != "experiments"}),
+        "experiments_sha256": {name: config_hash(exp) for name, exp in (config.get("experiments") or {}).items()},
+        "seeds": {"run": config.get("seed"), "experiments": experiment_seeds(config)},
         "n_images": data.get("max_images") or "all",
         "data_source": data.get("source"),
         "models_source": (config.get("models") or {}).get("source"),
         "precision": (config.get("generation") or {}).get("precision"),
         "config": dict(config),
     }
-    return scrub(manifest, environ)
+
+
+def write_experiment_manifest(path: str | Path, run_manifest: str | Path, config: Mapping[str, Any],
+                              environ: Mapping[str, str] | None = None) -> dict:
+    """One experiment's manifest: the run manifest's machine, code and checkpoints, with ``config`` (the shared
+    sections and that experiment's settings) in place of the run's. Cheap (no torch import): one per experiment."""
+    manifest = scrub({**read_json(run_manifest), **config_entries(config)}, environ)
+    assert_no_secrets(manifest, environ)
+    write_json(path, manifest)
+    return manifest
 
 
 def write_manifest(path: str | Path, config: Mapping[str, Any], workflow_root: str | Path,

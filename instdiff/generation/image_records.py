@@ -3,10 +3,12 @@
 Each generated image ``images/{experiment}/{id}.png`` gets a record ``images/{experiment}/records/{id}.json``,
 written (atomically) only after the image (and its refined copy) is on disk:
 
-``{id, file, sha256, refined_sha256, layout_sha256, model_sha256, torch_threads, batch}``
+``{id, file, sha256, refined_sha256, layout_sha256, settings_sha256, model_sha256, torch_threads, batch}``
 
 - ``layout_sha256``: sha256 of the layout's canonical JSON (sorted keys, no whitespace), so an edited caption or
   box makes the image stale;
+- ``settings_sha256``: sha256 of the experiment's generation settings, seed, format and precision (the folder
+  fingerprint, ``instdiff.generation.shard``), so an edited experiment regenerates its images;
 - ``model_sha256``: sha256 over the model folder's files (relative path and content), not its path;
 - ``sha256`` / ``refined_sha256``: the bytes written, so a truncated, emptied or replaced file is noticed;
 - ``torch_threads`` and ``batch`` (group size, rows per UNet call): CPU kernels split reductions by thread count
@@ -30,7 +32,7 @@ from instdiff.core.layout import Layout
 
 RECORDS_DIR = "records"
 # The fields that must equal the current run's for an image to be reused (besides the file hashes).
-REUSE_KEYS = ("layout_sha256", "model_sha256", "torch_threads", "batch")
+REUSE_KEYS = ("layout_sha256", "settings_sha256", "model_sha256", "torch_threads", "batch")
 
 # The file a generated image is written to, by generation.image_format (every stage that reads images finds them here).
 IMAGE_FORMATS = {"png": ".png", "jpeg75": ".jpg"}

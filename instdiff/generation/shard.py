@@ -13,12 +13,12 @@ Contract (``docs/architecture.md``):
 - the images come from the generator ``model`` names (:mod:`instdiff.generation.generators`: InstanceDiffusion,
   GLIGEN), loaded once from ``model_dir`` and called per layout or group;
 - resumable: a group whose images all match their records (``instdiff.generation.image_records``: layout hash, model content
-  hash, thread count, batching, file sha256, the file decodes) is skipped; any other group is generated again
+  hash, settings hash, thread count, batching, file sha256, the file decodes) is skipped; any other group is generated again
   whole; a killed job loses at most the group in flight;
 - ``images/{experiment}/shards/{k}-of-{n}.json``: the shard manifest (ids, seeds, settings, timings, notes), written
   when the shard is complete, with its throughput; ``{k}-of-{n}.partial.json`` holds the progress while it runs;
-- ``images/{experiment}/settings.json``: the settings the folder's images were made with; a run with other
-  settings refuses to mix its images into the folder;
+- ``images/{experiment}/settings.json``: the settings the folder's images are made with; a run with other
+  settings generates the images again (each image's record holds its settings' hash);
 - ``images/{experiment}/done.json`` (:func:`finalize`): written once every layout has its image; downstream
   stages depend on this single file and read the image list from it.
 """
@@ -26,6 +26,7 @@ Contract (``docs/architecture.md``):
 from __future__ import annotations
 
 import glob
+import hashlib
 import json
 import logging
 import time
@@ -108,22 +109,40 @@ def refiner_from_config(experiment: dict[str, Any]) -> str | None:
     return (experiment.get("refiner") or {}).get("model")
 
 
-# --------------------------------------------------------------------------------------------- settings guard
+# --------------------------------------------------------------------------------------------- folder settings
 
 
-def check_folder_settings(out_dir: Path, fingerprint: dict[str, Any]) -> None:
-    """Refuse to add images to a folder whose existing images were made with other settings."""
+def record_folder_settings(out_dir: Path, fingerprint: dict[str, Any]) -> dict[str, Any] | None:
+    """Write ``settings.json``, the settings the folder's images are being made with.
+
+    Other settings than the folder's images were made with (an edited experiment) regenerate them: each image's
+    record holds the hash of its settings (``settings_sha256``), so the old images no longer count as current,
+    and ``finalize`` accepts only shards of one fingerprint. Nothing mixes, and nothing has to be deleted by hand.
+    """
     path = out_dir / "settings.json"
-    if path.exists():
-        old = read_json(path)
-        if old != fingerprint:
+    old = read_json(path) if path.exists() else None
+    if old != fingerprint:
+        if old is not None:
             diff = sorted(k for k in set(old) | set(fingerprint) if old.get(k) != fingerprint.get(k))
-            raise InputError(
-                path, f"images in {out_dir} were generated with other settings (differ in {diff})",
-                f"delete {out_dir} to regenerate, or restore the old settings",
-            )
-    else:
+            log.info("%s: the settings changed (%s): its images are generated again", out_dir, ", ".join(diff))
         write_json(path, fingerprint)
+    return old
+
+
+def adopt_records(out_dir: Path, ids: Iterable[str], digest: str) -> None:
+    """Give records written before images carried their settings' hash (``settings_sha256``) that hash, when the
+    folder's ``settings.json`` says they were made with the current settings: a folder of those versions refused
+    other settings, so all its images were. Their images are then reused rather than generated again."""
+    for layout_id in ids:
+        rec = read_record(out_dir, layout_id)
+        if rec is not None and "settings_sha256" not in rec:
+            write_record(out_dir, {**rec, "settings_sha256": digest})
+
+
+def settings_sha256(fingerprint: dict[str, Any]) -> str:
+    """sha256 of a folder fingerprint's canonical JSON: the settings part of an image's identity."""
+    canonical = json.dumps(fingerprint, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 # --------------------------------------------------------------------------------------------- the runner
@@ -226,13 +245,15 @@ class ShardJob:
             fingerprint["model"] = self.model
         if self.seed_experiment not in (None, self.experiment):
             fingerprint["seed_experiment"] = self.seed_experiment
-        check_folder_settings(self.out_dir, fingerprint)
+        if record_folder_settings(self.out_dir, fingerprint) == fingerprint:
+            adopt_records(self.out_dir, [lay.id for grp in groups for lay in grp], settings_sha256(fingerprint))
         log.info("%s shard %d of %d: %d of %d layouts in %d groups of up to %d", self.experiment, self.shard,
                  self.nshards, n_mine, len(layouts), len(groups), self.group_size)
 
         _remove_stale_temps(self.out_dir, [lay.id for grp in groups for lay in grp])
         threads = pin_threads(self.torch_threads)
         common = {
+            "settings_sha256": settings_sha256(fingerprint),
             "model_sha256": None if self.model_dir is None else folder_sha256(self.model_dir),
             "torch_threads": threads,
             "batch": {"group_size": int(self.group_size), "batched": gen.batched, "max_batch": gen.max_batch},
@@ -470,7 +491,7 @@ def _check_current(out_dir: Path, layouts: Sequence[Layout], entries: dict[str, 
     if stale:
         raise InputError(out_dir, f"{len(stale)} images were generated from other versions of their layouts "
                          f"(first: {stale[:5]})", rerun_shards_fix(done_path))
-    for key in ("model_sha256", "torch_threads", "batch"):
+    for key in ("settings_sha256", "model_sha256", "torch_threads", "batch"):
         values = {json.dumps(e.get(key), sort_keys=True) for e in entries.values()}
         if len(values) > 1:
             raise InputError(out_dir, f"images were generated with different {key} ({sorted(values)[:3]})",

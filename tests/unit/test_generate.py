@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from instdiff.core.errors import InputError
+from instdiff.core.io import read_json
 from instdiff.generation.shard import ShardJob, finalize, image_seed, read_done, shard_groups, shard_indices
 from instdiff.core.layout import Instance, Layout, write_layouts
 
@@ -131,16 +132,47 @@ def test_resume_after_kill_regenerates_only_missing(tmp_path, pipe):
     assert third.ids == []
 
 
-def test_other_settings_refuse_to_mix_and_finalize_checks_images(tmp_path, pipe):
+def test_other_settings_regenerate_the_images_and_finalize_checks_images(tmp_path, pipe):
+    """An edited experiment (here its seed, then its guidance) regenerates its images instead of failing; the same
+    settings again reuse them."""
     layouts = tmp_path / "layouts.jsonl"
     write_layouts(layouts, _layouts()[:1])
-    _run(tmp_path, layouts, 0, 1, pipe)
-    with pytest.raises(InputError, match="other settings"):
-        ShardJob(layouts, None, tmp_path / "images", tmp_path / "images/shards/0-of-1.json", "box", 0, 1, 2025,
-                 SETTINGS).run(pipe)
+    first = _run(tmp_path, layouts, 0, 1, pipe)
+    for seed, settings in ((2025, SETTINGS), (2025, {**SETTINGS, "guidance_scale": SETTINGS["guidance_scale"] + 1})):
+        again = Counting(pipe)
+        m = ShardJob(layouts, None, tmp_path / "images", tmp_path / "images/shards/0-of-1.json", "box", 0, 1, seed,
+                     settings).run(again)
+        assert again.ids == ["7"] and m["images"][0]["status"] == "generated"
+        assert m["images"][0]["settings_sha256"] != first["images"][0]["settings_sha256"]
+        assert read_json(tmp_path / "images/settings.json") == m["fingerprint"]
+    same = Counting(pipe)
+    ShardJob(layouts, None, tmp_path / "images", tmp_path / "images/shards/0-of-1.json", "box", 0, 1, 2025,
+             settings).run(same)
+    assert same.ids == []
     (tmp_path / "images/7.png").unlink()
     with pytest.raises(InputError, match="no image"):
         finalize(layouts, [tmp_path / "images/shards/0-of-1.json"], tmp_path / "images", tmp_path / "done.json", "box")
+
+
+def test_records_from_before_settings_hashes_are_reused_under_the_same_settings(tmp_path, pipe):
+    """Images of a folder whose settings.json equals the current settings were made with them (the folder refused
+    others): their records gain the hash and the images are reused; under other settings they are generated again."""
+    import json
+
+    layouts = tmp_path / "layouts.jsonl"
+    write_layouts(layouts, _layouts()[:2])
+    _run(tmp_path, layouts, 0, 1, pipe)
+    for record in (tmp_path / "images/records").glob("*.json"):
+        old = json.loads(record.read_text())
+        del old["settings_sha256"]
+        record.write_text(json.dumps(old))
+    same = Counting(pipe)
+    _run(tmp_path, layouts, 0, 1, same)
+    assert same.ids == []
+    other = Counting(pipe)
+    ShardJob(layouts, None, tmp_path / "images", tmp_path / "images/shards/0-of-1.json", "box", 0, 1, 2025,
+             SETTINGS).run(other)
+    assert sorted(other.ids) == ["3", "7"]
 
 
 def test_jpeg75_option(tmp_path, pipe):

@@ -4,7 +4,7 @@ import subprocess
 import pytest
 
 from instdiff.core.provenance import (REDACTED, assert_no_secrets, build_manifest, config_hash, git_info, scrub,
-                                 write_manifest)
+                                 write_experiment_manifest, write_manifest)
 
 SECRET = "sk-proj-" + "A1b2C3d4" * 6
 
@@ -37,8 +37,26 @@ def test_manifest_has_no_secret(tmp_path, monkeypatch):
     for secret in ("sk-live-environment-secret", "my-very-private-key", SECRET, "abcdefghijklmnop"):
         assert secret not in text
     assert m["seeds"] == {"run": 7, "experiments": {"box": 7, "real": 3}}
-    assert m["n_images"] == 3 and m["config_sha256"] == config_hash(_config())
+    shared = {k: v for k, v in _config().items() if k != "experiments"}
+    assert m["n_images"] == 3 and m["config_sha256"] == config_hash(shared)
+    assert m["experiments_sha256"] == {"box": config_hash(_config()["experiments"]["box"]),
+                                       "real": config_hash(_config()["experiments"]["real"])}
     assert m["packages"]["numpy"] and m["python"]
+
+
+def test_one_experiments_manifest_shares_the_runs_config_hash_and_machine(tmp_path):
+    """A table reads metric files embedding their own experiment's manifest: they agree on the shared hash, and
+    carry the run manifest's machine and code, with that experiment's settings only."""
+    cfg = _config()
+    run = write_manifest(tmp_path / "manifest.json", cfg, tmp_path)
+    box = {**cfg, "experiments": {"box": cfg["experiments"]["box"]}}
+    one = write_experiment_manifest(tmp_path / "manifest/box.json", tmp_path / "manifest.json", box)
+    assert one["config_sha256"] == run["config_sha256"]
+    assert one["experiments_sha256"] == {"box": run["experiments_sha256"]["box"]}
+    assert one["config"]["experiments"] == {"box": cfg["experiments"]["box"]} and one["seeds"]["experiments"] == {"box": 7}
+    assert one["packages"] == run["packages"] and one["git"] == run["git"]
+    assert "my-very-private-key" not in (tmp_path / "manifest/box.json").read_text()
+    assert build_manifest({**cfg, "seed": 8}, tmp_path)["config_sha256"] != run["config_sha256"]
 
 
 def test_assert_no_secrets_refuses():
