@@ -12,6 +12,8 @@ from instdiff.core.errors import InputError
 
 # Module names under instdiff.commands, in the order they appear in --help.
 COMMANDS = [
+    "preflight",
+    "pin",
     "coco_eval",
     "pim",
     "generate",
