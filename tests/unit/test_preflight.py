@@ -8,7 +8,6 @@ import http.server
 import json
 import threading
 from collections import namedtuple
-from pathlib import Path
 
 import pytest
 import yaml
