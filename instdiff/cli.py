@@ -14,6 +14,7 @@ from instdiff.core.errors import InputError
 COMMANDS = [
     "preflight",
     "pin",
+    "lock_envs",
     "coco_eval",
     "pim",
     "generate",
