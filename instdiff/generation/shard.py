@@ -10,7 +10,7 @@ Contract (``docs/architecture.md``):
   atomically; the initial noise of each image comes from ``derive_seed(run_seed, experiment, id)``, so an image does
   not depend on n, k or on which other images exist;
 - resumable: a group whose images all match their records (``instdiff.generation.image_records``: layout hash, model content
-  hash, thread count, batching, file sha256, the file decodes) is skipped; any other group is generated again
+  hash, generation code version, thread count, batching, file sha256, the file decodes) is skipped; any other group is generated again
   whole; a killed job loses at most the group in flight;
 - ``images/{experiment}/shards/{k}-of-{n}.json``: the shard manifest (ids, seeds, settings, timings, notes), written
   when the shard is complete, with its throughput; ``{k}-of-{n}.partial.json`` holds the progress while it runs;
@@ -37,8 +37,8 @@ from instdiff.core.errors import InputError
 from instdiff.core.device import device_label
 from instdiff.generation.settings import GenerationSettings
 from instdiff.generation.image_records import (
-    RECORDS_DIR, REUSE_KEYS, folder_sha256, image_file, is_current, layout_sha256, read_record,
-    write_record,
+    RECORDS_DIR, REUSE_KEYS, folder_sha256, generation_code_version, image_file, is_current, layout_sha256,
+    read_record, write_record,
 )
 from instdiff.core.io import atomic_path, read_json, write_json
 from instdiff.core.layout import Layout, read_layouts
@@ -220,6 +220,7 @@ class ShardJob:
         threads = pin_threads(self.torch_threads)
         common = {
             "model_sha256": None if self.model_dir is None else folder_sha256(self.model_dir),
+            "code_version": generation_code_version(),
             "torch_threads": threads,
             "batch": {"group_size": int(self.group_size), "batched": gen.batched, "max_batch": gen.max_batch},
         }

@@ -19,28 +19,10 @@ Two variants of the test points:
   RNG over the row-major foreground pixels (a pair whose 20 points all sit at pixel (0, 0) is skipped, as the
   original's coordinate-sum test does). With ``seed`` the global RNG is seeded once before the first image, so
   the draws happen in the original's order and its numbers are reproduced exactly.
-- ``corrected``: a PiM that noise cannot max out. The test points are the exact points the generator was
-  conditioned on (the layout's point or 20-point scribble of each instance), images in sorted layout order, and
-  only the conditioned instances are scored. Each instance is matched, greedily in layout order and one detection
-  per instance, to a detection that
-
-  * has the instance's category (the paper matches class-agnostically, so any of 300 masks will do);
-  * has confidence >= ``CORRECTED_CONF`` = 0.3 (the paper scores the validator's conf-0.001 detections, where a
-    noise image still gets hundreds of masks). 0.3 is the attribute metric's detected-box floor
-    (``attribute.DETECTION_CONF``, GenEval's): both corrected instance metrics then call the same detections
-    "drawn", so their unmatched counts agree. ultralytics' predict default 0.25 is a display setting with no
-    evaluation behind it;
-  * overlaps the instance's reference mask at mask IoU >= ``CORRECTED_MIN_IOU`` = 0.5 (COCO's loosest match and
-    the attribute metric's): a detection is taken to *be* the instance only when it is recognisably that object,
-    so one mask over the whole image cannot stand in for every instance. For point-only conditioning this also
-    asks for the reference's extent, so corrected PiM is a lower bound on point placement; the unmatched count
-    says how much of it is matching.
-
-  An instance without a match scores 0 and is counted (``n_unmatched_gt``); the paper drops it silently. PiM is
-  the mean over images of the per-image mean over scored instances (every image with a scorable instance counts).
-  A point outside the canvas is a miss (the extension counted it as a hit); instances with an empty GT mask have
-  no reference to match and are skipped and counted. The counts of images, pairs, skipped and unmatched instances
-  are reported, and each image's ``instance_scores`` (one per conditioned instance, None when skipped).
+- ``corrected``: the test points are the exact points the generator was conditioned on (the layout's point or
+  20-point scribble of each instance), images in sorted layout order, only the conditioned instances are
+  matched; a point outside the canvas is a miss (the extension counted it as a hit); instances with an empty GT
+  mask are skipped and counted. The counts of images, pairs, skipped and unmatched instances are reported.
 """
 
 from __future__ import annotations
@@ -63,8 +45,6 @@ log = logging.getLogger(__name__)
 
 MODES = ("point", "scribble")
 VARIANTS = ("paper", "corrected")
-CORRECTED_CONF = 0.3  # = attribute.DETECTION_CONF (see the module docstring for the choice)
-CORRECTED_MIN_IOU = 0.5
 
 
 # --------------------------------------------------------------------------------------------- matching
@@ -180,9 +160,7 @@ class ImageScore:
     scores: list[float]
     skipped: int = 0  # pairs not scored (empty GT mask, all points at the origin)
     unmatched: int = 0  # GT instances left without a prediction
-    n_instances: int = 0  # GT instances of the image (paper) / conditioned instances (corrected)
     out_of_canvas: int = 0  # corrected variant: test points outside the canvas
-    instance_scores: list | None = None  # corrected variant: one per conditioned instance (None: skipped)
 
     @property
     def mean(self) -> float | None:
@@ -196,9 +174,7 @@ class ImageScore:
             "pim": self.mean,
             "skipped": self.skipped,
             "unmatched": self.unmatched,
-            "n_instances": self.n_instances,
             "out_of_canvas": self.out_of_canvas,
-            "instance_scores": self.instance_scores,
         }
 
 
@@ -209,7 +185,7 @@ def _pred_rles(dets: list[dict], h: int, w: int, path) -> list[dict]:
 def score_image_paper(gt_rles: list[dict], pred_rles: list[dict], mode: str, image_id: Any) -> ImageScore:
     """One image of the ``paper`` variant (draws from numpy's global RNG in scribble mode)."""
     pairs = greedy_match(mask_iou_matrix(gt_rles, pred_rles))
-    result = ImageScore(image_id, pairs, [], unmatched=len(gt_rles) - len(pairs), n_instances=len(gt_rles))
+    result = ImageScore(image_id, pairs, [], unmatched=len(gt_rles) - len(pairs))
     if not pairs:
         return result
     if mode == "point":
@@ -230,49 +206,23 @@ def score_image_paper(gt_rles: list[dict], pred_rles: list[dict], mode: str, ima
     return result
 
 
-def eligible_iou(iou: np.ndarray, gt_categories: Sequence | None, pred_categories: Sequence | None,
-                 pred_scores: Sequence | None, conf_floor: float) -> np.ndarray:
-    """``iou`` with NaN where a pair may not match in the corrected variant: another category, or a detection
-    below ``conf_floor``. (NaN is never chosen by :func:`greedy_match`; the detection indices are unchanged.)"""
-    iou = np.array(iou, dtype=np.float64, copy=True)
-    if iou.size == 0:
-        return iou
-    if pred_scores is not None:
-        iou[:, np.asarray(pred_scores, dtype=np.float64) < conf_floor] = np.nan
-    if gt_categories is not None and pred_categories is not None:
-        iou[np.asarray(gt_categories)[:, None] != np.asarray(pred_categories)[None, :]] = np.nan
-    return iou
-
-
 def score_image_corrected(gt_rles: list[dict], pred_rles: list[dict], test_points: list, mode: str,
-                          image_id: Any, width: int, height: int, *, gt_categories: Sequence | None = None,
-                          pred_categories: Sequence | None = None, pred_scores: Sequence | None = None,
-                          conf_floor: float = CORRECTED_CONF, min_iou: float = CORRECTED_MIN_IOU) -> ImageScore:
-    """One image of the ``corrected`` variant: ``test_points[i]`` are instance i's normalised points.
-
-    The category and confidence rules apply when ``gt_categories`` / ``pred_categories`` / ``pred_scores`` are
-    given (:func:`pim_corrected` always gives them); ``min_iou`` always applies. Every conditioned instance with a
-    non-empty reference mask is scored: 0 when unmatched."""
+                          image_id: Any, width: int, height: int) -> ImageScore:
+    """One image of the ``corrected`` variant: ``test_points[i]`` are instance i's normalised points."""
     from pycocotools import mask as mask_utils
 
-    iou = eligible_iou(mask_iou_matrix(gt_rles, pred_rles), gt_categories, pred_categories, pred_scores, conf_floor)
-    pairs = greedy_match(iou, iou_threshold=min_iou)
-    match = dict(pairs)
-    result = ImageScore(image_id, pairs, [], instance_scores=[], n_instances=len(test_points))
-    for g, points in enumerate(test_points):
+    pairs = greedy_match(mask_iou_matrix(gt_rles, pred_rles))
+    result = ImageScore(image_id, pairs, [], unmatched=len(gt_rles) - len(pairs))
+    if not pairs:
+        return result
+    for g, p in pairs:
+        points = test_points[g]
         if mask_utils.area(gt_rles[g]) == 0 or not points:
             result.skipped += 1  # nothing was drawn for an empty mask: no shape to test
-            result.instance_scores.append(None)
             continue
         rows, cols = norm_points_to_pixels(points, width, height)
         result.out_of_canvas += int(np.sum((rows < 0) | (rows >= height) | (cols < 0) | (cols >= width)))
-        if g in match:
-            score = inside_fraction(pred_rles[match[g]], rows, cols)
-        else:
-            result.unmatched += 1
-            score = 0.0  # not drawn (as a confident detection of its class): nothing sits at its points
-        result.scores.append(score)
-        result.instance_scores.append(score)
+        result.scores.append(inside_fraction(pred_rles[p], rows, cols))
     return result
 
 
@@ -280,9 +230,7 @@ def score_image_corrected(gt_rles: list[dict], pred_rles: list[dict], test_point
 
 
 def aggregate(per_image: list[ImageScore]) -> dict[str, Any]:
-    """Mean over images of the per-image mean; images without a scored pair (or with NaN) are left out.
-    ``n_unmatched_gt`` of ``n_instances`` found no detection (the paper drops them, the corrected variant scores
-    them 0)."""
+    """Mean over images of the per-image mean; images without a scored pair (or with NaN) are left out."""
     means = [im.mean for im in per_image if im.mean is not None]
     means = [m for m in means if not math.isnan(m)]
     return {
@@ -292,7 +240,6 @@ def aggregate(per_image: list[ImageScore]) -> dict[str, Any]:
         "n_scored": sum(len(im.scores) for im in per_image),
         "n_skipped": sum(im.skipped for im in per_image),
         "n_unmatched_gt": sum(im.unmatched for im in per_image),
-        "n_instances": sum(im.n_instances for im in per_image),
         "n_out_of_canvas": sum(im.out_of_canvas for im in per_image),
         "n_images_total": len(per_image),
     }
@@ -321,10 +268,8 @@ def pim_paper(gt, results: list[dict], mode: str, seed: int | None = None, image
 
 
 def pim_corrected(gt, results: list[dict], layouts: list, mode: str, image_ids: Sequence | None = None,
-                  results_path: str | Path | None = None, layouts_path: str | Path | None = None,
-                  conf_floor: float = CORRECTED_CONF, min_iou: float = CORRECTED_MIN_IOU) -> dict[str, Any]:
-    """PiM on the exact conditioning points of ``layouts`` (``instdiff.core.layout.Layout``), matching same-class
-    detections of confidence >= ``conf_floor`` at mask IoU >= ``min_iou``; see the module docstring."""
+                  results_path: str | Path | None = None, layouts_path: str | Path | None = None) -> dict[str, Any]:
+    """PiM on the exact conditioning points of ``layouts`` (``instdiff.core.layout.Layout``; see module docstring)."""
     _check_mode(mode)
     keep = None if image_ids is None else {str(i) for i in image_ids}
     by_image = results_by_image(results)
@@ -338,20 +283,15 @@ def pim_corrected(gt, results: list[dict], layouts: list, mode: str, image_ids: 
                              "build layouts and annotations from the same data", "image_id")
         info = gt.imgs[img_id]
         h, w = int(info["height"]), int(info["width"])
-        gt_rles, test_points, categories = [], [], []
+        gt_rles, test_points = [], []
         for i, inst in enumerate(lay.instances):
             if inst.ann_id is None or inst.ann_id not in gt.anns:
                 raise InputError(layouts_path, f"layout {lay.id} instance {i} has no annotation id of the GT file",
                                  "build layouts with the data stage (it records ann_id)", f"instances[{i}].ann_id")
             gt_rles.append(gt.annToRLE(gt.anns[inst.ann_id]))
-            categories.append(gt.anns[inst.ann_id]["category_id"])
             test_points.append(_instance_points(inst, mode, lay.id, i, layouts_path))
-        dets = by_image.get(img_id, [])
-        pred_rles = _pred_rles(dets, h, w, results_path)
-        per_image.append(score_image_corrected(
-            gt_rles, pred_rles, test_points, mode, img_id, w, h, gt_categories=categories,
-            pred_categories=[d["category_id"] for d in dets], pred_scores=[d["score"] for d in dets],
-            conf_floor=conf_floor, min_iou=min_iou))
+        pred_rles = _pred_rles(by_image.get(img_id, []), h, w, results_path)
+        per_image.append(score_image_corrected(gt_rles, pred_rles, test_points, mode, img_id, w, h))
     out = aggregate(per_image)
     out["per_image"] = [im.to_dict() for im in per_image]
     return out
