@@ -1,4 +1,4 @@
-# Two entry points for a fresh machine (Python 3.11, nothing else needed):
+# Two entry points for a fresh machine (Python 3.11 with its venv module, nothing else needed):
 #   make smoke   install, run the whole embedded smoke DAG on CPU, print where the tables are
 #   make test    install, run the test suite
 PYTHON ?= python3
@@ -20,11 +20,34 @@ unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: install smoke test test-fast dryrun lint clean
 
-$(BIN)/instdiff: requirements.txt requirements-dev.txt constraints.txt pyproject.toml
-	$(PYTHON) -m pip install --quiet uv
-	$(PYTHON) -m uv venv --allow-existing --python $(PYTHON) $(VENV)
-	$(PYTHON) -m uv pip install --python $(BIN)/python -c constraints.txt -r requirements.txt -r requirements-dev.txt
-	$(PYTHON) -m uv pip install --python $(BIN)/python --no-deps -e .
+# The venv comes first and uv goes inside it (or the `uv` on PATH is used): a distribution's own python3 is
+# "externally managed" (PEP 668, Debian 12 / Ubuntu 23.04+), so `python3 -m pip install uv` fails there.
+# UV= (empty) forces the stock path that CI runs: python3 -m venv, then uv installed into the venv by its pip.
+UV ?= $(shell command -v uv 2>/dev/null)
+ifeq ($(strip $(UV)),)
+VENV_UV := $(BIN)/uv
+else
+VENV_UV := $(UV)
+endif
+
+$(BIN)/python:
+ifeq ($(strip $(UV)),)
+	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || { \
+	  echo "$(PYTHON) cannot create a virtual environment (Debian/Ubuntu ship venv's ensurepip separately)." >&2; \
+	  echo "Install it, then run make again:  sudo apt-get install python3-venv" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+else
+	$(UV) venv --allow-existing --python $(PYTHON) $(VENV)
+endif
+
+# A venv made by uv has no pip: ensurepip adds it before uv goes in.
+$(BIN)/uv: | $(BIN)/python
+	$(BIN)/python -m pip --version >/dev/null 2>&1 || $(BIN)/python -m ensurepip --upgrade >/dev/null
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check "$$(grep -x 'uv==[0-9.]*' requirements-dev.txt)"
+
+$(BIN)/instdiff: requirements.txt requirements-dev.txt constraints.txt pyproject.toml | $(BIN)/python $(VENV_UV)
+	$(VENV_UV) pip install --python $(BIN)/python -c constraints.txt -r requirements.txt -r requirements-dev.txt
+	$(VENV_UV) pip install --python $(BIN)/python --no-deps -e .
 	@touch $@
 
 install: $(BIN)/instdiff

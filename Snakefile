@@ -16,6 +16,12 @@ if not workflow.overwrite_configfiles:
 report: "report/workflow.rst"
 
 
+# For sites that run jobs in apptainer (`--sdm apptainer conda`): the image built from ./Dockerfile, which
+# `snakemake --containerize` writes from envs/ (tests/unit/test_container.py keeps it current). Inside it every env
+# is already created; without --sdm apptainer this line does nothing. README "Apptainer".
+containerized: "instdiff.sif"
+
+
 # Helpers first (rules/common.smk), then one rule file per stage, in the order the stages run; no rule file includes
 # another. Stage X: rules/X.smk, instdiff/X/, scripts/X_*.py, docs/X.md.
 include: "rules/common.smk"

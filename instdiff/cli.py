@@ -33,6 +33,9 @@ the file, the field and the fix (exit status 2)."""
 COMMANDS = [
     "summary",
     "compare",
+    "preflight",
+    "pin",
+    "lock_envs",
     "coco_eval",
     "pim",
     "generate",

@@ -2,6 +2,7 @@
 # Kept cheap: every SLURM job re-reads the Snakefile, so nothing here touches data.
 import ast
 import os
+import sys
 from pathlib import Path
 
 from snakemake.logging import logger
@@ -424,14 +425,6 @@ def hub_models():
 HUB = hub_models()
 
 
-def download_pins():
-    """Config key -> value of every pin this run's downloads need: the hub snapshots' revisions and the CLIP
-    weights' revision and sha256 (llm_clip_pins, rules/common.smk). Empty for the smoke run (tiny models only).
-    """
-    pins = {entry["key"]: entry["revision"] for entry in HUB.values()}
-    return {**pins, **llm_clip_pins()}
-
-
 def hub_local(name_or_path):
     """What a job loads: the snapshot folder of a hub id (resources/hub/org--name), a local path as it is."""
     return (
@@ -470,29 +463,50 @@ wildcard_constraints:
     mode="point|scribble",
 
 
+def preflight_gaps():
+    """Every missing prerequisite of this run in one list (instdiff preflight): unpinned downloads, profile
+    placeholders, the API key, disk under resources_dir, and torch's CUDA build where an NVIDIA driver is visible.
+    """
+    from instdiff.commands.preflight import gaps
+    from instdiff.core.workflow_checks import profile_placeholders
+
+    configs = [os.path.relpath(f) for f in workflow.overwrite_configfiles] or [
+        "config/smoke.yaml"
+    ]
+    return gaps(
+        config,
+        ", ".join(configs),
+        placeholders=profile_placeholders(
+            workflow.resource_settings.default_resources,
+            workflow.resource_settings.overwrite_resources,
+        ),
+    )
+
+
+# Parsing is the one moment a dry run gives the workflow: the main process lists what is missing as a warning
+# (jobs re-parse the Snakefile as subprocesses and skip it); onstart stops a real run on the same list. On stderr:
+# Snakemake logs to stdout, where `-n --quiet rules` lists the planned jobs for scripts to read.
+if workflow.is_main_process:
+    _gaps = preflight_gaps()
+    if _gaps:
+        from instdiff.commands.preflight import message as _preflight_message
+
+        print(
+            "Warning:",
+            _preflight_message(_gaps),
+            "A real run stops here before submitting anything.",
+            file=sys.stderr,
+        )
+
+
 onstart:
     # Runs before the first job is scheduled (never in a dry-run): a profile left with placeholders would
-    # otherwise fail at sbatch time, job by job.
-    from instdiff.core.workflow_checks import (
-        placeholder_message,
-        profile_placeholders,
-    )
+    # otherwise fail at sbatch time, job by job, and a download at a null revision would float (rules/data.smk).
+    from instdiff.commands.preflight import message
 
-    _found = profile_placeholders(
-        workflow.resource_settings.default_resources,
-        workflow.resource_settings.overwrite_resources,
-    )
-    if _found:
-        raise WorkflowError(placeholder_message(_found))
-    # A download at a null revision would float: stop before submission, naming the keys (rules/data.smk).
-    from instdiff.data.hub import unpinned, unpinned_message
-
-    _unpinned = unpinned(download_pins())
-    if _unpinned:
-        _configs = [os.path.relpath(f) for f in workflow.overwrite_configfiles] or [
-            "config/smoke.yaml"
-        ]
-        raise WorkflowError(unpinned_message(_unpinned, ", ".join(_configs)))
+    _gaps = preflight_gaps()
+    if _gaps:
+        raise WorkflowError(message(_gaps) + " Nothing was submitted.")
 
 
 # -------------------- helpers of the detection and metrics stages
@@ -694,16 +708,6 @@ LLM_CLIP_WEIGHTS = (
 def llm_clip_settings():
     """The settings of the llm_clip job, with the local weights file it loads (never a tag open_clip would fetch)."""
     return {**LLM_CLIP, "weights": LLM_CLIP_WEIGHTS}
-
-
-def llm_clip_pins():
-    """Config key -> value of what pins the CLIP download (checked before submission, rules/data.smk)."""
-    if not LLM.get("enabled", True) or LLM_CLIP.get("tiny"):
-        return {}
-    return {
-        "llm.clip.revision": LLM_CLIP.get("revision"),
-        "llm.clip.sha256": LLM_CLIP.get("sha256"),
-    }
 
 
 def llm_replay_input(wildcards):

@@ -233,7 +233,7 @@ rule null_images:
 # Hub checkpoints (SDXL refiner, Grounding DINO, OWLv2, CogVLM and its Vicuna tokenizer) fetched once at a pinned
 # commit into resources/hub/<org>--<name>/ by a localrule on the submit host; compute jobs get the local folder and
 # never reach the network. Set HF_HOME to project storage too (README): libraries cache other files there.
-# Before anything is submitted (onstart and download_pins, rules/common.smk), every download of the run must be
+# Before anything is submitted (onstart and preflight_gaps, rules/common.smk), every download of the run must be
 # pinned: a null or floating revision (or checksum) stops the run and names the config keys to set.
 
 

@@ -74,13 +74,49 @@ def closure(script: str | Path, package_dir: Path = PACKAGE_DIR) -> list[Path]:
     return sorted(seen)
 
 
+def _strip_docstrings(tree: ast.AST) -> ast.AST:
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value,
+                                                                                                   str):
+                node.body = node.body[1:] or [ast.Pass()]
+    return tree
+
+
+def behaviour_digest(path: Path) -> bytes:
+    """What a file does, as bytes to hash: for Python its syntax tree without docstrings, comments, line numbers
+    and formatting (``ast.dump`` leaves out positions; the parser drops comments); other files byte for byte."""
+    path = Path(path)
+    if path.suffix != ".py":
+        return path.read_bytes()
+    tree = _strip_docstrings(ast.parse(path.read_text(encoding="utf-8"), filename=str(path)))
+    return ast.dump(tree, annotate_fields=False, include_attributes=False).encode("utf-8")
+
+
+def _files_hash(files: list[Path], package_dir: Path) -> hashlib._Hash:
+    h = hashlib.sha256()
+    for file in files:
+        h.update(file.relative_to(package_dir).as_posix().encode() + b"\0" + behaviour_digest(file) + b"\0")
+    return h
+
+
+def module_code_version(module: str, package_dir: Path = PACKAGE_DIR) -> str:
+    """The behaviour hash of package module ``module`` (``instdiff.generation.shard``) and every package module it
+    imports, at any depth, lazy imports included: a changed computation anywhere in it changes the version; a
+    comment, docstring or reformatting does not."""
+    file = _module_file(module, package_dir)
+    if file is None:
+        raise ValueError(f"{module} is not a module of {package_dir}")
+    files = sorted({file, *closure(file, package_dir)})
+    return _files_hash(files, package_dir).hexdigest()[:16]
+
+
 @lru_cache(maxsize=None)
 def code_hash(script: str | Path, package_dir: Path = PACKAGE_DIR) -> str:
-    """sha256 over the script's text and its package closure, keyed by package-relative names (not absolute
-    paths, so a moved checkout hashes the same)."""
+    """sha256 over the script's behaviour and its package closure's (:func:`behaviour_digest`), keyed by
+    package-relative names (not absolute paths, so a moved checkout hashes the same)."""
     script = Path(script)
-    h = hashlib.sha256()
-    h.update(b"script\0" + script.read_bytes() + b"\0")
-    for file in closure(script, package_dir):
-        h.update(file.relative_to(package_dir).as_posix().encode() + b"\0" + file.read_bytes() + b"\0")
+    h = _files_hash(closure(script, package_dir), package_dir)
+    h.update(b"script\0" + behaviour_digest(script) + b"\0")
     return h.hexdigest()[:16]

@@ -3,13 +3,15 @@
 Each generated image ``images/{experiment}/{id}.png`` gets a record ``images/{experiment}/records/{id}.json``,
 written (atomically) only after the image (and its refined copy) is on disk:
 
-``{id, file, sha256, refined_sha256, layout_sha256, settings_sha256, model_sha256, torch_threads, batch}``
+``{id, file, sha256, refined_sha256, layout_sha256, settings_sha256, model_sha256, code_version, torch_threads, batch}``
 
 - ``layout_sha256``: sha256 of the layout's canonical JSON (sorted keys, no whitespace), so an edited caption or
   box makes the image stale;
 - ``settings_sha256``: sha256 of the experiment's generation settings, seed, format and precision (the folder
   fingerprint, ``instdiff.generation.shard``), so an edited experiment regenerates its images;
 - ``model_sha256``: sha256 over the model folder's files (relative path and content), not its path;
+- ``code_version``: the behaviour hash of the generation code (:func:`generation_code_version`), so a fix to it
+  regenerates the images it would change, while a comment or docstring edit keeps them;
 - ``sha256`` / ``refined_sha256``: the bytes written, so a truncated, emptied or replaced file is noticed;
 - ``torch_threads`` and ``batch`` (group size, rows per UNet call): CPU kernels split reductions by thread count
   and batched calls group rows differently, either of which moves a few pixels by one level.
@@ -26,13 +28,17 @@ from pathlib import Path
 from typing import Any
 
 from instdiff.core.checkpoints import sha256 as file_sha256
+from instdiff.core.code_version import module_code_version
 from instdiff.core.errors import InputError
 from instdiff.core.io import write_json
 from instdiff.core.layout import Layout
 
 RECORDS_DIR = "records"
 # The fields that must equal the current run's for an image to be reused (besides the file hashes).
-REUSE_KEYS = ("layout_sha256", "settings_sha256", "model_sha256", "torch_threads", "batch")
+REUSE_KEYS = ("layout_sha256", "settings_sha256", "model_sha256", "code_version", "torch_threads", "batch")
+# The module a generate job runs (ShardJob): its import closure holds every package module that can move a pixel
+# (pipeline, sampler, model, conditioning, ...), and nothing the job does not import.
+GENERATION_MODULE = "instdiff.generation.shard"
 
 # The file a generated image is written to, by generation.image_format (every stage that reads images finds them here).
 IMAGE_FORMATS = {"png": ".png", "jpeg75": ".jpg"}
@@ -58,6 +64,12 @@ def folder_sha256(folder: str | Path) -> str:
         h.update(path.relative_to(folder).as_posix().encode("utf-8") + b"\0")
         h.update(file_sha256(path).encode("ascii"))
     return h.hexdigest()
+
+
+def generation_code_version() -> str:
+    """The version of the code that makes an image: :func:`instdiff.core.code_version.module_code_version` of
+    :data:`GENERATION_MODULE` (its syntax trees, without comments, docstrings or formatting)."""
+    return module_code_version(GENERATION_MODULE)
 
 
 def record_path(out_dir: str | Path, layout_id: str) -> Path:

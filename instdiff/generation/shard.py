@@ -13,7 +13,7 @@ Contract (``docs/architecture.md``):
 - the images come from the generator ``model`` names (:mod:`instdiff.generation.generators`: InstanceDiffusion,
   GLIGEN), loaded once from ``model_dir`` and called per layout or group;
 - resumable: a group whose images all match their records (``instdiff.generation.image_records``: layout hash, model content
-  hash, settings hash, thread count, batching, file sha256, the file decodes) is skipped; any other group is generated again
+  hash, settings hash, generation code version, thread count, batching, file sha256, the file decodes) is skipped; any other group is generated again
   whole; a killed job loses at most the group in flight;
 - ``images/{experiment}/shards/{k}-of-{n}.json``: the shard manifest (ids, seeds, settings, timings, notes), written
   when the shard is complete, with its throughput; ``{k}-of-{n}.partial.json`` holds the progress while it runs;
@@ -43,8 +43,8 @@ from instdiff.core.device import device_label
 from instdiff.generation.generators import DEFAULT_MODEL, load_generator, spec_of
 from instdiff.generation.settings import GenerationSettings
 from instdiff.generation.image_records import (
-    RECORDS_DIR, REUSE_KEYS, folder_sha256, image_file, is_current, layout_sha256, read_record,
-    write_record,
+    RECORDS_DIR, REUSE_KEYS, folder_sha256, generation_code_version, image_file, is_current, layout_sha256,
+    read_record, write_record,
 )
 from instdiff.core.io import atomic_path, clean_own_temps, read_json, write_json
 from instdiff.core.layout import Layout, read_layouts
@@ -255,6 +255,7 @@ class ShardJob:
         common = {
             "settings_sha256": settings_sha256(fingerprint),
             "model_sha256": None if self.model_dir is None else folder_sha256(self.model_dir),
+            "code_version": generation_code_version(),
             "torch_threads": threads,
             "batch": {"group_size": int(self.group_size), "batched": gen.batched, "max_batch": gen.max_batch},
         }

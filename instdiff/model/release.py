@@ -17,6 +17,9 @@ from instdiff.core.io import atomic_dir
 log = logging.getLogger(__name__)
 
 CHECKPOINT_URL = "https://huggingface.co/xudongw/InstanceDiffusion/resolve/main/instancediffusion_sd15.pth"
+# For the pre-run disk check only (instdiff preflight): the 13.6 GB the hub page states (reference notes, §2: model,
+# ema and optimizer state of the UNet, VAE and text encoder add up to it).
+CHECKPOINT_SIZE = 13_600_000_000
 CHECKPOINT_SHA256 = "b4de3f7877a1860b52837afe3a767ca92a2ef5084056048b503af80027cde1d1"
 TOKENIZER_REPO = "openai/clip-vit-large-patch14"
 TOKENIZER_REVISION = "32bd64288804d66eefd0ccbe215aa642df71cc41"

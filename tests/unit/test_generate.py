@@ -132,6 +132,39 @@ def test_resume_after_kill_regenerates_only_missing(tmp_path, pipe):
     assert third.ids == []
 
 
+def test_images_belong_to_the_code_that_made_them(tmp_path, pipe, monkeypatch):
+    """A behavioural edit to a module generation imports regenerates; a comment or docstring edit does not.
+    The code version is read from a copy of the package, edited as a developer would edit the real one."""
+    import shutil
+
+    from instdiff.core import code_version
+    from instdiff.generation import image_records
+
+    package = tmp_path / "pkg" / "instdiff"
+    shutil.copytree(code_version.PACKAGE_DIR, package, ignore=shutil.ignore_patterns("__pycache__", "assets"))
+    monkeypatch.setattr(image_records, "module_code_version",
+                        lambda module: code_version.module_code_version(module, package))
+    layouts = tmp_path / "layouts.jsonl"
+    write_layouts(layouts, _layouts()[1:2])
+    first = _run(tmp_path, layouts, 0, 1, Counting(pipe))
+    version = first["images"][0]["code_version"]
+    assert version == code_version.module_code_version("instdiff.generation.shard", package)
+    assert {r["code_version"] for r in first["images"]} == {version}
+    record = image_records.read_record(tmp_path / "images", first["images"][0]["id"])
+    assert record["code_version"] == version
+
+    sampler = package / "generation" / "sampler.py"
+    sampler.write_text("# a comment about the sampler\n" + sampler.read_text().replace('"""', '"""Reworded. ', 1))
+    same = Counting(pipe)
+    assert _run(tmp_path, layouts, 0, 1, same)["images"][0]["code_version"] == version and same.ids == []
+
+    sampler.write_text(sampler.read_text() + "\nBEHAVIOUR_CHANGED = True\n")
+    changed = Counting(pipe)
+    manifest = _run(tmp_path, layouts, 0, 1, changed)
+    assert changed.ids == ["3"]
+    assert {r["code_version"] for r in manifest["images"]} == {manifest["images"][0]["code_version"]} != {version}
+
+
 def test_other_settings_regenerate_the_images_and_finalize_checks_images(tmp_path, pipe):
     """An edited experiment (here its seed, then its guidance) regenerates its images instead of failing; the same
     settings again reuse them."""

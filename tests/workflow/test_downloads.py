@@ -61,8 +61,8 @@ def test_unpinned_downloads_stop_the_paper_run_before_submission(clean_copy):
                           cwd=clean_copy, env=snakemake_env(), capture_output=True, text=True, timeout=600)
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0
-    assert "config/config.yaml, unpinned.yaml: these downloads are not pinned" in out
-    assert "Nothing was submitted" in out
+    assert "config/config.yaml, unpinned.yaml: llm.clip.sha256: None (not pinned)" in out
+    assert "Nothing was submitted" in out and out.count("prerequisite(s) missing") == 2  # the warning, the stop
     assert "llm.clip.sha256: None" in out and "llm.grounding.scorers.owlv2.revision: None" in out
     assert "models.gligen.revision: None" in out  # the GLIGEN snapshot of experiment gligen_box
     shipped_null = [f"experiments.{n}.refiner.revision" for n, e in paper["experiments"].items()
@@ -71,6 +71,21 @@ def test_unpinned_downloads_stop_the_paper_run_before_submission(clean_copy):
         assert f"{key}: None" in out, key
     assert "cogvlm.revision" not in out and "tokenizer_revision" not in out, "pinned commits are not listed"
     assert not (clean_copy / "resources").exists(), "nothing ran"
+
+
+def test_a_dry_run_of_the_paper_config_warns_with_every_missing_prerequisite(clean_copy):
+    """The same list as `instdiff preflight`, as a warning: the dry run still plans the DAG."""
+    from tests.unit.test_preflight import PAPER_UNPINNED
+
+    env = {k: v for k, v in snakemake_env().items() if k != "OPENAI_API_KEY"}
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "all", "-n", "--configfile", "config/config.yaml",
+                           "--quiet", "rules"], cwd=clean_copy, env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stderr.count("prerequisite(s) missing") == 1 and "missing" not in proc.stdout  # stdout: the jobs
+    for key in PAPER_UNPINNED:
+        assert f"{key}: None (not pinned)" in proc.stderr, key
+    assert "OPENAI_API_KEY is not set" in proc.stderr and "generate" in proc.stdout
 
 
 def test_the_smoke_run_has_nothing_to_pin(clean_copy):
