@@ -85,29 +85,22 @@ def bootstrap_intervals(ev, resamples: int, seed: int, level: float = 0.95) -> d
 
     Each resample draws the evaluated images with replacement (``numpy.random.default_rng(seed)``) and
     re-accumulates pycocotools' per-image matches (``evalImgs``) for those images, so detections are matched once
-    and a duplicated image counts its GT and detections twice. Only area "all" at 100 detections is accumulated.
+    and a duplicated image counts its GT and detections twice. Only area "all" at 100 detections is accumulated,
+    by :func:`_accumulate`: ``COCOeval.accumulate``'s arithmetic on arrays gathered once per category (the same
+    numbers, a resample costs a few array operations per category instead of pycocotools' Python loops).
     """
-    import copy
-
     pe = ev._paramsEval
     n_img, n_area = len(pe.imgIds), len(pe.areaRng)
     n_cat = len(pe.catIds) if pe.useCats else 1
     if n_img < 2 or resamples < 1:
         return {}
     rng = np.random.default_rng(seed)
+    cats = _match_arrays(ev, n_cat, n_area, n_img, pe.maxDets[-1])
+    rec_thrs = np.asarray(pe.recThrs, dtype=np.float64)
     draws = {"ap": [], "ap50": [], "ar100": []}
-    boot = copy.copy(ev)
     for _ in range(resamples):
         idx = rng.integers(0, n_img, size=n_img)
-        p = copy.deepcopy(pe)
-        p.imgIds = list(range(n_img))
-        p.areaRng, p.areaRngLbl, p.maxDets = [pe.areaRng[0]], [pe.areaRngLbl[0]], [pe.maxDets[-1]]
-        boot._paramsEval = p
-        boot.params = p
-        boot.evalImgs = [ev.evalImgs[k * n_area * n_img + j] for k in range(n_cat) for j in idx]
-        with quiet():
-            boot.accumulate(p)
-        prec, rec = boot.eval["precision"][:, :, :, 0, 0], boot.eval["recall"][:, :, 0, 0]
+        prec, rec = _accumulate(cats, idx, n_cat, len(pe.iouThrs), rec_thrs)
         draws["ap"].append(_mean_valid(prec))
         draws["ap50"].append(_mean_valid(prec[0]))
         draws["ar100"].append(_mean_valid(rec))
@@ -119,6 +112,59 @@ def bootstrap_intervals(ev, resamples: int, seed: int, level: float = 0.95) -> d
                     "seed": int(seed), "method": "image bootstrap, percentile"}
     out["ar"] = dict(out["ar100"])
     return out
+
+
+def _match_arrays(ev, n_cat: int, n_area: int, n_img: int, max_det: int) -> list:
+    """Per category: for each image, (scores, matched and not ignored, unmatched and not ignored, non-ignored GT) of
+    area "all" at ``max_det`` detections, or None where pycocotools has no entry; None for a category without any."""
+    out = []
+    for k in range(n_cat):
+        per_image = []
+        for j in range(n_img):
+            e = ev.evalImgs[k * n_area * n_img + j]
+            if e is None:
+                per_image.append(None)
+                continue
+            dtm, dt_ig = e["dtMatches"][:, :max_det], e["dtIgnore"][:, :max_det]
+            per_image.append((np.asarray(e["dtScores"][:max_det]), np.logical_and(dtm, np.logical_not(dt_ig)),
+                              np.logical_and(np.logical_not(dtm), np.logical_not(dt_ig)),
+                              int(np.count_nonzero(np.asarray(e["gtIgnore"]) == 0))))
+        out.append(per_image if any(x is not None for x in per_image) else None)
+    return out
+
+
+def _accumulate(cats: list, idx: np.ndarray, n_cat: int, n_iou: int, rec_thrs: np.ndarray):
+    """``COCOeval.accumulate`` for the images ``idx`` (with repeats), one area and one max-detections setting:
+    (precision T x R x K, recall T x K), -1 where a category has no non-ignored GT."""
+    precision = -np.ones((n_iou, len(rec_thrs), n_cat))
+    recall = -np.ones((n_iou, n_cat))
+    for k, per_image in enumerate(cats):
+        if per_image is None:
+            continue
+        entries = [per_image[j] for j in idx if per_image[j] is not None]
+        if not entries:
+            continue
+        npig = sum(e[3] for e in entries)
+        if npig == 0:
+            continue
+        # pycocotools sorts the concatenated scores with a stable mergesort: ties keep the images' order.
+        order = np.argsort(-np.concatenate([e[0] for e in entries]), kind="mergesort")
+        tp_sum = np.cumsum(np.concatenate([e[1] for e in entries], axis=1)[:, order], axis=1).astype(dtype=float)
+        fp_sum = np.cumsum(np.concatenate([e[2] for e in entries], axis=1)[:, order], axis=1).astype(dtype=float)
+        nd = tp_sum.shape[1]
+        if nd == 0:
+            recall[:, k] = 0
+            precision[:, :, k] = 0
+            continue
+        rc = tp_sum / npig
+        pr = tp_sum / (fp_sum + tp_sum + np.spacing(1))
+        recall[:, k] = rc[:, -1]
+        pr = np.maximum.accumulate(pr[:, ::-1], axis=1)[:, ::-1]  # the precision envelope, right to left
+        for t in range(n_iou):
+            inds = np.searchsorted(rc[t], rec_thrs, side="left")
+            # pycocotools fills recall points until the first one past the last detection and leaves the rest 0.
+            precision[t, :, k] = np.where(inds < nd, pr[t, np.minimum(inds, nd - 1)], 0.0)
+    return precision, recall
 
 
 def _mean_valid(a: np.ndarray) -> float:

@@ -126,3 +126,69 @@ def test_ultralytics_r_by_hand_differs_from_coco_ar100(tmp_path, iou_type):
     assert ul["r"] == pytest.approx(0.75) and ul["n_classes"] == 1
     # Without the false positives the fourth hit is inside the max-F1 set: R = 1.
     assert ultralytics_metrics(gt, dets(1, gts, scores=[0.9, 0.85, 0.8, 0.1]), iou_type)["r"] == pytest.approx(1.0)
+
+
+def _bootstrap_by_pycocotools(ev, resamples, seed, level=0.95):
+    """The bootstrap as it was written first: pycocotools' own ``COCOeval.accumulate`` on each resample's
+    ``evalImgs`` (area "all", 100 detections); the reference the array version must equal bit for bit."""
+    import copy
+
+    from instdiff.metrics.cocofiles import quiet
+
+    pe = ev._paramsEval
+    n_img, n_area = len(pe.imgIds), len(pe.areaRng)
+    n_cat = len(pe.catIds)
+    rng = np.random.default_rng(seed)
+    draws = {"ap": [], "ap50": [], "ar100": []}
+    boot = copy.copy(ev)
+
+    def mean_valid(a):
+        v = a[a > -1]
+        return float(v.mean()) if v.size else -1.0
+
+    for _ in range(resamples):
+        idx = rng.integers(0, n_img, size=n_img)
+        p = copy.deepcopy(pe)
+        p.imgIds = list(range(n_img))
+        p.areaRng, p.areaRngLbl, p.maxDets = [pe.areaRng[0]], [pe.areaRngLbl[0]], [pe.maxDets[-1]]
+        boot._paramsEval, boot.params = p, p
+        boot.evalImgs = [ev.evalImgs[k * n_area * n_img + j] for k in range(n_cat) for j in idx]
+        with quiet():
+            boot.accumulate(p)
+        prec, rec = boot.eval["precision"][:, :, :, 0, 0], boot.eval["recall"][:, :, 0, 0]
+        draws["ap"].append(mean_valid(prec))
+        draws["ap50"].append(mean_valid(prec[0]))
+        draws["ar100"].append(mean_valid(rec))
+    alpha = (1.0 - level) / 2.0
+    return {key: [float(x) for x in np.quantile(np.asarray(v), [alpha, 1.0 - alpha])] for key, v in draws.items()}
+
+
+@pytest.mark.parametrize("iou_type", ["bbox", "segm"])
+def test_bootstrap_intervals_equal_pycocotools_accumulate_on_every_resample(tmp_path, iou_type, monkeypatch):
+    from pycocotools.cocoeval import COCOeval
+
+    from instdiff.metrics.coco_ap import bootstrap_intervals
+
+    rng = np.random.default_rng(5)
+    # Five images, one without GT; two categories, the second ("dog", id 18) with detections but no GT (its AP stays
+    # -1 and must not count); tied scores across images (pycocotools' stable sort keeps the images' order).
+    images = {i: [square(64, 64, r, r + 16, c, c + 16) for r, c in rng.integers(0, 48, (int(n), 2))]
+              for i, n in zip(range(1, 6), (2, 1, 3, 0, 2))}
+    gt = load_gt(gt_file(tmp_path / "gt.json", images, size=(64, 64)))
+    preds = []
+    for img in range(1, 6):
+        for j in range(5):
+            r0, c0 = rng.integers(0, 48, 2)
+            score = 0.5 if j == 0 else float(rng.random())
+            preds += dets(img, [square(64, 64, r0, r0 + 16, c0, c0 + int(rng.integers(8, 17)))], scores=[score],
+                          category_id=1 if j < 4 else 18)
+        for m in images[img][:1]:   # one good detection per image with GT, so AP is away from 0
+            preds += dets(img, [m], scores=[0.5])
+    ev = coco_eval(gt, preds, iou_type)["evaluator"]
+    want = {seed: _bootstrap_by_pycocotools(ev, 40, seed) for seed in (0, 1)}
+    # pycocotools' Python loops per resample were the cost (~6 ms each on the smoke's 80 categories): not called.
+    monkeypatch.setattr(COCOeval, "accumulate", lambda *a, **k: pytest.fail("accumulate called per resample"))
+    for seed in (0, 1):
+        got = bootstrap_intervals(ev, 40, seed)
+        assert {k: [got[k]["low"], got[k]["high"]] for k in want[seed]} == want[seed]
+        assert 0 < got["ap"]["low"] <= got["ap"]["high"] < 1
