@@ -7,7 +7,9 @@ Definitions (computed by torchmetrics 1.9 on features of torch-fidelity's Incept
   TF FID code and torch-fidelity do; comparable with published FIDs); ``resize="antialias"`` is torchmetrics' default
   antialiased bilinear resize.
 - FID = ||mu_r - mu_g||^2 + Tr(S_r + S_g - 2 (S_r S_g)^(1/2)), with mu/S the mean and unbiased covariance of the
-  real (r) and generated (g) features (torchmetrics ``FrechetInceptionDistance``).
+  real (r) and generated (g) features: torchmetrics ``FrechetInceptionDistance``'s definition, computed by
+  :func:`frechet_distance` (with fewer images than feature dimensions, the trace of the square root comes exactly from
+  an images x images matrix instead of the eigenvalues of the 2048 x 2048 product: :func:`trace_sqrt_product`).
 - KID = unbiased squared MMD with the polynomial kernel k(x, y) = (x.y / d + 1)^3, averaged over ``subsets`` random
   subsets of ``subset_size`` images of each set (torchmetrics ``KernelInceptionDistance``); reported as mean and std
   over subsets. Subsets are drawn from a torch generator seeded with ``seed``.
@@ -315,22 +317,50 @@ def _precomputed(dim: int):
     return Precomputed()
 
 
+def _centred(features: np.ndarray) -> np.ndarray:
+    """``(x - mean) / sqrt(n - 1)`` in float64: F with F^T F the unbiased covariance."""
+    x = np.asarray(features, dtype=np.float64)
+    return (x - x.mean(axis=0)) / np.sqrt(x.shape[0] - 1)
+
+
+def trace_sqrt_product(x: np.ndarray, y: np.ndarray) -> float:
+    """Tr((S_x S_y)^(1/2)) for the unbiased covariances S_x, S_y of the feature rows ``x`` (n_x, d) and ``y`` (n_y, d).
+
+    With F_x, F_y the centred features over sqrt(n - 1) (S = F^T F), the nonzero eigenvalues of
+    S_x S_y = F_x^T (F_x F_y^T) F_y are those of C C^T, C = F_x F_y^T (n_x x n_y), so the trace of the square root is
+    the sum of C's singular values: exact, real and non-negative, where the eigenvalues of the d x d product of two
+    rank-deficient covariances carry rounding noise in their ~d zero eigenvalues (up to ~1e-6 of FID, from the square
+    roots of ~1e-13). When both sets have more images than dimensions (the paper run: 5,000 against 2,048), C is
+    the larger matrix, and the d x d product's eigenvalues are summed as torchmetrics does.
+    """
+    import torch
+
+    fx, fy = _centred(x), _centred(y)
+    if min(fx.shape[0], fy.shape[0]) <= fx.shape[1]:
+        return float(np.linalg.svd(fx @ fy.T, compute_uv=False).sum())
+    sx, sy = torch.from_numpy(fx.T @ fx), torch.from_numpy(fy.T @ fy)
+    return float(torch.linalg.eigvals(sx @ sy).sqrt().real.sum())
+
+
+def frechet_distance(real: np.ndarray, fake: np.ndarray) -> float:
+    """||mu_r - mu_g||^2 + Tr(S_r) + Tr(S_g) - 2 Tr((S_r S_g)^(1/2)) of two feature sets (rows), in float64."""
+    fr, fg = _centred(real), _centred(fake)
+    mean_term = float(np.square(np.mean(real, axis=0, dtype=np.float64) - np.mean(fake, axis=0, dtype=np.float64)).sum())
+    return mean_term + float(np.square(fr).sum() + np.square(fg).sum()) - 2.0 * trace_sqrt_product(real, fake)
+
+
 def fid_kid(real: np.ndarray, fake: np.ndarray, kid_subsets: int = 100, kid_subset_size: int = 1000,
             seed: int = 0) -> dict[str, float]:
-    """FID and KID (mean, std) between two feature sets with torchmetrics (see module docstring)."""
+    """FID (:func:`frechet_distance`) and KID (mean, std; torchmetrics) between two feature sets (module docstring)."""
     import warnings
 
     import torch
-    from torchmetrics.image.fid import FrechetInceptionDistance
     from torchmetrics.image.kid import KernelInceptionDistance
 
     if real.shape[0] < 2 or fake.shape[0] < 2:
         raise ValueError("FID needs at least 2 real and 2 generated images")
     dim = real.shape[1]
     r, f = torch.from_numpy(np.ascontiguousarray(real, np.float64)), torch.from_numpy(np.ascontiguousarray(fake, np.float64))
-    fid = FrechetInceptionDistance(feature=_precomputed(dim))
-    fid.update(r, real=True)
-    fid.update(f, real=False)
     subset = int(min(kid_subset_size, real.shape[0], fake.shape[0]))
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*will save all extracted features.*")
@@ -341,7 +371,7 @@ def fid_kid(real: np.ndarray, fake: np.ndarray, kid_subsets: int = 100, kid_subs
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(seed))
         kid_mean, kid_std = kid.compute()
-    return {"fid": float(fid.compute()), "kid_mean": float(kid_mean), "kid_std": float(kid_std),
+    return {"fid": frechet_distance(real, fake), "kid_mean": float(kid_mean), "kid_std": float(kid_std),
             "kid_subset_size": subset}
 
 
@@ -469,9 +499,9 @@ def _record_settings(s: FidSettings, pairs: Sequence[tuple[str, Path]], ref, ref
     real_ids = set(map(str, ref["ids"].tolist()))
     gen_ids = {i for i, _ in pairs}
     return {
-        "implementation": f"torchmetrics {metadata.version('torchmetrics')} FrechetInceptionDistance/"
-                          f"KernelInceptionDistance on torch-fidelity {metadata.version('torch-fidelity')} "
-                          f"InceptionV3 ({INCEPTION_NAME})",
+        "implementation": f"FID: torchmetrics {metadata.version('torchmetrics')} FrechetInceptionDistance's definition "
+                          f"(instdiff.metrics.fid.frechet_distance), KID: its KernelInceptionDistance, on "
+                          f"torch-fidelity {metadata.version('torch-fidelity')} InceptionV3 ({INCEPTION_NAME})",
         "mode": s.resize,
         "feature": s.feature,
         "resolution": s.resolution,

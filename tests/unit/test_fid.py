@@ -133,3 +133,54 @@ def test_fid_settings_defaults_are_the_schemas_and_bad_values_name_the_field():
             F.FidSettings(**bad)
         assert err.value.field == field
     assert F.FidSettings(jpeg_quality=None).jpeg_quality is None
+
+
+def _torchmetrics_fid(real, fake):
+    """torchmetrics' FrechetInceptionDistance on precomputed features (what fid_kid called before)."""
+    import torch
+    from torchmetrics.image.fid import FrechetInceptionDistance
+
+    fid = FrechetInceptionDistance(feature=F._precomputed(real.shape[1]))
+    fid.update(torch.from_numpy(real), real=True)
+    fid.update(torch.from_numpy(fake), real=False)
+    return float(fid.compute())
+
+
+def _eig_trace_sqrt(x, y):
+    """Tr((S_x S_y)^(1/2)) the way torchmetrics takes it: eigenvalues of the d x d product."""
+    import torch
+
+    sx, sy = torch.from_numpy(np.cov(x, rowvar=False)), torch.from_numpy(np.cov(y, rowvar=False))
+    return float(torch.linalg.eigvals(sx @ sy).sqrt().real.sum())
+
+
+# Fewer images than dimensions (the smoke: 12 images, 2048-d; the images x images route) and more (the paper run:
+# 5,000 images; the d x d eigenvalue route), with unequal scales so the two covariances differ.
+@pytest.mark.parametrize("n_x,n_y,d", [(12, 15, 64), (40, 30, 256), (300, 250, 32), (20, 300, 64)])
+def test_trace_sqrt_product_equals_the_eigenvalues_of_the_covariance_product(n_x, n_y, d):
+    rng = np.random.default_rng(n_x + d)
+    x = rng.normal(size=(n_x, d)) @ rng.normal(size=(d, d)) * 0.3
+    y = rng.normal(size=(n_y, d)) * np.linspace(0.5, 2.0, d) + 0.2
+    assert F.trace_sqrt_product(x, y) == pytest.approx(_eig_trace_sqrt(x, y), rel=1e-6)
+    assert F.trace_sqrt_product(y, x) == pytest.approx(_eig_trace_sqrt(x, y), rel=1e-6)   # Tr sqrt(AB) = Tr sqrt(BA)
+    assert F.frechet_distance(x, y) == pytest.approx(_torchmetrics_fid(x, y), rel=1e-6)
+
+
+def test_trace_sqrt_product_of_a_set_with_itself_is_its_covariance_trace():
+    # (S S)^(1/2) = S for a PSD S: a hand-checkable value; a route that dropped the square root or the 1/(n-1)
+    # would give Tr(S^2) or a multiple of Tr(S).
+    rng = np.random.default_rng(3)
+    for n in (10, 100):
+        x = rng.normal(size=(n, 16)) * 3.0
+        assert F.trace_sqrt_product(x, x) == pytest.approx(np.trace(np.cov(x, rowvar=False)), rel=1e-9)
+        assert F.frechet_distance(x, x) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_trace_sqrt_product_matches_scipy_sqrtm_on_random_psd_matrices():
+    # An independent reference: the principal square root of S_x S_y by scipy (Schur method), real part of its trace.
+    from scipy.linalg import sqrtm
+
+    rng = np.random.default_rng(7)
+    x, y = rng.normal(size=(9, 24)), rng.normal(size=(11, 24)) * 2.0 + 1.0
+    want = float(np.trace(sqrtm(np.cov(x, rowvar=False) @ np.cov(y, rowvar=False))).real)
+    assert F.trace_sqrt_product(x, y) == pytest.approx(want, rel=1e-6)
