@@ -4,7 +4,6 @@ raters/table.{md,csv,tex}."""
 from instdiff.core.logging_setup import from_snakemake
 from instdiff.core.banner import run_banner
 from instdiff.raters.analysis import run_study
-from instdiff.raters.results_table import write_results_table
 
 from_snakemake(snakemake)  # noqa: F821
 run_study(
@@ -18,5 +17,5 @@ run_study(
     n_boot_alpha=int(snakemake.params.n_boot_alpha),  # noqa: F821
     level=float(snakemake.params.level),  # noqa: F821
     tables=list(snakemake.output.tables),  # noqa: F821
+    banner=run_banner(snakemake.config),  # noqa: F821
 )
-write_results_table(snakemake.output.stats, *snakemake.output.table, banner=run_banner(snakemake.config))  # noqa: F821

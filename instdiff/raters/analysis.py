@@ -456,7 +456,7 @@ def analyse(df: pd.DataFrame, auto: pd.DataFrame | None, seed: int, n_boot: int 
 def run_study(ratings: str | Path | Sequence[str | Path], out_json: str | Path, figures_dir: str | Path, seed: int,
               automatic: Sequence[str | Path] = (), images_dir: str | Path | None = None,
               n_boot: int = DEFAULT_N_BOOT, n_boot_alpha: int = 1000, level: float = DEFAULT_LEVEL,
-              tables: Sequence[str | Path] = ()) -> dict:
+              tables: Sequence[str | Path] = (), banner: str | None = None) -> dict:
     """The Snakemake stage: validate the ratings (against the image folder when given), write ``stats.json``,
     every figure of :mod:`instdiff.raters.plots` (PNG + PDF) and the results table in each format of ``tables``
     (:mod:`instdiff.raters.results_table`: .md, .csv, .tex)."""
@@ -471,6 +471,6 @@ def run_study(ratings: str | Path | Sequence[str | Path], out_json: str | Path, 
              df["image_id"].nunique())
     stats = analyse(df, auto, seed, n_boot, n_boot_alpha, level)
     write_figures(df, auto, stats, figures_dir, seed)
-    write_results_table(stats, tables)
+    write_results_table(stats, tables, banner=banner)
     write_json(out_json, stats)
     return stats

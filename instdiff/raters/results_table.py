@@ -101,17 +101,19 @@ def notes(stats: Mapping[str, Any]) -> list[str]:
     return out
 
 
-def write_results_table(stats: Mapping[str, Any], outputs: Sequence[str | Path]) -> list[dict]:
-    """Write the table in each format named by the outputs' suffixes (.md, .csv, .tex); returns its rows."""
+def write_results_table(stats: Mapping[str, Any], outputs: Sequence[str | Path], banner: str | None = None) -> list[dict]:
+    """Write the table in each format named by the outputs' suffixes (.md, .csv, .tex); returns its rows.
+    ``banner``: a test run says so above the Markdown table and first among the LaTeX notes (instdiff.core.banner)."""
     rows = results_rows(stats)
     texts = _texts(rows)
-    foot = notes(stats)
+    foot = ([banner] if banner else []) + notes(stats)
     for out in outputs:
         suffix = Path(out).suffix
         if suffix == ".csv":
             write_text(out, csv_text(CSV_COLUMNS, [["" if r[k] is None else r[k] for k in CSV_COLUMNS] for r in rows]))
         elif suffix == ".md":
-            lines = [f"## {TITLE}", "", *markdown_grid(TEXT_COLUMNS, texts), "", *(f"{n}  " for n in foot)]
+            lines = ([f"> **{banner}**", ""] if banner else []) + [f"## {TITLE}", "", *markdown_grid(TEXT_COLUMNS, texts),
+                                                                  "", *(f"{n}  " for n in foot[bool(banner):])]
             write_text(out, "\n".join(lines).rstrip() + "\n")
         elif suffix == ".tex":
             write_text(out, latex_tabular(TEXT_COLUMNS, texts, TITLE, "tab:raters", foot))
