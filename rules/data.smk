@@ -222,6 +222,7 @@ rule null_images:
         mem_mb=1000,
         runtime=30,
     params:
+        env=ENV("eval"),
         code=CODE("data_null_images"),
         out_dir=lambda wc, output: parent_dir(output.done),
     script:
@@ -343,6 +344,7 @@ rule paired_layouts:
         mem_mb=1000,
         runtime=5,
     params:
+        env=ENV("eval"),
         code=CODE("data_paired_layouts"),
     script:
         "../scripts/data_paired_layouts.py"
@@ -377,6 +379,7 @@ rule external_images:
         mem_mb=2000,
         runtime=30,
     params:
+        env=ENV("eval"),
         code=CODE("data_external_images"),
         out_dir=lambda wc, output: parent_dir(output.done),
         label=lambda wc: EXPERIMENTS[wc.experiment]["label"],
@@ -403,6 +406,7 @@ rule external_layouts:
         mem_mb=1000,
         runtime=5,
     params:
+        env=ENV("eval"),
         code=CODE("data_external_layouts"),
     script:
         "../scripts/data_external_layouts.py"

@@ -191,6 +191,7 @@ rule instances:
         mem_mb=by_attempt(6000),  # as PiM: the segmentation results of every image
         runtime=60,
     params:
+        env=ENV("eval"),
         code=CODE("metrics_instances"),
         detector=lambda wc: config["models"][instance_detector(wc.experiment)],
         conf=config["detection"].get("attribute_conf", 0.3),

@@ -108,6 +108,7 @@ if SMOKE:
             mem_mb=2000,
             runtime=10,
         params:
+            env=ENV("generate"),
             code=CODE("model_tiny_gligen"),
             seed=config["seed"],
         script:

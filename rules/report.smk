@@ -244,6 +244,7 @@ rule report_page:
         mem_mb=1000,
         runtime=5,
     params:
+        env=ENV("report"),
         code=CODE("report_page"),
         run=config["run"],
     script:

@@ -72,6 +72,7 @@ def lock_env(name: str, envs_dir: Path = ENVS_DIR) -> int:
 
 def register(sub) -> None:
     p = sub.add_parser("lock-envs", help="relock envs/<env>.yaml's pip section from envs/<env>.in (uv, hashes)")
+    p.description = "Relock each env's pip section from envs/<env>.in with uv (every package pinned, with hashes), so a site's conda env installs exactly what CI tested. Run after editing an envs/<env>.in; commit the yaml and the regenerated Dockerfile."
     p.add_argument("envs", nargs="*", help="env names (default: every envs/*.in)")
     p.set_defaults(func=_run)
 

@@ -133,6 +133,7 @@ def write_lock(path: str | Path, found: Mapping[str, Mapping[str, Any]], configs
 def register(sub) -> None:
     p = sub.add_parser("pin", help="fetch each unpinned download once and write its sha256 / revision to a lock file "
                                    "(trust on first use; run it on the login node)")
+    p.description = 'Fetch each unpinned download once (on a machine with the network, e.g. the login node) and write its sha256 or hub revision to a lock file: trust on first use. Review the lock file, then pass it as a second --configfile.'
     p.add_argument("--configfile", nargs="+", required=True, help="the run's config file(s)")
     p.add_argument("--lock", default=DEFAULT_LOCK, help=f"the lock file to write (default {DEFAULT_LOCK})")
     p.add_argument("--dry-run", action="store_true", help="list what would be fetched, fetch nothing")

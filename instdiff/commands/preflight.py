@@ -113,9 +113,15 @@ def hub_downloads(config: Mapping[str, Any]) -> list[Download]:
         if is_hub_id(repo) and all(d.source != repo for d in found):
             found.append(Download(f"hub snapshot {repo}", f"hub/{repo.replace('/', '--')}", repo, key, revision))
 
-    for name, exp in (config.get("experiments") or {}).items():
+    experiments = config.get("experiments") or {}
+    for name, exp in experiments.items():
         refiner = exp.get("refiner") or {}
         add(refiner.get("model"), refiner.get("revision"), f"experiments.{name}.refiner.revision")
+    # GLIGEN's release folder (docs/models.md), for a release run with an experiment of model gligen
+    gligen = (config.get("models") or {}).get("gligen") or {}
+    if (config.get("models") or {}).get("source") != "tiny" and any(
+            exp.get("model") == "gligen" for exp in experiments.values()):
+        add(gligen.get("repo"), gligen.get("revision"), "models.gligen.revision")
     llm = config.get("llm") or {}
     if llm.get("enabled", True) and llm:
         for name, scorer in ((llm.get("grounding") or {}).get("scorers") or {}).items():
@@ -237,6 +243,7 @@ def message(found: list[str]) -> str:
 def register(sub) -> None:
     p = sub.add_parser("preflight", help="list every missing prerequisite of a run (pins, profile, API key, disk, "
                                          "CUDA) in one message")
+    p.description = "Check, before a run, everything it needs that the repository cannot ship: each download's pin (models.sha256.*, hub revisions), the SLURM profile's placeholders, OPENAI_API_KEY when llm.source is api, free disk under resources_dir, and the torch CUDA build against the driver. Lists every gap in one message; exit 1 when any is left. The workflow runs the same check at its start."
     p.add_argument("--configfile", nargs="+", required=True, help="the run's config file(s), as given to snakemake")
     p.add_argument("--profile", default=DEFAULT_PROFILE,
                    help=f"the profile file to check for placeholders (default {DEFAULT_PROFILE}; '' for none)")

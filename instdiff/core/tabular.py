@@ -30,7 +30,8 @@ def csv_text(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
 TEX_ESCAPES = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
                "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "\\": r"\textbackslash{}", "Δ": r"$\Delta$",
                "−": "$-$", "–": "--", "—": "---", "×": r"$\times$", "≥": r"$\geq$", "≤": r"$\leq$", "’": "'",
-               "é": r"\'e", "·": r"$\cdot$", "α": r"$\alpha$", "τ": r"$\tau$", "±": r"$\pm$"}
+               "é": r"\'e", "·": r"$\cdot$", "α": r"$\alpha$", "τ": r"$\tau$", "±": r"$\pm$",
+               "≈": r"$\approx$"}
 
 
 def tex_escape(s: str) -> str:

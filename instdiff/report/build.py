@@ -20,6 +20,7 @@ from instdiff.core.provenance import manifest_summary
 from instdiff.core.stats import bootstrap_mean_ci, per_image_values, seeds_mean_ci
 from instdiff.generation.precision import describe as describe_precision
 from instdiff.metrics.record import MetricRecord, read_record
+from instdiff.metrics.null_model import CLOSE_SHARE, null_is_close
 from instdiff.metrics.registry import metric_of_file
 from instdiff.report.cells import NOT_REPORTED, Cell, Row, Table
 from instdiff.report.paper import PaperMethod, PaperResults
@@ -249,9 +250,34 @@ def build_table(spec: TableSpec, ctx: Context) -> Table:
             if final is not None and orow.delta_vs_reproduction:
                 d = _delta_row(ctx, spec, ours, cols, final, final.display_label)
                 deltas += [d] if d else []
+    _flag_near_null(ctx, spec, rows)
     rows += deltas
     footer = _footer(spec, ctx)
     return Table(spec, rows, list(ctx._footnotes), footer, banner=ctx.banner)
+
+
+def _flag_near_null(ctx: Context, spec: TableSpec, rows: Sequence[Row]) -> None:
+    """Mark each of our main cells that the null model (blank grey images of the same layouts) comes close to
+    (instdiff.metrics.null_model.null_is_close): such a number says little about the images, since a blank image
+    scores nearly as much under our detector and encoder."""
+    null = next((r for r in rows if r.kind == "null" and r.section == "main"), None)
+    if null is None:
+        return
+    for row in rows:
+        if row.kind not in ("ours", "upper bound", "external") or row.section != "main":
+            continue
+        for c in spec.columns:
+            cell, floor = row.cells.get(c.id), null.cells.get(c.id)
+            if cell is None or floor is None or cell.status != "ok" or floor.status != "ok":
+                continue
+            if cell.value is None or floor.value is None or not c.higher_is_better:
+                continue
+            if null_is_close(floor.value, cell.value, null_high=floor.high, real_low=cell.low):
+                row.cells[c.id] = replace(cell, near_null=ctx.footnote(
+                    f"(≈null): the null model (blank grey images of the same layouts) scores at least "
+                    f"{int(CLOSE_SHARE * 100)}% of this value, or its interval reaches this one's: under our "
+                    "detector and encoder this number barely tells these images from blank ones "
+                    "(instdiff/metrics/null_model.py)."))
 
 
 def _footer(spec: TableSpec, ctx: Context) -> list[str]:

@@ -25,6 +25,7 @@ class Cell:
     n: int | None = None
     published: str | None = None    # a published value's own digits ("23.9", "0.250")
     conflict: bool = False          # published value contradicting the paper's own arithmetic (footnote ``note``)
+    near_null: int | None = None    # footnote number: the null model (grey images) scores close to this value
 
     def text(self, decimals: int, signed: bool = False) -> str:
         if self.status == "missing":
@@ -39,6 +40,8 @@ class Cell:
             s += " (?)"
         if self.conflict:
             s += f" (!) [{self.note}]"
+        if self.near_null is not None:
+            s += f" (≈null) [{self.near_null}]"
         return s
 
 

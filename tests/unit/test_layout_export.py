@@ -13,7 +13,7 @@ from instdiff.cli import main
 from instdiff.core.errors import InputError
 from instdiff.core.layout import LAYOUT_FORMAT_VERSION, Instance, Layout, read_layouts, write_layouts
 from instdiff.data.layout_export import coco_dataset, export_layouts
-from instdiff.generation.conditioning import encode_mask
+from instdiff.data.location_inputs import encode_mask
 from instdiff.generation.image_records import layout_sha256
 
 

@@ -148,3 +148,37 @@ def test_a_run_of_tiny_models_says_so_on_every_table_format(run, tmp_path):
     make_table("table1", real, run["metrics"], PAPER, [tmp_path / "real.md"])
     assert banner not in (tmp_path / "real.md").read_text()
     assert banner not in to_markdown(build_table(TABLES["table1"], Context(run["metrics"], {}, load_paper_results(PAPER))))
+
+
+def _cell_of(md: str, label: str, column: int) -> str:
+    line = next(ln for ln in _grid(md) if ln.startswith(f"| {label}"))
+    return line.split(" | ")[column]
+
+
+def test_a_number_the_null_model_reaches_is_flagged(run, tmp_path):
+    """The fixture's null experiment scores the same detections as box: every box cell is at the floor and says so,
+    with one note; the paper's rows, and a run without a null experiment, carry no such mark."""
+    out = tmp_path / "t1.md"
+    make_table("table1", CONFIG, run["metrics"], PAPER, [out])
+    md = out.read_text()
+    assert "(≈null)" in _cell_of(md, "InstanceDiffusion (ours)", 1)
+    assert "(≈null)" not in _cell_of(md, "InstanceDiffusion (paper)", 1)
+    assert md.count("the null model (blank grey images of the same layouts) scores at least 50%") == 1
+    no_null = {**CONFIG, "experiments": {k: v for k, v in CONFIG["experiments"].items() if k != "null_box"}}
+    make_table("table1", no_null, run["metrics"], PAPER, [out])
+    assert "(≈null)" not in out.read_text()
+
+
+def test_the_null_flag_follows_the_rule_by_hand():
+    from instdiff.report.build import _flag_near_null
+    from instdiff.report.cells import Cell, Row
+
+    spec = TABLES["table1"]
+    ap = spec.columns[0].id
+    ctx = Context(metrics_dir=Path("."), experiments={}, paper=load_paper_results(PAPER))
+    rows = [Row("ours", "ours", {ap: Cell(40.0, 35.0, 45.0)}), Row("real", "upper bound", {ap: Cell(60.0, 55.0, 65.0)}),
+            Row("null", "null", {ap: Cell(25.0, 20.0, 30.0)})]
+    _flag_near_null(ctx, spec, rows)
+    # 25 >= 0.5 * 40: flagged; 25 < 0.5 * 60 and 30 < 55: not
+    assert rows[0].cells[ap].near_null is not None and rows[1].cells[ap].near_null is None
+    assert rows[0].cells[ap].text(1).endswith(f"(≈null) [{rows[0].cells[ap].near_null}]")

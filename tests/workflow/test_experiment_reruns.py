@@ -25,7 +25,8 @@ pytestmark = pytest.mark.workflow
 
 PAPER = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
 # Run-level jobs that read every experiment: they rerun with any of them.
-RUN_LEVEL = {"all", "manifest", "table1", "table2", "table3", "table4", "fid_table", "generation_cost", "figures"}
+RUN_LEVEL = {"all", "manifest", "table1", "table2", "table3", "table4", "fid_table", "generation_cost", "figures",
+             "report_page"}
 
 
 def _jobs(root: Path, config: dict, name: str) -> list[dict]:
