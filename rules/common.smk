@@ -116,10 +116,16 @@ def manifest_config(experiment=None):
     """The config a manifest records (the params of rule manifest), the shared sections and every experiment, or, for
     one experiment's manifest (rule experiment_manifest, the one its metric files embed), the shared sections and
     that experiment's settings only, with those of the experiment a jpeg_copy copies. So adding or editing one
-    experiment reruns its own metrics, and of the others nothing but the tables.
+    experiment reruns its own metrics, and of the others nothing but the tables. The run manifest leaves out
+    external experiments: handing in images made elsewhere reruns nothing of ours (instdiff/data/external.py
+    records what was scored in the experiment's own done.json).
     """
     section = {k: config[k] for k in MANIFEST_SECTIONS if k in config}
-    if experiment is not None:
+    if experiment is None:
+        section["experiments"] = {
+            name: exp for name, exp in EXPERIMENTS.items() if exp["kind"] != "external"
+        }
+    else:
         names = [experiment] + (
             [jpeg_source(experiment)]
             if EXPERIMENTS[experiment]["kind"] == "jpeg_copy"
@@ -259,7 +265,11 @@ def external_source(name):
 def external_files(name):
     """Every file in an external experiment's folder (listed when its job is planned, not at parse time)."""
     folder = Path(EXPERIMENTS[name]["images"])
-    return sorted(str(p) for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
+    return (
+        sorted(str(p) for p in folder.iterdir() if p.is_file())
+        if folder.is_dir()
+        else []
+    )
 
 
 def external_defaults():
@@ -597,7 +607,8 @@ def instance_experiments():
 
 def instance_inputs(wc):
     """The inputs of the per-instance records: the metric inputs, the matched detector's results, the
-    segmentation results of each PiM mode the experiment is scored by, and its attribute metric files."""
+    segmentation results of each PiM mode the experiment is scored by, and its attribute metric files.
+    """
     exp = wc.experiment
     metrics = EXPERIMENTS[exp].get("metrics", [])
     files = {

@@ -52,7 +52,8 @@ def root(tmp_path_factory) -> Path:
 
 def test_adding_an_external_experiment_reruns_no_other(root):
     planned = _planned(root, REAL_AP, BOX_LAYOUTS, EXT_AP, config=EXTERNAL)
-    assert {rule for rule, _ in planned} == {"external_layouts", "external_images", "detect", "coco_ap"}, planned
+    assert {rule for rule, _ in planned} == {"external_layouts", "external_images", "experiment_manifest", "detect",
+                                             "coco_ap"}, planned
     assert all("/mymodel" in output for _, output in planned), planned  # the real row's files stay as they are
 
 
