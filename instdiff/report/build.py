@@ -14,6 +14,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Sequence
 
+import numpy as np
+
 from instdiff.core.errors import InputError
 from instdiff.core.io import read_json
 from instdiff.core.provenance import manifest_summary
@@ -92,7 +94,7 @@ def _our_cell(ctx: Context, col: Column, row: OursRow) -> Cell:
             raise InputError(path, f"'values' has no {key!r}", "rerun the metric rule (or fix the key)", f"values.{key}")
         v = data.values[key]
         if not math.isfinite(v):
-            return Cell(status="missing", note=ctx.footnote(f"{path}: value {key!r} is {v!r}; see the rule's log"))
+            return Cell(status="missing", note=ctx.footnote(_undefined_note(path, key, v, data.values)))
         values.append(v * scale)
         per_image, n_images, intervals = data.per_image, data.n_images, data.intervals or {}
         if data.manifest:
@@ -100,7 +102,13 @@ def _our_cell(ctx: Context, col: Column, row: OursRow) -> Cell:
         ctx._n_images[f"{exp}/{stem}"] = n_images
     if len(values) > 1:                                         # several generation seeds
         iv = seeds_mean_ci(values, bounds=metric_of_file(stem).bounds(key, scale))  # inside the metric's range
-        return Cell(iv.value, iv.low, iv.high, n=iv.n)
+        sd = float(np.std(values, ddof=1))
+        seeds = ctx.footnote(
+            f"{col.label.replace('^', '').replace('_', '')} of {row.label.format(paper='ours')}: mean of "
+            f"{len(values)} generation seeds ({', '.join(f'{e} {v:.{col.decimals}f}' for e, v in zip(experiments, values))}; "
+            f"seed spread sd {sd:.{col.decimals}f}); [low, high]: a t-interval across the seeds on the logit scale "
+            "(inside the metric's range), not an image bootstrap.")
+        return Cell(iv.value, iv.low, iv.high, n=iv.n, seeds=seeds)
     if key in intervals:                                        # the writer's bootstrap (COCO AP needs detections)
         return Cell(values[0], intervals[key]["low"] * scale, intervals[key]["high"] * scale, n=n_images)
     pv = per_image_values(per_image if isinstance(per_image, list) else None, key)
@@ -254,6 +262,20 @@ def build_table(spec: TableSpec, ctx: Context) -> Table:
     rows += deltas
     footer = _footer(spec, ctx)
     return Table(spec, rows, list(ctx._footnotes), footer, banner=ctx.banner)
+
+
+# The counts a metric file keeps of what it could not score: (unmatched, of all) per value key.
+_UNMATCHED_COUNTS = (("n_unmatched_gt", "n_instances"), ("n_unmatched", "n_conditioned"), ("n_unmatched", "n_instances"))
+
+
+def _undefined_note(path: Path, key: str, value: float, values: dict) -> str:
+    """Why a metric file's value is undefined, from its own counts (e.g. "65/65 instances unmatched") where it keeps
+    them, else where to look."""
+    for unmatched, total in _UNMATCHED_COUNTS:
+        if unmatched in values and total in values and math.isfinite(values[unmatched]):
+            return (f"{path}: {key!r} is undefined: {int(values[unmatched])}/{int(values[total])} instances unmatched "
+                    "(no detection of their class above the confidence floor), so nothing was scored.")
+    return f"{path}: value {key!r} is {value!r}; see the rule's log"
 
 
 def _flag_near_null(ctx: Context, spec: TableSpec, rows: Sequence[Row]) -> None:

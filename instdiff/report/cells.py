@@ -26,6 +26,7 @@ class Cell:
     published: str | None = None    # a published value's own digits ("23.9", "0.250")
     conflict: bool = False          # published value contradicting the paper's own arithmetic (footnote ``note``)
     near_null: int | None = None    # footnote number: the null model (grey images) scores close to this value
+    seeds: int | None = None        # footnote number: a mean over generation seeds (their values and spread)
 
     def text(self, decimals: int, signed: bool = False) -> str:
         if self.status == "missing":
@@ -40,6 +41,8 @@ class Cell:
             s += " (?)"
         if self.conflict:
             s += f" (!) [{self.note}]"
+        if self.seeds is not None:
+            s += f" [{self.seeds}]"
         if self.near_null is not None:
             s += f" (≈null) [{self.near_null}]"
         return s

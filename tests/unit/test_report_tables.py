@@ -245,6 +245,10 @@ def test_replicate_seeds_mean_and_t_interval(tmp_path, inputs):
     assert float(r["value"]) == pytest.approx(np.mean(aps), abs=1e-4)
     assert float(r["ci_low"]) == pytest.approx(100 / (1 + np.exp(-(z.mean() - half))), abs=1e-4)
     assert 0 <= float(r["ci_low"]) <= float(r["ci_high"]) <= 100 and r["n_images"] == "3"
+    # the reader sees that it is a mean over seeds, each seed's value and their spread
+    make_table("table1", cfg, tmp_path, PAPER, [tmp_path / "t.md"])
+    md = (tmp_path / "t.md").read_text()
+    assert "mean of 3 generation seeds (box " in md and f"seed spread sd {np.std(aps, ddof=1):.1f}" in md
 
 
 def test_a_metric_file_breaking_its_schema_is_one_clear_error(tmp_path, inputs):
@@ -388,3 +392,16 @@ def test_paper_table_matches_reference_notes():
             assert cell == f"{vals['mask.iou']} / {vals['mask.iou_b']}"
         else:
             assert float(cell) == vals[key]
+
+
+def test_an_undefined_value_says_how_many_instances_went_unmatched(tmp_path):
+    """An attribute file whose every instance found no detection (the smoke's detected-crop row on noise): the
+    cell says "65/65 instances unmatched", from the file's own counts, not "see the rule's log"."""
+    from instdiff.report.build import _undefined_note
+
+    values = {"accuracy": float("nan"), "n_conditioned": 65.0, "n_matched": 0.0, "n_unmatched": 65.0}
+    note = _undefined_note(tmp_path / "attribute_detected.json", "accuracy", float("nan"), values)
+    assert "65/65 instances unmatched" in note and "rule's log" not in note
+    pim = {"pim": float("nan"), "n_unmatched_gt": 69.0, "n_instances": 69.0}
+    assert "69/69 instances unmatched" in _undefined_note(tmp_path / "pim_point.json", "pim", float("nan"), pim)
+    assert "rule's log" in _undefined_note(tmp_path / "fid.json", "fid", float("nan"), {"fid": float("nan")})
