@@ -26,6 +26,7 @@ PAPER_UNPINNED = {
     "models.sha256.yolov8m", "models.sha256.yolov8m-seg", "models.sha256.ViT-L-14_laion2b_s32b_b82k",
     "experiments.llm.refiner.revision", "llm.grounding.scorers.grounding_dino.revision",
     "llm.grounding.scorers.owlv2.revision", "llm.clip.sha256",
+    "models.gligen.revision",  # GLIGEN's release folder (experiment gligen_box)
 }
 
 

@@ -59,7 +59,8 @@ def test_smoke_runs_the_synthetic_study(tmp_path):
     figures = sorted(p.name for p in (out / "figures").iterdir())
     assert len(figures) == 10 and "histogram.pdf" in figures
     # The results table beside the JSON, in every format.
-    assert (out / "table.md").read_text().startswith("## Human study")
+    table = (out / "table.md").read_text()
+    assert table.startswith("> **Test run on") and "\n## Human study" in table  # the smoke's banner first
     assert (out / "table.csv").read_text().startswith("quantity,group,value,")
     assert "\\begin{tabular}" in (out / "table.tex").read_text()
     assert (root / "results" / "smoke" / "logs" / "raters" / "stats.log").exists()
