@@ -34,9 +34,31 @@ def _module_name(path: Path, package_dir: Path) -> str:
     return ".".join([PACKAGE, *parts])
 
 
-def _imported_modules(path: Path, package_dir: Path) -> set[str]:
+def _source(path: Path) -> tuple[str, str]:
+    """What the per-file caches below are keyed on: the file and its text. Reading is cheap, parsing is not; a stat
+    key could miss an edit within the filesystem's timestamp tick."""
+    return str(path), path.read_text(encoding="utf-8")
+
+
+@lru_cache(maxsize=None)
+def _python_file(source: tuple[str, str]) -> tuple[ast.Module, bytes]:
+    """One parse per Python file version: its tree without docstrings and that tree's dump (:func:`behaviour_digest`).
+    A Snakefile load hashes about 60 scripts whose closures share most of the package; parsed once per script, the
+    shared modules made CODE() most of the workflow's load time (benchmarks/README.md, "Parsing the workflow").
+    Docstrings hold no imports, so the import scan reads the same tree. Callers must not mutate it."""
+    tree = _strip_docstrings(ast.parse(source[1], filename=source[0]))
+    return tree, ast.dump(tree, annotate_fields=False, include_attributes=False).encode("utf-8")
+
+
+def _imported_modules(path: Path, package_dir: Path) -> frozenset[str]:
     """Every ``instdiff`` module a file imports (absolute and relative, at any depth of the file)."""
-    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    return _imported_modules_of(_source(path), package_dir)
+
+
+@lru_cache(maxsize=None)
+def _imported_modules_of(source: tuple[str, str], package_dir: Path) -> frozenset[str]:
+    path = Path(source[0])
+    tree, _ = _python_file(source)
     here = _module_name(path, package_dir) if package_dir in path.parents else None
     is_package = path.name == "__init__.py"
     found: set[str] = set()
@@ -55,7 +77,7 @@ def _imported_modules(path: Path, package_dir: Path) -> set[str]:
                 continue
             found.add(module)
             found.update(f"{module}.{a.name}" for a in node.names)  # `from pkg import submodule`
-    return found
+    return frozenset(found)
 
 
 def closure(script: str | Path, package_dir: Path = PACKAGE_DIR) -> list[Path]:
@@ -90,8 +112,7 @@ def behaviour_digest(path: Path) -> bytes:
     path = Path(path)
     if path.suffix != ".py":
         return path.read_bytes()
-    tree = _strip_docstrings(ast.parse(path.read_text(encoding="utf-8"), filename=str(path)))
-    return ast.dump(tree, annotate_fields=False, include_attributes=False).encode("utf-8")
+    return _python_file(_source(path))[1]
 
 
 def _files_hash(files: list[Path], package_dir: Path) -> hashlib._Hash:
