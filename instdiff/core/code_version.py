@@ -18,8 +18,10 @@ PACKAGE = "instdiff"
 PACKAGE_DIR = Path(__file__).resolve().parents[1]  # instdiff/ (this file is instdiff/core/code_version.py)
 
 
+@lru_cache(maxsize=None)
 def _module_file(name: str, package_dir: Path) -> Path | None:
-    """The file of module ``instdiff.a.b`` (a module or a package's ``__init__``), or None."""
+    """The file of module ``instdiff.a.b`` (a module or a package's ``__init__``), or None. Cached: a process hashes
+    one checkout as it is (a Snakefile load); the files' contents are re-read for every hash."""
     parts = name.split(".")[1:]
     base = package_dir.joinpath(*parts)
     for candidate in (base.with_suffix(".py"), base / "__init__.py"):
