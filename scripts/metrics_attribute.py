@@ -1,11 +1,11 @@
-"""Snakemake entry point: attribute_gt.json / attribute_detected.json of an experiment."""
+"""Snakemake entry point: attribute_gt.json and attribute_detected.json of an experiment (one CLIP load)."""
 from instdiff.core.device import require
 from instdiff.core.logging_setup import from_snakemake
-from instdiff.metrics.files import attribute_file
+from instdiff.metrics.files import attribute_files
 
 from_snakemake(snakemake)
-attribute_file(snakemake.input.annotations, snakemake.input.layouts, snakemake.input.images, snakemake.input.clip,
-               snakemake.input.manifest, snakemake.output[0], snakemake.params.attribute,
-               snakemake.wildcards.experiment, variant=snakemake.params.variant,
-               detections=snakemake.input.get("detections"), device=require(snakemake.params.device),
-               conf_threshold=snakemake.params.get("conf"))
+attribute_files(snakemake.input.annotations, snakemake.input.layouts, snakemake.input.images, snakemake.input.clip,
+                snakemake.input.manifest, {"gt": snakemake.output.gt, "detected": snakemake.output.detected},
+                snakemake.params.attribute, snakemake.wildcards.experiment,
+                detections=snakemake.input.detections, device=require(snakemake.params.device),
+                conf_threshold=snakemake.params.conf)

@@ -113,6 +113,24 @@ def pim_file(annotations: str, detections: str, done: str, layouts: str, manifes
     return _write(out, f"pim_{mode}", variant, experiment, values, values["n_images"], settings, per_image, manifest)
 
 
+def attribute_files(annotations: str, layouts: str, done: str, clip_model: str, manifest: str | None,
+                    outs: dict[str, str], attribute: str, experiment: str, detections: str | None = None,
+                    iou_threshold: float = 0.5, device: str = "auto", encoder=None,
+                    conf_threshold: float | None = None) -> dict[str, dict]:
+    """Both variants of an experiment, ``outs`` = {variant: path}, with one CLIP model: the attribute metric always
+    writes both files (instdiff/metrics/registry.py), and loading open_clip is most of each variant's CPU.
+    Each file is what :func:`attribute_file` writes alone (the encoder keeps no state between calls);
+    ``detections`` and ``conf_threshold`` go to the detected variant only."""
+    from instdiff.metrics import clip_models
+
+    enc = encoder if encoder is not None else clip_models.encoder(clip_model, resolve_device(device, gpu="cuda:0"))
+    return {variant: attribute_file(annotations, layouts, done, clip_model, manifest, out, attribute, experiment,
+                                    variant=variant, detections=detections if variant == "detected" else None,
+                                    iou_threshold=iou_threshold, device=device, encoder=enc,
+                                    conf_threshold=conf_threshold if variant == "detected" else None)
+            for variant, out in outs.items()}
+
+
 def attribute_file(annotations: str, layouts: str, done: str, clip_model: str, manifest: str | None, out: str,
                    attribute: str, experiment: str, variant: str = "gt", detections: str | None = None,
                    iou_threshold: float = 0.5, device: str = "auto", encoder=None, conf_threshold: float | None = None) -> dict:

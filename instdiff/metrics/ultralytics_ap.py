@@ -2,8 +2,8 @@
 
 Why: the paper's upper-bound AR (61.0 for yolov8m) matches ultralytics' R, not COCO AR@100, so the tables show both.
 Nothing is re-derived here: detections are matched to the ground truth by the validator's own
-``BaseValidator.match_predictions`` (greedy by confidence, same class, IoU thresholds 0.50:0.05:0.95, IoU from
-``ultralytics.utils.metrics.box_iou`` / ``mask_iou``), and ``ultralytics.utils.metrics.ap_per_class`` turns the
+``BaseValidator.match_predictions`` (greedy by confidence, same class, at ``DetectionValidator``'s IoU thresholds
+0.50:0.05:0.95, IoU from ``ultralytics.utils.metrics.box_iou`` / ``mask_iou``), and ``ultralytics.utils.metrics.ap_per_class`` turns the
 matches into per-class precision / recall at the confidence that maximises the mean F1 (IoU 0.5), and AP.
 
 - ``r``  = mean over classes of recall at that confidence (``Metric.mr``, the validator's "R");
@@ -16,8 +16,6 @@ none). Only the evaluated images count; an image without GT contributes its dete
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
@@ -25,15 +23,26 @@ import numpy as np
 from instdiff.metrics.cocofiles import results_by_image
 
 
-def _validator():
-    """A DetectionValidator for its ``match_predictions`` and IoU thresholds (writes nothing: a temporary save_dir)."""
+def _matcher():
+    """``BaseValidator.match_predictions`` bound to an object holding all that it reads of its validator: ``iouv``,
+    as ``DetectionValidator.__init__`` sets it (``tests/unit/test_coco_ap.py`` compares both with a real validator).
+
+    Why not a validator: ``BaseValidator.__init__`` imports torchvision, and with it ``torch._dynamo``, for its own
+    timing (2-3 s of each metric job's CPU); matching needs neither.
+    """
     from instdiff.detection.ultralytics_env import setup
 
     setup()
-    from ultralytics.models.yolo.detect import DetectionValidator
+    import torch
+    from ultralytics.engine.validator import BaseValidator
 
-    with tempfile.TemporaryDirectory() as tmp:
-        return DetectionValidator(save_dir=Path(tmp))
+    class Matcher:
+        match_predictions = BaseValidator.match_predictions
+
+        def __init__(self):
+            self.iouv = torch.linspace(0.5, 0.95, 10)  # DetectionValidator.__init__'s IoU vector for mAP@0.5:0.95
+
+    return Matcher()
 
 
 def _xyxy(boxes: list) -> np.ndarray:
@@ -56,10 +65,10 @@ def ultralytics_metrics(gt, results: list[dict], iou_type: str, image_ids: Seque
     """P, R, mAP50, mAP50-95 as ultralytics' validator computes them (see module docstring)."""
     import torch
 
-    validator = _validator()  # first: it sets ultralytics' offline environment before the import below
+    matcher = _matcher()  # first: it sets ultralytics' offline environment before the import below
     from ultralytics.utils.metrics import ap_per_class, box_iou, mask_iou
 
-    n_iou = len(validator.iouv)
+    n_iou = len(matcher.iouv)
     ids = list(gt.imgs) if image_ids is None else list(image_ids)
     by_image = results_by_image(results)
     tps, confs, pred_cls, target_cls = [], [], [], []
@@ -81,7 +90,7 @@ def ultralytics_metrics(gt, results: list[dict], iou_type: str, image_ids: Seque
                 h, w = int(info["height"]), int(info["width"])
                 gt_masks = np.stack([gt.annToMask(a).reshape(-1).astype(np.float32) for a in anns])
                 iou = mask_iou(torch.from_numpy(gt_masks), torch.from_numpy(_masks([d["segmentation"] for d in dets], h, w)))
-            correct = validator.match_predictions(torch.from_numpy(p_cls), torch.from_numpy(t_cls), iou).numpy()
+            correct = matcher.match_predictions(torch.from_numpy(p_cls), torch.from_numpy(t_cls), iou).numpy()
         tps.append(correct)
         confs.append(np.array([d["score"] for d in dets], dtype=np.float64))
         pred_cls.append(p_cls)

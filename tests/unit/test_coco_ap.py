@@ -170,3 +170,97 @@ def test_vectorised_bootstrap_equals_pycocotools_accumulate(tmp_path):
         assert (precision[:, :, list(pe.catIds).index(18)] == -1).all()  # no GT of category 18
     iv = bootstrap_intervals(ev, 200, seed=0)
     assert 0.0 <= iv["ap"]["low"] <= iv["ap"]["high"] <= 1.0 and iv["ap"]["resamples"] == 200
+
+
+def _random_case(tmp_path, seed=5):
+    """20 images of jittered hits and false positives, over categories 1 and 18 (a few images without GT)."""
+    rng = np.random.default_rng(seed)
+    images, preds, cats = {}, [], []
+    for img in range(1, 21):
+        gts = []
+        for _ in range(int(rng.integers(0, 4))):
+            r0, c0 = rng.integers(0, 48, 2)
+            h, w = rng.integers(4, 17, 2)
+            cat = int(rng.choice([1, 18]))
+            gts.append(square(64, 64, r0, r0 + h, c0, c0 + w))
+            cats.append(cat)
+            if rng.random() < 0.8:  # a jittered hit, sometimes of the wrong class
+                preds += dets(img, [square(64, 64, r0 + int(rng.integers(0, 3)), r0 + h, c0, c0 + w - 1)],
+                              scores=[float(rng.random())], category_id=cat if rng.random() < 0.85 else 19 - cat)
+        images[img] = gts
+        for _ in range(int(rng.integers(0, 4))):
+            r0, c0 = rng.integers(0, 48, 2)
+            preds += dets(img, [square(64, 64, r0, r0 + 8, c0, c0 + 8)], scores=[float(rng.random())],
+                          category_id=int(rng.choice([1, 18])))
+    path = gt_file(tmp_path / "gt.json", images, size=(64, 64))
+    data = json.loads(path.read_text())
+    for ann, cat in zip(data["annotations"], cats):
+        ann["category_id"] = cat
+    path.write_text(json.dumps(data))
+    return load_gt(path), preds
+
+
+def test_ultralytics_metrics_equal_the_detection_validators_own(tmp_path):
+    """P, R, mAP50 and mAP50-95 equal what a real DetectionValidator computes from the same boxes: its IoU vector,
+    its ``_process_batch`` (box_iou + match_predictions, per image, detections by descending confidence) and its
+    ``DetMetrics``. ultralytics_metrics binds ``match_predictions`` and sets ``iouv`` without a validator (no
+    torchvision import): this pins both to the validator's own pipeline (mAP50-95 reads every IoU threshold)."""
+    import tempfile
+    from pathlib import Path
+
+    import torch
+
+    from instdiff.detection.ultralytics_env import setup
+    from instdiff.metrics.cocofiles import results_by_image
+    from instdiff.metrics.ultralytics_ap import ultralytics_metrics
+
+    gt, preds = _random_case(tmp_path)
+    setup()
+    from ultralytics.models.yolo.detect import DetectionValidator
+
+    with tempfile.TemporaryDirectory() as tmp:
+        v = DetectionValidator(save_dir=Path(tmp))
+    v.metrics.names = {i: str(i) for i in range(91)}
+    by_image = results_by_image(preds)
+    for img_id in gt.imgs:
+        anns = gt.imgToAnns.get(img_id, [])
+        ds = sorted(by_image.get(img_id, []), key=lambda d: -d["score"])
+        xyxy = lambda bs: torch.tensor([[x, y, x + w, y + h] for x, y, w, h in bs], dtype=torch.float64).reshape(-1, 4)
+        t_cls = torch.tensor([a["category_id"] for a in anns], dtype=torch.int64)
+        p_cls = torch.tensor([d["category_id"] for d in ds], dtype=torch.int64)
+        tp = v._process_batch({"cls": p_cls, "bboxes": xyxy([d["bbox"] for d in ds])},
+                              {"cls": t_cls, "bboxes": xyxy([a["bbox"] for a in anns])})["tp"]
+        v.metrics.update_stats({"tp": tp, "conf": np.array([d["score"] for d in ds]), "pred_cls": p_cls.numpy(),
+                                "target_cls": t_cls.numpy(), "target_img": np.unique(t_cls.numpy()),
+                                "im_name": f"{img_id}.png"})
+    v.metrics.process()
+    ours = ultralytics_metrics(gt, preds, "bbox")
+    box = v.metrics.box
+    assert 0 < box.mr < 1 and 0 < box.map < box.map50 < 1  # a case that exercises the curves
+    assert (ours["p"], ours["r"], ours["map50"], ours["map"]) == (box.mp, box.mr, box.map50, box.map)
+    assert ours["n_classes"] == 2
+
+
+def test_ultralytics_metrics_import_no_torchvision(tmp_path):
+    """The coco_ap job's CPU: ultralytics' matching without constructing a validator, whose __init__ imports
+    torchvision and torch._dynamo (2-3 s of a 4 s job on the smoke's cores)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = str(Path(__file__).resolve().parents[2])  # this checkout's instdiff, whatever the venv has installed
+    gt_path = gt_file(tmp_path / "gt.json", {1: [square(64, 64, 0, 16, 0, 16)]}, size=(64, 64))
+    (tmp_path / "dets.json").write_text(json.dumps(dets(1, [square(64, 64, 0, 16, 1, 16)])))
+    code = ("import json, sys\n"
+            "from instdiff.metrics.cocofiles import load_gt\n"
+            "from instdiff.metrics.ultralytics_ap import ultralytics_metrics\n"
+            f"gt = load_gt({str(gt_path)!r})\n"
+            f"r = ultralytics_metrics(gt, json.load(open({str(tmp_path / 'dets.json')!r})), 'bbox')\n"
+            "assert r['r'] == 1.0, r\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'torchvision' or m == 'torch._dynamo'))\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          cwd=tmp_path, env={**os.environ, "YOLO_CONFIG_DIR": str(tmp_path / "yolo"),
+                                             "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "[]"  # (ultralytics may first say it wrote its settings)

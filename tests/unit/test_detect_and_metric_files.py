@@ -99,6 +99,29 @@ def test_every_metric_file_has_values_and_the_manifest(run):
     assert corrected["values"]["n_pairs"] <= 2
 
 
+def test_attribute_files_load_clip_once_and_write_what_each_variant_writes_alone(run, monkeypatch):
+    """One job writes both attribute variants: one CLIP load, and each file byte for byte the file its variant's
+    own call writes (the detections and confidence floor reach the detected variant only)."""
+    a = dict(annotations=run / "annotations_512.json", done=run / "done.json", manifest=run / "manifest.json")
+    alone = {}
+    for variant in ("gt", "detected"):
+        alone[variant] = run / f"alone/attribute_{variant}.json"
+        files.attribute_file(a["annotations"], run / "colors.jsonl", a["done"], run / "clip.pt", a["manifest"],
+                             alone[variant], "colors", "colors", variant=variant, device="cpu",
+                             detections=run / "yolov8m.json" if variant == "detected" else None,
+                             conf_threshold=0.25 if variant == "detected" else None)
+    loads = []
+    real_encoder = clip_models.encoder
+    monkeypatch.setattr(clip_models, "encoder", lambda *args, **kw: loads.append(args) or real_encoder(*args, **kw))
+    outs = {v: run / f"both/attribute_{v}.json" for v in ("gt", "detected")}
+    files.attribute_files(a["annotations"], run / "colors.jsonl", a["done"], run / "clip.pt", a["manifest"], outs,
+                          "colors", "colors", detections=run / "yolov8m.json", device="cpu", conf_threshold=0.25)
+    assert len(loads) == 1
+    for variant in ("gt", "detected"):
+        assert outs[variant].read_bytes() == alone[variant].read_bytes(), variant
+    assert json.loads(outs["detected"].read_text())["settings"]["conf_threshold"] == 0.25
+
+
 def test_tiny_clip_loads_through_the_release_call(run):
     model, preprocess, tokenizer, arch = clip_models.load(run / "clip.pt")
     assert arch == clip_models.TINY_ARCH

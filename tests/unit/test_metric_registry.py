@@ -17,8 +17,9 @@ from instdiff.metrics.registry import METRICS, detector_of, metric_files, metric
 from instdiff.report.specs import TABLES
 
 ROOT = Path(__file__).resolve().parents[2]
-# An output a rule declares under metrics/{experiment}/: run_path("metrics/{experiment}/pim_{mode}_paper.json").
-RULE_OUTPUT = re.compile(r'^\s+run_path\("metrics/\{experiment\}/([^"]+)\.json"\)', re.M)
+# An output a rule declares under metrics/{experiment}/, named or not: run_path("metrics/{experiment}/pim_{mode}_paper.json"),
+# gt=run_path("metrics/{experiment}/attribute_gt.json").
+RULE_OUTPUT = re.compile(r'^\s+(?:\w+=)?run_path\("metrics/\{experiment\}/([^"]+)\.json"\)', re.M)
 
 
 def _rule_metric_outputs() -> list[str]:

@@ -66,6 +66,15 @@ def test_slurm_profile_dry_run_requests_gpus_and_shards(paper_jobs):
     assert cpu_only and not any("gpu=1" in j.get("resources", "") for j in cpu_only)
 
 
+def test_one_attribute_job_per_experiment_writes_both_variants(paper_jobs):
+    """attribute_gt.json and attribute_detected.json come from one job (one CLIP load) per experiment that scores
+    the attribute metric, which always asks for both files."""
+    scored = sorted(name for name, exp in PAPER["experiments"].items() if "attribute" in exp.get("metrics", []))
+    jobs = sorted(re.search(r"experiment=(\w+)", j["wildcards"]).group(1)
+                  for j in paper_jobs if j["rule"] == "attribute")
+    assert scored and jobs == scored
+
+
 def test_lint_is_clean(clean_copy):
     proc = run_snakemake(["--lint", "--configfile", "config/smoke.yaml"], cwd=clean_copy)
     assert "Congratulations" in proc.stdout + proc.stderr
