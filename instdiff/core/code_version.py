@@ -10,7 +10,12 @@ Parsing only (no import), so the Snakefile stays cheap to load in every SLURM jo
 from __future__ import annotations
 
 import ast
+import atexit
 import hashlib
+import json
+import os
+import sys
+import tempfile
 from functools import lru_cache
 from pathlib import Path
 
@@ -42,14 +47,72 @@ def _source(path: Path) -> tuple[str, str]:
     return str(path), path.read_text(encoding="utf-8")
 
 
-@lru_cache(maxsize=None)
-def _python_file(source: tuple[str, str]) -> tuple[ast.Module, bytes]:
-    """One parse per Python file version: its tree without docstrings and that tree's dump (:func:`behaviour_digest`).
-    A Snakefile load hashes about 60 scripts whose closures share most of the package; parsed once per script, the
-    shared modules made CODE() most of the workflow's load time (benchmarks/README.md, "Parsing the workflow").
-    Docstrings hold no imports, so the import scan reads the same tree. Callers must not mutate it."""
-    tree = _strip_docstrings(ast.parse(source[1], filename=source[0]))
-    return tree, ast.dump(tree, annotate_fields=False, include_attributes=False).encode("utf-8")
+# What a Python file does and imports, by the sha256 of its text: parsed once per process (a Snakefile load hashes
+# about 60 scripts whose closures share most of the package) and kept across processes in a JSON file beside the
+# checkout (:func:`_disk_cache`), so every Snakemake call, SLURM job and generation shard after the first parses
+# only the files that changed (benchmarks/README.md, "Parsing the workflow"). The dump is a pure function of the text
+# and the Python version (the file's name carries it); a stale or corrupt cache file is ignored, never trusted
+# beyond its keys, and it is data (JSON), not code.
+_FACTS: dict[str, dict] = {}
+_CACHE_FILES: dict[Path, Path] = {}
+_DIRTY: set[Path] = set()
+
+
+def _cache_file(package_dir: Path) -> Path:
+    return package_dir.parent / ".snakemake" / "instdiff" / f"code-facts-{sys.implementation.cache_tag}.json"
+
+
+def _disk_cache(package_dir: Path) -> None:
+    """Load the cache file of the checkout holding ``package_dir`` (once per process)."""
+    if package_dir in _CACHE_FILES:
+        return
+    path = _CACHE_FILES[package_dir] = _cache_file(package_dir)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        entries = data["files"] if data.get("version") == _CACHE_VERSION else {}
+        _FACTS.update((k, v) for k, v in entries.items() if isinstance(v, dict) and {"dump", "imports"} <= set(v))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        pass
+
+
+def _save_caches() -> None:
+    """atexit: write back each cache file that lacked a fact this process computed (atomically; optional, so a
+    read-only checkout only loses the speed-up)."""
+    for package_dir in sorted(_DIRTY):
+        path = _CACHE_FILES[package_dir]
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump({"version": _CACHE_VERSION, "files": _FACTS}, fh)
+            os.replace(tmp, path)
+        except OSError:
+            pass
+
+
+_CACHE_VERSION = 1
+
+
+def _facts(source: tuple[str, str], package_dir: Path | None = None) -> dict:
+    """``{"dump": the syntax tree without docstrings, "imports": [[level, module, [names]], ...]}`` of a file's text
+    (``level`` -1: ``import a.b``, else ``from``'s dots)."""
+    key = hashlib.sha256(source[1].encode("utf-8")).hexdigest()
+    facts = _FACTS.get(key)
+    if facts is None:
+        tree = _strip_docstrings(ast.parse(source[1], filename=source[0]))
+        imports = []
+        for node in ast.walk(tree):  # docstrings hold no imports: the stripped tree has them all
+            if isinstance(node, ast.Import):
+                imports.extend([-1, a.name, []] for a in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                imports.append([node.level, node.module or "", [a.name for a in node.names]])
+        facts = _FACTS[key] = {"dump": ast.dump(tree, annotate_fields=False, include_attributes=False),
+                               "imports": imports}
+        if package_dir is not None and package_dir in _CACHE_FILES:
+            if not _DIRTY:
+                atexit.register(_save_caches)
+            _DIRTY.add(package_dir)
+    return facts
 
 
 def _imported_modules(path: Path, package_dir: Path) -> frozenset[str]:
@@ -60,25 +123,23 @@ def _imported_modules(path: Path, package_dir: Path) -> frozenset[str]:
 @lru_cache(maxsize=None)
 def _imported_modules_of(source: tuple[str, str], package_dir: Path) -> frozenset[str]:
     path = Path(source[0])
-    tree, _ = _python_file(source)
     here = _module_name(path, package_dir) if package_dir in path.parents else None
     is_package = path.name == "__init__.py"
     found: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            found.update(a.name for a in node.names if a.name.split(".")[0] == PACKAGE)
-        elif isinstance(node, ast.ImportFrom):
-            if node.level and here:
-                anchor = here.split(".")
-                anchor = anchor if is_package else anchor[:-1]
-                anchor = anchor[: len(anchor) - (node.level - 1)]
-                module = ".".join(anchor + ([node.module] if node.module else []))
-            else:
-                module = node.module or ""
-            if module.split(".")[0] != PACKAGE:
-                continue
-            found.add(module)
-            found.update(f"{module}.{a.name}" for a in node.names)  # `from pkg import submodule`
+    for level, module, names in _facts(source, package_dir)["imports"]:
+        if level == -1:
+            if module.split(".")[0] == PACKAGE:
+                found.add(module)
+            continue
+        if level and here:
+            anchor = here.split(".")
+            anchor = anchor if is_package else anchor[:-1]
+            anchor = anchor[: len(anchor) - (level - 1)]
+            module = ".".join(anchor + ([module] if module else []))
+        if module.split(".")[0] != PACKAGE:
+            continue
+        found.add(module)
+        found.update(f"{module}.{name}" for name in names)  # `from pkg import submodule`
     return frozenset(found)
 
 
@@ -114,7 +175,7 @@ def behaviour_digest(path: Path) -> bytes:
     path = Path(path)
     if path.suffix != ".py":
         return path.read_bytes()
-    return _python_file(_source(path))[1]
+    return _facts(_source(path))["dump"].encode("utf-8")
 
 
 def _files_hash(files: list[Path], package_dir: Path) -> hashlib._Hash:
@@ -128,6 +189,7 @@ def module_code_version(module: str, package_dir: Path = PACKAGE_DIR) -> str:
     """The behaviour hash of package module ``module`` (``instdiff.generation.shard``) and every package module it
     imports, at any depth, lazy imports included: a changed computation anywhere in it changes the version; a
     comment, docstring or reformatting does not."""
+    _disk_cache(package_dir)
     file = _module_file(module, package_dir)
     if file is None:
         raise ValueError(f"{module} is not a module of {package_dir}")
@@ -140,6 +202,7 @@ def code_hash(script: str | Path, package_dir: Path = PACKAGE_DIR) -> str:
     """sha256 over the script's behaviour and its package closure's (:func:`behaviour_digest`), keyed by
     package-relative names (not absolute paths, so a moved checkout hashes the same)."""
     script = Path(script)
+    _disk_cache(package_dir)
     h = _files_hash(closure(script, package_dir), package_dir)
     h.update(b"script\0" + behaviour_digest(script) + b"\0")
     return h.hexdigest()[:16]

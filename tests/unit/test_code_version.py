@@ -52,3 +52,45 @@ def test_script_code_hash_ignores_comments_but_not_code(tmp_path):
     assert code_hash(tmp_path / "copy.py", pkg) == before
     (tmp_path / "edit.py").write_text("from instdiff.gen.runner import run\nrun()\nrun()\n")
     assert code_hash(tmp_path / "edit.py", pkg) != before
+
+
+def _fresh_process_state(monkeypatch):
+    """What a new process starts with: no facts in memory, no cache file loaded, nothing to write back."""
+    import instdiff.core.code_version as cv
+
+    monkeypatch.setattr(cv, "_FACTS", {})
+    monkeypatch.setattr(cv, "_CACHE_FILES", {})
+    monkeypatch.setattr(cv, "_DIRTY", set())
+    cv.code_hash.cache_clear()
+    cv._imported_modules_of.cache_clear()
+    cv._module_file.cache_clear()
+    return cv
+
+
+def test_a_later_process_hashes_from_the_cache_file_and_an_edit_is_still_seen(tmp_path, monkeypatch):
+    """The facts cache beside the checkout spares a later process every parse; it is keyed by each file's text, so
+    an edited file is parsed again, and a corrupt cache file only costs the parse."""
+    pkg = _package(tmp_path)
+    script = tmp_path / "script.py"
+    script.write_text("from instdiff.gen.runner import run\nrun()\n")
+    cv = _fresh_process_state(monkeypatch)
+    cold = cv.code_hash(script, pkg)
+    cv._save_caches()  # what atexit does
+    cache = cv._cache_file(pkg)
+    assert cache.is_file() and cache.parent == tmp_path / ".snakemake" / "instdiff"
+
+    cv = _fresh_process_state(monkeypatch)
+    real_parse = cv.ast.parse
+    monkeypatch.setattr(cv.ast, "parse", lambda *a, **k: (_ for _ in ()).throw(AssertionError("parsed")))
+    assert cv.code_hash(script, pkg) == cold  # nothing parsed: every fact came from the file
+    monkeypatch.setattr(cv.ast, "parse", real_parse)
+
+    math = pkg / "gen" / "math.py"
+    math.write_text(math.read_text().replace("FACTOR = 3", "FACTOR = 4"))
+    cv = _fresh_process_state(monkeypatch)
+    edited = cv.code_hash(script, pkg)
+    assert edited != cold
+
+    cache.write_text('{"version": 1, "files": {"x": 3}} trailing garbage')
+    cv = _fresh_process_state(monkeypatch)
+    assert cv.code_hash(script, pkg) == edited
