@@ -173,3 +173,21 @@ def test_layout_panel_draws_no_image(tmp_path):
     assert len(ax.collections) == 1 and len(ax.patches) == 0
     plt.close(fig)
     FG.qualitative_grid(tmp_path / "box.jsonl", gen, None, (tmp_path / "q.png", tmp_path / "q.pdf"), "box", 1, k=2)
+
+
+def _fail(path):
+    raise FG.InputError(path, "no generated image has a layout of the same id", "regenerate", "images")
+
+
+def test_figures_draw_in_parallel_processes_and_errors_keep_their_type(tmp_path):
+    """draw_all runs the figure calls in forked workers (the figures job's threads), returns their results in order,
+    and an InputError raised in a worker reaches the job as an InputError with its file, field and fix."""
+    import os
+
+    calls = [(os.getpid, (), {}) for _ in range(4)]
+    pids = FG.draw_all(calls, workers=2)
+    assert len(pids) == 4 and os.getpid() not in pids
+    assert FG.draw_all(calls[:2], workers=1) == [os.getpid()] * 2
+    with pytest.raises(FG.InputError) as err:
+        FG.draw_all([(_fail, (tmp_path / "done.json",), {}), (os.getpid, (), {})], workers=2)
+    assert err.value.field == "images" and err.value.fix == "regenerate" and str(tmp_path) in str(err.value)
