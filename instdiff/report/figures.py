@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import numpy as np
 
 from instdiff.core.errors import InputError
-from instdiff.core.io import atomic_path
+from instdiff.core.figure_files import save_tight
 from instdiff.report.build import Context, build_table, read_metric_file
 from instdiff.report.inputs import experiments_by_format
 from instdiff.report.specs import TABLES
@@ -46,22 +46,8 @@ DPI = 110
 
 def save_figure(fig, outputs: Iterable[str | Path]) -> None:
     """Write ``fig`` to every output (format from the suffix), cropped to its tight bounding box, atomically, then
-    close it.
-
-    The box is measured once, by one draw without rendering at the output resolution (what ``savefig`` does for
-    ``bbox_inches="tight"``), and handed to every format; the layout engine that ``tight_layout`` leaves behind is
-    dropped, as the layout is done. Otherwise each ``savefig`` would lay the figure out and draw it twice (a
-    third of the figures job's seconds)."""
-    plt = _mpl()
-    fig.set_dpi(DPI)
-    fig.draw_without_rendering()
-    bbox = fig.get_tightbbox().padded(plt.rcParams["savefig.pad_inches"])
-    fig.set_layout_engine(None)
-    for out in outputs:
-        with atomic_path(out) as tmp:
-            fig.savefig(tmp, format=Path(out).suffix.lstrip("."), dpi=DPI, bbox_inches=bbox,
-                        metadata={"CreationDate": None} if str(out).endswith(".pdf") else None)
-    plt.close(fig)
+    close it: one measuring draw plus one draw per file (instdiff.core.figure_files)."""
+    save_tight(fig, outputs, DPI, pdf_metadata={"CreationDate": None})
 
 
 def draw_all(calls: Sequence[tuple[Callable[..., Any], tuple, dict]], workers: int = 1) -> list[Any]:
