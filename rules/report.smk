@@ -169,7 +169,9 @@ rule figures:
     retries: 0  # deterministic: a retry would fail the same way
     conda:
         conda_env("report")
-    threads: 1
+    # Figures draw in parallel processes (instdiff.report.figures.draw_all): the job runs last, alone, on the
+    # smoke's 2 cores.
+    threads: 2
     resources:
         mem_mb=2000,
         runtime=30,

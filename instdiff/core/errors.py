@@ -20,3 +20,8 @@ class InputError(ValueError):
         if fix:
             msg += f". Fix: {fix}"
         super().__init__(msg)
+
+    def __reduce__(self):
+        # Rebuilt from its four facts: an error raised in a worker process (the figures job's) reaches the parent
+        # as this type, not as a TypeError from re-calling __init__ with the message alone.
+        return type(self), (self.path, self.problem, self.fix, self.field)

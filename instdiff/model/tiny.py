@@ -80,12 +80,23 @@ def _bytes_to_unicode() -> dict[int, str]:
     return dict(zip(bs, map(chr, cs)))
 
 
+def clip_bpe_file() -> Path:
+    """open_clip's bundled CLIP merges file (``open_clip.tokenizer.default_bpe()``), found without importing
+    open_clip: its ``__init__`` imports torchvision, timm and transformers' model registry, seconds of every smoke
+    job that only needs this file."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("open_clip")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError("open_clip is not installed: it ships CLIP's BPE merges file (pip install open_clip_torch)")
+    return Path(next(iter(spec.submodule_search_locations))) / "bpe_simple_vocab_16e6.txt.gz"
+
+
 def build_clip_tokenizer():
     """CLIPTokenizer with CLIP's 49408-token BPE vocabulary, built from open_clip's bundled merges file."""
-    import open_clip.tokenizer as oct
     from transformers import CLIPTokenizer
 
-    lines = gzip.open(oct.default_bpe()).read().decode("utf-8").split("\n")
+    lines = gzip.open(clip_bpe_file()).read().decode("utf-8").split("\n")
     merges = [tuple(m.split()) for m in lines[1 : 49152 - 256 - 2 + 1]]
     vocab = list(_bytes_to_unicode().values())
     vocab += [v + "</w>" for v in vocab]

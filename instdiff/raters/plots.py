@@ -24,7 +24,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from instdiff.core.io import atomic_path
+from instdiff.core.figure_files import save_tight
 from instdiff.raters.table import CRITERIA, CRITERION_LABELS, SCORES, human_means
 from instdiff.core.seeding import rng
 
@@ -36,14 +36,8 @@ LIKERT_COLOURS = ["#b2182b", "#ef8a62", "#d9d9d9", "#67a9cf", "#2166ac"]  # 1..5
 
 def save(fig, out_dir: str | Path, name: str) -> list[Path]:
     """Write ``name.png`` (150 dpi) and ``name.pdf`` atomically; close the figure."""
-    paths = []
-    for ext in ("png", "pdf"):
-        path = Path(out_dir) / f"{name}.{ext}"
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, dpi=150, bbox_inches="tight", format=ext)
-        paths.append(path)
-    plt.close(fig)
-    return paths
+    # Cropped as bbox_inches="tight" crops, measured once for both files (instdiff.core.figure_files).
+    return save_tight(fig, [Path(out_dir) / f"{name}.{ext}" for ext in ("png", "pdf")], 150)
 
 
 def plot_histogram(stats: dict):

@@ -50,6 +50,27 @@ def write_hub_tokenizer_folder(folder, with_fast: bool):
     return folder
 
 
+def test_building_the_clip_tokenizer_leaves_open_clip_unimported():
+    """The smoke's model builders take CLIP's merges file from open_clip's folder without importing open_clip (its
+    __init__ pulls torchvision and timm: seconds of tiny_instancediffusion's and tiny_gligen's jobs); the file is
+    the one open_clip's own tokenizer reads."""
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    code = ("import sys; from instdiff.model.tiny import build_clip_tokenizer, clip_bpe_file; "
+            "assert len(build_clip_tokenizer()) == 49408; print(clip_bpe_file()); "
+            "print(sorted(m for m in ('open_clip', 'torchvision', 'timm') if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    bpe, loaded = proc.stdout.strip().splitlines()[-2:]
+    assert loaded == "[]"
+    import open_clip.tokenizer as oct
+
+    assert bpe == str(__import__("pathlib").Path(oct.default_bpe()))
+
+
 @pytest.mark.parametrize("with_fast", [True, False], ids=["hub-files", "slow-files-only"])
 def test_clip_tokenizer_folder_in_the_hub_layout(tmp_path, with_fast):
     """The converter's ``CLIPTokenizer.from_pretrained(folder)`` on the hub's files gives OpenAI's ids (open_clip's

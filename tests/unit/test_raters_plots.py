@@ -45,3 +45,21 @@ def test_rule_file_lists_the_same_figures():
     text = (REPO / "rules" / "raters.smk").read_text()
     names = re.search(r"RATERS_FIGURE_NAMES = \[(.*?)\]", text, flags=re.S).group(1)
     assert [n.strip().strip('"') for n in names.split(",") if n.strip()] == FIGURES
+
+
+def test_save_measures_the_tight_box_once_for_both_files(tmp_path, monkeypatch):
+    """PNG and PDF cropped to one measured box: three draws, not savefig's two per file."""
+    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
+
+    from instdiff.raters import plots
+
+    draws = []
+    real_draw = Figure.draw
+    monkeypatch.setattr(Figure, "draw", lambda self, renderer: draws.append(1) or real_draw(self, renderer))
+    fig, ax = plt.subplots(figsize=(3, 2))
+    ax.bar([1, 2], [3, 4])
+    fig.tight_layout()
+    paths = plots.save(fig, tmp_path, "x")
+    assert [p.name for p in paths] == ["x.png", "x.pdf"] and all(p.stat().st_size > 0 for p in paths)
+    assert len(draws) == 3

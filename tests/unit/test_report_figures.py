@@ -133,3 +133,61 @@ def test_qualitative_grid_has_no_real_column_when_no_layout_has_a_real_image(tmp
     FG.qualitative_grid(tmp_path / "llm.jsonl", gen, real, (tmp_path / "b.png", tmp_path / "b.pdf"), "llm", 1, k=2)
     (wa, ha), (wb, hb) = _size(tmp_path / "a.png"), _size(tmp_path / "b.png")
     assert wa < 0.8 * wb and abs(ha - hb) < 0.1 * hb       # two columns, not three
+
+
+def test_each_figure_is_drawn_once_per_format_plus_one_measuring_pass(tmp_path, monkeypatch):
+    """savefig(bbox_inches="tight") after tight_layout lays out and draws every format twice; the figures job drew
+    48 times for 24 files. The box is measured once and handed to both formats, and the output is still cropped to
+    it (the banner wider than the figure stays whole)."""
+    from matplotlib.figure import Figure
+
+    draws = []
+    real_draw = Figure.draw
+    monkeypatch.setattr(Figure, "draw", lambda self, renderer: draws.append(1) or real_draw(self, renderer))
+    plt = FG._mpl()
+    fig, ax = plt.subplots(figsize=(3, 2))
+    ax.plot([0, 1], [0, 1])
+    FG.stamp(fig, "a banner " * 12)
+    fig.tight_layout()
+    fig.savefig(tmp_path / "tight.png", dpi=FG.DPI, bbox_inches="tight")
+    draws.clear()
+    outs = (tmp_path / "a.png", tmp_path / "a.pdf")
+    FG.save_figure(fig, outs)
+    _ok(outs)
+    assert len(draws) == 3
+    assert _size(outs[0]) == _size(tmp_path / "tight.png")     # matplotlib's own tight crop, pixel for pixel
+
+
+def test_layout_panel_draws_no_image(tmp_path):
+    """The layout column is vector outlines on the axes' white face: no w x h white image to resample and embed."""
+    ids = [1, 2]
+    gen = write_images(tmp_path / "gen", "box", ids, size=64)
+    write_layouts(tmp_path / "box.jsonl", ids)
+    plt = FG._mpl()
+    from instdiff.core.layout import read_layouts
+
+    layout = read_layouts(tmp_path / "box.jsonl")[0]
+    fig, ax = plt.subplots()
+    FG._draw_layout(ax, layout)
+    assert len(ax.images) == 0 and ax.get_xlim() == (-0.5, layout.width - 0.5) and ax.get_ylim() == (layout.height - 0.5, -0.5)
+    assert len(ax.collections) == 1 and len(ax.patches) == 0
+    plt.close(fig)
+    FG.qualitative_grid(tmp_path / "box.jsonl", gen, None, (tmp_path / "q.png", tmp_path / "q.pdf"), "box", 1, k=2)
+
+
+def _fail(path):
+    raise FG.InputError(path, "no generated image has a layout of the same id", "regenerate", "images")
+
+
+def test_figures_draw_in_parallel_processes_and_errors_keep_their_type(tmp_path):
+    """draw_all runs the figure calls in forked workers (the figures job's threads), returns their results in order,
+    and an InputError raised in a worker reaches the job as an InputError with its file, field and fix."""
+    import os
+
+    calls = [(os.getpid, (), {}) for _ in range(4)]
+    pids = FG.draw_all(calls, workers=2)
+    assert len(pids) == 4 and os.getpid() not in pids
+    assert FG.draw_all(calls[:2], workers=1) == [os.getpid()] * 2
+    with pytest.raises(FG.InputError) as err:
+        FG.draw_all([(_fail, (tmp_path / "done.json",), {}), (os.getpid, (), {})], workers=2)
+    assert err.value.field == "images" and err.value.fix == "regenerate" and str(tmp_path) in str(err.value)
