@@ -58,6 +58,8 @@ rule llm_layouts:
         requests=run_path("logs/llm/layouts.requests.jsonl"),
     benchmark:
         BENCH("llm/layouts")
+    # Early: its images, then the grounding and CLIP jobs, otherwise ran last and alone (benchmarks/README.md).
+    priority: CRITICAL_PATH_PRIORITY
     retries: 0  # deterministic: a retry would fail the same way
     conda:
         conda_env("llm")
@@ -216,7 +218,7 @@ rule llm_grounding:
     priority: CRITICAL_PATH_PRIORITY
     conda:
         conda_env("llm")
-    threads: 2 if SMOKE else 8
+    threads: cores(8)
     resources:
         gpu=1,  # always: the scheduler sees the real request (device: cpu computes on the CPU)
         mem_mb=4000 if SMOKE else 32000,
@@ -335,7 +337,7 @@ rule llm_clip:
     priority: CRITICAL_PATH_PRIORITY
     conda:
         conda_env("llm")
-    threads: 2 if SMOKE else 8
+    threads: cores(8)
     resources:
         gpu=1,  # always: the scheduler sees the real request (device: cpu computes on the CPU)
         mem_mb=4000 if SMOKE else 16000,
