@@ -82,12 +82,12 @@ class ModelConfig:
     def tiny(cls) -> "ModelConfig":
         """The smoke model: every width small, attention only at 16x16 and below, one resnet per UNet level (an
         ldm ``num_res_blocks: 1``; the release has 2), so a CPU UNet call is fast: a smoke image takes hundreds of
-        UNet rows (every MIS chain, twice for CFG), and this UNet costs about a third of the (16, 32, 64, 64) one
+        UNet rows (every MIS chain, twice for CFG), and this UNet costs about a quarter of the (16, 32, 64, 64) one
         with 2 resnets per level. Widths and depths are free here; the module structure is the release's."""
         width = 32
         return cls(
-            unet=UNetConfig(block_out_channels=(8, 16, 32, 32), attention_levels=(False, False, True, False),
-                            layers_per_block=1, norm_num_groups=8, num_heads=2, cross_attention_dim=width),
+            unet=UNetConfig(block_out_channels=(4, 8, 16, 16), attention_levels=(False, False, True, False),
+                            layers_per_block=1, norm_num_groups=4, num_heads=2, cross_attention_dim=width),
             position_net=PositionNetConfig(in_dim=width, out_dim=width, mid_dim=32,
                                            convnext_dims=(8, 8, 16, 16), convnext_depths=(1, 1, 1, 1)),
             vae=VAEConfig(block_out_channels=(8, 8, 16, 16), layers_per_block=1, norm_num_groups=8),

@@ -32,7 +32,7 @@ from tests.conftest import REPO
 TINY = ModelConfig.tiny()
 KEYS_TSV = REPO / "tests" / "data" / "instdiff-ckpt-keys.tsv"  # copy of shared/reference/instdiff-ckpt-keys.tsv
 
-# configs/train_sd15.yaml of the original, at the tiny model's sizes (model_channels 8, channel_mult [1,2,4,4],
+# configs/train_sd15.yaml of the original, at the tiny model's sizes (model_channels 4, channel_mult [1,2,4,4],
 # 1 res block per level, attention only at ds 4, 2 heads, context 32; VAE ch 8, ch_mult [1,1,2,2], 1 res block per level).
 TINY_YAML = """\
 diffusion:
@@ -44,7 +44,7 @@ model:
     image_size: 64
     in_channels: 4
     out_channels: 4
-    model_channels: 8
+    model_channels: 4
     attention_resolutions: [4]
     num_res_blocks: 1
     channel_mult: [1, 2, 4, 4]
@@ -171,7 +171,7 @@ def test_release_config_dict_passes_the_sd15_architecture_check():
     config_dict read for the tiny size is refused at the first key."""
     from instdiff.model.release_container import ARCHITECTURE_KEYS, check_architecture, config_content
 
-    sd15_yaml = (TINY_YAML.replace("model_channels: 8", "model_channels: 320")
+    sd15_yaml = (TINY_YAML.replace("model_channels: 4", "model_channels: 320")
                  .replace("    num_res_blocks: 1\n", "    num_res_blocks: 2\n")
                  .replace("attention_resolutions: [4]", "attention_resolutions: [ 4, 2, 1 ]")
                  .replace("num_heads: 2", "num_heads: 8").replace("context_dim: 32", "context_dim: 768")
@@ -293,7 +293,7 @@ def test_not_a_torch_archive_is_an_unknown_container(tmp_path, tokenizer_dir):
 
 
 @pytest.mark.parametrize("key,old,new", [
-    ("model/params/model_channels", "model_channels: 8", "model_channels: 320"),
+    ("model/params/model_channels", "model_channels: 4", "model_channels: 320"),
     ("model/params/grounding_tokenizer/params/mid_dim", "mid_dim: 32", "mid_dim: 3072"),
     ("autoencoder/params/ddconfig/ch_mult", "ch_mult: [1, 1, 2, 2]", "ch_mult: [1, 2, 4, 4]"),
 ])
