@@ -90,7 +90,8 @@ class ModelConfig:
                             layers_per_block=1, norm_num_groups=4, num_heads=2, cross_attention_dim=width),
             position_net=PositionNetConfig(in_dim=width, out_dim=width, mid_dim=32,
                                            convnext_dims=(8, 8, 16, 16), convnext_depths=(1, 1, 1, 1)),
-            vae=VAEConfig(block_out_channels=(8, 8, 16, 16), layers_per_block=1, norm_num_groups=8),
+            # The VAE decoder's top level runs at 512x512, once per image: the narrowest widths keep it cheap too.
+            vae=VAEConfig(block_out_channels=(4, 4, 8, 8), layers_per_block=1, norm_num_groups=4),
             text_encoder=TextEncoderConfig(hidden_size=width, intermediate_size=64, num_hidden_layers=2,
                                            num_attention_heads=2, projection_dim=width),
         )

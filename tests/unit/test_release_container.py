@@ -33,7 +33,7 @@ TINY = ModelConfig.tiny()
 KEYS_TSV = REPO / "tests" / "data" / "instdiff-ckpt-keys.tsv"  # copy of shared/reference/instdiff-ckpt-keys.tsv
 
 # configs/train_sd15.yaml of the original, at the tiny model's sizes (model_channels 4, channel_mult [1,2,4,4],
-# 1 res block per level, attention only at ds 4, 2 heads, context 32; VAE ch 8, ch_mult [1,1,2,2], 1 res block per level).
+# 1 res block per level, attention only at ds 4, 2 heads, context 32; VAE ch 4, ch_mult [1,1,2,2], 1 res block per level).
 TINY_YAML = """\
 diffusion:
   target: ldm.models.diffusion.ldm.LatentDiffusion
@@ -65,7 +65,7 @@ autoencoder:
   params:
     scale_factor: 0.18215
     embed_dim: 4
-    ddconfig: {double_z: true, z_channels: 4, resolution: 256, in_channels: 3, out_ch: 3, ch: 8,
+    ddconfig: {double_z: true, z_channels: 4, resolution: 256, in_channels: 3, out_ch: 3, ch: 4,
                ch_mult: [1, 1, 2, 2], num_res_blocks: 1, attn_resolutions: [], dropout: 0.0}
 text_encoder:
   target: ldm.modules.encoders.modules.FrozenCLIPEmbedder
@@ -176,7 +176,7 @@ def test_release_config_dict_passes_the_sd15_architecture_check():
                  .replace("attention_resolutions: [4]", "attention_resolutions: [ 4, 2, 1 ]")
                  .replace("num_heads: 2", "num_heads: 8").replace("context_dim: 32", "context_dim: 768")
                  .replace("in_dim: 32, out_dim: 32, mid_dim: 32", "in_dim: 768, out_dim: 768, mid_dim: 3072")
-                 .replace("ch: 8,", "ch: 128,").replace("ch_mult: [1, 1, 2, 2], num_res_blocks: 1",
+                 .replace("ch: 4,", "ch: 128,").replace("ch_mult: [1, 1, 2, 2], num_res_blocks: 1",
                                                        "ch_mult: [1, 2, 4, 4], num_res_blocks: 2"))
     content = config_content({"config_dict": _config_dict(sd15_yaml)}, "release.pth")
     assert content["model"]["params"]["model_channels"] == 320 and content["enable_ema"] is True
