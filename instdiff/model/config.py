@@ -80,14 +80,18 @@ class ModelConfig:
 
     @classmethod
     def tiny(cls) -> "ModelConfig":
-        """The smoke model: every width small, attention only at 32x32 and below so a CPU UNet call is fast."""
+        """The smoke model: every width small, attention only at 16x16 and below, one resnet per UNet level (an
+        ldm ``num_res_blocks: 1``; the release has 2), so a CPU UNet call is fast: a smoke image takes hundreds of
+        UNet rows (every MIS chain, twice for CFG), and this UNet costs about a quarter of the (16, 32, 64, 64) one
+        with 2 resnets per level. Widths and depths are free here; the module structure is the release's."""
         width = 32
         return cls(
-            unet=UNetConfig(block_out_channels=(16, 32, 64, 64), attention_levels=(False, False, True, False), norm_num_groups=16,
-                            num_heads=2, cross_attention_dim=width),
+            unet=UNetConfig(block_out_channels=(4, 8, 16, 16), attention_levels=(False, False, True, False),
+                            layers_per_block=1, norm_num_groups=4, num_heads=2, cross_attention_dim=width),
             position_net=PositionNetConfig(in_dim=width, out_dim=width, mid_dim=32,
                                            convnext_dims=(8, 8, 16, 16), convnext_depths=(1, 1, 1, 1)),
-            vae=VAEConfig(block_out_channels=(8, 8, 16, 16), layers_per_block=1, norm_num_groups=8),
+            # The VAE decoder's top level runs at 512x512, once per image: the narrowest widths keep it cheap too.
+            vae=VAEConfig(block_out_channels=(4, 4, 8, 8), layers_per_block=1, norm_num_groups=4),
             text_encoder=TextEncoderConfig(hidden_size=width, intermediate_size=64, num_hidden_layers=2,
                                            num_attention_heads=2, projection_dim=width),
         )

@@ -158,3 +158,48 @@ def test_precomputed_tokens_equal_raw_grounding(unet):
     encoded = unet.encode_grounding(raw, location="scribble")
     torch.testing.assert_close(_call(unet, encoded, batch=2), _call(unet, raw, batch=2, location="scribble"),
                                atol=0, rtol=0)
+
+
+def test_any_pixel_is_the_original_any_pixel_rule():
+    """Row validity of the seg branch: any non-zero pixel in any slot, wherever it is (the last slot's last pixel,
+    a negative value, NaN), and -0.0 is zero, as ``(segs != 0).flatten(1).any(1)``."""
+    from instdiff.model.position_net import any_pixel
+
+    segs = torch.zeros(6, MAX_OBJS, 8, 8)
+    segs[0, 0, 3, 3] = 1.0
+    segs[1, MAX_OBJS - 1, 7, 7] = 0.5
+    segs[2, 4, 0, 0] = -2.0
+    segs[3, 2] = -0.0
+    segs[4, 9, 1, 1] = float("nan")
+    expected = (segs != 0).flatten(1).any(dim=1)
+    assert any_pixel(segs).tolist() == expected.tolist() == [True, True, True, False, True, False]
+
+
+def test_seg_tokens_of_a_fully_grounded_batch_equal_row_by_row(unet):
+    """Every row with mask pixels (no row left out, the path without the input copy): each row's tokens are exactly
+    the tokens of that row alone, and a row with its only mask in the last slot is not taken for an empty one."""
+    pn = unet.position_net
+    rows = [_grounding(seed=s) for s in (1, 2)]
+    rows[1]["segs"].zero_()
+    rows[1]["segs"][0, MAX_OBJS - 1, 500:, 500:] = 1.0
+    batch = stack_grounding(rows, D)
+    with torch.no_grad():
+        objs, _ = pn(**batch, location="mask")
+        alone = [pn(**r, location="mask")[0] for r in rows]
+        empty = dict(rows[1], segs=torch.zeros_like(rows[1]["segs"]))
+        null_row, _ = pn(**empty, location="mask")
+    for k in range(2):
+        torch.testing.assert_close(objs[k : k + 1, -64:], alone[k][:, -64:], atol=1e-6, rtol=0)
+    assert (objs[1, -64:] - null_row[0, -64:]).abs().max() > 1e-3
+
+
+def test_tiny_unet_stays_cheap_for_the_smoke():
+    """The smoke generates on CPU cores, hundreds of UNet rows per image (every MIS chain, twice for CFG): the
+    tiny UNet's budget is 0.1 GFLOP per 64x64 row (the (16, 32, 64, 64) UNet with 2 resnets per level took 1.5)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    net = InstanceDiffusionUNet(TINY).eval()
+    grounding = net.encode_grounding(null_grounding(1, D), 1)
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        net(torch.randn(1, 4, 64, 64), 981, torch.randn(1, 77, TINY.unet.cross_attention_dim), grounding, 1.0)
+    assert 0 < counter.get_total_flops() <= 0.1e9

@@ -32,8 +32,8 @@ from tests.conftest import REPO
 TINY = ModelConfig.tiny()
 KEYS_TSV = REPO / "tests" / "data" / "instdiff-ckpt-keys.tsv"  # copy of shared/reference/instdiff-ckpt-keys.tsv
 
-# configs/train_sd15.yaml of the original, at the tiny model's sizes (model_channels 16, channel_mult [1,2,4,4],
-# attention only at ds 4, 2 heads, context 32; VAE ch 8, ch_mult [1,1,2,2], 1 res block per level).
+# configs/train_sd15.yaml of the original, at the tiny model's sizes (model_channels 4, channel_mult [1,2,4,4],
+# 1 res block per level, attention only at ds 4, 2 heads, context 32; VAE ch 4, ch_mult [1,1,2,2], 1 res block per level).
 TINY_YAML = """\
 diffusion:
   target: ldm.models.diffusion.ldm.LatentDiffusion
@@ -44,9 +44,9 @@ model:
     image_size: 64
     in_channels: 4
     out_channels: 4
-    model_channels: 16
+    model_channels: 4
     attention_resolutions: [4]
-    num_res_blocks: 2
+    num_res_blocks: 1
     channel_mult: [1, 2, 4, 4]
     num_heads: 2
     transformer_depth: 1
@@ -65,7 +65,7 @@ autoencoder:
   params:
     scale_factor: 0.18215
     embed_dim: 4
-    ddconfig: {double_z: true, z_channels: 4, resolution: 256, in_channels: 3, out_ch: 3, ch: 8,
+    ddconfig: {double_z: true, z_channels: 4, resolution: 256, in_channels: 3, out_ch: 3, ch: 4,
                ch_mult: [1, 1, 2, 2], num_res_blocks: 1, attn_resolutions: [], dropout: 0.0}
 text_encoder:
   target: ldm.modules.encoders.modules.FrozenCLIPEmbedder
@@ -171,11 +171,12 @@ def test_release_config_dict_passes_the_sd15_architecture_check():
     config_dict read for the tiny size is refused at the first key."""
     from instdiff.model.release_container import ARCHITECTURE_KEYS, check_architecture, config_content
 
-    sd15_yaml = (TINY_YAML.replace("model_channels: 16", "model_channels: 320")
+    sd15_yaml = (TINY_YAML.replace("model_channels: 4", "model_channels: 320")
+                 .replace("    num_res_blocks: 1\n", "    num_res_blocks: 2\n")
                  .replace("attention_resolutions: [4]", "attention_resolutions: [ 4, 2, 1 ]")
                  .replace("num_heads: 2", "num_heads: 8").replace("context_dim: 32", "context_dim: 768")
                  .replace("in_dim: 32, out_dim: 32, mid_dim: 32", "in_dim: 768, out_dim: 768, mid_dim: 3072")
-                 .replace("ch: 8,", "ch: 128,").replace("ch_mult: [1, 1, 2, 2], num_res_blocks: 1",
+                 .replace("ch: 4,", "ch: 128,").replace("ch_mult: [1, 1, 2, 2], num_res_blocks: 1",
                                                        "ch_mult: [1, 2, 4, 4], num_res_blocks: 2"))
     content = config_content({"config_dict": _config_dict(sd15_yaml)}, "release.pth")
     assert content["model"]["params"]["model_channels"] == 320 and content["enable_ema"] is True
@@ -209,7 +210,7 @@ def test_release_stand_in_converts_from_ema(tmp_path, tokenizer_dir, release):
     assert {"opt", "scheduler", "diffusion", "config_dict"} <= set(record["sections"])
     unet = load_unet(out).state_dict()
     for name in ("scaleu_b_3", "position_net.null_seg_feature",
-                 "input_blocks.7.1.transformer_blocks.0.fuser.linear.weight"):
+                 "input_blocks.5.1.transformer_blocks.0.fuser.linear.weight"):  # level 2, 1 res block per level
         ours = unet[keymap.unet_to_diffusers(name, TINY.unet)]
         assert torch.equal(ours, release["ema"][name]) and not torch.equal(ours, release["model"][name]), name
     frozen = "input_blocks.1.0.in_layers.2.weight"
@@ -292,7 +293,7 @@ def test_not_a_torch_archive_is_an_unknown_container(tmp_path, tokenizer_dir):
 
 
 @pytest.mark.parametrize("key,old,new", [
-    ("model/params/model_channels", "model_channels: 16", "model_channels: 320"),
+    ("model/params/model_channels", "model_channels: 4", "model_channels: 320"),
     ("model/params/grounding_tokenizer/params/mid_dim", "mid_dim: 32", "mid_dim: 3072"),
     ("autoencoder/params/ddconfig/ch_mult", "ch_mult: [1, 1, 2, 2]", "ch_mult: [1, 2, 4, 4]"),
 ])
