@@ -175,11 +175,13 @@ class UniFusion(nn.Module):
 def any_pixel(segs: torch.Tensor) -> torch.Tensor:
     """(B,) bool: whether any pixel of any slot of each row of ``segs`` (B, 30, H, W) is non-zero.
 
-    Equal to ``(segs != 0).flatten(1).any(1)``, but stops at a row's first slot with a pixel: a grounded row has
-    its instances in the first slots, so it reads one slot of 1 MB instead of all 30. Only an empty row is read whole.
+    Equal to ``(segs != 0).flatten(1).any(1)``. On the CPU it stops at a row's first slot with a pixel: a grounded
+    row has its instances in the first slots, so it reads one slot of 1 MB instead of all 30 (only an empty row is
+    read whole). On a GPU one reduction, not a host sync per slot.
     """
-    return torch.tensor([any(bool(slot.any()) for slot in row) for row in segs], dtype=torch.bool,
-                        device=segs.device)
+    if segs.device.type != "cpu":
+        return segs.flatten(1).any(dim=1)
+    return torch.tensor([any(bool(slot.any()) for slot in row) for row in segs], dtype=torch.bool)
 
 
 def null_grounding(batch: int, in_dim: int, device=None, dtype=torch.float32) -> dict[str, torch.Tensor]:
