@@ -277,8 +277,10 @@ def _masks_v8_0_119(protos, coef, boxes, lb_shape, orig_shape, ratio_pad, chunk:
         m = (coef[s:s + chunk] @ protos.float().view(c, -1)).sigmoid().view(-1, mh, mw)
         m = F.interpolate(m[None], (lh, lw), mode="bilinear", align_corners=False)[0]
         x1, y1, x2, y2 = torch.chunk(boxes[s:s + chunk, :, None], 4, 1)
-        m = m * ((cols >= x1) * (cols < x2) * (rows >= y1) * (rows < y2))
-        m = m.gt_(0.5).to(torch.uint8).cpu().numpy()  # the uint8 cast comes first, as in 8.0.119
+        # crop_mask's product with the box, then > 0.5, as booleans: the same pixels (a sigmoid times 1 is itself,
+        # times 0 is 0), at half the cost of the float products on 300 masks.
+        inside = ((cols >= x1) & (cols < x2)) & ((rows >= y1) & (rows < y2))
+        m = (m.gt(0.5) & inside).to(torch.uint8).cpu().numpy()  # the uint8 cast comes first, as in 8.0.119
         for i, mask in enumerate(m):
             out[:, :, s + i] = cv2.resize(np.ascontiguousarray(mask[top:bottom, left:right]),
                                           (orig_shape[1], orig_shape[0])) if resize else mask
