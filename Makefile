@@ -45,8 +45,11 @@ $(BIN)/uv: | $(BIN)/python
 	$(BIN)/python -m pip --version >/dev/null 2>&1 || $(BIN)/python -m ensurepip --upgrade >/dev/null
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check "$$(grep -x 'uv==[0-9.]*' requirements-dev.txt)"
 
+# --compile-bytecode: what pip does at install (uv defers it to each module's first import). Otherwise the smoke's
+# first jobs compile about 5,700 modules of torch, diffusers and transformers (about 28 CPU s, twice where two jobs
+# start at once) inside the run's five minutes (benchmarks/README.md, "Bytecode at install").
 $(BIN)/instdiff: requirements.txt requirements-dev.txt constraints.txt pyproject.toml | $(BIN)/python $(VENV_UV)
-	$(VENV_UV) pip install --python $(BIN)/python -c constraints.txt -r requirements.txt -r requirements-dev.txt
+	$(VENV_UV) pip install --python $(BIN)/python --compile-bytecode -c constraints.txt -r requirements.txt -r requirements-dev.txt
 	$(VENV_UV) pip install --python $(BIN)/python --no-deps -e .
 	@touch $@
 
