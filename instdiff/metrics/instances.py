@@ -83,23 +83,9 @@ def pim_hits(gt, lay, masks: Sequence[tuple[int, dict]], mode: str, path) -> lis
     """Per instance of ``lay``, PiM's corrected score of its points (module docstring)."""
 
     from instdiff.metrics.cocofiles import to_rle
-    from instdiff.metrics.pim import mask_iou_matrix, score_image_corrected
+    from instdiff.metrics.pim import layout_targets, mask_iou_matrix, score_image_corrected
 
-    img_id = _layout_image_id(lay)
-    h, w = int(gt.imgs[img_id]["height"]), int(gt.imgs[img_id]["width"])
-    gt_rles, points, categories = [], [], []
-    for i, inst in enumerate(lay.instances):
-        where = f"instances[{i}]"
-        if inst.ann_id not in gt.anns:
-            raise InputError(path, f"layout {lay.id} instance {i} has no annotation id of the GT file",
-                             "build layouts with the data stage (it records ann_id)", f"{where}.ann_id")
-        drawn = [inst.point] if mode == "point" else inst.scribble
-        if drawn is None or None in drawn:
-            raise InputError(path, f"layout {lay.id} instance {i} has no {mode}", f"build {mode} layouts",
-                             f"{where}.{mode}")
-        gt_rles.append(gt.annToRLE(gt.anns[inst.ann_id]))
-        points.append(list(drawn))
-        categories.append(gt.anns[inst.ann_id]["category_id"])
+    img_id, h, w, gt_rles, points, categories = layout_targets(gt, lay, mode, path)
     pred_rles = [to_rle(d["segmentation"], h, w, f"image {img_id} segmentation", path) for _, d in masks]
     # the metric's own call (pim.pim_corrected): same-class detections above its confidence floor
     scored = score_image_corrected(gt_rles, pred_rles, points, mode, img_id, w, h, gt_categories=categories,

@@ -332,20 +332,7 @@ def pim_corrected(gt, results: list[dict], layouts: list, mode: str, image_ids: 
     chosen = [lay for lay in layouts if keep is None or str(_layout_image_id(lay)) in keep]
     for lay in tqdm(sorted(chosen, key=lambda l: _sort_key(_layout_image_id(l))), desc=f"PiM {mode} (corrected)",
                     disable=len(chosen) < 100):
-        img_id = _layout_image_id(lay)
-        if img_id not in gt.imgs:
-            raise InputError(layouts_path, f"layout {lay.id} refers to image {img_id!r}, not in the annotation file",
-                             "build layouts and annotations from the same data", "image_id")
-        info = gt.imgs[img_id]
-        h, w = int(info["height"]), int(info["width"])
-        gt_rles, test_points, categories = [], [], []
-        for i, inst in enumerate(lay.instances):
-            if inst.ann_id is None or inst.ann_id not in gt.anns:
-                raise InputError(layouts_path, f"layout {lay.id} instance {i} has no annotation id of the GT file",
-                                 "build layouts with the data stage (it records ann_id)", f"instances[{i}].ann_id")
-            gt_rles.append(gt.annToRLE(gt.anns[inst.ann_id]))
-            categories.append(gt.anns[inst.ann_id]["category_id"])
-            test_points.append(_instance_points(inst, mode, lay.id, i, layouts_path))
+        img_id, h, w, gt_rles, test_points, categories = layout_targets(gt, lay, mode, layouts_path)
         dets = by_image.get(img_id, [])
         pred_rles = _pred_rles(dets, h, w, results_path)
         per_image.append(score_image_corrected(
@@ -355,6 +342,26 @@ def pim_corrected(gt, results: list[dict], layouts: list, mode: str, image_ids: 
     out = aggregate(per_image)
     out["per_image"] = [im.to_dict() for im in per_image]
     return out
+
+
+def layout_targets(gt, lay, mode: str, path) -> tuple[Any, int, int, list, list, list]:
+    """What the corrected PiM scores in one layout's image: ``(image id, height, width, GT masks as RLEs, each
+    instance's test points, GT categories)``, instances in layout order (also the per-instance records,
+    instdiff.metrics.instances)."""
+    img_id = _layout_image_id(lay)
+    if img_id not in gt.imgs:
+        raise InputError(path, f"layout {lay.id} refers to image {img_id!r}, not in the annotation file",
+                         "build layouts and annotations from the same data", "image_id")
+    info = gt.imgs[img_id]
+    gt_rles, test_points, categories = [], [], []
+    for i, inst in enumerate(lay.instances):
+        if inst.ann_id is None or inst.ann_id not in gt.anns:
+            raise InputError(path, f"layout {lay.id} instance {i} has no annotation id of the GT file",
+                             "build layouts with the data stage (it records ann_id)", f"instances[{i}].ann_id")
+        gt_rles.append(gt.annToRLE(gt.anns[inst.ann_id]))
+        categories.append(gt.anns[inst.ann_id]["category_id"])
+        test_points.append(_instance_points(inst, mode, lay.id, i, path))
+    return img_id, int(info["height"]), int(info["width"]), gt_rles, test_points, categories
 
 
 def _instance_points(inst, mode: str, layout_id: str, i: int, path) -> list:
