@@ -165,7 +165,7 @@ def test_both_configs_run_gligen_on_boxes_with_the_box_experiments_settings():
         assert exp["source"] == "box" and exp["alpha"] == 0.3
         assert {k: exp[k] for k in ("steps", "guidance_scale", "use_captions")} == {
             k: box[k] for k in ("steps", "guidance_scale", "use_captions")}
-        assert {"coco_bbox", "fid"} <= set(exp["metrics"])
+        assert "coco_bbox" in exp["metrics"]  # the smoke leaves GLIGEN's FID to the paper config (box's FID code)
     paper = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     assert set(paper["experiments"]["gligen_box"]["metrics"]) == set(paper["experiments"]["box"]["metrics"])
     assert "shards" not in paper["experiments"]["gligen_box"]  # sharded like box: generation.shards
