@@ -61,14 +61,16 @@ smoke: install
 	@echo "Smoke run finished. Report: results/smoke/report.html  Tables: results/smoke/tables/  Figures: results/smoke/figures/"
 	@ls results/smoke/tables/ 2>/dev/null || true
 
-# Everything but the full-size-model tests, plus the one full-size UNet forward (fixture 2) that CI must run (marked
-# `ci`: it runs on a worker beside the rest instead of alone after them).
+# Everything but the full-size-model tests, then the one full-size UNet forward (fixture 2) that CI must run.
+SLOW_IN_CI := tests/parity/test_model_parity.py::test_unet_mask_t981_cond_uncond_gate_on_off
+
 # Two pytest-xdist workers: one runs the smoke DAG's group (tests/conftest.py puts it first), the other the rest,
 # one test file per group so that module fixtures are built once. TEST_WORKERS=0 runs everything in one process.
 TEST_WORKERS ?= 2
 test: install
-	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python -m pytest -q -m "not slow or ci" --timeout 2400 \
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python -m pytest -q -m "not slow" --timeout 2400 \
 		-n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python -m pytest -q -m slow --timeout 1800 $(SLOW_IN_CI)
 
 dryrun: install
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/snakemake all -n -q --configfile config/config.yaml

@@ -138,7 +138,6 @@ def _cond_uncond(unet, f, t: int, scale: float, config: str = "mask"):
 
 
 @pytest.mark.slow
-@pytest.mark.ci  # the one full-size UNet forward CI must run (make test): on an xdist worker beside the rest
 def test_unet_mask_t981_cond_uncond_gate_on_off(full_unet, fixture2):
     t = int(fixture2["in_timesteps"][0])
     for scale in (1, 0):
