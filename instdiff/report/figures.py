@@ -66,8 +66,13 @@ def draw_all(calls: Sequence[tuple[Callable[..., Any], tuple, dict]], workers: i
 
 
 def _message(ax, text: str) -> None:
+    """A panel's message in place of its plot, wrapped to the panel (matplotlib's wrap=True wraps at the figure's
+    edge, so a long file name ran across the neighbouring panels)."""
+    import textwrap
+
     ax.axis("off")
-    ax.text(0.5, 0.5, text, ha="center", va="center", wrap=True, fontsize=9, transform=ax.transAxes)
+    ax.text(0.5, 0.5, textwrap.fill(text, width=34, break_long_words=True, break_on_hyphens=False), ha="center",
+            va="center", fontsize=9, transform=ax.transAxes)
 
 
 def grid_shape(n: int, panel_w: float, panel_h: float, max_ratio: float = 3.5) -> tuple[int, int]:

@@ -191,3 +191,22 @@ def test_figures_draw_in_parallel_processes_and_errors_keep_their_type(tmp_path)
     with pytest.raises(FG.InputError) as err:
         FG.draw_all([(_fail, (tmp_path / "done.json",), {}), (os.getpid, (), {})], workers=2)
     assert err.value.field == "images" and err.value.fix == "regenerate" and str(tmp_path) in str(err.value)
+
+
+def test_a_panel_message_stays_inside_its_panel():
+    """A missing-data message (a long metric path) is wrapped to its panel: matplotlib's own wrap=True wraps at the
+    figure's edge, and the null model's PiM message ran across the next panel of pim_distributions.png."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from instdiff.report.figures import _message
+
+    fig, axes = plt.subplots(1, 4, figsize=(14, 3))
+    _message(axes[0], "results/smoke/metrics/null_model/pim_point_paper.json: no per_image PiM values")
+    fig.canvas.draw()
+    text = axes[0].texts[0].get_window_extent()
+    panel = axes[0].get_window_extent()
+    assert panel.x0 - 1 <= text.x0 and text.x1 <= panel.x1 + 1, (text, panel)
+    plt.close(fig)
