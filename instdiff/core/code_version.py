@@ -53,6 +53,7 @@ def _source(path: Path) -> tuple[str, str]:
 # only the files that changed (benchmarks/README.md, "Parsing the workflow"). The dump is a pure function of the text
 # and the Python version (the file's name carries it); a stale or corrupt cache file is ignored, never trusted
 # beyond its keys, and it is data (JSON), not code.
+_CACHE_VERSION = 1
 _FACTS: dict[str, dict] = {}
 _CACHE_FILES: dict[Path, Path] = {}
 _DIRTY: set[Path] = set()
@@ -70,9 +71,16 @@ def _disk_cache(package_dir: Path) -> None:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         entries = data["files"] if data.get("version") == _CACHE_VERSION else {}
-        _FACTS.update((k, v) for k, v in entries.items() if isinstance(v, dict) and {"dump", "imports"} <= set(v))
+        _FACTS.update((k, v) for k, v in entries.items() if _well_formed(v))
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         pass
+
+
+def _well_formed(facts) -> bool:
+    """An entry this module could have written: a dump string and [level, module, [names]] imports."""
+    return (isinstance(facts, dict) and isinstance(facts.get("dump"), str) and isinstance(facts.get("imports"), list)
+            and all(isinstance(i, list) and len(i) == 3 and isinstance(i[0], int) and isinstance(i[1], str)
+                    and isinstance(i[2], list) and all(isinstance(n, str) for n in i[2]) for i in facts["imports"]))
 
 
 def _save_caches() -> None:
@@ -88,9 +96,6 @@ def _save_caches() -> None:
             os.replace(tmp, path)
         except OSError:
             pass
-
-
-_CACHE_VERSION = 1
 
 
 def _facts(source: tuple[str, str], package_dir: Path | None = None) -> dict:

@@ -94,3 +94,11 @@ def test_a_later_process_hashes_from_the_cache_file_and_an_edit_is_still_seen(tm
     cache.write_text('{"version": 1, "files": {"x": 3}} trailing garbage')
     cv = _fresh_process_state(monkeypatch)
     assert cv.code_hash(script, pkg) == edited
+    # valid JSON whose entries are not what this module writes: ignored too, not a crash
+    import hashlib
+    import json
+
+    keys = [hashlib.sha256(p.read_text().encode()).hexdigest() for p in (script, *pkg.rglob("*.py"))]
+    cache.write_text(json.dumps({"version": 1, "files": {k: {"dump": 1, "imports": 3} for k in keys}}))
+    cv = _fresh_process_state(monkeypatch)
+    assert cv.code_hash(script, pkg) == edited
